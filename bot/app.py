@@ -1,0 +1,57 @@
+"""Composition root: the only place that imports ``handlers`` and wires engine, database and channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.engine import Clock, Engine, utc_now
+from bot.flow import Registry
+from bot.settings import Settings
+from storage.db import create_engine, migrate, session_factory
+from storage.filestore import FileStore
+
+
+def build_registry() -> Registry:
+    from handlers import menu
+
+    registry = Registry()
+    menu.register(registry)
+    for module_name in ("onboarding", "idea", "dossier", "status"):
+        module = _optional_handler(module_name)
+        if module is not None:
+            module.register(registry)
+    return registry
+
+
+def _optional_handler(name: str) -> object | None:
+    import importlib
+
+    try:
+        return importlib.import_module(f"handlers.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"handlers.{name}":
+            return None
+        raise
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: AsyncEngine
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+async def build_app(settings: Settings, *, clock: Clock = utc_now, run_migrations: bool | None = None) -> App:
+    db = create_engine(settings.database_url)
+    if run_migrations is None:
+        run_migrations = db.dialect.name == "sqlite"  # PostgreSQL is migrated by `ocop-bot migrate`
+    if run_migrations:
+        await migrate(db)
+    files = FileStore(settings.files_dir)
+    engine = Engine(session_factory(db), build_registry(), settings, files, clock=clock)
+    return App(settings=settings, db=db, engine=engine)

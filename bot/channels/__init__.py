@@ -1,0 +1,1 @@
+"""Channel adapters: the only modules that know a platform's types."""

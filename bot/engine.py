@@ -1,0 +1,268 @@
+"""The engine: one update in, replies out, state and domain changes saved in one transaction.
+
+Order of business for one update:
+
+1. download and store an attached file (outside the transaction: downloads are slow, locks are precious);
+2. take the per-user lock (one process) and, inside the transaction, the conversation row lock
+   (``FOR UPDATE``, several processes), so that two quick messages never race one step;
+3. skip updates already processed (same channel + update id);
+4. route: commands and global words (/menu, menu, giúp, /cancel) → a number or an option's words turned
+   into that option's payload → global buttons (the main menu) → the current step's answer →
+   free-text intents → "not understood";
+5. save the conversation and commit; on any error roll back and answer with an apology, never a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.files import receive
+from bot.flow import Context, ConversationState, Registry
+from bot.i18n import SUPPORTED_LOCALES, _, current_locale
+from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.settings import Settings
+from bot.text import fold, nfc
+from storage import users
+from storage.filestore import FileStore
+from storage.models import Conversation
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "thoat", "dung lai"})
+MENU_WORDS = frozenset({"menu", "/menu", "menu chinh", "trang chu", "bat dau lai"})
+HELP_WORDS = frozenset({"giup", "giup do", "tro giup", "help", "/help", "huong dan", "?"})
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        registry: Registry,
+        settings: Settings,
+        files: FileStore,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.sessions = sessions
+        self.registry = registry
+        self.settings = settings
+        self.files = files
+        self.clock = clock
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _lock_for(self, inbound: Inbound) -> asyncio.Lock:
+        key = (inbound.channel, inbound.external_user_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        inbound = _normalised(inbound)
+        received = None
+        if inbound.file is not None:
+            received = await receive(inbound.file, self.files, self.settings.max_file_bytes)
+        lock = self._lock_for(inbound)
+        async with lock:
+            for attempt in range(3):
+                try:
+                    return await self._handle_once(inbound, received)
+                except (IntegrityError, DBAPIError) as error:
+                    # Another process created the same user or took the row first: the retry sees its work.
+                    if attempt == 2 or not _retryable(error):
+                        log.exception("update %s failed in the database", inbound.update_id)
+                        return _apology()
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                except Exception:
+                    log.exception("update %s failed", inbound.update_id)
+                    return _apology()
+        return _apology()  # pragma: no cover - the loop always returns
+
+    async def _handle_once(
+        self, inbound: Inbound, received: ReceivedFile | RejectedFile | None
+    ) -> list[Outbound]:
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            if not await users.mark_processed(session, inbound.channel, inbound.update_id, now):
+                return []
+            user, identity = await users.identity_user(
+                session,
+                inbound.channel,
+                inbound.external_user_id,
+                chat_id=inbound.chat_id,
+                display_name=inbound.display_name,
+                locale=_locale_for(inbound, self.settings),
+                now=now,
+            )
+            conversation = await users.lock_conversation(session, user.id)
+            token = current_locale.set(user.locale)
+            try:
+                state = ConversationState(conversation.flow, conversation.step, dict(conversation.data or {}))
+                ctx = Context(
+                    inbound=inbound,
+                    session=session,
+                    user=user,
+                    identity=identity,
+                    state=state,
+                    registry=self.registry,
+                    settings=self.settings,
+                    files=self.files,
+                    now=now,
+                    received=received,
+                )
+                await self._route(ctx, conversation)
+                if not ctx.replies:  # never leave the user in silence
+                    await self._not_understood(ctx)
+                _save(conversation, ctx, now)
+                return ctx.replies
+            finally:
+                current_locale.reset(token)
+
+    async def _route(self, ctx: Context, conversation: Conversation) -> None:
+        registry = self.registry
+        text = ctx.text
+        folded = fold(text) if text else ""
+
+        if text and text.startswith("/"):
+            name, _space, argument = text[1:].partition(" ")
+            name = name.split("@", 1)[0].casefold()  # "/start@OcopBot" in groups
+            command = registry.commands.get(name)
+            if command is not None:
+                await command(ctx, argument.strip() or None)
+                return
+        if folded in CANCEL_WORDS or folded == "/cancel":
+            if ctx.state.flow:
+                ctx.say(_("Cancelled. What you had saved is kept."))
+            ctx.end_flow()
+            await ctx.main_menu()
+            return
+        if folded in MENU_WORDS:
+            ctx.end_flow()
+            await ctx.main_menu()
+            return
+        if folded in HELP_WORDS and "help" in registry.commands:
+            await registry.commands["help"](ctx, None)
+            return
+
+        if registry.gate is not None and await registry.gate(ctx):
+            return
+
+        if ctx.payload is None and text:
+            typed_answer = ctx.flow is not None and ctx.state.step in ctx.flow.free_text_steps
+            ctx.payload = _match_choice(folded, conversation.last_choices, numbers=not typed_answer)
+        if ctx.payload is not None:
+            prefix = ctx.payload.split(":", 1)[0] + ":"
+            handler = registry.global_payloads.get(prefix)
+            if handler is not None:
+                await handler(ctx)
+                return
+            offered = {choice[1] for choice in conversation.last_choices}
+            if ctx.payload not in offered or ctx.flow is None:
+                await self._stale(ctx)
+                return
+
+        flow, step = ctx.flow, ctx.state.step
+        if flow is not None and step is not None and step in flow.answers:
+            await flow.answers[step](ctx)
+            return
+        if ctx.received is not None and registry.stray_file is not None:
+            await registry.stray_file(ctx)
+            return
+        for intent in registry.intents:
+            if any(phrase in folded for phrase in intent.phrases):
+                await intent.run(ctx)
+                return
+        await self._not_understood(ctx)
+
+    async def _stale(self, ctx: Context) -> None:
+        ctx.payload = None
+        ctx.end_flow()
+        if self.registry.stale_button is not None:
+            await self.registry.stale_button(ctx)
+        else:
+            ctx.say(_("That button is from an older message. Here is the menu again."))
+            await ctx.main_menu()
+
+    async def _not_understood(self, ctx: Context) -> None:
+        if self.registry.not_understood is not None:
+            await self.registry.not_understood(ctx)
+        else:
+            ctx.say(_("Sorry, I did not understand. Please choose from the menu."))
+            await ctx.main_menu()
+
+
+def _normalised(inbound: Inbound) -> Inbound:
+    if inbound.text is None:
+        return inbound
+    from dataclasses import replace
+
+    return replace(inbound, text=nfc(inbound.text))
+
+
+def _locale_for(inbound: Inbound, settings: Settings) -> str:
+    """Vietnamese unless the phone says English; users in Vietnam with English phones still read Vietnamese
+    poorly less often than the reverse, so only an explicit "en" switches."""
+    code = (inbound.language_code or "").split("-")[0].casefold()
+    if code == "en" and "en" in SUPPORTED_LOCALES:
+        return "en"
+    return settings.ocop_default_locale
+
+
+def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str | None:
+    """A typed number ("2", "2.") or the folded words of one offered option select that option."""
+    if not last_choices:
+        return None
+    number = _NUMBER.match(folded) if numbers else None
+    if number:
+        index = int(number.group(1)) - 1
+        return str(last_choices[index][1]) if 0 <= index < len(last_choices) else None
+    exact = [payload for label, payload in last_choices if fold(label) == folded]
+    if exact:
+        return str(exact[0])
+    return None
+
+
+def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
+    offered: list[Choice] = []
+    for reply in ctx.replies:
+        offered.extend(choices_of(reply))
+    conversation.flow = ctx.state.flow
+    conversation.step = ctx.state.step
+    conversation.data = ctx.state.data
+    conversation.last_choices = [[_strip_label(c.label), c.payload] for c in offered]
+    conversation.version += 1
+    conversation.updated_at = now
+
+
+def _strip_label(label: str) -> str:
+    """Keep the words of a label (emoji and marks dropped) so typed words can match it later."""
+    return "".join(ch for ch in label if ch.isalnum() or ch.isspace() or ch in "-/★").strip()
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    message = str(error).casefold()
+    return any(word in message for word in ("deadlock", "could not serialize", "database is locked"))
+
+
+def _apology() -> list[Outbound]:
+    return [Text(_("Sorry, something went wrong on our side. Nothing you sent is lost; please try again."))]

@@ -1,0 +1,222 @@
+"""How a conversation is written: a ``Flow`` of named steps, each with an *ask* and an *answer*.
+
+A handler module reads top to bottom like the paper form it replaces::
+
+    flow = Flow("idea", first_step="name")
+
+    @flow.ask("name")
+    async def ask_name(ctx: Context) -> None:
+        ctx.say(_("What is the product called?"))
+
+    @flow.answer("name")
+    async def got_name(ctx: Context) -> None:
+        ...
+        await ctx.goto("group")
+
+The engine keeps the current flow, step and step data in the ``conversations`` table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import _
+from bot.messages import (
+    AskFile,
+    AskPhone,
+    Choice,
+    Inbound,
+    Outbound,
+    ReceivedFile,
+    RejectedFile,
+    SendFile,
+    Text,
+)
+from bot.settings import Settings
+from storage.filestore import FileStore
+from storage.models import ChannelIdentity, User
+
+Step = Callable[["Context"], Awaitable[None]]
+Command = Callable[["Context", str | None], Awaitable[None]]
+
+
+class Flow:
+    def __init__(self, name: str, first_step: str) -> None:
+        self.name = name
+        self.first_step = first_step
+        self.asks: dict[str, Step] = {}
+        self.answers: dict[str, Step] = {}
+        # Steps whose answer is typed (a name, a number of workers): a typed "2" there is an answer,
+        # not the second button.
+        self.free_text_steps: set[str] = set()
+
+    def ask(self, step: str, *, free_text: bool = False) -> Callable[[Step], Step]:
+        def register(function: Step) -> Step:
+            self.asks[step] = function
+            if free_text:
+                self.free_text_steps.add(step)
+            return function
+
+        return register
+
+    def answer(self, step: str) -> Callable[[Step], Step]:
+        def register(function: Step) -> Step:
+            self.answers[step] = function
+            return function
+
+        return register
+
+
+@dataclass
+class Intent:
+    """Free text that starts something when no flow is waiting for an answer (matched on folded text)."""
+
+    phrases: tuple[str, ...]
+    run: Step
+
+
+@dataclass
+class Registry:
+    """What the handlers contribute to the engine; built in the composition root (``bot.app``)."""
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    commands: dict[str, Command] = field(default_factory=dict)
+    # Payload prefixes that are valid from any message, e.g. the main menu's "m:".
+    global_payloads: dict[str, Step] = field(default_factory=dict)
+    intents: list[Intent] = field(default_factory=list)
+    main_menu: Step | None = None
+    not_understood: Step | None = None
+    stale_button: Step | None = None
+    # Runs before anything else for users who have not finished onboarding; returns True when it handled.
+    gate: Callable[[Context], Awaitable[bool]] | None = None
+    # A file that arrives when no step asked for one.
+    stray_file: Step | None = None
+
+    def add_flow(self, flow: Flow) -> None:
+        if flow.name in self.flows:
+            raise ValueError(f"flow {flow.name!r} registered twice")
+        missing = set(flow.asks) ^ set(flow.answers)
+        if missing:
+            raise ValueError(f"flow {flow.name!r}: steps without both ask and answer: {sorted(missing)}")
+        self.flows[flow.name] = flow
+
+
+@dataclass
+class ConversationState:
+    flow: str | None
+    step: str | None
+    data: dict[str, Any]
+
+
+class Context:
+    """Everything one step needs: who, what they sent, the database session, and where replies go."""
+
+    def __init__(
+        self,
+        *,
+        inbound: Inbound,
+        session: AsyncSession,
+        user: User,
+        identity: ChannelIdentity,
+        state: ConversationState,
+        registry: Registry,
+        settings: Settings,
+        files: FileStore,
+        now: dt.datetime,
+        received: ReceivedFile | RejectedFile | None,
+    ) -> None:
+        self.inbound = inbound
+        self.session = session
+        self.user = user
+        self.identity = identity
+        self.state = state
+        self.registry = registry
+        self.settings = settings
+        self.files = files
+        self.now = now
+        self.received = received
+        self.payload: str | None = inbound.payload
+        self.replies: list[Outbound] = []
+
+    # What the user sent ------------------------------------------------------------------------------
+    @property
+    def text(self) -> str | None:
+        text = (self.inbound.text or "").strip()
+        return text or None
+
+    @property
+    def channel(self) -> str:
+        return self.inbound.channel
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.state.data
+
+    @property
+    def today(self) -> dt.date:
+        from zoneinfo import ZoneInfo
+
+        return self.now.astimezone(ZoneInfo(self.settings.ocop_timezone)).date()
+
+    # Replies -----------------------------------------------------------------------------------------
+    def say(self, text: str, choices: Iterable[Choice] = (), columns: int = 1) -> None:
+        self.replies.append(Text(text, tuple(choices), columns))
+
+    def ask_phone(self, text: str, choices: Iterable[Choice] = ()) -> None:
+        self.replies.append(AskPhone(text, _("📱 Share my phone number"), tuple(choices)))
+
+    def ask_file(self, text: str, choices: Iterable[Choice] = (), columns: int = 1) -> None:
+        self.replies.append(AskFile(text, tuple(choices), columns))
+
+    def send_file(self, file: SendFile) -> None:
+        self.replies.append(file)
+
+    # Moving around -----------------------------------------------------------------------------------
+    @property
+    def flow(self) -> Flow | None:
+        return self.registry.flows.get(self.state.flow) if self.state.flow else None
+
+    async def goto(self, step: str) -> None:
+        """Move to ``step`` of the current flow and ask its question."""
+        flow = self.flow
+        if flow is None or step not in flow.asks:
+            raise KeyError(f"no step {step!r} in flow {self.state.flow!r}")
+        self.state.step = step
+        await flow.asks[step](self)
+
+    async def start(
+        self, flow_name: str, data: dict[str, Any] | None = None, step: str | None = None
+    ) -> None:
+        """Leave whatever flow was running and start ``flow_name``."""
+        flow = self.registry.flows[flow_name]
+        self.state.flow = flow_name
+        self.state.data = dict(data or {})
+        await self.goto(step or flow.first_step)
+
+    async def reask(self, hint: str | None = None) -> None:
+        """Repeat the current step's question, after a short hint about what went wrong."""
+        if hint:
+            self.say(hint)
+        if self.flow is not None and self.state.step is not None:
+            await self.flow.asks[self.state.step](self)
+        else:
+            await self.main_menu()
+
+    def end_flow(self) -> None:
+        self.state.flow = None
+        self.state.step = None
+        self.state.data = {}
+
+    async def finish(self) -> None:
+        """End the flow and show the main menu."""
+        self.end_flow()
+        await self.main_menu()
+
+    async def main_menu(self) -> None:
+        if self.registry.main_menu is not None:
+            await self.registry.main_menu(self)

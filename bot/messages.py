@@ -1,0 +1,106 @@
+"""The channel-neutral vocabulary: one ``Inbound`` per platform update, a few ``Outbound`` kinds back.
+
+Channel adapters translate to and from these; flows never see a platform type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file the user sent. ``download`` fetches the bytes; adapters give the size when they know it."""
+
+    name: str | None
+    claimed_mime: str | None
+    size: int | None
+    download: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What one update says, whatever platform it came from."""
+
+    channel: str
+    external_user_id: str
+    update_id: str
+    chat_id: str | None = None
+    text: str | None = None
+    payload: str | None = None  # a button press: the short id we put on the button
+    file: IncomingFile | None = None
+    phone: str | None = None  # a contact the user shared (their own number)
+    display_name: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A message, optionally with choices (buttons where the platform has them, a numbered list otherwise)."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AskPhone:
+    """Ask for the user's own phone number (a contact button where the platform has one)."""
+
+    text: str
+    button_label: str
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AskFile:
+    """Ask for a photo or document; on text-only platforms the user is told how to send one."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SendFile:
+    path: Path
+    name: str
+    mime: str
+    caption: str = ""
+
+
+Outbound = Text | AskPhone | AskFile | SendFile
+
+
+@dataclass(slots=True)
+class ReceivedFile:
+    """A file already downloaded, checked, hashed and stored on disk (``storage.filestore``)."""
+
+    sha256: str
+    size: int
+    mime: str
+    extension: str
+    original_name: str | None
+    path: Path
+
+
+@dataclass(slots=True)
+class RejectedFile:
+    """A file we could not accept, with the reason as a code the flows explain to the user."""
+
+    reason: str  # "too_large" | "unsupported_type" | "download_failed" | "empty"
+    size: int | None = None
+    detected: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def choices_of(outbound: Outbound) -> tuple[Choice, ...]:
+    return () if isinstance(outbound, SendFile) else outbound.choices

@@ -1,0 +1,73 @@
+"""Text helpers shared by every flow: NFC normalisation, diacritic folding, phone numbers, splitting."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def nfc(text: str) -> str:
+    """Normalise to NFC: phones send both precomposed and combining Vietnamese letters."""
+    return unicodedata.normalize("NFC", text)
+
+
+def fold(text: str) -> str:
+    """Fold for matching: no diacritics, đ→d, casefolded, single spaces.
+
+    Producers often type without diacritics ("ho so cua toi"); folding both sides lets that find
+    "hồ sơ của tôi".
+    """
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped.casefold()).strip()
+
+
+_PHONE_JUNK = re.compile(r"[\s.\-()]")
+_VN_MOBILE = re.compile(r"^0[35789]\d{8}$")
+
+
+def normalise_phone(raw: str) -> str | None:
+    """Return a Vietnamese mobile number as 0xxxxxxxxx, or None when it is not one.
+
+    Accepts +84/84 prefixes and the spaces, dots and dashes people type between groups.
+    """
+    digits = _PHONE_JUNK.sub("", raw.strip())
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits if _VN_MOBILE.match(digits) else None
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split a long reply on line boundaries so that no part exceeds ``limit`` characters."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single overlong line: cut it hard
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def progress_bar(done: int, total: int, width: int = 5) -> str:
+    """A bar such as ``▰▰▰▱▱`` that reads at a glance on a small screen."""
+    if total <= 0:
+        return "▱" * width
+    filled = round(width * done / total)
+    return "▰" * filled + "▱" * (width - filled)

@@ -1,0 +1,1 @@
+"""The conversations, one module each. ``bot.app`` wires them into the engine's registry."""

@@ -1,0 +1,89 @@
+"""Main menu, help, and the answers for what nobody asked for (unknown text, stale buttons).
+
+```mermaid
+stateDiagram-v2
+    [*] --> Menu: /menu, "menu", cancel, stale button
+    Menu --> idea: 📝 Ý tưởng sản phẩm
+    Menu --> dossier: 📂 Hồ sơ
+    Menu --> status: 🔎 Tình trạng
+    Menu --> Help: ❓ Hướng dẫn
+```
+"""
+
+from __future__ import annotations
+
+from bot.flow import Context, Registry
+from bot.i18n import _
+from bot.messages import Choice
+
+IDEA = "m:idea"
+DOSSIER = "m:dossier"
+STATUS = "m:status"
+HELP = "m:help"
+
+# The flow each main-menu button starts; flows register themselves under these names.
+_MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status"}
+
+
+def menu_choices() -> list[Choice]:
+    return [
+        Choice(_("📝 Register a product idea"), IDEA),
+        Choice(_("📂 My dossier"), DOSSIER),
+        Choice(_("🔎 Status"), STATUS),
+        Choice(_("❓ Help"), HELP),
+    ]
+
+
+async def show_menu(ctx: Context) -> None:
+    ctx.say(_("What would you like to do?"), menu_choices())
+
+
+async def on_menu_button(ctx: Context) -> None:
+    """Main-menu buttons work from any older message too: they only start something."""
+    if ctx.payload == HELP:
+        await show_help(ctx, None)
+        return
+    flow = _MENU_FLOWS.get(ctx.payload or "")
+    if flow is None or flow not in ctx.registry.flows:
+        await on_stale(ctx)
+        return
+    await ctx.start(flow)
+
+
+async def show_help(ctx: Context, _argument: str | None) -> None:
+    ctx.end_flow()
+    ctx.say(
+        _(
+            "I help you take part in OCOP (One Commune One Product):\n"
+            "• 📝 register a product idea with your commune;\n"
+            "• 📂 prepare the evaluation dossier: send photos or documents for each item;\n"
+            "• 🔎 see where your idea or dossier is.\n\n"
+            'Press a button, or type a few words without accents, for example "kiem tra ho so".\n'
+            'Type "menu" at any time to come back here, or "huy" to stop what you are doing.'
+        )
+    )
+    await show_menu(ctx)
+
+
+async def on_menu_command(ctx: Context, _argument: str | None) -> None:
+    ctx.end_flow()
+    await show_menu(ctx)
+
+
+async def on_not_understood(ctx: Context) -> None:
+    ctx.say(_("Sorry, I did not understand that. Please press one of the buttons below."))
+    await show_menu(ctx)
+
+
+async def on_stale(ctx: Context) -> None:
+    ctx.say(_("That button belongs to an older message, so I cannot use it now. Here is the menu again."))
+    await show_menu(ctx)
+
+
+def register(registry: Registry) -> None:
+    registry.main_menu = show_menu
+    registry.not_understood = on_not_understood
+    registry.stale_button = on_stale
+    registry.global_payloads["m:"] = on_menu_button
+    registry.commands["menu"] = on_menu_command
+    registry.commands["help"] = show_help

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, repositories, database setup, migrations and the file store."""

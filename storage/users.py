@@ -1,0 +1,83 @@
+"""Users, their channel identities, conversations and the processed-update ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_ignore
+from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
+
+
+async def mark_processed(session: AsyncSession, channel: str, update_id: str, now: dt.datetime) -> bool:
+    """Record an update as handled; False when it was handled before (a redelivery)."""
+    statement = insert_ignore(
+        ProcessedUpdate.__table__,  # type: ignore[arg-type]
+        {"channel": channel, "update_id": update_id, "processed_at": now},
+        session.bind.dialect.name,
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def identity_user(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    chat_id: str | None,
+    display_name: str | None,
+    locale: str,
+    now: dt.datetime,
+) -> tuple[User, ChannelIdentity]:
+    """The user behind a platform account, created on first contact."""
+    identity = await session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+    if identity is None:
+        user = User(locale=locale, display_name=display_name, created_at=now)
+        identity = ChannelIdentity(
+            channel=channel, external_id=external_id, chat_id=chat_id, user=user, last_seen_at=now
+        )
+        session.add_all([user, identity])
+        await session.flush()
+        return user, identity
+    user = await session.get_one(User, identity.user_id)
+    identity.last_seen_at = now
+    identity.active = True
+    if chat_id:
+        identity.chat_id = chat_id
+    if display_name and not user.display_name:
+        user.display_name = display_name
+    return user, identity
+
+
+async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation:
+    """The user's conversation row, locked for this transaction (FOR UPDATE on PostgreSQL).
+
+    The row lock is what serialises two bot processes handling the same user at once.
+    """
+    await session.execute(
+        insert_ignore(
+            Conversation.__table__,  # type: ignore[arg-type]
+            {"user_id": user_id, "data": {}, "last_choices": [], "version": 0},
+            session.bind.dialect.name,
+        )
+    )
+    conversation = await session.scalar(
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert conversation is not None
+    return conversation
+
+
+async def identities_of(session: AsyncSession, user_id: int) -> list[ChannelIdentity]:
+    rows = await session.scalars(select(ChannelIdentity).where(ChannelIdentity.user_id == user_id))
+    return list(rows)
