@@ -1,0 +1,23 @@
+"""Product ideas (đăng ký ý tưởng sản phẩm)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ProductIdea
+
+
+async def ideas_of(session: AsyncSession, producer_id: int) -> list[ProductIdea]:
+    """All ideas of a producer, newest first."""
+    rows = await session.scalars(
+        select(ProductIdea).where(ProductIdea.producer_id == producer_id).order_by(ProductIdea.id.desc())
+    )
+    return list(rows)
+
+
+async def idea_of(session: AsyncSession, producer_id: int, idea_id: int) -> ProductIdea | None:
+    """One idea, only if it belongs to this producer (never trust an id from a button)."""
+    return await session.scalar(
+        select(ProductIdea).where(ProductIdea.id == idea_id, ProductIdea.producer_id == producer_id)
+    )
