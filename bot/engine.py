@@ -144,9 +144,15 @@ class Engine:
         if text and text.startswith("/"):
             name, _space, argument = text[1:].partition(" ")
             name = name.split("@", 1)[0].casefold()  # "/start@OcopBot" in groups
+            argument = argument.strip()
+            if name == "start" and argument:
+                for prefix, deep_link in registry.deep_links.items():
+                    if argument.startswith(prefix):
+                        await deep_link(ctx, argument)
+                        return
             command = registry.commands.get(name)
             if command is not None:
-                await command(ctx, argument.strip() or None)
+                await command(ctx, argument or None)
                 return
         if folded in CANCEL_WORDS or folded == "/cancel":
             if ctx.state.flow:

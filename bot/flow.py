@@ -86,6 +86,8 @@ class Registry:
 
     flows: dict[str, Flow] = field(default_factory=dict)
     commands: dict[str, Command] = field(default_factory=dict)
+    # "/start <argument>" (Telegram deep links, e.g. a staff invite) by argument prefix, before "start" itself.
+    deep_links: dict[str, Command] = field(default_factory=dict)
     # Payload prefixes that are valid from any message, e.g. the main menu's "m:".
     global_payloads: dict[str, Step] = field(default_factory=dict)
     intents: list[Intent] = field(default_factory=list)
