@@ -56,9 +56,7 @@ def find_communes(province_name: str, query: str, limit: int = 8) -> list[Commun
     starts = [c for c in communes if c.short_folded.startswith(wanted)]
     inside = [c for c in communes if wanted in c.short_folded and c not in starts]
     words = [
-        c
-        for c in communes
-        if c not in starts and c not in inside and all(w in c.short_folded for w in wanted.split())
+        c for c in communes if c not in starts and c not in inside and all(w in c.short_folded for w in wanted.split())
     ]
     return (starts + inside + words)[:limit]
 

@@ -63,9 +63,7 @@ class Engine:
         self.settings = settings
         self.files = files
         self.clock = clock
-        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock_for(self, inbound: Inbound) -> asyncio.Lock:
         key = (inbound.channel, inbound.external_user_id)
@@ -96,9 +94,7 @@ class Engine:
                     return _apology()
         return _apology()  # pragma: no cover - the loop always returns
 
-    async def _handle_once(
-        self, inbound: Inbound, received: ReceivedFile | RejectedFile | None
-    ) -> list[Outbound]:
+    async def _handle_once(self, inbound: Inbound, received: ReceivedFile | RejectedFile | None) -> list[Outbound]:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             if not await users.mark_processed(session, inbound.channel, inbound.update_id, now):

@@ -191,9 +191,7 @@ class Context:
         self.state.step = step
         await flow.asks[step](self)
 
-    async def start(
-        self, flow_name: str, data: dict[str, Any] | None = None, step: str | None = None
-    ) -> None:
+    async def start(self, flow_name: str, data: dict[str, Any] | None = None, step: str | None = None) -> None:
         """Leave whatever flow was running and start ``flow_name``."""
         flow = self.registry.flows[flow_name]
         self.state.flow = flow_name

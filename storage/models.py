@@ -116,9 +116,7 @@ class ProductIdea(Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     submitted_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now()
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
 class Product(Base):
@@ -150,9 +148,7 @@ class Dossier(Base):
     round_id: Mapped[int | None] = mapped_column(Integer, index=True)
     submitted_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now()
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
     product: Mapped[Product] = relationship(back_populates="dossiers")
     items: Mapped[list[DossierItem]] = relationship(

@@ -34,9 +34,7 @@ async def identity_user(
 ) -> tuple[User, ChannelIdentity]:
     """The user behind a platform account, created on first contact."""
     identity = await session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
-        )
+        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
     )
     if identity is None:
         user = User(locale=locale, display_name=display_name, created_at=now)

@@ -59,9 +59,7 @@ class Chat:
         async def download() -> bytes:
             return data
 
-        file = IncomingFile(
-            name=name, claimed_mime=None, size=len(data) if size is None else size, download=download
-        )
+        file = IncomingFile(name=name, claimed_mime=None, size=len(data) if size is None else size, download=download)
         return await self.deliver(self._inbound(file=file))
 
     async def send_path(self, path: Path) -> list[Outbound]:

@@ -33,9 +33,7 @@ BACKENDS = [
     pytest.param(
         "postgresql",
         id="postgresql",
-        marks=pytest.mark.skipif(
-            not PG_URL, reason="PostgreSQL tests need OCOP_TEST_DATABASE_URL (set by .ci/run)"
-        ),
+        marks=pytest.mark.skipif(not PG_URL, reason="PostgreSQL tests need OCOP_TEST_DATABASE_URL (set by .ci/run)"),
     ),
 ]
 
@@ -114,8 +112,7 @@ async def database_url(
             tables = (
                 await connection.execute(
                     text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-                        "AND tablename <> 'alembic_version'"
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :schema AND tablename <> 'alembic_version'"
                     ),
                     {"schema": pg_schema},
                 )
@@ -161,3 +158,45 @@ def db(app: App) -> AsyncEngine:
 def chat(app: App) -> Chat:
     """A producer talking to the engine through the console channel's vocabulary."""
     return Chat(app.engine, user_id="u1")
+
+
+async def make_producer(
+    app: App,
+    external_id: str,
+    *,
+    name: str = "HTX Chè Tả Van",
+    kind: str = "htx",
+    commune: str = "Bình Lư",
+    channel: str = "console",
+) -> int:
+    """Create an onboarded producer directly in the database (consent, phone, producer row); returns the
+    user id. Flow tests of idea/dossier/status start from here instead of replaying onboarding."""
+    from bot.communes import find_communes
+    from bot.text import fold
+    from storage import producers, users
+
+    found = find_communes(app.settings.ocop_province, commune)[0]
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        user, _identity = await users.identity_user(
+            session, channel, external_id, chat_id=external_id, display_name=None, locale="vi", now=now
+        )
+        user.consent_at = now
+        user.phone = "0912345678"
+        await producers.save_producer(
+            session,
+            user.id,
+            kind=kind,
+            name=name,
+            name_folded=fold(name),
+            commune_code=found.code,
+            commune_name=found.name,
+        )
+        return user.id
+
+
+@pytest.fixture
+async def producer_chat(app: App) -> Chat:
+    """A chat of a producer who has already finished onboarding."""
+    await make_producer(app, "p1")
+    return Chat(app.engine, user_id="p1")

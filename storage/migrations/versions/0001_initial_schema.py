@@ -126,9 +126,7 @@ def upgrade() -> None:
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_producers_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_producers_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_producers")),
         sa.UniqueConstraint("user_id", name=op.f("uq_producers_user_id")),
     )
@@ -298,9 +296,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("dossier_item_files", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_dossier_item_files_item_id"), ["item_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_dossier_item_files_stored_file_id"), ["stored_file_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_dossier_item_files_stored_file_id"), ["stored_file_id"], unique=False)
 
     # ### end Alembic commands ###
 
