@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 from pathlib import Path
@@ -63,7 +64,7 @@ class Chat:
         return await self.deliver(self._inbound(file=file))
 
     async def send_path(self, path: Path) -> list[Outbound]:
-        return await self.send_file(path.read_bytes(), path.name)
+        return await self.send_file(await asyncio.to_thread(path.read_bytes), path.name)
 
     # Reading what came back ------------------------------------------------------------------------
     @property
