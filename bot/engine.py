@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
 import logging
 import re
 import weakref
@@ -229,16 +230,31 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
 
 
 def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str | None:
-    """A typed number ("2", "2.") or the folded words of one offered option select that option."""
+    """A typed number ("2", "2.") or the folded words of one offered option select that option.
+
+    Where the step expects a typed answer (``numbers`` is False) only an exact label counts, so that a name
+    is never mistaken for a button. Elsewhere a unique option containing what was typed ("ho so" for
+    "📂 Hồ sơ của tôi"), or a near miss ("dong y" typed as "dong yy"), is forgiven: many producers type
+    slowly, without diacritics, on small keyboards.
+    """
     if not last_choices:
         return None
     number = _NUMBER.match(folded) if numbers else None
     if number:
         index = int(number.group(1)) - 1
         return str(last_choices[index][1]) if 0 <= index < len(last_choices) else None
-    exact = [payload for label, payload in last_choices if fold(label) == folded]
+    labels = [(fold(str(label)), str(payload)) for label, payload in last_choices]
+    exact = [payload for label, payload in labels if label == folded]
     if exact:
-        return str(exact[0])
+        return exact[0]
+    if not numbers or len(folded) < 3:
+        return None
+    containing = [payload for label, payload in labels if folded in label]
+    if len(containing) == 1:
+        return containing[0]
+    close = difflib.get_close_matches(folded, [label for label, _payload in labels], n=2, cutoff=0.8)
+    if len(close) == 1:
+        return next(payload for label, payload in labels if label == close[0])
     return None
 
 

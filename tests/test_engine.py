@@ -40,3 +40,25 @@ async def test_concurrent_first_messages_of_one_user_make_one_user(app: App) -> 
             select(func.count()).select_from(ChannelIdentity).where(ChannelIdentity.external_id == "race")
         )
     assert count == 1
+
+
+def test_typed_words_select_an_offered_choice() -> None:
+    from bot.engine import _match_choice
+
+    offered = [["Đồng ý", "ob:yes"], ["Không đồng ý", "ob:no"], ["Hồ sơ của tôi", "m:dossier"]]
+    assert _match_choice("2", offered, numbers=True) == "ob:no"
+    assert _match_choice("khong dong y", offered, numbers=True) == "ob:no"
+    assert _match_choice("ho so", offered, numbers=True) == "m:dossier"  # a unique part of a label
+    assert _match_choice("khong dong yy", offered, numbers=True) == "ob:no"  # a typo
+    assert _match_choice("dong y", offered, numbers=True) == "ob:yes"  # exact beats "contains"
+    assert _match_choice("xyz", offered, numbers=True) is None
+    assert _match_choice("9", offered, numbers=True) is None
+
+
+def test_a_typed_answer_is_never_taken_for_a_button() -> None:
+    from bot.engine import _match_choice
+
+    offered = [["Quay lại", "back"], ["Hồ sơ của tôi", "m:dossier"]]
+    assert _match_choice("2", offered, numbers=False) is None
+    assert _match_choice("ho so", offered, numbers=False) is None
+    assert _match_choice("quay lai", offered, numbers=False) == "back"
