@@ -1,0 +1,72 @@
+"""The console chat and the command line, as a person at a terminal meets them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.app import App
+from bot.channels.console import chat, inbound_from_line, render
+from bot.messages import AskFile, AskPhone, Choice, Text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_choices_are_numbered() -> None:
+    shown = render(Text("Chọn nhóm", (Choice("Thực phẩm", "a"), Choice("Đồ uống", "b"))))
+    assert shown.splitlines() == ["Chọn nhóm", "  1. Thực phẩm", "  2. Đồ uống"]
+
+
+def test_phone_and_file_requests_say_what_to_type() -> None:
+    assert "0912" in render(AskPhone("Số điện thoại?", "📱"))
+    assert "/" in render(AskFile("Gửi ảnh"))
+
+
+def test_a_path_to_an_existing_file_is_sent_as_a_file(tmp_path: Path) -> None:
+    photo = tmp_path / "anh.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0")
+    inbound = inbound_from_line(str(photo), "me")
+    assert inbound.file is not None and inbound.file.name == "anh.jpg" and inbound.text is None
+    typed = inbound_from_line("hàng/rau", "me")  # a slash in ordinary text is still text
+    assert typed.file is None and typed.text == "hàng/rau"
+
+
+async def test_console_chat_runs_until_end_of_input(app: App) -> None:
+    lines = iter(["menu", "/quit"])
+    written: list[str] = []
+
+    async def read_line() -> str:
+        return next(lines, "") + "\n"
+
+    await chat(app.engine, user_id="terminal", write=written.append, read_line=read_line)
+    screen = "\n".join(written)
+    assert "  1. " in screen and "Traceback" not in screen
+
+
+def test_command_line_version_and_run_without_token(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        "OCOP_DATA_DIR": str(tmp_path / "data"),
+        "TELEGRAM_BOT_TOKEN": "",
+    }
+    env.pop("TELEGRAM_BOT_TOKEN")
+    version = subprocess.run(
+        [sys.executable, "-m", "bot", "version"], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
+    assert version.stdout.startswith("ocop-bot ")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        input="menu\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
+    assert "TELEGRAM_BOT_TOKEN" in run.stderr  # says how to configure a channel
+    assert "  1. " in run.stdout  # and opened the console chat with numbered choices
+    assert (tmp_path / "cli.db").exists()  # migrated at start
