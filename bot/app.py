@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -9,8 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.engine import Clock, Engine, utc_now
 from bot.flow import Registry
 from bot.settings import Settings
+from storage import users
 from storage.db import create_engine, migrate, session_factory
 from storage.filestore import FileStore
+
+PROCESSED_UPDATES_KEPT = dt.timedelta(days=30)
 
 
 def build_registry() -> Registry:
@@ -53,5 +57,8 @@ async def build_app(settings: Settings, *, clock: Clock = utc_now, run_migration
     if run_migrations:
         await migrate(db)
     files = FileStore(settings.files_dir)
-    engine = Engine(session_factory(db), build_registry(), settings, files, clock=clock)
+    sessions = session_factory(db)
+    async with sessions() as session, session.begin():
+        await users.prune_processed(session, clock() - PROCESSED_UPDATES_KEPT)
+    engine = Engine(sessions, build_registry(), settings, files, clock=clock)
     return App(settings=settings, db=db, engine=engine)

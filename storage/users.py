@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_ignore
@@ -79,3 +79,9 @@ async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation
 async def identities_of(session: AsyncSession, user_id: int) -> list[ChannelIdentity]:
     rows = await session.scalars(select(ChannelIdentity).where(ChannelIdentity.user_id == user_id))
     return list(rows)
+
+
+async def prune_processed(session: AsyncSession, before: dt.datetime) -> int:
+    """Forget processed-update ids older than ``before``: platforms redeliver within minutes, not weeks."""
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

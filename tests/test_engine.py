@@ -62,3 +62,14 @@ def test_a_typed_answer_is_never_taken_for_a_button() -> None:
     assert _match_choice("2", offered, numbers=False) is None
     assert _match_choice("ho so", offered, numbers=False) is None
     assert _match_choice("quay lai", offered, numbers=False) == "back"
+
+
+async def test_old_processed_update_ids_are_forgotten(app: App) -> None:
+    import datetime as dt
+
+    from storage import users
+
+    await app.engine.handle(Inbound("console", "old", "update-old", text="menu"))
+    async with app.engine.sessions() as session, session.begin():
+        assert await users.prune_processed(session, app.engine.clock() - dt.timedelta(days=30)) == 0
+        assert await users.prune_processed(session, app.engine.clock() + dt.timedelta(seconds=1)) >= 1
