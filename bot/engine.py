@@ -196,7 +196,12 @@ class Engine:
         await self._not_understood(ctx)
 
     async def _stale(self, ctx: Context) -> None:
+        """An old or foreign button. Inside a flow the question being answered is asked again, so nothing
+        typed so far is lost; otherwise the main menu follows."""
         ctx.payload = None
+        if ctx.flow is not None and ctx.state.step is not None:
+            await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
+            return
         ctx.end_flow()
         if self.registry.stale_button is not None:
             await self.registry.stale_button(ctx)

@@ -1,0 +1,479 @@
+"""Onboarding: the producer's first conversation (consent, phone, producer type, name, commune).
+
+Started by ``/start`` and enforced by the gate for every user who has not finished it. Consent and phone
+are stored on the user row as soon as they are given, so a user who wanders off resumes at the first
+missing piece; the producer type and name live in the flow data until the commune is chosen and the
+producer row is saved. ``/profile`` runs the same steps again from the producer type, showing current values.
+
+```mermaid
+stateDiagram-v2
+    [*] --> consent: /start, or any message before onboarding is done (gate)
+    consent --> consent: ❌ decline (nothing stored; "I agree now" button, any message re-asks)
+    consent --> phone: ✅ agree (users.consent_at)
+    phone --> phone: not a mobile number (hint)
+    phone --> kind: contact shared or number typed (users.phone)
+    kind --> phone: ⬅️ back
+    kind --> name: 4 producer types
+    name --> kind: ⬅️ back
+    name --> name: too short / too long / emoji only (hint)
+    name --> commune: 2-200 characters
+    commune --> name: ⬅️ back
+    commune --> commune: no match (hint with example communes)
+    commune --> commune_pick: typed part of the name
+    commune_pick --> commune: 🔁 type again
+    commune_pick --> commune_pick: typed another name
+    commune_pick --> [*]: commune chosen → producer saved → main menu
+    commune --> [*]: ✅ keep current commune (/profile)
+    [*] --> kind: /profile (onboarded user)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.communes import Commune, commune_by_code, communes_of, find_communes
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _
+from bot.messages import Choice
+from bot.rules import PRODUCER_KIND_LABELS, ProducerKind
+from bot.text import fold, normalise_phone
+from storage import producers
+from storage.models import Producer, User
+
+FLOW = "onboarding"
+PREFIX = "ob:"
+
+CONSENT_YES = "ob:consent:yes"
+CONSENT_NO = "ob:consent:no"
+KIND_PREFIX = "ob:kind:"
+COMMUNE_PREFIX = "ob:commune:"
+COMMUNE_AGAIN = "ob:commune:again"
+COMMUNE_KEEP = "ob:commune:keep"
+NAME_KEEP = "ob:name:keep"
+BACK = "ob:back"
+
+NAME_MIN = 2
+NAME_MAX = 200
+MAX_COMMUNE_BUTTONS = 8
+
+# Typed answers people give instead of pressing a button (folded).
+_YES_WORDS = frozenset({"dong y", "co", "ok", "oke", "yes", "y", "dy", "toi dong y", "da dong y"})
+_NO_WORDS = frozenset({"khong", "khong dong y", "ko", "k", "no", "tu choi"})
+_KIND_WORDS: tuple[tuple[ProducerKind, tuple[str, ...]], ...] = (
+    # Order matters: "to hop tac" must win over "hop tac", "ho kinh doanh" over "doanh".
+    (ProducerKind.COOPERATIVE_GROUP, ("to hop tac", "tht", "cooperative group")),
+    (ProducerKind.COOPERATIVE, ("hop tac xa", "htx", "cooperative")),
+    (ProducerKind.HOUSEHOLD, ("ho kinh doanh", "hkd", "ho gia dinh", "household")),
+    (ProducerKind.ENTERPRISE, ("doanh nghiep", "cong ty", "dn", "enterprise", "company")),
+)
+
+flow = Flow(FLOW, first_step="consent")
+
+
+# Where the user stands ------------------------------------------------------------------------------------
+async def _producer(ctx: Context) -> Producer | None:
+    return await producers.producer_of_user(ctx.session, ctx.user.id)
+
+
+async def is_onboarded(ctx: Context) -> bool:
+    return ctx.user.consent_at is not None and await _producer(ctx) is not None
+
+
+def _first_missing_step(user: User) -> str:
+    if user.consent_at is None:
+        return "consent"
+    if not user.phone:
+        return "phone"
+    return "kind"
+
+
+def _has_started(user: User) -> bool:
+    return user.consent_at is not None or user.consent_declined_at is not None or bool(user.phone)
+
+
+async def _resume(ctx: Context) -> None:
+    """(Re)start onboarding at the first piece we do not have yet."""
+    await ctx.start(FLOW, step=_first_missing_step(ctx.user))
+
+
+# Gate and commands ---------------------------------------------------------------------------------------
+async def gate(ctx: Context) -> bool:
+    """Keep users who have not finished onboarding inside it; True when this update was handled here."""
+    in_onboarding = ctx.state.flow == FLOW
+    if in_onboarding and (ctx.payload is None or ctx.payload.startswith(PREFIX)):
+        return False  # the engine routes the answer to the current step
+    if await is_onboarded(ctx):
+        return False  # e.g. a main-menu button pressed while editing the profile: let it through
+    if in_onboarding:
+        # A main-menu button from an older message: it would start a flow that needs a producer.
+        ctx.say(_("First, let us finish registering you. It takes about a minute."))
+        await ctx.reask()
+        return True
+    if ctx.payload is not None or _has_started(ctx.user):
+        ctx.say(_("First, let us finish registering you. It takes about a minute."))
+    await _resume(ctx)
+    return True
+
+
+async def on_start(ctx: Context, _argument: str | None) -> None:
+    """/start: resume onboarding where it stopped, or welcome an onboarded producer back."""
+    if ctx.state.flow == FLOW and ctx.state.step in flow.asks:
+        if ctx.state.step != "consent":  # the consent step greets by itself
+            ctx.say(_("Welcome back! Let us continue where we stopped."))
+        await ctx.reask()
+        return
+    producer = await _producer(ctx)
+    if producer is not None and ctx.user.consent_at is not None:
+        ctx.end_flow()
+        ctx.say(_("Welcome back, {name}!").format(name=producer.name))
+        await ctx.main_menu()
+        return
+    await _resume(ctx)
+
+
+async def on_profile(ctx: Context, _argument: str | None) -> None:
+    """/profile: go through producer type, name and commune again, with the current values offered."""
+    producer = await _producer(ctx)
+    if producer is None or ctx.user.consent_at is None:
+        await on_start(ctx, None)
+        return
+    current = {
+        "kind": producer.kind,
+        "name": producer.name,
+        "commune_code": producer.commune_code,
+        "commune_name": producer.commune_name,
+    }
+    ctx.say(
+        _("Your details now:")
+        + "\n"
+        + _summary(ctx, producer.name, producer.kind, producer.commune_name)
+        + "\n\n"
+        + _("Answer the questions again. Press ✅ Keep to keep a value as it is.")
+    )
+    await ctx.start(FLOW, {"current": current}, step="kind")
+
+
+# Step 1: consent -----------------------------------------------------------------------------------------
+@flow.ask("consent")
+async def ask_consent(ctx: Context) -> None:
+    ctx.say(
+        _(
+            "👋 Hello! I am the OCOP assistant of {province}.\n"
+            "I help you register product ideas and prepare your OCOP dossier, step by step."
+        ).format(province=ctx.settings.ocop_province)
+        + "\n\n"
+        + _(
+            "🔒 To prepare your dossier with the commune and the province, I need to keep: your phone number, "
+            "your name or your organisation's name, your commune, and the files you send. "
+            "They are used only for your OCOP dossier, and you can ask us to delete them at any time "
+            "(Decree 13/2023/NĐ-CP on personal data protection).\n\n"
+            "Do you agree?"
+        ),
+        [Choice(_("✅ I agree"), CONSENT_YES), Choice(_("❌ I do not agree"), CONSENT_NO)],
+        columns=2,
+    )
+
+
+@flow.answer("consent")
+async def got_consent(ctx: Context) -> None:
+    answer = ctx.payload or ""
+    folded = fold(ctx.text or "")
+    if answer == CONSENT_YES or (not answer and folded in _YES_WORDS):
+        ctx.user.consent_at = ctx.now
+        ctx.user.consent_declined_at = None
+        ctx.say(_("✓ Thank you."))
+        await ctx.goto("phone" if not ctx.user.phone else "kind")
+        return
+    if answer == CONSENT_NO or (not answer and folded in _NO_WORDS):
+        ctx.user.consent_declined_at = ctx.now
+        # Stay on this step: whatever the user sends next brings the question back.
+        ctx.say(
+            _(
+                "I understand. Without your agreement I cannot keep your details, "
+                "so I cannot prepare an OCOP dossier for you. Nothing has been stored.\n"
+                "If you change your mind, press the button below or send me any message."
+            ),
+            [Choice(_("✅ I agree now"), CONSENT_YES)],
+        )
+        return
+    await ctx.reask()
+
+
+# Step 2: phone -------------------------------------------------------------------------------------------
+@flow.ask("phone", free_text=True)
+async def ask_phone(ctx: Context) -> None:
+    ctx.ask_phone(
+        _(
+            "(1/4) 📱 What is your phone number? The commune and province use it to call you about your dossier.\n"
+            "Press the button below, or type the number."
+        )
+    )
+
+
+@flow.answer("phone")
+async def got_phone(ctx: Context) -> None:
+    raw = ctx.inbound.phone or ctx.text
+    phone = normalise_phone(raw) if raw else None
+    if phone is None:
+        await ctx.reask(
+            _(
+                "I could not read a mobile number there. "
+                "Please type 10 digits starting with 0, for example 0912 345 678."
+            )
+        )
+        return
+    ctx.user.phone = phone
+    ctx.say(_("✓ Phone number saved: {phone}").format(phone=phone))
+    await ctx.goto("kind")
+
+
+# Step 3: producer type -----------------------------------------------------------------------------------
+@flow.ask("kind")
+async def ask_kind(ctx: Context) -> None:
+    current = _current(ctx).get("kind")
+    choices = [
+        Choice(("✓ " if kind.value == current else "") + _(label), KIND_PREFIX + kind.value)
+        for kind, label in PRODUCER_KIND_LABELS.items()
+    ]
+    choices.append(Choice(_("⬅️ Back"), BACK))
+    ctx.say(_("(2/4) What kind of producer are you?"), choices)
+
+
+@flow.answer("kind")
+async def got_kind(ctx: Context) -> None:
+    if ctx.payload == BACK:
+        await ctx.goto("phone")
+        return
+    kind = _kind_from(ctx)
+    if kind is None:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    ctx.data["kind"] = kind.value
+    await ctx.goto("name")
+
+
+def _kind_from(ctx: Context) -> ProducerKind | None:
+    if ctx.payload is not None:
+        if not ctx.payload.startswith(KIND_PREFIX):
+            return None
+        try:
+            return ProducerKind(ctx.payload.removeprefix(KIND_PREFIX))
+        except ValueError:
+            return None
+    folded = f" {fold(ctx.text or '')} "
+    for kind, words in _KIND_WORDS:
+        if any(f" {word} " in folded for word in words):
+            return kind
+    return None
+
+
+# Step 4: name --------------------------------------------------------------------------------------------
+@flow.ask("name", free_text=True)
+async def ask_name(ctx: Context) -> None:
+    choices = []
+    current_name = _current(ctx).get("name")
+    if current_name:
+        choices.append(Choice(_("✅ Keep: {value}").format(value=_shorten(str(current_name))), NAME_KEEP))
+    choices.append(Choice(_("⬅️ Back"), BACK))
+    ctx.say(
+        _(
+            "(3/4) What is the name of your household business, cooperative or company?\n"
+            "For example: Hộ kinh doanh Lò Văn Minh, HTX Chè Tả Van."
+        ),
+        choices,
+    )
+
+
+@flow.answer("name")
+async def got_name(ctx: Context) -> None:
+    if ctx.payload == BACK:
+        await ctx.goto("kind")
+        return
+    if ctx.payload == NAME_KEEP and _current(ctx).get("name"):
+        ctx.data["name"] = _current(ctx)["name"]
+        await ctx.goto("commune")
+        return
+    name = " ".join((ctx.text or "").split())
+    problem = _name_problem(name)
+    if problem is not None:
+        await ctx.reask(problem)
+        return
+    ctx.data["name"] = name
+    await ctx.goto("commune")
+
+
+def _name_problem(name: str) -> str | None:
+    """A hint when the typed name cannot be a producer's name, else None."""
+    if not any(ch.isalnum() for ch in name):  # empty, a sticker, only emoji or punctuation
+        return _("Please type the name in letters, for example HTX Chè Tả Van.")
+    if len(name) < NAME_MIN:
+        return _("That name is too short. Please type the full name, for example HTX Chè Tả Van.")
+    if len(name) > NAME_MAX:
+        return _("That name is too long (at most {limit} characters). Please shorten it.").format(limit=NAME_MAX)
+    return None
+
+
+# Step 5: commune -----------------------------------------------------------------------------------------
+@flow.ask("commune", free_text=True)
+async def ask_commune(ctx: Context) -> None:
+    choices = []
+    current_commune = _current(ctx).get("commune_name")
+    if current_commune:
+        choices.append(Choice(_("✅ Keep: {value}").format(value=current_commune), COMMUNE_KEEP))
+    choices.append(Choice(_("⬅️ Back"), BACK))
+    example = _examples(ctx, 1)[0]
+    ctx.say(
+        _("(4/4) 📍 Which commune are you in? Type its name, with or without accents, for example “{example}”.").format(
+            example=fold(_short_name(example))
+        ),
+        choices,
+    )
+
+
+@flow.answer("commune")
+async def got_commune(ctx: Context) -> None:
+    if ctx.payload == BACK:
+        await ctx.goto("name")
+        return
+    if ctx.payload == COMMUNE_KEEP:
+        code = _current(ctx).get("commune_code")
+        commune = commune_by_code(ctx.settings.ocop_province, int(code)) if code is not None else None
+        if commune is not None:
+            await _save(ctx, commune)
+            return
+    await _search_commune(ctx)
+
+
+async def _search_commune(ctx: Context) -> None:
+    query = ctx.text or ""
+    matches = find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
+    if not matches:
+        examples = ", ".join(_short_name(c) for c in _examples(ctx, 5))
+        hint = (
+            _("I could not find the commune “{text}” in {province}. Communes there include: {examples}.").format(
+                text=_shorten(query), province=ctx.settings.ocop_province, examples=examples
+            )
+            if query
+            else _("Please type the name of your commune.")
+        )
+        ctx.state.step = "commune"
+        await ctx.reask(hint)
+        return
+    ctx.data["commune_query"] = query
+    await ctx.goto("commune_pick")
+
+
+@flow.ask("commune_pick")
+async def ask_commune_pick(ctx: Context) -> None:
+    matches = _offered_communes(ctx)
+    question = _("Is this your commune?") if len(matches) == 1 else _("Which one is your commune?")
+    choices = [Choice("📍 " + c.name, f"{COMMUNE_PREFIX}{c.code}") for c in matches]
+    choices.append(Choice(_("🔁 Type again"), COMMUNE_AGAIN))
+    ctx.say(question, choices)
+
+
+@flow.answer("commune_pick")
+async def got_commune_pick(ctx: Context) -> None:
+    payload = ctx.payload or ""
+    if payload == COMMUNE_AGAIN:
+        await ctx.goto("commune")
+        return
+    if payload.startswith(COMMUNE_PREFIX):
+        commune = _commune_from_payload(ctx, payload)
+        if commune is None:
+            await ctx.reask(_("Please press one of the buttons."))
+            return
+        await _save(ctx, commune)
+        return
+    if not ctx.text:
+        await ctx.reask(_("Please press one of the buttons, or type the commune name again."))
+        return
+    # Typed instead of pressed: the full name of one offered commune picks it; anything else is a new search.
+    offered = {c.code for c in _offered_communes(ctx)}
+    found = find_communes(ctx.settings.ocop_province, ctx.text, limit=MAX_COMMUNE_BUTTONS)
+    if len(found) == 1 and found[0].code in offered:
+        await _save(ctx, found[0])
+        return
+    await _search_commune(ctx)
+
+
+def _commune_from_payload(ctx: Context, payload: str) -> Commune | None:
+    """The commune a button names, only if it is a commune of this province (never trust a payload)."""
+    raw = payload.removeprefix(COMMUNE_PREFIX)
+    if not raw.isdigit():
+        return None
+    return commune_by_code(ctx.settings.ocop_province, int(raw))
+
+
+def _offered_communes(ctx: Context) -> list[Commune]:
+    query = str(ctx.data.get("commune_query") or "")
+    return find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
+
+
+# Step 6: save --------------------------------------------------------------------------------------------
+async def _save(ctx: Context, commune: Commune) -> None:
+    kind = ctx.data.get("kind")
+    name = ctx.data.get("name")
+    if ctx.user.consent_at is None or not ctx.user.phone or not kind or not name:
+        # Only reachable through an odd path (data lost); start again at what is missing.
+        await ctx.start(FLOW, step=_first_missing_step(ctx.user))
+        return
+    await producers.save_producer(
+        ctx.session,
+        ctx.user.id,
+        kind=str(kind),
+        name=str(name),
+        name_folded=fold(str(name)),
+        commune_code=commune.code,
+        commune_name=commune.name,
+    )
+    ctx.say(
+        _("✓ Saved. Thank you!")
+        + "\n"
+        + _summary(ctx, str(name), str(kind), commune.name)
+        + "\n"
+        + _("To change these details later, send /profile.")
+    )
+    await ctx.finish()
+
+
+# Helpers -------------------------------------------------------------------------------------------------
+def _summary(ctx: Context, name: str, kind: str, commune_name: str) -> str:
+    try:
+        kind_label = _(PRODUCER_KIND_LABELS[ProducerKind(kind)])
+    except ValueError:
+        kind_label = kind
+    return f"👤 {name}\n🏷 {kind_label}\n📍 {commune_name}, {ctx.settings.ocop_province}\n📱 {ctx.user.phone or ''}"
+
+
+def _current(ctx: Context) -> dict[str, Any]:
+    """The values being replaced when an onboarded producer runs /profile (empty on first onboarding)."""
+    current = ctx.data.get("current")
+    return current if isinstance(current, dict) else {}
+
+
+def _examples(ctx: Context, count: int) -> list[Commune]:
+    """A few communes spread over the alphabet, so the examples look like the real list."""
+    communes = communes_of(ctx.settings.ocop_province)
+    step = max(1, len(communes) // count)
+    return list(communes[1::step][:count]) or list(communes[:count])
+
+
+def _short_name(commune: Commune) -> str:
+    """ "Xã Bình Lư" → "Bình Lư": what people call it."""
+    for prefix in ("Xã ", "Phường ", "Thị trấn ", "Đặc khu "):
+        if commune.name.startswith(prefix):
+            return commune.name[len(prefix) :]
+    return commune.name
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.commands["start"] = on_start
+    registry.commands["profile"] = on_profile
+    registry.gate = gate
