@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.i18n import N_, _, current_locale
 
@@ -317,7 +318,6 @@ def accepted_types_text() -> str:
     return ", ".join(dict.fromkeys(ACCEPTED_FILE_TYPES.values()))
 
 
-def label(labels: dict[str, str] | dict[ProducerKind, str] | dict[ProductGroup, str], key: str) -> str:
-    """Translate a label from one of the tables above."""
-    table: dict[str, str] = dict(labels)
-    return _(table[key])
+def label(labels: Mapping[Any, str], key: str) -> str:
+    """Translate a label from one of the tables above (their keys are ``StrEnum`` members, equal to strings)."""
+    return _(labels[key])

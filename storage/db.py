@@ -82,3 +82,8 @@ def insert_ignore(table: Table, values: Mapping[str, Any] | list[dict[str, Any]]
     if dialect == "postgresql":
         return postgresql.insert(table).values(values).on_conflict_do_nothing()
     return sqlite.insert(table).values(values).on_conflict_do_nothing()
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """ "sqlite" or "postgresql": the few statements that differ (upserts, locks) ask this."""
+    return session.get_bind().dialect.name

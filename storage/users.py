@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_ignore
+from storage.db import dialect_of, insert_ignore
 from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
 
 
@@ -16,7 +16,7 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str, no
     statement = insert_ignore(
         ProcessedUpdate.__table__,  # type: ignore[arg-type]
         {"channel": channel, "update_id": update_id, "processed_at": now},
-        session.bind.dialect.name,
+        dialect_of(session),
     )
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -63,7 +63,7 @@ async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation
         insert_ignore(
             Conversation.__table__,  # type: ignore[arg-type]
             {"user_id": user_id, "data": {}, "last_choices": [], "version": 0},
-            session.bind.dialect.name,
+            dialect_of(session),
         )
     )
     conversation = await session.scalar(
