@@ -21,3 +21,20 @@ async def idea_of(session: AsyncSession, producer_id: int, idea_id: int) -> Prod
     return await session.scalar(
         select(ProductIdea).where(ProductIdea.id == idea_id, ProductIdea.producer_id == producer_id)
     )
+
+
+async def latest_idea_named(session: AsyncSession, producer_id: int, name_folded: str) -> ProductIdea | None:
+    """The producer's newest idea with this (folded) name, to warn before registering the same idea twice."""
+    return await session.scalar(
+        select(ProductIdea)
+        .where(ProductIdea.producer_id == producer_id, ProductIdea.name_folded == name_folded)
+        .order_by(ProductIdea.id.desc())
+        .limit(1)
+    )
+
+
+async def add_idea(session: AsyncSession, idea: ProductIdea) -> ProductIdea:
+    """Store a new idea and give it its id (the caller fills every field, status included)."""
+    session.add(idea)
+    await session.flush()
+    return idea
