@@ -54,6 +54,8 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     consent_at: Mapped[dt.datetime | None]
     consent_declined_at: Mapped[dt.datetime | None]
+    # Optional nudges (weekly "items missing") can be muted; legal notices (certificate expiry) cannot.
+    mute_nudges: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="user")
@@ -72,6 +74,8 @@ class ChannelIdentity(Base):
     chat_id: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the user last wrote to us on this identity: Zalo OA's free-reply window counts from it, and
+    # reminders go to the channel a person used last.
     last_seen_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
@@ -145,8 +149,13 @@ class Dossier(Base):
     case: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(30), index=True)
     rule_set: Mapped[str] = mapped_column(String(20))
-    round_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"), index=True)
     submitted_at: Mapped[dt.datetime | None]
+    # The last note a reviewer left (what to supplement, why it was returned), shown to the producer.
+    review_note: Mapped[str | None] = mapped_column(Text)
+    # Bumped on every status change: a staff action names the version it saw, so two officers acting on
+    # one dossier at once cannot both succeed.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 
@@ -202,6 +211,175 @@ class DossierItemFile(Base):
 
     item: Mapped[DossierItem] = relationship(back_populates="files")
     stored_file: Mapped[StoredFile] = relationship()
+
+
+class Round(Base):
+    """Đợt đánh giá: the province's evaluation round (usually two a year)."""
+
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    province: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    submit_deadline: Mapped[dt.date] = mapped_column(Date, index=True)
+    meeting_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open | closed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class CommuneCriterion(Base):
+    """One of the four criteria only the commune can confirm (ocop-domain.md §4)."""
+
+    __tablename__ = "commune_criteria"
+    __table_args__ = (UniqueConstraint("dossier_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    criterion: Mapped[str] = mapped_column(String(30))  # local_origin | local_labour | idea_origin | local_identity
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | confirmed | rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None]
+
+
+class CouncilResult(Base):
+    """The council's result for one dossier: part scores, mandatory criteria, the star that follows."""
+
+    __tablename__ = "council_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    points_a: Mapped[float]
+    points_b: Mapped[float]
+    points_c: Mapped[float]
+    mandatory_ok: Mapped[bool] = mapped_column(Boolean)
+    total: Mapped[float]
+    stars: Mapped[int] = mapped_column(Integer)
+    rule_set: Mapped[str] = mapped_column(String(20))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class Certificate(Base):
+    """Giấy chứng nhận OCOP: valid 36 months from the decision."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="SET NULL"), index=True)
+    stars: Mapped[int] = mapped_column(Integer)
+    decision_no: Mapped[str] = mapped_column(String(100))
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    # valid | expired | revoked | superseded
+    status: Mapped[str] = mapped_column(String(12), default="valid", index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[dt.datetime | None]
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class StaffRole(Base):
+    """A user's staff role: commune officer (one row per commune), province officer or admin."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role", "commune_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(12))  # commune | province | admin
+    commune_code: Mapped[int | None] = mapped_column(Integer, index=True)
+    province: Mapped[str] = mapped_column(String(100))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Invite(Base):
+    """A single-use, expiring staff invite. Only the SHA-256 of the code is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(12))
+    commune_code: Mapped[int | None] = mapped_column(Integer)
+    province: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """Every staff action and role change: who, when, what, and the state before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now(), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(100), default="")  # "cli" when done from the command line
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int | None]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A notification waiting to be sent. The dedupe key makes the sweep idempotent across runs and machines."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # What to say, rendered in the recipient's language at send time.
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # pending | claimed | sent | failed | undeliverable
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    not_before: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    sent_at: Mapped[dt.datetime | None]
+
+
+Index("ix_outbox_status_not_before", OutboxMessage.status, OutboxMessage.not_before)
+
+
+class OAToken(Base):
+    """The Zalo OA token pair. The refresh token is single-use: it is rotated under a row lock."""
+
+    __tablename__ = "oa_tokens"
+
+    oa_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LinkCode(Base):
+    """A one-time code shown in one app and typed in the other, to join two identities into one user."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
 
 
 class Conversation(Base):
