@@ -19,6 +19,7 @@ The engine keeps the current flow, step and step data in the ``conversations`` t
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from bot.messages import (
     Text,
 )
 from bot.settings import Settings
+from storage import outbox
 from storage.filestore import FileStore
 from storage.models import ChannelIdentity, User
 
@@ -177,6 +179,21 @@ class Context:
 
     def send_file(self, file: SendFile) -> None:
         self.replies.append(file)
+
+    async def notify(
+        self, user_id: int, kind: str, params: dict[str, Any], *, dedupe_key: str | None = None, urgent: bool = True
+    ) -> None:
+        """Tell another user something (a decision on their dossier): queued in this update's transaction,
+        so the notice exists exactly when the change does; the sender delivers it (``bot.notices``)."""
+        await outbox.enqueue(
+            self.session,
+            user_id=user_id,
+            kind=kind,
+            params=params,
+            dedupe_key=dedupe_key or f"{kind}:{uuid.uuid4().hex}",
+            not_before=self.now,
+            urgent=urgent,
+        )
 
     # Moving around -----------------------------------------------------------------------------------
     @property
