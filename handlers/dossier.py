@@ -1,0 +1,811 @@
+"""The evaluation dossier: pick a product, pick the case, then fill the checklist item by item with photos.
+
+A producer on a cheap phone sends photos of papers, one item at a time; every file is acknowledged at once
+and the checklist shows ✓/✗ and a progress bar over the required items the producer supplies (the commune
+writes its own report; samples are handed in, not uploaded). Submit appears only when nothing required is
+missing.
+
+```mermaid
+stateDiagram-v2
+    [*] --> product: 📂 My dossier
+    product --> checklist: product with an open dossier
+    product --> case: product / submitted idea
+    product --> new_name: ➕ Another product
+    new_name --> new_group: a name
+    new_group --> case: a group
+    case --> checklist: dossier created (DRAFT)
+    checklist --> item: an item
+    checklist --> checklist: ➕ More items / ⬅️ Back
+    item --> item: a file (acknowledged) / rejected file
+    item --> checklist: ✅ Done / ⬅️ Checklist / samples handed in
+    checklist --> [*]: 📤 Submit (SUBMITTED_COMMUNE) / ⬅️ Menu
+    [*] --> attach: a file nobody asked for (stray), draft dossier exists
+    checklist --> attach: a file sent at the checklist
+    attach --> checklist: item chosen, file linked
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _, format_day, format_number
+from bot.messages import Choice, ReceivedFile, RejectedFile
+from bot.rules import (
+    DOSSIER_CASE_LABELS,
+    DOSSIER_NEXT_STEP,
+    DOSSIER_STATUS_LABELS,
+    PRODUCT_GROUP_LABELS,
+    SERVICE_GROUPS,
+    DossierCase,
+    DossierStatus,
+    IdeaStatus,
+    ProductGroup,
+    SuppliedBy,
+    accepted_types_text,
+    requirement,
+    requirements_for,
+    rule_set_for,
+)
+from bot.text import fold, progress_bar
+from storage import dossiers, ideas
+from storage.models import Dossier, DossierItem, Producer
+from storage.producers import producer_of_user
+
+PREFIX = "dos:"
+FLOW_NAME = "dossier"
+
+# The producer may still add files; other statuses are with the commune or the province.
+EDITABLE = frozenset({DossierStatus.DRAFT.value, DossierStatus.NEEDS_SUPPLEMENT.value})
+# A product may get a new dossier only once its last one has reached one of these.
+FINISHED = frozenset(
+    {
+        DossierStatus.NOT_RATED.value,
+        DossierStatus.CERTIFIED_3.value,
+        DossierStatus.CERTIFIED_4.value,
+        DossierStatus.PROPOSED_5.value,
+    }
+)
+# Ideas the commune has (or will have) seen; a draft idea is finished in the idea flow first.
+READY_IDEAS = (IdeaStatus.SUBMITTED_COMMUNE.value, IdeaStatus.ACCEPTED.value)
+
+NAME_MIN, NAME_MAX = 2, 120
+BUTTON_LABEL_MAX = 48
+SUBMIT_WORDS = frozenset({"nop", "nop ho so", "gui", "gui ho so", "submit", "gui di", "nop di"})
+DONE_WORDS = frozenset({"xong", "da xong", "done", "ok", "xong roi"})
+
+flow = Flow(FLOW_NAME, first_step="product")
+
+
+# Checklist facts, shared with handlers.status ------------------------------------------------------------
+
+
+def item_label(code: str) -> str:
+    found = requirement(code)
+    return found.label if found is not None else code
+
+
+def supplied_by(code: str) -> SuppliedBy:
+    found = requirement(code)
+    return found.supplied_by if found is not None else SuppliedBy.PRODUCER
+
+
+def item_done(item: DossierItem) -> bool:
+    return bool(item.files) or item.handed_in_at is not None
+
+
+def counts_for_submit(item: DossierItem) -> bool:
+    """Required and supplied by the producer: the items that block Submit."""
+    return item.required and supplied_by(item.code) is not SuppliedBy.COMMUNE
+
+
+def missing_items(dossier: Dossier) -> list[DossierItem]:
+    return [i for i in dossier.items if counts_for_submit(i) and not item_done(i)]
+
+
+def required_progress(dossier: Dossier) -> tuple[int, int]:
+    counted = [i for i in dossier.items if counts_for_submit(i)]
+    return sum(1 for i in counted if item_done(i)), len(counted)
+
+
+def progress_line(dossier: Dossier) -> str:
+    done, total = required_progress(dossier)
+    return _("{bar} {done}/{total} required items").format(bar=progress_bar(done, total), done=done, total=total)
+
+
+def case_label(case: str) -> str:
+    try:
+        return _(DOSSIER_CASE_LABELS[DossierCase(case)])
+    except ValueError:
+        return case
+
+
+def status_label(status: str) -> str:
+    try:
+        return _(DOSSIER_STATUS_LABELS[DossierStatus(status)])
+    except ValueError:
+        return status
+
+
+def next_step(status: str) -> str:
+    try:
+        return _(DOSSIER_NEXT_STEP[DossierStatus(status)])
+    except ValueError:
+        return ""
+
+
+def file_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return _("{size} KB").format(size=format_number(max(1, round(size / 1024))))
+    return _("{size} MB").format(size=format_number(round(size / (1024 * 1024), 1)))
+
+
+def _short(text: str, limit: int = BUTTON_LABEL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _number(payload: str | None, prefix: str) -> int | None:
+    """The id in a payload such as ``dos:item:12``; None when the payload is not of that kind."""
+    if payload is None or not payload.startswith(prefix):
+        return None
+    tail = payload[len(prefix) :]
+    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
+
+
+# Small shared moves --------------------------------------------------------------------------------------
+
+
+async def _producer(ctx: Context) -> Producer | None:
+    producer = await producer_of_user(ctx.session, ctx.user.id)
+    if producer is None:
+        ctx.say(_("Please finish registering your production unit first, then come back to the dossier."))
+        await ctx.finish()
+    return producer
+
+
+async def _stale(ctx: Context) -> None:
+    """A button naming something that is not (or no longer) this producer's: a friendly word and the menu."""
+    ctx.end_flow()
+    if ctx.registry.stale_button is not None:
+        await ctx.registry.stale_button(ctx)
+    else:
+        ctx.say(_("That button is from an older message. Here is the menu again."))
+        await ctx.main_menu()
+
+
+async def _open_checklist(ctx: Context, dossier: Dossier) -> None:
+    ctx.data["dossier_id"] = dossier.id
+    ctx.data["page"] = "required"
+    ctx.data.pop("product_id", None)
+    ctx.data.pop("name", None)
+    # Files that came while the product was being chosen are placed first.
+    await ctx.goto("attach" if ctx.data.get("stray") else "checklist")
+
+
+async def _editable_dossier(ctx: Context, producer: Producer) -> Dossier | None:
+    dossier_id = ctx.data.get("dossier_id")
+    if not isinstance(dossier_id, int):
+        return None
+    dossier = await dossiers.dossier_of(ctx.session, producer.id, dossier_id)
+    return dossier if dossier is not None and dossier.status in EDITABLE else None
+
+
+async def _keep_stray(ctx: Context, received: ReceivedFile) -> None:
+    """Record the file (content-addressed, so nothing is lost) and remember it until an item is chosen."""
+    stored = await _stored_row(ctx, received)
+    stray: list[list[Any]] = list(ctx.data.get("stray") or [])
+    if all(entry[0] != stored for entry in stray):
+        stray.append([stored, received.original_name])
+    ctx.data["stray"] = stray
+
+
+async def _stored_row(ctx: Context, received: ReceivedFile) -> int:
+    path = received.path
+    try:
+        relative: Path | str = path.relative_to(ctx.files.root)
+    except ValueError:
+        relative = path
+    row = await dossiers.stored_file(
+        ctx.session, sha256=received.sha256, size=received.size, mime=received.mime, path=str(relative)
+    )
+    return row.id
+
+
+async def _file_while_choosing(ctx: Context) -> bool:
+    """A file sent before the dossier is open: keep it, place it once the checklist exists."""
+    if isinstance(ctx.received, ReceivedFile):
+        await _keep_stray(ctx, ctx.received)
+        await ctx.reask(_("I kept your file. Answer this first, then I will ask where the file belongs."))
+        return True
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return True
+    return False
+
+
+def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
+    if rejected.reason == "too_large":
+        return _(
+            "This file is too big: the limit is {limit} MB. Please send a photo instead, or scan with a lower quality."
+        ).format(limit=ctx.settings.ocop_max_file_mb)
+    if rejected.reason == "unsupported_type":
+        return _("I cannot use this kind of file. Please send a photo, or one of: {types}.").format(
+            types=accepted_types_text()
+        )
+    if rejected.reason == "empty":
+        return _("This file is empty. Please send it again.")
+    return _("I could not download this file. Please send it again.")
+
+
+# 1. The product ------------------------------------------------------------------------------------------
+
+
+@flow.ask("product")
+async def ask_product(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    choices = [
+        Choice(_short("📦 " + p.name), f"{PREFIX}prod:{p.id}")
+        for p in await dossiers.products_of(ctx.session, producer.id)
+    ]
+    choices += [
+        Choice(_short("💡 " + idea.name), f"{PREFIX}idea:{idea.id}")
+        for idea in await dossiers.ideas_without_product(ctx.session, producer.id, READY_IDEAS)
+    ]
+    choices += [Choice(_("➕ Another product"), f"{PREFIX}new"), Choice(_("⬅️ Menu"), f"{PREFIX}menu")]
+    ctx.say(_("Which product is this dossier for?"), choices)
+
+
+@flow.answer("product")
+async def got_product(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    if await _file_while_choosing(ctx):
+        return
+    payload = ctx.payload
+    if payload == f"{PREFIX}menu":
+        await ctx.finish()
+        return
+    if payload == f"{PREFIX}new":
+        await ctx.goto("new_name")
+        return
+    product_id = _number(payload, f"{PREFIX}prod:")
+    if product_id is not None:
+        product = await dossiers.product_of(ctx.session, producer.id, product_id)
+        if product is None:
+            await _stale(ctx)
+            return
+        await _product_chosen(ctx, producer, product.id)
+        return
+    idea_id = _number(payload, f"{PREFIX}idea:")
+    if idea_id is not None:
+        await _idea_chosen(ctx, producer, idea_id)
+        return
+    await ctx.reask(_("Please press one of the buttons."))
+
+
+async def _idea_chosen(ctx: Context, producer: Producer, idea_id: int) -> None:
+    idea = await ideas.idea_of(ctx.session, producer.id, idea_id)
+    if idea is None or idea.status not in READY_IDEAS:
+        await _stale(ctx)
+        return
+    product = await dossiers.product_of_idea(ctx.session, producer.id, idea.id)
+    if product is None:
+        product = await dossiers.create_product(
+            ctx.session,
+            producer.id,
+            name=idea.name,
+            name_folded=idea.name_folded,
+            group_code=idea.group_code,
+            is_service=idea.group_code in SERVICE_GROUPS,
+            commune_code=idea.commune_code,
+            idea_id=idea.id,
+        )
+    await _product_chosen(ctx, producer, product.id)
+
+
+async def _product_chosen(ctx: Context, producer: Producer, product_id: int) -> None:
+    dossier = await dossiers.open_dossier_of_product(ctx.session, producer.id, product_id, FINISHED)
+    if dossier is None:
+        ctx.data["product_id"] = product_id
+        await ctx.goto("case")
+        return
+    if dossier.status in EDITABLE:
+        await _open_checklist(ctx, dossier)
+        return
+    # Already with the commune or the province: nothing to edit, say where it is.
+    ctx.say(
+        _("The dossier of {product} is already submitted.\nStatus: {status}\n{next}").format(
+            product=dossier.product.name, status=status_label(dossier.status), next=next_step(dossier.status)
+        )
+    )
+    await ctx.finish()
+
+
+@flow.ask("new_name", free_text=True)
+async def ask_new_name(ctx: Context) -> None:
+    ctx.say(
+        _("What is the product called? Type its name, for example: Shan tuyet tea."),
+        [Choice(_("⬅️ Back"), f"{PREFIX}back")],
+    )
+
+
+@flow.answer("new_name")
+async def got_new_name(ctx: Context) -> None:
+    if ctx.payload == f"{PREFIX}back":
+        await ctx.goto("product")
+        return
+    if await _file_while_choosing(ctx):
+        return
+    name = " ".join((ctx.text or "").split())
+    if not name:
+        await ctx.reask(_("Please type the product name."))
+        return
+    if not any(ch.isalpha() for ch in name):
+        await ctx.reask(_("Please type the name in letters, for example: Shan tuyet tea."))
+        return
+    if len(name) < NAME_MIN or len(name) > NAME_MAX:
+        await ctx.reask(
+            _("The name should be between {low} and {high} characters.").format(low=NAME_MIN, high=NAME_MAX)
+        )
+        return
+    ctx.data["name"] = name
+    await ctx.goto("new_group")
+
+
+@flow.ask("new_group")
+async def ask_new_group(ctx: Context) -> None:
+    choices = [Choice(_(text), f"{PREFIX}grp:{group.value}") for group, text in PRODUCT_GROUP_LABELS.items()]
+    choices.append(Choice(_("⬅️ Back"), f"{PREFIX}back"))
+    ctx.say(_("Which group does {name} belong to?").format(name=ctx.data.get("name", "")), choices)
+
+
+@flow.answer("new_group")
+async def got_new_group(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    if await _file_while_choosing(ctx):
+        return
+    payload = ctx.payload or ""
+    if payload == f"{PREFIX}back":
+        await ctx.goto("new_name")
+        return
+    group_code = payload.removeprefix(f"{PREFIX}grp:") if payload.startswith(f"{PREFIX}grp:") else ""
+    name = ctx.data.get("name")
+    if group_code not in {g.value for g in ProductGroup} or not isinstance(name, str):
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    product = await dossiers.create_product(
+        ctx.session,
+        producer.id,
+        name=name,
+        name_folded=fold(name),
+        group_code=group_code,
+        is_service=ProductGroup(group_code) in SERVICE_GROUPS,
+        commune_code=producer.commune_code,
+    )
+    ctx.data.pop("name", None)
+    ctx.data["product_id"] = product.id
+    await ctx.goto("case")
+
+
+# 2. The case ---------------------------------------------------------------------------------------------
+
+
+@flow.ask("case")
+async def ask_case(ctx: Context) -> None:
+    choices = [Choice(_(text), f"{PREFIX}case:{case.value}") for case, text in DOSSIER_CASE_LABELS.items()]
+    choices.append(Choice(_("⬅️ Back"), f"{PREFIX}back"))
+    ctx.say(_("What kind of application is it?"), choices)
+
+
+@flow.answer("case")
+async def got_case(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    if await _file_while_choosing(ctx):
+        return
+    payload = ctx.payload or ""
+    if payload == f"{PREFIX}back":
+        await ctx.goto("product")
+        return
+    case_code = payload.removeprefix(f"{PREFIX}case:") if payload.startswith(f"{PREFIX}case:") else ""
+    if case_code not in {c.value for c in DossierCase}:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    product_id = ctx.data.get("product_id")
+    product = await dossiers.product_of(ctx.session, producer.id, product_id) if isinstance(product_id, int) else None
+    if product is None:
+        await _stale(ctx)
+        return
+    # A double press (or a second phone) must not make two dossiers of one product.
+    dossier = await dossiers.open_dossier_of_product(ctx.session, producer.id, product.id, FINISHED)
+    if dossier is None:
+        requirements = requirements_for(ProductGroup(product.group_code), DossierCase(case_code))
+        created = await dossiers.create_dossier(
+            ctx.session,
+            product.id,
+            case=case_code,
+            status=DossierStatus.DRAFT.value,
+            rule_set=rule_set_for(ctx.today).code,
+            items=[dossiers.NewItem(r.code, position, r.required) for position, r in enumerate(requirements)],
+            now=ctx.now,
+        )
+        dossier = await dossiers.dossier_of(ctx.session, producer.id, created.id)
+        assert dossier is not None
+    await _open_checklist(ctx, dossier)
+
+
+# 3. The checklist ----------------------------------------------------------------------------------------
+
+
+def _line(item: DossierItem) -> str:
+    name = item_label(item.code)
+    source = supplied_by(item.code)
+    if source is SuppliedBy.COMMUNE:
+        return "🏛 " + _("{item} — the commune writes this").format(item=name)
+    if item.handed_in_at is not None:
+        handed = _("handed in {day}").format(day=format_day(item.handed_in_at))
+        extra = f" · 📎 {len(item.files)}" if item.files else ""
+        return f"✓ {name} · {handed}{extra}"
+    if item.files:
+        return f"✓ {name} · 📎 {len(item.files)}"
+    return f"✗ {name}"
+
+
+def checklist_text(dossier: Dossier) -> str:
+    required = [i for i in dossier.items if i.required]
+    scored = [i for i in dossier.items if not i.required]
+    lines = [
+        _("📂 {product} — {case}").format(product=dossier.product.name, case=case_label(dossier.case)),
+        progress_line(dossier),
+        "",
+        _("Required:"),
+        *(_line(i) for i in required),
+    ]
+    if scored:
+        lines += ["", _("Extra evidence (gives more points):"), *(_line(i) for i in scored)]
+    return "\n".join(lines)
+
+
+def _item_choice(item: DossierItem) -> Choice:
+    mark = "✓" if item_done(item) else "✗"
+    return Choice(_short(f"{mark} {item_label(item.code)}"), f"{PREFIX}item:{item.id}")
+
+
+def _checklist_choices(dossier: Dossier, page: str) -> list[Choice]:
+    """One button per item still to do, on two short pages so a small screen is not a wall of buttons.
+
+    The first page holds the missing required items (or, once those are done, the missing scored ones);
+    "More items" holds the rest, done items included so that more files can still be added to them.
+    """
+    producer_items = [i for i in dossier.items if supplied_by(i.code) is not SuppliedBy.COMMUNE]
+    required_missing = [i for i in producer_items if i.required and not item_done(i)]
+    scored_missing = [i for i in producer_items if not i.required and not item_done(i)]
+    done = [i for i in producer_items if item_done(i)]
+    first = required_missing or scored_missing
+    rest = [i for i in (*scored_missing, *done) if i not in first]
+    choices: list[Choice] = []
+    if page == "more" and rest:
+        choices += [_item_choice(i) for i in rest]
+        choices.append(Choice(_("⬅️ Back"), f"{PREFIX}req"))
+    else:
+        choices += [_item_choice(i) for i in first]
+        if rest:
+            choices.append(Choice(_("➕ More items"), f"{PREFIX}more"))
+    if not required_missing:
+        choices.append(Choice(_("📤 Submit"), f"{PREFIX}submit"))
+    choices.append(Choice(_("⬅️ Menu"), f"{PREFIX}menu"))
+    return choices
+
+
+@flow.ask("checklist")
+async def ask_checklist(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    dossier = await _editable_dossier(ctx, producer)
+    if dossier is None:
+        await _stale(ctx)
+        return
+    page = "more" if ctx.data.get("page") == "more" else "required"
+    text = checklist_text(dossier)
+    text += "\n\n" + (
+        _("Press an item to send its photos.") if missing_items(dossier) else _("Everything required is here.")
+    )
+    ctx.say(text, _checklist_choices(dossier, page))
+
+
+@flow.answer("checklist")
+async def got_checklist(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    if isinstance(ctx.received, ReceivedFile):
+        await _keep_stray(ctx, ctx.received)
+        await ctx.goto("attach")
+        return
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    payload = ctx.payload
+    if payload == f"{PREFIX}menu":
+        await ctx.finish()
+        return
+    if payload in (f"{PREFIX}more", f"{PREFIX}req"):
+        ctx.data["page"] = "more" if payload == f"{PREFIX}more" else "required"
+        await ctx.goto("checklist")
+        return
+    if payload == f"{PREFIX}submit" or (payload is None and fold(ctx.text or "") in SUBMIT_WORDS):
+        await _submit(ctx, producer)
+        return
+    item_id = _number(payload, f"{PREFIX}item:")
+    if item_id is not None:
+        item = await dossiers.item_of(ctx.session, producer.id, item_id)
+        if item is None or item.dossier.status not in EDITABLE:
+            await _stale(ctx)
+            return
+        ctx.data["dossier_id"] = item.dossier_id
+        ctx.data["item_id"] = item.id
+        await ctx.goto("item")
+        return
+    await ctx.reask(_("Please press an item below, or send a photo."))
+
+
+# 4. One item ---------------------------------------------------------------------------------------------
+
+
+def _item_choices(item: DossierItem) -> list[Choice]:
+    choices: list[Choice] = []
+    if supplied_by(item.code) is SuppliedBy.HAND_IN and item.handed_in_at is None:
+        choices.append(Choice(_("📦 I have handed in the 5 samples"), f"{PREFIX}handin"))
+    choices += [Choice(_("✅ Done with this item"), f"{PREFIX}done"), Choice(_("⬅️ Checklist"), f"{PREFIX}back")]
+    return choices
+
+
+async def _current_item(ctx: Context, producer: Producer) -> DossierItem | None:
+    item_id = ctx.data.get("item_id")
+    if not isinstance(item_id, int):
+        return None
+    item = await dossiers.item_of(ctx.session, producer.id, item_id)
+    if item is None or item.dossier.status not in EDITABLE:
+        return None
+    return item
+
+
+@flow.ask("item")
+async def ask_item(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    item = await _current_item(ctx, producer)
+    if item is None:
+        await _stale(ctx)
+        return
+    lines = [f"📎 {item_label(item.code)}"]
+    if supplied_by(item.code) is SuppliedBy.HAND_IN:
+        lines.append(_("Bring 5 units of the product to the commune office, then press the button below."))
+        if item.handed_in_at is not None:
+            lines.append(_("Handed in on {day}.").format(day=format_day(item.handed_in_at)))
+        lines.append(_("You can also send a photo of the samples."))
+    else:
+        lines.append(_("Send photos or scanned documents for this item. You can send several, one after another."))
+    lines.append(_("Files received so far: {count}").format(count=len(item.files)))
+    ctx.ask_file("\n".join(lines), _item_choices(item))
+
+
+@flow.answer("item")
+async def got_item(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    item = await _current_item(ctx, producer)
+    if item is None:
+        await _stale(ctx)
+        return
+    received, payload = ctx.received, ctx.payload
+    if isinstance(received, ReceivedFile):
+        await _file_for_item(ctx, item, received)
+        return
+    if isinstance(received, RejectedFile):
+        ctx.ask_file(rejected_text(ctx, received), _item_choices(item))
+        return
+    if payload in (f"{PREFIX}done", f"{PREFIX}back") or (payload is None and fold(ctx.text or "") in DONE_WORDS):
+        await ctx.goto("checklist")
+        return
+    if payload == f"{PREFIX}handin" and supplied_by(item.code) is SuppliedBy.HAND_IN:
+        await dossiers.mark_handed_in(ctx.session, item, ctx.now)
+        ctx.say(_("✓ Noted: samples handed in on {day}.").format(day=format_day(ctx.now)))
+        await ctx.goto("checklist")
+        return
+    ctx.ask_file(
+        _("Please send a photo of the document (press 📎 and choose the photo), or press a button below."),
+        _item_choices(item),
+    )
+
+
+async def _file_for_item(ctx: Context, item: DossierItem, received: ReceivedFile) -> None:
+    stored = await _stored_row(ctx, received)
+    linked = await dossiers.link_file(
+        ctx.session, item.id, stored, original_name=received.original_name, uploaded_by=ctx.user.id, now=ctx.now
+    )
+    count = await dossiers.file_count(ctx.session, item.id)
+    name = item_label(item.code)
+    if linked:
+        text = _("Received file {number} for {item}: {size}").format(
+            number=count, item=name, size=file_size(received.size)
+        )
+        text += "\n" + _("Send more, or press ✅ when this item is complete.")
+    else:
+        text = _("You already sent this file for {item}. It is counted once.").format(item=name)
+    ctx.say(text, _item_choices(item))
+
+
+# 5. Submit -----------------------------------------------------------------------------------------------
+
+
+async def _submit(ctx: Context, producer: Producer) -> None:
+    dossier = await _editable_dossier(ctx, producer)
+    if dossier is None:
+        await _stale(ctx)
+        return
+    missing = missing_items(dossier)  # re-checked from the database, not from the buttons shown earlier
+    if missing:
+        names = "\n".join(f"✗ {item_label(i.code)}" for i in missing)
+        ctx.say(_("Not yet. These required items are still missing:\n{items}").format(items=names))
+        ctx.data["page"] = "required"
+        await ctx.goto("checklist")
+        return
+    await dossiers.submit(ctx.session, dossier, DossierStatus.SUBMITTED_COMMUNE.value, ctx.now)
+    ctx.say(
+        _("📤 Submitted on {day}: the dossier of {product} is now with the commune.\n{next}").format(
+            day=format_day(ctx.now), product=dossier.product.name, next=next_step(dossier.status)
+        )
+    )
+    await ctx.finish()
+
+
+# A file nobody asked for ---------------------------------------------------------------------------------
+
+
+@flow.ask("attach")
+async def ask_attach(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    stray = ctx.data.get("stray") or []
+    if not stray:
+        await ctx.goto("checklist")
+        return
+    dossier = await _editable_dossier(ctx, producer)
+    if dossier is None:
+        drafts = await dossiers.dossiers_of(ctx.session, producer.id, EDITABLE)
+        if len(drafts) == 1:
+            ctx.data["dossier_id"] = drafts[0].id
+            dossier = drafts[0]
+        elif drafts:
+            choices = [Choice(_short("📂 " + d.product.name), f"{PREFIX}attd:{d.id}") for d in drafts]
+            choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
+            ctx.say(_("I got your file. Which product is it for?"), choices)
+            return
+        else:
+            await _no_dossier_for_file(ctx)
+            return
+    items = sorted(
+        (i for i in dossier.items if supplied_by(i.code) is not SuppliedBy.COMMUNE),
+        key=lambda i: (item_done(i), not i.required, i.position),
+    )
+    choices = [
+        Choice(_short(("✓ " if item_done(i) else "✗ ") + item_label(i.code)), f"{PREFIX}att:{i.id}") for i in items
+    ]
+    choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
+    ctx.say(
+        _("I got {count} file(s) for {product}. Which item do they belong to?").format(
+            count=len(stray), product=dossier.product.name
+        ),
+        choices,
+    )
+
+
+@flow.answer("attach")
+async def got_attach(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    payload = ctx.payload
+    if isinstance(ctx.received, ReceivedFile):
+        await _keep_stray(ctx, ctx.received)
+        await ctx.goto("attach")
+        return
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    if payload == f"{PREFIX}skip":
+        ctx.say(_("All right. The file is kept; you can send it again from the item later."))
+        await ctx.finish()
+        return
+    dossier_id = _number(payload, f"{PREFIX}attd:")
+    if dossier_id is not None:
+        dossier = await dossiers.dossier_of(ctx.session, producer.id, dossier_id)
+        if dossier is None or dossier.status not in EDITABLE:
+            await _stale(ctx)
+            return
+        ctx.data["dossier_id"] = dossier.id
+        await ctx.goto("attach")
+        return
+    item_id = _number(payload, f"{PREFIX}att:")
+    if item_id is None:
+        await ctx.reask(_("Please press the item this file belongs to."))
+        return
+    item = await dossiers.item_of(ctx.session, producer.id, item_id)
+    if item is None or item.dossier.status not in EDITABLE or supplied_by(item.code) is SuppliedBy.COMMUNE:
+        await _stale(ctx)
+        return
+    await _link_strays(ctx, item, ctx.data.get("stray") or [])
+    ctx.data.pop("stray", None)
+    ctx.data["dossier_id"] = item.dossier_id
+    ctx.data["page"] = "required"
+    await ctx.goto("checklist")
+
+
+async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence[Any]]) -> None:
+    for entry in stray:
+        stored_id, original_name = entry[0], entry[1] if len(entry) > 1 else None
+        # The ids came from our own flow data, but the row is re-read rather than trusted.
+        if not isinstance(stored_id, int) or await dossiers.stored_file_by_id(ctx.session, stored_id) is None:
+            continue
+        await dossiers.link_file(
+            ctx.session,
+            item.id,
+            stored_id,
+            original_name=original_name if isinstance(original_name, str) else None,
+            uploaded_by=ctx.user.id,
+            now=ctx.now,
+        )
+    count = await dossiers.file_count(ctx.session, item.id)
+    ctx.say(_("✓ Added to {item}. It now has {count} file(s).").format(item=item_label(item.code), count=count))
+
+
+async def _no_dossier_for_file(ctx: Context) -> None:
+    ctx.say(
+        _(
+            "I kept your file, but you have no dossier being prepared. Press 📂 My dossier, choose the product, "
+            "then send the file again from its item."
+        )
+    )
+    await ctx.finish()
+
+
+async def on_stray_file(ctx: Context) -> None:
+    """A file when no step asked for one: keep it and ask which item of a draft dossier it belongs to."""
+    received = ctx.received
+    if isinstance(received, RejectedFile) or received is None:
+        ctx.say(rejected_text(ctx, received) if received else _("Please send the file again."))
+        await ctx.main_menu()
+        return
+    producer = await producer_of_user(ctx.session, ctx.user.id)
+    if producer is None:
+        ctx.say(_("I kept your file. Please finish registering first; then you can add it to a dossier."))
+        await ctx.finish()
+        return
+    drafts = await dossiers.dossiers_of(ctx.session, producer.id, EDITABLE)
+    if not drafts:
+        await _no_dossier_for_file(ctx)
+        return
+    stored = await _stored_row(ctx, received)
+    data: dict[str, Any] = {"stray": [[stored, received.original_name]]}
+    if len(drafts) == 1:
+        data["dossier_id"] = drafts[0].id
+    await ctx.start(FLOW_NAME, data, step="attach")
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.stray_file = on_stray_file

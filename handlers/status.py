@@ -1,0 +1,120 @@
+"""“Where is my dossier?”: every idea and dossier of the producer, its status, what is missing, what is next.
+
+Reached from the main menu (🔎 Status) or by typing a few words such as "ho so toi den dau roi".
+
+```mermaid
+stateDiagram-v2
+    [*] --> show: 🔎 Status / "kiem tra ho so", "tinh trang", …
+    show --> [*]: the report, then the main menu (or idea/dossier buttons when there is nothing yet)
+```
+"""
+
+from __future__ import annotations
+
+from bot.flow import Context, Flow, Intent, Registry
+from bot.i18n import _, format_day
+from bot.messages import Choice
+from bot.rules import IDEA_STATUS_LABELS, IdeaStatus
+from handlers.dossier import (
+    case_label,
+    item_label,
+    missing_items,
+    next_step,
+    progress_line,
+    status_label,
+)
+from handlers.menu import DOSSIER, IDEA, menu_choices
+from storage import dossiers, ideas
+from storage.models import Dossier, ProductIdea
+from storage.producers import producer_of_user
+
+FLOW_NAME = "status"
+
+# Folded (no diacritics) words people type to ask where things are; matched as ``phrase in text``.
+PHRASES = (
+    "tinh trang",
+    "trang thai",
+    "den dau roi",
+    "kiem tra ho so",
+    "ho so toi",
+    "ho so cua toi",
+    "xem ho so",
+    "where is my",
+    "status",
+)
+
+flow = Flow(FLOW_NAME, first_step="show")
+
+
+def _idea_status(idea: ProductIdea) -> str:
+    try:
+        return _(IDEA_STATUS_LABELS[IdeaStatus(idea.status)])
+    except ValueError:
+        return idea.status
+
+
+def idea_lines(idea: ProductIdea) -> list[str]:
+    lines = [f"💡 {idea.name}", _("Status: {status}").format(status=_idea_status(idea))]
+    if idea.submitted_at is not None:
+        lines.append(_("Submitted on {day}").format(day=format_day(idea.submitted_at)))
+    return lines
+
+
+def dossier_lines(dossier: Dossier) -> list[str]:
+    lines = [
+        f"📂 {dossier.product.name} — {case_label(dossier.case)}",
+        _("Status: {status}").format(status=status_label(dossier.status)),
+        progress_line(dossier),
+    ]
+    missing = missing_items(dossier)
+    if missing:
+        lines.append(_("Missing:"))
+        lines += [f"✗ {item_label(item.code)}" for item in missing]
+    if dossier.submitted_at is not None:
+        lines.append(_("Submitted on {day}").format(day=format_day(dossier.submitted_at)))
+    step = next_step(dossier.status)
+    if step:
+        lines.append("👉 " + step)
+    return lines
+
+
+async def show_status(ctx: Context) -> None:
+    """The report; leaves any flow, since it is an answer, not a question."""
+    ctx.end_flow()
+    producer = await producer_of_user(ctx.session, ctx.user.id)
+    idea_rows = await ideas.ideas_of(ctx.session, producer.id) if producer is not None else []
+    dossier_rows = await dossiers.dossiers_of(ctx.session, producer.id) if producer is not None else []
+    if not idea_rows and not dossier_rows:
+        ctx.say(
+            _("You have no product idea and no dossier yet. What would you like to start?"),
+            [
+                Choice(_("📝 Register a product idea"), IDEA),
+                Choice(_("📂 My dossier"), DOSSIER),
+            ],
+        )
+        return
+    blocks: list[str] = []
+    if idea_rows:
+        blocks.append(_("Your product ideas:"))
+        blocks += ["\n".join(idea_lines(idea)) for idea in idea_rows]
+    if dossier_rows:
+        blocks.append(_("Your dossiers:"))
+        blocks += ["\n".join(dossier_lines(dossier)) for dossier in dossier_rows]
+    ctx.say("\n\n".join(blocks))
+    ctx.say(_("What would you like to do next?"), menu_choices())
+
+
+@flow.ask("show")
+async def ask_show(ctx: Context) -> None:
+    await show_status(ctx)
+
+
+@flow.answer("show")
+async def got_show(ctx: Context) -> None:
+    # Unreachable in practice (the ask ends the flow); kept so an old conversation row still gets an answer.
+    await show_status(ctx)
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.intents.append(Intent(phrases=PHRASES, run=show_status))

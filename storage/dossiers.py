@@ -1,0 +1,240 @@
+"""Products, dossiers, their checklist items and the files attached to them.
+
+Status and case columns hold plain strings (the values of ``bot.rules`` enums); callers pass them in, so
+this module imports nothing of ours but ``storage``. Every lookup by an id that came from a button goes
+through the producer (``Product.producer_id``) in the query itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.db import insert_ignore
+from storage.models import Dossier, DossierItem, DossierItemFile, Product, ProductIdea, StoredFile
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    code: str
+    position: int
+    required: bool
+
+
+# Products ------------------------------------------------------------------------------------------------
+
+
+async def create_product(
+    session: AsyncSession,
+    producer_id: int,
+    *,
+    name: str,
+    name_folded: str,
+    group_code: str,
+    is_service: bool,
+    commune_code: int,
+    idea_id: int | None = None,
+) -> Product:
+    product = Product(
+        producer_id=producer_id,
+        idea_id=idea_id,
+        name=name,
+        name_folded=name_folded,
+        group_code=group_code,
+        is_service=is_service,
+        commune_code=commune_code,
+    )
+    session.add(product)
+    await session.flush()
+    return product
+
+
+async def products_of(session: AsyncSession, producer_id: int) -> list[Product]:
+    rows = await session.scalars(select(Product).where(Product.producer_id == producer_id).order_by(Product.id))
+    return list(rows)
+
+
+async def product_of(session: AsyncSession, producer_id: int, product_id: int) -> Product | None:
+    """One product, only if it belongs to this producer."""
+    return await session.scalar(select(Product).where(Product.id == product_id, Product.producer_id == producer_id))
+
+
+async def product_of_idea(session: AsyncSession, producer_id: int, idea_id: int) -> Product | None:
+    return await session.scalar(select(Product).where(Product.idea_id == idea_id, Product.producer_id == producer_id))
+
+
+async def ideas_without_product(
+    session: AsyncSession, producer_id: int, statuses: Collection[str]
+) -> list[ProductIdea]:
+    """Ideas in one of ``statuses`` that have not become a product yet, oldest first."""
+    has_product = select(Product.id).where(Product.idea_id == ProductIdea.id).exists()
+    rows = await session.scalars(
+        select(ProductIdea)
+        .where(ProductIdea.producer_id == producer_id, ProductIdea.status.in_(statuses), ~has_product)
+        .order_by(ProductIdea.id)
+    )
+    return list(rows)
+
+
+# Dossiers ------------------------------------------------------------------------------------------------
+
+
+_Statement = TypeVar("_Statement", bound=Select[Any])
+
+
+def _with_items(statement: _Statement) -> _Statement:
+    # populate_existing: files may have been linked with a Core insert earlier in this same session.
+    return statement.options(
+        selectinload(Dossier.product),
+        selectinload(Dossier.items).selectinload(DossierItem.files),
+    ).execution_options(populate_existing=True)
+
+
+async def create_dossier(
+    session: AsyncSession,
+    product_id: int,
+    *,
+    case: str,
+    status: str,
+    rule_set: str,
+    items: Iterable[NewItem],
+    now: dt.datetime,
+) -> Dossier:
+    """The dossier and its whole checklist, in one flush."""
+    dossier = Dossier(
+        product_id=product_id,
+        case=case,
+        status=status,
+        rule_set=rule_set,
+        created_at=now,
+        updated_at=now,
+        items=[DossierItem(code=i.code, position=i.position, required=i.required) for i in items],
+    )
+    session.add(dossier)
+    await session.flush()
+    return dossier
+
+
+async def open_dossier_of_product(
+    session: AsyncSession, producer_id: int, product_id: int, finished_statuses: Collection[str]
+) -> Dossier | None:
+    """The newest dossier of the product whose status is not one of ``finished_statuses``."""
+    return await session.scalar(
+        _with_items(
+            select(Dossier)
+            .join(Product)
+            .where(
+                Dossier.product_id == product_id,
+                Product.producer_id == producer_id,
+                Dossier.status.not_in(finished_statuses),
+            )
+            .order_by(Dossier.id.desc())
+            .limit(1)
+        )
+    )
+
+
+async def dossier_of(session: AsyncSession, producer_id: int, dossier_id: int) -> Dossier | None:
+    """One dossier with product, items and files, only if it belongs to this producer."""
+    return await session.scalar(
+        _with_items(select(Dossier).join(Product).where(Dossier.id == dossier_id, Product.producer_id == producer_id))
+    )
+
+
+async def dossiers_of(
+    session: AsyncSession, producer_id: int, statuses: Collection[str] | None = None
+) -> list[Dossier]:
+    """The producer's dossiers (optionally only some statuses), newest first, product/items/files loaded."""
+    statement = select(Dossier).join(Product).where(Product.producer_id == producer_id)
+    if statuses is not None:
+        statement = statement.where(Dossier.status.in_(statuses))
+    rows = await session.scalars(_with_items(statement.order_by(Dossier.id.desc())))
+    return list(rows)
+
+
+async def item_of(session: AsyncSession, producer_id: int, item_id: int) -> DossierItem | None:
+    """One checklist item, only if its dossier's product belongs to this producer."""
+    return await session.scalar(
+        select(DossierItem)
+        .join(Dossier, DossierItem.dossier_id == Dossier.id)
+        .join(Product, Dossier.product_id == Product.id)
+        .where(DossierItem.id == item_id, Product.producer_id == producer_id)
+        .options(selectinload(DossierItem.files), selectinload(DossierItem.dossier))
+        .execution_options(populate_existing=True)
+    )
+
+
+# Files ---------------------------------------------------------------------------------------------------
+
+
+async def stored_file(session: AsyncSession, *, sha256: str, size: int, mime: str, path: str) -> StoredFile:
+    """The row of a file on disk, created if needed.
+
+    Insert-or-ignore then select, so two uploads of the same bytes at once (two users, or two processes)
+    both end up with the one row instead of one of them failing on the unique hash.
+    """
+    await session.execute(
+        insert_ignore(
+            StoredFile.__table__,  # type: ignore[arg-type]
+            {"sha256": sha256, "size": size, "mime": mime, "path": path},
+            session.get_bind().dialect.name,
+        )
+    )
+    found = await session.scalar(select(StoredFile).where(StoredFile.sha256 == sha256))
+    if found is None:  # rows are never deleted; reaching this is a bug worth a loud error
+        raise LookupError(f"stored file {sha256} vanished right after insert")
+    return found
+
+
+async def stored_file_by_id(session: AsyncSession, stored_file_id: int) -> StoredFile | None:
+    return await session.get(StoredFile, stored_file_id)
+
+
+async def link_file(
+    session: AsyncSession,
+    item_id: int,
+    stored_file_id: int,
+    *,
+    original_name: str | None,
+    uploaded_by: int | None,
+    now: dt.datetime,
+) -> bool:
+    """Attach a stored file to an item; False when it was already attached (the same photo sent twice)."""
+    result = await session.execute(
+        insert_ignore(
+            DossierItemFile.__table__,  # type: ignore[arg-type]
+            {
+                "item_id": item_id,
+                "stored_file_id": stored_file_id,
+                "original_name": (original_name or None) and original_name[:300],
+                "uploaded_by": uploaded_by,
+                "created_at": now,
+            },
+            session.get_bind().dialect.name,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def file_count(session: AsyncSession, item_id: int) -> int:
+    rows = await session.scalars(select(DossierItemFile.id).where(DossierItemFile.item_id == item_id))
+    return len(list(rows))
+
+
+async def mark_handed_in(session: AsyncSession, item: DossierItem, now: dt.datetime) -> None:
+    if item.handed_in_at is None:
+        item.handed_in_at = now
+    await session.flush()
+
+
+async def submit(session: AsyncSession, dossier: Dossier, status: str, now: dt.datetime) -> None:
+    dossier.status = status
+    dossier.submitted_at = now
+    dossier.updated_at = now
+    await session.flush()
