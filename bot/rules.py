@@ -98,6 +98,7 @@ class DossierStatus(StrEnum):
     COMMUNE_CONFIRMED = "commune_confirmed"
     AT_PROVINCE = "at_province"
     COMPLETENESS_CHECK = "completeness_check"
+    PROVINCE_SUPPLEMENT = "province_supplement"
     SCHEDULED = "scheduled"
     SCORED = "scored"
     NOT_RATED = "not_rated"
@@ -114,6 +115,7 @@ DOSSIER_STATUS_LABELS: dict[DossierStatus, str] = {
     DossierStatus.COMMUNE_CONFIRMED: N_("Confirmed by the commune"),
     DossierStatus.AT_PROVINCE: N_("At the province"),
     DossierStatus.COMPLETENESS_CHECK: N_("Province completeness check"),
+    DossierStatus.PROVINCE_SUPPLEMENT: N_("The province asks for more documents"),
     DossierStatus.SCHEDULED: N_("Scheduled for the council"),
     DossierStatus.SCORED: N_("Scored by the council"),
     DossierStatus.NOT_RATED: N_("Not rated"),
@@ -130,6 +132,7 @@ DOSSIER_NEXT_STEP: dict[DossierStatus, str] = {
     DossierStatus.COMMUNE_CONFIRMED: N_("The commune will forward the dossier to the province."),
     DossierStatus.AT_PROVINCE: N_("The province will check that the dossier is complete."),
     DossierStatus.COMPLETENESS_CHECK: N_("The province is checking that the dossier is complete."),
+    DossierStatus.PROVINCE_SUPPLEMENT: N_("Add what the province asked for, then submit again."),
     DossierStatus.SCHEDULED: N_("Bring the product samples to the council meeting."),
     DossierStatus.SCORED: N_("Wait for the council's decision."),
     DossierStatus.NOT_RATED: N_("You can improve the product and apply again in a later round."),
@@ -137,6 +140,63 @@ DOSSIER_NEXT_STEP: dict[DossierStatus, str] = {
     DossierStatus.CERTIFIED_4: N_("Keep the certificate valid: renew before it expires."),
     DossierStatus.PROPOSED_5: N_("The ministry will evaluate the product for 5 stars."),
 }
+
+
+_S = DossierStatus
+# Which status may follow which (ocop-domain.md §10). The two supplement states are kept apart so that a
+# dossier returned by the province goes back to the province, not through the commune again.
+DOSSIER_TRANSITIONS: dict[DossierStatus, frozenset[DossierStatus]] = {
+    _S.DRAFT: frozenset({_S.SUBMITTED_COMMUNE}),
+    _S.SUBMITTED_COMMUNE: frozenset({_S.COMMUNE_REVIEW, _S.NEEDS_SUPPLEMENT, _S.COMMUNE_CONFIRMED}),
+    _S.COMMUNE_REVIEW: frozenset({_S.NEEDS_SUPPLEMENT, _S.COMMUNE_CONFIRMED}),
+    _S.NEEDS_SUPPLEMENT: frozenset({_S.SUBMITTED_COMMUNE}),
+    _S.COMMUNE_CONFIRMED: frozenset({_S.AT_PROVINCE}),
+    _S.AT_PROVINCE: frozenset({_S.COMPLETENESS_CHECK, _S.PROVINCE_SUPPLEMENT, _S.SCHEDULED}),
+    _S.COMPLETENESS_CHECK: frozenset({_S.PROVINCE_SUPPLEMENT, _S.SCHEDULED}),
+    _S.PROVINCE_SUPPLEMENT: frozenset({_S.COMPLETENESS_CHECK}),
+    _S.SCHEDULED: frozenset({_S.SCORED}),
+    _S.SCORED: frozenset({_S.NOT_RATED, _S.CERTIFIED_3, _S.CERTIFIED_4, _S.PROPOSED_5}),
+    _S.PROPOSED_5: frozenset({_S.CERTIFIED_4}),  # the ministry may decline 5★; the province's 4★ stands
+    _S.NOT_RATED: frozenset(),
+    _S.CERTIFIED_3: frozenset(),
+    _S.CERTIFIED_4: frozenset(),
+}
+# States in which the producer may still add files.
+PRODUCER_EDITABLE = frozenset({_S.DRAFT, _S.NEEDS_SUPPLEMENT, _S.PROVINCE_SUPPLEMENT})
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def check_transition(current: str, target: DossierStatus) -> None:
+    """Raise ``IllegalTransition`` unless ``target`` may follow ``current``."""
+    if target not in DOSSIER_TRANSITIONS.get(DossierStatus(current), frozenset()):
+        raise IllegalTransition(f"{current} → {target.value}")
+
+
+# The four criteria only the commune can confirm (ocop-domain.md §4).
+COMMUNE_CRITERIA: dict[str, str] = {
+    "local_origin": N_("Local origin of the product and raw materials"),
+    "local_labour": N_("Local labour"),
+    "idea_origin": N_("Origin of the product idea"),
+    "local_identity": N_("Local identity and know-how"),
+}
+
+
+class Role(StrEnum):
+    COMMUNE = "commune"
+    PROVINCE = "province"
+    ADMIN = "admin"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.COMMUNE: N_("Commune officer"),
+    Role.PROVINCE: N_("Province OCOP officer"),
+    Role.ADMIN: N_("Administrator"),
+}
+
+INVITE_VALID_DAYS = 7
 
 
 class RequirementKind(StrEnum):

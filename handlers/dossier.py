@@ -38,6 +38,7 @@ from bot.rules import (
     DOSSIER_CASE_LABELS,
     DOSSIER_NEXT_STEP,
     DOSSIER_STATUS_LABELS,
+    PRODUCER_EDITABLE,
     PRODUCT_GROUP_LABELS,
     SERVICE_GROUPS,
     DossierCase,
@@ -46,6 +47,7 @@ from bot.rules import (
     ProductGroup,
     SuppliedBy,
     accepted_types_text,
+    check_transition,
     requirement,
     requirements_for,
     rule_set_for,
@@ -59,7 +61,7 @@ PREFIX = "dos:"
 FLOW_NAME = "dossier"
 
 # The producer may still add files; other statuses are with the commune or the province.
-EDITABLE = frozenset({DossierStatus.DRAFT.value, DossierStatus.NEEDS_SUPPLEMENT.value})
+EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
 # A product may get a new dossier only once its last one has reached one of these.
 FINISHED = frozenset(
     {
@@ -663,12 +665,16 @@ async def _submit(ctx: Context, producer: Producer) -> None:
         ctx.data["page"] = "required"
         await ctx.goto("checklist")
         return
-    await dossiers.submit(ctx.session, dossier, DossierStatus.SUBMITTED_COMMUNE.value, ctx.now)
-    ctx.say(
-        _("📤 Submitted on {day}: the dossier of {product} is now with the commune.\n{next}").format(
-            day=format_day(ctx.now), product=dossier.product.name, next=next_step(dossier.status)
-        )
-    )
+    # A dossier the province returned goes back to the province; everything else goes to the commune.
+    back_to_province = dossier.status == DossierStatus.PROVINCE_SUPPLEMENT
+    target = DossierStatus.COMPLETENESS_CHECK if back_to_province else DossierStatus.SUBMITTED_COMMUNE
+    check_transition(dossier.status, target)
+    await dossiers.submit(ctx.session, dossier, target.value, ctx.now)
+    if back_to_province:
+        sent = _("📤 Sent again on {day}: the dossier of {product} is back with the province.\n{next}")
+    else:
+        sent = _("📤 Submitted on {day}: the dossier of {product} is now with the commune.\n{next}")
+    ctx.say(sent.format(day=format_day(ctx.now), product=dossier.product.name, next=next_step(dossier.status)))
     await ctx.finish()
 
 

@@ -237,4 +237,5 @@ async def submit(session: AsyncSession, dossier: Dossier, status: str, now: dt.d
     dossier.status = status
     dossier.submitted_at = now
     dossier.updated_at = now
+    dossier.version += 1
     await session.flush()

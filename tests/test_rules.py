@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -100,3 +101,17 @@ def test_certificate_is_valid_36_months() -> None:
     assert certificate_expiry(dt.date(2026, 5, 20)) == dt.date(2029, 5, 20)
     assert certificate_expiry(dt.date(2024, 2, 29)) == dt.date(2027, 2, 28)
     assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+
+
+def test_dossier_states_follow_the_programme() -> None:
+    from bot.rules import DossierStatus as S
+    from bot.rules import IllegalTransition, check_transition
+
+    path = [S.DRAFT, S.SUBMITTED_COMMUNE, S.COMMUNE_REVIEW, S.COMMUNE_CONFIRMED, S.AT_PROVINCE]
+    path += [S.COMPLETENESS_CHECK, S.SCHEDULED, S.SCORED, S.CERTIFIED_4]
+    for current, target in itertools.pairwise(path):
+        check_transition(current.value, target)
+    check_transition(S.PROVINCE_SUPPLEMENT.value, S.COMPLETENESS_CHECK)  # returned by the province, back to it
+    for current, target in [(S.DRAFT, S.SCORED), (S.CERTIFIED_4, S.DRAFT), (S.NEEDS_SUPPLEMENT, S.AT_PROVINCE)]:
+        with pytest.raises(IllegalTransition):
+            check_transition(current.value, target)
