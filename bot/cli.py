@@ -58,6 +58,7 @@ async def _chat(settings: Settings, user: str) -> None:
 
     # Keep the terminal readable: only warnings from the libraries while chatting.
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app = await build_app(settings)
     try:
         print("Trợ lý OCOP — console chat. Gõ /quit để thoát. (Ctrl-D to quit.)\n")
