@@ -1,0 +1,289 @@
+"""Throughput of our Telegram bot against a bare aiogram echo bot, both polling the same fake Bot API.
+
+    .venv/bin/python -m bench.throughput [--users 200] [--updates-per-user 5] [--database-url URL]
+
+Every user is an onboarded producer and sends the same mix, in order: "menu", "kiem tra ho so" (a status
+question typed without accents), the 🔎 Status button, the 📂 Dossier button, "menu" again (cycled when more
+updates per user are asked for). All updates are queued at once; the clock runs from the first push until
+every expected reply has arrived. The echo bot answers each update with one message; our bot answers with
+whatever the flows say, counted beforehand on a calibration user who sends the same mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, Message
+from pydantic import SecretStr
+
+from bot.app import App, build_app
+from bot.channels.telegram import build_dispatcher, polling
+from bot.settings import Settings
+from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+
+# One step of a user's mix: ("text", words) or ("press", callback data).
+Step = tuple[str, str]
+MIX: tuple[Step, ...] = (
+    ("text", "menu"),
+    ("text", "kiem tra ho so"),
+    ("press", "m:status"),
+    ("press", "m:dossier"),
+    ("text", "menu"),
+)
+TARGETS = {"sqlite": 0.50, "postgresql": 0.40}
+QUIET_SECONDS = 0.4  # no new reply for this long: the calibration user's step is fully answered
+
+
+@dataclass(frozen=True)
+class Result:
+    updates: int
+    replies: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds if self.seconds else 0.0
+
+
+def steps_for(updates_per_user: int) -> list[Step]:
+    return [MIX[index % len(MIX)] for index in range(updates_per_user)]
+
+
+def push(api: FakeBotAPI, user_id: int, step: Step) -> None:
+    kind, value = step
+    if kind == "text":
+        api.push_text(user_id, value)
+    else:
+        api.push_callback(user_id, value)
+
+
+async def run_load(api: FakeBotAPI, user_ids: list[int], steps: list[Step], expected: int, within: float) -> Result:
+    """Queue every user's steps (round by round, as users type in parallel) and wait for the replies."""
+    start_replies = api.reply_count
+    started = time.perf_counter()
+    for step in steps:
+        for user_id in user_ids:
+            push(api, user_id, step)
+    await api.wait_for(lambda: api.reply_count - start_replies >= expected, within)
+    seconds = time.perf_counter() - started
+    return Result(updates=len(user_ids) * len(steps), replies=api.reply_count - start_replies, seconds=seconds)
+
+
+# The baseline ---------------------------------------------------------------------------------------------
+def echo_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    @router.callback_query()
+    async def pressed(query: CallbackQuery) -> None:
+        await query.answer()
+        if query.message is not None:
+            await query.message.answer(query.data or "?")
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+async def bench_echo(users: int, steps: list[Step]) -> Result:
+    async with FakeBotAPI() as api:
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+        async with polling(echo_dispatcher(), bot, polling_timeout=1):
+            user_ids = list(range(1_000_000, 1_000_000 + users))
+            return await run_load(api, user_ids, steps, expected=users * len(steps), within=120)
+
+
+# Our bot --------------------------------------------------------------------------------------------------
+async def onboard(app: App, user_ids: list[int]) -> None:
+    """Producers who finished onboarding (consent, phone, producer row), written straight to the database."""
+    from bot.communes import find_communes
+    from bot.text import fold
+    from storage import producers, users
+
+    commune = find_communes(app.settings.ocop_province, "Bình Lư")[0]
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        for user_id in user_ids:
+            user, _identity = await users.identity_user(
+                session, "telegram", str(user_id), chat_id=str(user_id), display_name=None, locale="vi", now=now
+            )
+            user.consent_at = now
+            user.phone = "0912345678"
+            name = f"HTX Chè {user_id}"
+            await producers.save_producer(
+                session,
+                user.id,
+                kind="htx",
+                name=name,
+                name_folded=fold(name),
+                commune_code=commune.code,
+                commune_name=commune.name,
+            )
+
+
+async def calibrate(api: FakeBotAPI, user_id: int, steps: list[Step]) -> int:
+    """How many messages our bot sends for one user's mix: each step, waited out until the bot is quiet."""
+    for step in steps:
+        push(api, user_id, step)
+        await _answered(api, api.reply_count)
+        await _quiet(api)
+    return len(api.replies_to(user_id))
+
+
+async def _answered(api: FakeBotAPI, before: int) -> None:
+    await api.wait_for(lambda: api.reply_count > before, 10)
+
+
+async def _quiet(api: FakeBotAPI) -> None:
+    last = api.reply_count
+    while True:
+        await asyncio.sleep(QUIET_SECONDS)
+        if api.reply_count == last:
+            return
+        last = api.reply_count
+
+
+@contextlib.asynccontextmanager
+async def scratch_schema(database_url: str) -> AsyncIterator[str]:
+    """A PostgreSQL schema of our own for one run, dropped afterwards: the database is left as it was."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    schema = f"bench_{random.randrange(16**8):08x}"
+    admin = create_async_engine(database_url)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in database_url else "?"
+        yield f"{database_url}{separator}search_path={schema}"
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def our_app(database_url: str | None, data_dir: Path, api: FakeBotAPI) -> AsyncIterator[tuple[App, Settings]]:
+    async with contextlib.AsyncExitStack() as stack:
+        if database_url is None:
+            database_url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
+        elif database_url.startswith("postgresql"):
+            database_url = await stack.enter_async_context(scratch_schema(database_url))
+        settings = Settings(
+            _env_file=None,
+            database_url=database_url,
+            ocop_data_dir=data_dir,
+            telegram_bot_token=SecretStr(TOKEN),
+            telegram_api_base=api.base_url,
+            log_level="WARNING",
+        )
+        app = await build_app(settings, run_migrations=True)
+        stack.push_async_callback(app.close)
+        yield app, settings
+
+
+async def bench_ours(users: int, steps: list[Step], database_url: str | None) -> tuple[Result, Result, int]:
+    # Fresh ids each run, so a reused PostgreSQL database has no users or processed updates in the way.
+    base = random.randrange(10_000, 90_000) * 100_000
+    with tempfile.TemporaryDirectory(prefix="ocop-bench-") as data_dir:
+        async with (
+            FakeBotAPI(first_update_id=base) as api,
+            our_app(database_url, Path(data_dir), api) as (app, settings),
+        ):
+            calibration_user = base
+            user_ids = list(range(base + 1, base + 1 + users))
+            direct_ids = list(range(base + 1 + users, base + 1 + 2 * users))
+            await onboard(app, [calibration_user, *user_ids, *direct_ids])
+            dispatcher, bot, channel = build_dispatcher(app.engine, settings)
+            async with polling(dispatcher, bot, polling_timeout=1, drain=channel.drain):
+                per_user = await calibrate(api, calibration_user, steps)
+                result = await run_load(api, user_ids, steps, expected=users * per_user, within=110)
+            refused = [c for c in api.calls if c.status != 200]
+            if refused:
+                print(f"warning: {len(refused)} Bot API calls were refused, e.g. {refused[0].method}", file=sys.stderr)
+            direct = await engine_only(app, direct_ids, steps, per_user)
+            return result, direct, per_user
+
+
+async def engine_only(app: App, user_ids: list[int], steps: list[Step], per_user: int) -> Result:
+    """The same mix straight into the engine, no Telegram at all: what the channel costs on top of it."""
+    from bot.messages import Inbound
+
+    async def user(user_id: int) -> int:
+        replies = 0
+        for index, (kind, value) in enumerate(steps):
+            inbound = Inbound(
+                "telegram",
+                str(user_id),
+                f"direct-{user_id}-{index}",
+                chat_id=str(user_id),
+                text=value if kind == "text" else None,
+                payload=value if kind == "press" else None,
+            )
+            replies += len(await app.engine.handle(inbound))
+        return replies
+
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(user(user_id) for user_id in user_ids))
+    seconds = time.perf_counter() - started
+    if sum(counts) != per_user * len(user_ids):
+        print(f"warning: the engine gave {sum(counts)} replies, {per_user * len(user_ids)} expected", file=sys.stderr)
+    return Result(updates=len(user_ids) * len(steps), replies=sum(counts), seconds=seconds)
+
+
+def _print(label: str, result: Result) -> None:
+    print(
+        f"{label:<28} {result.updates:>6} updates  {result.replies:>6} replies  "
+        f"{result.seconds:>7.2f} s  {result.per_second:>8.1f} updates/s"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    steps = steps_for(args.updates_per_user)
+    backend = "postgresql" if args.database_url and args.database_url.startswith("postgresql") else "sqlite"
+    print(f"{args.users} users × {len(steps)} updates ({', '.join(value for _kind, value in steps)}); {backend}")
+    echo = await bench_echo(args.users, steps)
+    _print("aiogram echo bot", echo)
+    ours, direct, per_user = await bench_ours(args.users, steps, args.database_url)
+    _print(f"ocop bot ({per_user} replies/user)", ours)
+    _print("  engine alone, no Telegram", direct)
+    ratio = ours.per_second / echo.per_second if echo.per_second else 0.0
+    target = TARGETS[backend]
+    verdict = "meets" if ratio >= target else "BELOW"
+    print(f"ratio ocop/echo: {ratio:.0%} ({verdict} the {target:.0%} target on {backend})")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--updates-per-user", type=int, default=len(MIX))
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The per-update INFO lines of aiogram would measure our terminal, not our bot.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
