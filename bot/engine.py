@@ -65,6 +65,12 @@ class Engine:
         self.files = files
         self.clock = clock
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        # SQLite has one writer. Letting transactions queue here instead of in SQLite's busy handler (which
+        # sleeps in growing steps of milliseconds) keeps the writer busy and the wait fair.
+        self._sqlite_writer: asyncio.Lock | None = None
+        bind = sessions.kw.get("bind")
+        if bind is not None and bind.dialect.name == "sqlite":
+            self._sqlite_writer = asyncio.Lock()
 
     def _lock_for(self, inbound: Inbound) -> asyncio.Lock:
         key = (inbound.channel, inbound.external_user_id)
@@ -83,7 +89,10 @@ class Engine:
         async with lock:
             for attempt in range(3):
                 try:
-                    return await self._handle_once(inbound, received)
+                    if self._sqlite_writer is None:
+                        return await self._handle_once(inbound, received)
+                    async with self._sqlite_writer:
+                        return await self._handle_once(inbound, received)
                 except (IntegrityError, DBAPIError) as error:
                     # Another process created the same user or took the row first: the retry sees its work.
                     if attempt == 2 or not _retryable(error):

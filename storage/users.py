@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import dialect_of, insert_ignore
 from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
 
+# How precisely we track when a user last wrote (Zalo's reply window counts in hours, not seconds).
+SEEN_PRECISION = dt.timedelta(minutes=1)
+
 
 async def mark_processed(session: AsyncSession, channel: str, update_id: str, now: dt.datetime) -> bool:
     """Record an update as handled; False when it was handled before (a redelivery)."""
@@ -33,10 +36,14 @@ async def identity_user(
     now: dt.datetime,
 ) -> tuple[User, ChannelIdentity]:
     """The user behind a platform account, created on first contact."""
-    identity = await session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-    )
-    if identity is None:
+    found = (
+        await session.execute(
+            select(ChannelIdentity, User)
+            .join(User, User.id == ChannelIdentity.user_id)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        )
+    ).first()
+    if found is None:
         user = User(locale=locale, display_name=display_name, created_at=now)
         identity = ChannelIdentity(
             channel=channel, external_id=external_id, chat_id=chat_id, user=user, last_seen_at=now
@@ -44,14 +51,22 @@ async def identity_user(
         session.add_all([user, identity])
         await session.flush()
         return user, identity
-    user = await session.get_one(User, identity.user_id)
-    identity.last_seen_at = now
-    identity.active = True
-    if chat_id:
+    identity, user = found
+    # Written only when it says something new: an UPDATE per message would cost every update a write.
+    if identity.last_seen_at is None or now - _aware(identity.last_seen_at) >= SEEN_PRECISION:
+        identity.last_seen_at = now
+    if not identity.active:
+        identity.active = True
+    if chat_id and identity.chat_id != chat_id:
         identity.chat_id = chat_id
     if display_name and not user.display_name:
         user.display_name = display_name
     return user, identity
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back without a zone; they are stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation:
@@ -59,19 +74,22 @@ async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation
 
     The row lock is what serialises two bot processes handling the same user at once.
     """
-    await session.execute(
-        insert_ignore(
-            Conversation.__table__,  # type: ignore[arg-type]
-            {"user_id": user_id, "data": {}, "last_choices": [], "version": 0},
-            dialect_of(session),
-        )
-    )
-    conversation = await session.scalar(
+    locked = (
         select(Conversation)
         .where(Conversation.user_id == user_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    conversation = await session.scalar(locked)
+    if conversation is None:  # first message ever: create the row (another process may race us to it)
+        await session.execute(
+            insert_ignore(
+                Conversation.__table__,  # type: ignore[arg-type]
+                {"user_id": user_id, "data": {}, "last_choices": [], "version": 0},
+                dialect_of(session),
+            )
+        )
+        conversation = await session.scalar(locked)
     assert conversation is not None
     return conversation
 
