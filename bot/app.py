@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import ModuleType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,14 +23,14 @@ def build_registry() -> Registry:
 
     registry = Registry()
     menu.register(registry)
-    for module_name in ("onboarding", "idea", "dossier", "status"):
+    for module_name in ("onboarding", "idea", "dossier", "status", "commune_review", "admin", "province", "link", "calendar"):
         module = _optional_handler(module_name)
         if module is not None:
             module.register(registry)
     return registry
 
 
-def _optional_handler(name: str) -> object | None:
+def _optional_handler(name: str) -> ModuleType | None:
     import importlib
 
     try:
