@@ -6,6 +6,7 @@ stateDiagram-v2
     Menu --> idea: 📝 Ý tưởng sản phẩm
     Menu --> dossier: 📂 Hồ sơ
     Menu --> status: 🔎 Tình trạng
+    Menu --> calendar: 📅 Lịch
     Menu --> Help: ❓ Hướng dẫn
 ```
 """
@@ -20,9 +21,10 @@ IDEA = "m:idea"
 DOSSIER = "m:dossier"
 STATUS = "m:status"
 HELP = "m:help"
+CALENDAR = "m:calendar"
 
 # The flow each main-menu button starts; flows register themselves under these names.
-_MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status"}
+_MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status", CALENDAR: "calendar"}
 
 
 def menu_choices() -> list[Choice]:
@@ -30,12 +32,17 @@ def menu_choices() -> list[Choice]:
         Choice(_("📝 Register a product idea"), IDEA),
         Choice(_("📂 My dossier"), DOSSIER),
         Choice(_("🔎 Status"), STATUS),
+        Choice(_("📅 Calendar"), CALENDAR),
         Choice(_("❓ Help"), HELP),
     ]
 
 
 async def show_menu(ctx: Context) -> None:
-    ctx.say(_("What would you like to do?"), menu_choices())
+    from handlers.staff_menu import staff_choices
+
+    staff, with_producer = await staff_choices(ctx)
+    choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
+    ctx.say(_("What would you like to do?"), choices)
 
 
 async def on_menu_button(ctx: Context) -> None:

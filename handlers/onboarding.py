@@ -36,6 +36,7 @@ from bot.communes import Commune, commune_by_code, communes_of, find_communes
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.roles import scope_of
 from bot.rules import PRODUCER_KIND_LABELS, ProducerKind
 from bot.text import fold, normalise_phone
 from storage import producers
@@ -105,6 +106,8 @@ async def gate(ctx: Context) -> bool:
         return False  # the engine routes the answer to the current step
     if await is_onboarded(ctx):
         return False  # e.g. a main-menu button pressed while editing the profile: let it through
+    if (await scope_of(ctx)).is_staff:
+        return False  # staff joined by invite; they need no producer registration
     if in_onboarding:
         # A main-menu button from an older message: it would start a flow that needs a producer.
         ctx.say(_("First, let us finish registering you. It takes about a minute."))
@@ -127,6 +130,11 @@ async def on_start(ctx: Context, _argument: str | None) -> None:
     if producer is not None and ctx.user.consent_at is not None:
         ctx.end_flow()
         ctx.say(_("Welcome back, {name}!").format(name=producer.name))
+        await ctx.main_menu()
+        return
+    if (await scope_of(ctx)).is_staff:
+        ctx.end_flow()
+        ctx.say(_("Welcome back!"))
         await ctx.main_menu()
         return
     await _resume(ctx)

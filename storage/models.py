@@ -119,6 +119,10 @@ class ProductIdea(Base):
     support_needed: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(30), index=True)
     submitted_at: Mapped[dt.datetime | None]
+    # The commune's decision (accepted / returned) and why.
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None]
+    review_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 10:42:18.011055
+Create Date: 2026-11-25 10:53:53.192593
 """
 
 from collections.abc import Sequence
@@ -272,6 +272,9 @@ def upgrade() -> None:
         sa.Column("support_needed", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reviewed_by", sa.Integer(), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("review_note", sa.Text(), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
         ),
@@ -280,6 +283,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["producer_id"], ["producers.id"], name=op.f("fk_product_ideas_producer_id_producers"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewed_by"], ["users.id"], name=op.f("fk_product_ideas_reviewed_by_users"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_product_ideas")),
     )

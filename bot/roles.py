@@ -1,0 +1,117 @@
+"""Who may do what: a user's staff ``Scope`` and the checks every staff action makes on the server.
+
+Every staff handler starts with ``scope = await scope_of(ctx)`` and checks the object it is about to touch
+*as loaded from the database* (never an id or commune taken from a button payload on trust)::
+
+    scope = await scope_of(ctx)
+    if not can_review(scope, dossier.product.commune_code):
+        await deny(ctx)
+        return
+
+Roles live in ``staff_roles`` (``storage.staff``); only roles of the configured province count. Least
+privilege: an admin manages staff and invites but does not review or score unless also given that role.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.flow import Context
+from bot.i18n import _
+from bot.rules import Role
+from storage import staff
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one user may do, as of this update."""
+
+    user_id: int
+    province: str
+    communes: frozenset[int] = frozenset()  # communes whose ideas and dossiers they review
+    province_officer: bool = False  # rounds, completeness, scores, certificates of the whole province
+    admin: bool = False  # invites, staff list, revoking roles
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.communes) or self.province_officer or self.admin
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        found: set[Role] = set()
+        if self.communes:
+            found.add(Role.COMMUNE)
+        if self.province_officer:
+            found.add(Role.PROVINCE)
+        if self.admin:
+            found.add(Role.ADMIN)
+        return frozenset(found)
+
+
+# One load per update: several checks in one step share it, the next update loads afresh (a revoked role
+# takes effect on the very next message).
+_CACHE: weakref.WeakKeyDictionary[Context, Scope] = weakref.WeakKeyDictionary()
+
+
+async def load_scope(session: AsyncSession, user_id: int, province: str) -> Scope:
+    """The scope of ``user_id`` from the database (for code without a ``Context``, e.g. the CLI)."""
+    communes: set[int] = set()
+    province_officer = admin = False
+    for row in await staff.active_roles(session, user_id):
+        if row.province != province:
+            continue
+        if row.role == Role.COMMUNE and row.commune_code is not None:
+            communes.add(row.commune_code)
+        elif row.role == Role.PROVINCE:
+            province_officer = True
+        elif row.role == Role.ADMIN:
+            admin = True
+    return Scope(user_id, province, frozenset(communes), province_officer, admin)
+
+
+async def scope_of(ctx: Context) -> Scope:
+    """The scope of the user who sent this update (loaded once per update)."""
+    scope = _CACHE.get(ctx)
+    if scope is None:
+        scope = await load_scope(ctx.session, ctx.user.id, ctx.settings.ocop_province)
+        _CACHE[ctx] = scope
+    return scope
+
+
+def forget_scope(ctx: Context) -> None:
+    """Drop the cached scope (after granting or revoking a role within this update)."""
+    _CACHE.pop(ctx, None)
+
+
+def can_review(scope: Scope, commune_code: int | None) -> bool:
+    """May review ideas and dossiers of this commune (commune officer of exactly that commune)."""
+    return commune_code is not None and commune_code in scope.communes
+
+
+def is_commune_officer(scope: Scope) -> bool:
+    return bool(scope.communes)
+
+
+def is_province_officer(scope: Scope) -> bool:
+    """May run rounds, completeness checks, scores and certificates of the configured province."""
+    return scope.province_officer
+
+
+def is_admin(scope: Scope) -> bool:
+    """May create invites, list staff and revoke roles."""
+    return scope.admin
+
+
+def is_staff(scope: Scope) -> bool:
+    return scope.is_staff
+
+
+async def deny(ctx: Context) -> None:
+    """The one friendly answer to an action outside the user's scope: nothing is said about whether the
+    object exists, nothing is written; the main menu follows."""
+    ctx.end_flow()
+    ctx.say(_("Sorry, you cannot do that. It is outside your role, or the item no longer exists."))
+    await ctx.main_menu()

@@ -1,0 +1,363 @@
+"""Staff invites and the admin's panel: redeem an invite link, create invites, list staff, revoke a role.
+
+A staff member joins through ``/start inv_…`` (a Telegram deep link, handled before the onboarding gate,
+so a brand-new user can join without registering as a producer). Every admin button is re-checked on the
+server: the payload only names what to do, the scope says whether it may be done.
+
+```mermaid
+stateDiagram-v2
+    [*] --> Welcome: /start inv_… (valid) → role granted
+    [*] --> Refused: /start inv_… (used / expired / revoked / unknown)
+    [*] --> Panel: 🔑 Staff and invites (admins only)
+    Panel --> Role: ➕ Invite
+    Role --> Link: province / admin
+    Role --> commune: commune officer
+    commune --> commune: no match / too short (hint)
+    commune --> Pick: typed part of the name
+    Pick --> Link: commune chosen
+    Panel --> Staff: 👥 Staff
+    Staff --> Confirm: ❌ a role
+    Confirm --> Staff: ✅ revoke (audit) / ⬅️ back
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import invites
+from bot.communes import commune_by_code, find_communes
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _, format_day
+from bot.messages import Choice, Text
+from bot.notices import notice
+from bot.roles import deny, forget_scope, is_admin, scope_of
+from bot.rules import ROLE_LABELS, Role, label
+from storage import audit, producers, staff
+from storage.models import Invite, StaffRole
+
+PREFIX = "adm:"
+FLOW = "admin"
+HOME = "adm:home"
+INVITE = "adm:inv"
+STAFF = "adm:staff"
+MENU = "adm:menu"
+MAX_COMMUNE_BUTTONS = 8
+MAX_STAFF_BUTTONS = 30
+
+flow = Flow(FLOW, first_step="commune")
+
+
+def actor_label(ctx: Context) -> str:
+    return (ctx.user.display_name or f"user {ctx.user.id}")[:100]
+
+
+def commune_name(province: str, code: int | None) -> str:
+    if code is None:
+        return ""
+    commune = commune_by_code(province, code)
+    return commune.name if commune is not None else str(code)
+
+
+def role_text(province: str, role: str, commune_code: int | None) -> str:
+    """ "Commune officer — Xã Bình Lư", "Province OCOP officer"."""
+    try:
+        name = label(ROLE_LABELS, role)
+    except KeyError:
+        name = role
+    where = commune_name(province, commune_code)
+    return f"{name} — {where}" if where else name
+
+
+# Redeeming an invite ------------------------------------------------------------------------------------------
+
+
+async def on_invite_link(ctx: Context, code: str | None) -> None:
+    """/start inv_…: use the invite once and grant its role."""
+    ctx.end_flow()
+    result, invite = await staff.redeem_invite(ctx.session, code or "", user_id=ctx.user.id, now=ctx.now)
+    if result is not staff.Redeemed.OK or invite is None or invite.province != ctx.settings.ocop_province:
+        ctx.say(_refusal(result))
+        await _after_refusal(ctx)
+        return
+    row = await staff.grant(
+        ctx.session,
+        user_id=ctx.user.id,
+        role=invite.role,
+        province=invite.province,
+        commune_code=invite.commune_code,
+        granted_by=invite.created_by,
+        now=ctx.now,
+    )
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=actor_label(ctx),
+        action="role.grant",
+        object_type="staff_role",
+        object_id=row.id,
+        before=None,
+        after={"user_id": ctx.user.id, "role": row.role, "commune_code": row.commune_code},
+        note=f"invite #{invite.id}",
+    )
+    forget_scope(ctx)
+    ctx.say(_welcome(ctx, invite))
+    await ctx.main_menu()
+
+
+def _refusal(result: staff.Redeemed) -> str:
+    if result is staff.Redeemed.USED:
+        return _("This invite link has already been used. Each link works once. Please ask for a new one.")
+    if result is staff.Redeemed.EXPIRED:
+        return _("This invite link has expired. Please ask the OCOP office for a new one.")
+    if result is staff.Redeemed.REVOKED:
+        return _("This invite link was withdrawn. Please ask the OCOP office for a new one.")
+    return _("I do not know this invite code. Please check that you copied the whole link.")
+
+
+async def _after_refusal(ctx: Context) -> None:
+    scope = await scope_of(ctx)
+    if scope.is_staff or await producers.producer_of_user(ctx.session, ctx.user.id) is not None:
+        await ctx.main_menu()
+    else:
+        ctx.say(_("If you are a producer, type /start to register."))
+
+
+def _welcome(ctx: Context, invite: Invite) -> str:
+    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    if invite.role == Role.COMMUNE:
+        can = _(
+            "You can now review the product ideas and dossiers of your commune: confirm the four local "
+            "criteria, or return them with a reason. Press “📋 Waiting for commune review” in the menu."
+        )
+    elif invite.role == Role.PROVINCE:
+        can = _(
+            "You can now manage the province's evaluation rounds, check dossiers, record the council's "
+            "scores and issue certificates. Use the province button in the menu."
+        )
+    else:
+        can = _("You can now invite staff, see the staff list and revoke roles. Press “🔑 Staff and invites”.")
+    return _("👋 Welcome! You are now: {role}.\n{can}").format(role=what, can=can)
+
+
+# The panel ----------------------------------------------------------------------------------------------------
+
+
+async def on_admin_button(ctx: Context) -> None:
+    """Every "adm:" button: re-check the admin role first, then do what the payload names."""
+    scope = await scope_of(ctx)
+    if not is_admin(scope):
+        await deny(ctx)
+        return
+    payload = ctx.payload or ""
+    if payload == HOME:
+        await show_panel(ctx)
+    elif payload == MENU:
+        await ctx.finish()
+    elif payload == INVITE:
+        ctx.end_flow()
+        _ask_role(ctx)
+    elif payload.startswith("adm:inv:"):
+        await _invite_for_role(ctx, payload.removeprefix("adm:inv:"))
+    elif payload.startswith("adm:ic:"):
+        await _invite_for_commune(ctx, _number(payload, "adm:ic:"))
+    elif payload == STAFF:
+        await show_staff(ctx)
+    elif payload.startswith("adm:rv:"):
+        await _confirm_revoke(ctx, _number(payload, "adm:rv:"))
+    elif payload.startswith("adm:rvy:"):
+        await _revoke(ctx, _number(payload, "adm:rvy:"))
+    else:
+        ctx.end_flow()
+        ctx.say(_("That button is no longer valid."))
+        await show_panel(ctx)
+
+
+def _number(payload: str, prefix: str) -> int | None:
+    tail = payload.removeprefix(prefix)
+    return int(tail) if tail.isdigit() and len(tail) < 12 else None
+
+
+async def show_panel(ctx: Context) -> None:
+    ctx.end_flow()
+    ctx.say(
+        _("🔑 Staff and invites. What would you like to do?"),
+        [
+            Choice(_("➕ Invite a staff member"), INVITE),
+            Choice(_("👥 Staff list"), STAFF),
+            Choice(_("⬅️ Menu"), MENU),
+        ],
+    )
+
+
+def _ask_role(ctx: Context) -> None:
+    ctx.say(
+        _("Invite whom?"),
+        [Choice(label(ROLE_LABELS, role), f"adm:inv:{role.value}") for role in Role] + [Choice(_("⬅️ Back"), HOME)],
+    )
+
+
+async def _invite_for_role(ctx: Context, role_code: str) -> None:
+    try:
+        role = Role(role_code)
+    except ValueError:
+        await show_panel(ctx)
+        return
+    if role is Role.COMMUNE:
+        await ctx.start(FLOW, step="commune")
+        return
+    await _create_and_show(ctx, role, None)
+
+
+async def _invite_for_commune(ctx: Context, code: int | None) -> None:
+    if code is None or commune_by_code(ctx.settings.ocop_province, code) is None:
+        ctx.say(_("That commune is not in the province. Please type its name again."))
+        await ctx.start(FLOW, step="commune")
+        return
+    await _create_and_show(ctx, Role.COMMUNE, code)
+
+
+async def _create_and_show(ctx: Context, role: Role, commune_code: int | None) -> None:
+    created = await invites.create(
+        ctx.session,
+        ctx.settings,
+        role=role,
+        commune_code=commune_code,
+        created_by=ctx.user.id,
+        actor_label=actor_label(ctx),
+        now=ctx.now,
+    )
+    how = created.link or created.start_command
+    ctx.end_flow()
+    ctx.say(
+        _(
+            "✅ Invite for: {role}\n{how}\n\nSend this to the person. It works once and expires on {day}. "
+            "It is shown only now."
+        ).format(
+            role=role_text(ctx.settings.ocop_province, role.value, commune_code),
+            how=how,
+            day=format_day(created.expires_at, ctx.settings.ocop_timezone),
+        ),
+        [Choice(_("➕ Another invite"), INVITE), Choice(_("⬅️ Back"), HOME)],
+    )
+
+
+@flow.ask("commune", free_text=True)
+async def ask_commune(ctx: Context) -> None:
+    ctx.say(_("Which commune? Type its name, for example: Bình Lư"), [Choice(_("⬅️ Back"), HOME)])
+
+
+@flow.answer("commune")
+async def got_commune(ctx: Context) -> None:
+    scope = await scope_of(ctx)
+    if not is_admin(scope):  # the role may have been revoked while typing
+        await deny(ctx)
+        return
+    typed = ctx.text or ""
+    found = find_communes(ctx.settings.ocop_province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
+    if not found:
+        await ctx.reask(_("I found no commune with that name. Please type it again."))
+        return
+    if len(found) == 1:
+        await _create_and_show(ctx, Role.COMMUNE, found[0].code)
+        return
+    ctx.say(
+        _("Which one?"),
+        [Choice(c.name, f"adm:ic:{c.code}") for c in found] + [Choice(_("⬅️ Back"), HOME)],
+    )
+
+
+# Staff list and revoking ------------------------------------------------------------------------------------
+
+
+async def show_staff(ctx: Context) -> None:
+    ctx.end_flow()
+    province = ctx.settings.ocop_province
+    members = await staff.list_staff(ctx.session, province)
+    if not members:
+        ctx.say(_("There is no staff yet."), [Choice(_("➕ Invite a staff member"), INVITE), Choice(_("⬅️ Back"), HOME)])
+        return
+    lines = [_("👥 Staff ({count}):").format(count=len(members))]
+    choices: list[Choice] = []
+    for number, member in enumerate(members, start=1):
+        who = member.display_name or member.phone or f"#{member.role.user_id}"
+        lines.append(f"{number}. {who} — {role_text(province, member.role.role, member.role.commune_code)}")
+        if number <= MAX_STAFF_BUTTONS:
+            choices.append(Choice(f"❌ {number}. {who}"[:48], f"adm:rv:{member.role.id}"))
+    lines.append(_("Press ❌ to revoke a role."))
+    choices.append(Choice(_("⬅️ Back"), HOME))
+    ctx.say("\n".join(lines), choices)
+
+
+async def _role(ctx: Context, role_id: int | None) -> StaffRole | None:
+    if role_id is None:
+        return None
+    return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop_province)
+
+
+async def _confirm_revoke(ctx: Context, role_id: int | None) -> None:
+    row = await _role(ctx, role_id)
+    if row is None:
+        ctx.say(_("That role was already revoked or no longer exists."))
+        await show_staff(ctx)
+        return
+    if row.user_id == ctx.user.id:
+        ctx.say(_("You cannot revoke your own role. Ask another administrator."))
+        await show_staff(ctx)
+        return
+    ctx.say(
+        _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop_province, row.role, row.commune_code)),
+        [Choice(_("✅ Yes, revoke"), f"adm:rvy:{row.id}"), Choice(_("⬅️ Back"), STAFF)],
+    )
+
+
+async def _revoke(ctx: Context, role_id: int | None) -> None:
+    row = await _role(ctx, role_id)
+    if row is None or role_id is None:
+        ctx.say(_("That role was already revoked or no longer exists."))
+        await show_staff(ctx)
+        return
+    if row.user_id == ctx.user.id:
+        ctx.say(_("You cannot revoke your own role. Ask another administrator."))
+        await show_staff(ctx)
+        return
+    revoked = await staff.revoke_role(ctx.session, role_id, ctx.settings.ocop_province, ctx.now)
+    if revoked is None:  # someone else revoked it between our read and our write
+        ctx.say(_("That role was already revoked or no longer exists."))
+        await show_staff(ctx)
+        return
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=actor_label(ctx),
+        action="role.revoke",
+        object_type="staff_role",
+        object_id=revoked.id,
+        before={"user_id": revoked.user_id, "role": revoked.role, "commune_code": revoked.commune_code},
+        after={"revoked": True},
+    )
+    await ctx.notify(
+        revoked.user_id,
+        "role_revoked",
+        {"role": revoked.role, "commune_code": revoked.commune_code, "province": revoked.province},
+        dedupe_key=f"role_revoked:{revoked.id}:{ctx.now.isoformat()}",
+    )
+    ctx.say(_("✅ Role revoked."))
+    await show_staff(ctx)
+
+
+@notice("role_revoked")
+def render_role_revoked(params: dict[str, Any]) -> Text:
+    code = params.get("commune_code")
+    what = role_text(
+        str(params.get("province", "")), str(params.get("role", "")), code if isinstance(code, int) else None
+    )
+    return Text(_("Your staff role has ended: {role}. Thank you for your work.").format(role=what))
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.deep_links[staff.INVITE_PREFIX] = on_invite_link
+    registry.global_payloads[PREFIX] = on_admin_button

@@ -1,0 +1,712 @@
+"""The commune officer's review: the queue of ideas and dossiers of their communes, the four local criteria,
+supplements, and accepting or returning product ideas (OCOP cycle step 2).
+
+Every "cr:" button goes through ``on_review_button``, which checks the role and the commune *of the object
+as stored* before anything else; an id of another commune's dossier gets the same answer as an id that does
+not exist. Decisions on a dossier name the version the officer saw (in the payload, or kept in the flow
+data while a reason is typed): a dossier changed meanwhile is refused with a clear answer and nothing is
+written. A second click on a decision already taken just shows the dossier again.
+
+A dossier the producer resubmits after a supplement comes back as SUBMITTED_COMMUNE; opening it starts
+a fresh review, so all four criteria go back to pending then (``reviews.reset_criteria``).
+
+```mermaid
+stateDiagram-v2
+    [*] --> Queue: 📋 Waiting for commune review (n)
+    Queue --> Dossier: 📂 open (SUBMITTED_COMMUNE → COMMUNE_REVIEW, files sent back)
+    Queue --> Idea: 💡 open
+    Dossier --> Dossier: ✅ confirm a criterion
+    Dossier --> reason: ❌ reject a criterion / 📝 ask for a supplement
+    reason --> reason: empty or too short (hint)
+    reason --> Queue: reason typed → NEEDS_SUPPLEMENT, producer told
+    Dossier --> Queue: 4th criterion confirmed → COMMUNE_CONFIRMED → AT_PROVINCE, producer told
+    Idea --> Queue: ✅ accept (ACCEPTED), producer told
+    Idea --> reason: ↩️ return
+    reason --> Queue: reason typed → RETURNED, producer told
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flow import Context, Flow, Registry
+from bot.i18n import N_, _, format_day
+from bot.messages import Choice, SendFile, Text
+from bot.notices import notice
+from bot.roles import Scope, deny, is_commune_officer, scope_of
+from bot.rules import (
+    COMMUNE_CRITERIA,
+    DOSSIER_CASE_LABELS,
+    DOSSIER_STATUS_LABELS,
+    PRODUCT_GROUP_LABELS,
+    DossierStatus,
+    IdeaStatus,
+    SuppliedBy,
+    check_transition,
+    label,
+    requirement,
+)
+from handlers.admin import actor_label, commune_name
+from handlers.idea import text_problem
+from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
+from storage import audit, reviews
+from storage.models import Dossier, DossierItem, ProductIdea
+
+PREFIX = "cr:"
+FLOW = "commune_review"
+QUEUE = "cr:q"
+MENU = "cr:menu"
+CANCEL = "cr:x"
+
+REASON_MIN, REASON_MAX = 5, 1000
+MAX_QUEUE_BUTTONS = 20
+MAX_FILES_SENT = 30
+BUTTON_LABEL_MAX = 48
+
+CRITERIA = tuple(COMMUNE_CRITERIA)  # index in payloads keeps them short: cr:ok:<dossier>:<version>:<n>
+# One or two words per criterion, so "✅ …" and "❌ …" fit side by side on a small phone.
+_BUTTON_WORDS: dict[str, str] = {
+    "local_origin": N_("Origin"),
+    "local_labour": N_("Labour"),
+    "idea_origin": N_("Idea"),
+    "local_identity": N_("Identity"),
+}
+PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
+_MARK = {PENDING: "⏳", CONFIRMED: "✅", REJECTED: "❌"}
+
+flow = Flow(FLOW, first_step="reason")
+
+
+def _short(text: str, limit: int = BUTTON_LABEL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _ints(payload: str, prefix: str, count: int) -> list[int] | None:
+    """``count`` small non-negative integers after ``prefix``, or None for anything else (invented payloads)."""
+    parts = payload.removeprefix(prefix).split(":")
+    if len(parts) != count or not all(p.isdigit() and len(p) < 12 for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
+def _status_label(status: str) -> str:
+    try:
+        return label(DOSSIER_STATUS_LABELS, status)
+    except (KeyError, ValueError):
+        return status
+
+
+# Routing ----------------------------------------------------------------------------------------------------
+
+
+async def on_review_button(ctx: Context) -> None:
+    """Every "cr:" button, from any message: re-check role and scope, then act."""
+    scope = await scope_of(ctx)
+    if not is_commune_officer(scope):
+        await deny(ctx)
+        return
+    payload = ctx.payload or ""
+    if payload == QUEUE:
+        await show_queue(ctx, scope)
+        return
+    if payload == MENU:
+        await ctx.finish()
+        return
+    if payload == CANCEL:
+        ctx.end_flow()
+        ctx.say(_("Cancelled. Nothing was changed."))
+        await show_queue(ctx, scope)
+        return
+    for prefix, count, action in _ACTIONS:
+        if payload.startswith(prefix):
+            numbers = _ints(payload, prefix, count)
+            if numbers is None:
+                break
+            await action(ctx, scope, *numbers)
+            return
+    await deny(ctx)
+
+
+# The queue --------------------------------------------------------------------------------------------------
+
+
+async def show_queue(ctx: Context, scope: Scope) -> None:
+    ctx.end_flow()
+    ideas = await reviews.ideas_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS)
+    dossiers = await reviews.dossiers_waiting(ctx.session, scope.communes, QUEUE_DOSSIER_STATUSES)
+    if not ideas and not dossiers:
+        ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), MENU)])
+        return
+    choices: list[Choice] = []
+    lines = [
+        _("📋 Waiting for your review, oldest first: {ideas} ideas, {dossiers} dossiers.").format(
+            ideas=len(ideas), dossiers=len(dossiers)
+        )
+    ]
+    entries: list[tuple[Any, Choice]] = []
+    for dossier in dossiers:
+        mark = "🔍" if dossier.status == DossierStatus.COMMUNE_REVIEW else "📂"
+        entries.append((dossier.submitted_at, Choice(_short(f"{mark} {dossier.product.name}"), f"cr:d:{dossier.id}")))
+    for idea in ideas:
+        entries.append((idea.submitted_at, Choice(_short(f"💡 {idea.name}"), f"cr:i:{idea.id}")))
+    entries.sort(key=lambda entry: (entry[0] is None, entry[0]))
+    for _when, choice in entries[:MAX_QUEUE_BUTTONS]:
+        choices.append(choice)
+    if len(entries) > MAX_QUEUE_BUTTONS:
+        lines.append(_("Showing the oldest {count}.").format(count=MAX_QUEUE_BUTTONS))
+    lines.append(_("💡 idea · 📂 new dossier · 🔍 under your review"))
+    choices.append(Choice(_("⬅️ Menu"), MENU))
+    ctx.say("\n".join(lines), choices)
+
+
+# A dossier --------------------------------------------------------------------------------------------------
+
+
+async def _dossier(ctx: Context, scope: Scope, dossier_id: int) -> Dossier | None:
+    """The dossier, only inside the officer's communes; otherwise the refusal is already said."""
+    dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+    if dossier is None:
+        await deny(ctx)
+    return dossier
+
+
+async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
+    """Open from the queue: a submitted dossier enters review; the summary and the files are sent."""
+    dossier = await _dossier(ctx, scope, dossier_id)
+    if dossier is None:
+        return
+    if dossier.status == DossierStatus.SUBMITTED_COMMUNE:
+        check_transition(dossier.status, DossierStatus.COMMUNE_REVIEW)
+        before = {"status": dossier.status, "version": dossier.version}
+        if not await reviews.bump_dossier(
+            ctx.session, dossier, seen_version=dossier.version, now=ctx.now, status=DossierStatus.COMMUNE_REVIEW.value
+        ):
+            await _changed(ctx, scope, dossier_id)
+            return
+        # A resubmitted dossier is reviewed afresh: earlier decisions were about what it was then.
+        await reviews.reset_criteria(ctx.session, dossier.id)
+        await _audit(ctx, "dossier.commune_review", dossier, before)
+    await _send_files(ctx, dossier)
+    await _show_dossier(ctx, dossier)
+
+
+async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
+    dossier = await _dossier(ctx, scope, dossier_id)
+    if dossier is None:
+        return
+    await _send_files(ctx, dossier)
+    await _show_dossier(ctx, dossier)
+
+
+async def view_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
+    dossier = await _dossier(ctx, scope, dossier_id)
+    if dossier is not None:
+        await _show_dossier(ctx, dossier)
+
+
+async def _send_files(ctx: Context, dossier: Dossier) -> None:
+    sent = 0
+    for item in dossier.items:
+        for attached in item.files:
+            if sent >= MAX_FILES_SENT:
+                ctx.say(_("There are more files; only the first {count} were sent.").format(count=MAX_FILES_SENT))
+                return
+            stored = attached.stored_file
+            name = attached.original_name or f"{item.code}-{stored.id}"
+            ctx.send_file(
+                SendFile(path=ctx.files.root / stored.path, name=name, mime=stored.mime, caption=_item_label(item))
+            )
+            sent += 1
+
+
+def _item_label(item: DossierItem) -> str:
+    found = requirement(item.code)
+    return found.label if found is not None else item.code
+
+
+def _item_line(item: DossierItem) -> str:
+    found = requirement(item.code)
+    name = _item_label(item)
+    if found is not None and found.supplied_by is SuppliedBy.COMMUNE:
+        return "🏛 " + _("{item} — written by the commune").format(item=name)
+    done = bool(item.files) or item.handed_in_at is not None
+    files = f" · 📎 {len(item.files)}" if item.files else ""
+    handed = " · " + _("handed in") if item.handed_in_at is not None else ""
+    return f"{'✓' if done else '✗'} {name}{files}{handed}"
+
+
+async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
+    criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+    producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
+    product = dossier.product
+    try:
+        group = label(PRODUCT_GROUP_LABELS, product.group_code)
+    except (KeyError, ValueError):
+        group = product.group_code
+    try:
+        case = label(DOSSIER_CASE_LABELS, dossier.case)
+    except (KeyError, ValueError):
+        case = dossier.case
+    lines = [
+        _("📂 {product} — {case}").format(product=product.name, case=case),
+        _("👤 {producer} · {commune}").format(
+            producer=producer.name if producer else "?",
+            commune=commune_name(ctx.settings.ocop_province, product.commune_code),
+        ),
+        _("Group: {group}").format(group=group),
+        _("Status: {status}").format(status=_status_label(dossier.status)),
+    ]
+    if dossier.submitted_at is not None:
+        lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
+    lines += ["", _("Items:")] + [_item_line(item) for item in dossier.items]
+    lines += ["", _("The four commune criteria:")]
+    for number, (code, row) in enumerate(criteria.items(), start=1):
+        line = f"{_MARK.get(row.status, '⏳')} {number}. {label(COMMUNE_CRITERIA, code)}"
+        if row.status == REJECTED and row.reason:
+            line += f" — {row.reason}"
+        lines.append(line)
+    choices: list[Choice] = []
+    reviewing = dossier.status == DossierStatus.COMMUNE_REVIEW
+    if reviewing:
+        for index, (code, row) in enumerate(criteria.items()):
+            if row.status == CONFIRMED:
+                continue
+            name = _(_BUTTON_WORDS[code]) if code in _BUTTON_WORDS else label(COMMUNE_CRITERIA, code)
+            choices.append(
+                Choice(_short(f"✅ {index + 1}. {name}", 24), f"cr:ok:{dossier.id}:{dossier.version}:{index}")
+            )
+            choices.append(
+                Choice(_short(f"❌ {index + 1}. {name}", 24), f"cr:no:{dossier.id}:{dossier.version}:{index}")
+            )
+        choices.append(Choice(_("📝 Ask for a supplement"), f"cr:sup:{dossier.id}:{dossier.version}"))
+        lines.append(_("Confirm ✅ or reject ❌ each criterion."))
+    if any(item.files for item in dossier.items):
+        choices.append(Choice(_("📎 Send the files again"), f"cr:f:{dossier.id}"))
+    choices.append(Choice(_("⬅️ Queue"), QUEUE))
+    # Pairs of ✅/❌ side by side; the last buttons fill their own rows.
+    ctx.say("\n".join(lines), choices, columns=2 if reviewing else 1)
+
+
+async def _changed(ctx: Context, scope: Scope, dossier_id: int) -> None:
+    """Someone else changed the dossier between what the officer saw and what they pressed."""
+    ctx.end_flow()
+    ctx.say(_("⚠️ This dossier was changed by someone else meanwhile. Nothing was saved. Here it is as it is now:"))
+    dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+    if dossier is not None:
+        await _show_dossier(ctx, dossier)
+    else:
+        await show_queue(ctx, scope)
+
+
+async def _reviewable(
+    ctx: Context, scope: Scope, dossier_id: int, version: int, index: int | None
+) -> tuple[Dossier, str | None] | None:
+    """The dossier if a decision may be taken on it now; otherwise the answer is already given."""
+    if index is not None and not 0 <= index < len(CRITERIA):
+        await deny(ctx)
+        return None
+    dossier = await _dossier(ctx, scope, dossier_id)
+    if dossier is None:
+        return None
+    if dossier.status != DossierStatus.COMMUNE_REVIEW:
+        ctx.end_flow()
+        ctx.say(
+            _("This dossier is no longer under commune review (now: {status}). Nothing was changed.").format(
+                status=_status_label(dossier.status)
+            )
+        )
+        await show_queue(ctx, scope)
+        return None
+    if dossier.version != version:
+        await _changed(ctx, scope, dossier_id)
+        return None
+    return dossier, (CRITERIA[index] if index is not None else None)
+
+
+async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+    if 0 <= index < len(CRITERIA):
+        # A double click: the first press confirmed it (and bumped the version); just show the dossier.
+        dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+        if dossier is not None:
+            criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+            if criteria[CRITERIA[index]].status == CONFIRMED and dossier.status == DossierStatus.COMMUNE_REVIEW:
+                ctx.say(_("Already confirmed."))
+                await _show_dossier(ctx, dossier)
+                return
+    found = await _reviewable(ctx, scope, dossier_id, version, index)
+    if found is None:
+        return
+    dossier, code = found
+    assert code is not None
+    criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+    if not await reviews.bump_dossier(ctx.session, dossier, seen_version=version, now=ctx.now):
+        await _changed(ctx, scope, dossier_id)
+        return
+    row = criteria[code]
+    before = {"criterion": code, "status": row.status}
+    reviews.set_criterion(row, status=CONFIRMED, reason=None, decided_by=ctx.user.id, now=ctx.now)
+    await _audit(ctx, "criterion.confirm", dossier, before, {"criterion": code, "status": CONFIRMED})
+    if all(r.status == CONFIRMED for r in criteria.values()):
+        await _forward_to_province(ctx, scope, dossier)
+        return
+    ctx.say(_("✅ Confirmed: {criterion}").format(criterion=label(COMMUNE_CRITERIA, code)))
+    await _show_dossier(ctx, dossier)
+
+
+async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> None:
+    """All four confirmed: the commune's assessment is done (its report counts as written) → province."""
+    for target in (DossierStatus.COMMUNE_CONFIRMED, DossierStatus.AT_PROVINCE):
+        check_transition(dossier.status, target)
+        before = {"status": dossier.status, "version": dossier.version}
+        written = await reviews.bump_dossier(
+            ctx.session, dossier, seen_version=dossier.version, now=ctx.now, status=target.value, review_note=None
+        )
+        if not written:  # cannot happen inside our own transaction after the first bump; be loud if it does
+            raise RuntimeError(f"dossier {dossier.id} changed during forwarding")
+        await _audit(ctx, f"dossier.{target.value}", dossier, before)
+    for item in dossier.items:
+        found = requirement(item.code)
+        if found is not None and found.supplied_by is SuppliedBy.COMMUNE and item.handed_in_at is None:
+            item.handed_in_at = ctx.now
+    await ctx.session.flush()
+    producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
+    if producer is not None:
+        await ctx.notify(
+            producer.user_id,
+            "commune_confirmed",
+            {"product": dossier.product.name, "dossier_id": dossier.id},
+            dedupe_key=f"commune_confirmed:{dossier.id}:{dossier.version}",
+        )
+    ctx.say(
+        _(
+            "✅ All four criteria confirmed. The dossier of {product} is now with the province. The producer was told."
+        ).format(product=dossier.product.name)
+    )
+    await show_queue(ctx, scope)
+
+
+async def reject_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+    found = await _reviewable(ctx, scope, dossier_id, version, index)
+    if found is None:
+        return
+    dossier, code = found
+    await ctx.start(FLOW, {"kind": "criterion", "id": dossier.id, "version": version, "criterion": code})
+
+
+async def ask_supplement(ctx: Context, scope: Scope, dossier_id: int, version: int) -> None:
+    found = await _reviewable(ctx, scope, dossier_id, version, None)
+    if found is None:
+        return
+    await ctx.start(FLOW, {"kind": "supplement", "id": found[0].id, "version": version})
+
+
+# Typing a reason ----------------------------------------------------------------------------------------------
+
+
+@flow.ask("reason", free_text=True)
+async def ask_reason(ctx: Context) -> None:
+    kind = ctx.data.get("kind")
+    if kind == "criterion":
+        question = _("Why is “{criterion}” not met? Type the reason; the producer will read it.").format(
+            criterion=label(COMMUNE_CRITERIA, str(ctx.data.get("criterion")))
+        )
+    elif kind == "supplement":
+        question = _("What should the producer add or fix? Type a short note; the producer will read it.")
+    else:
+        question = _("Why is the idea returned? Type the reason; the producer will read it.")
+    ctx.say(question, [Choice(_("⬅️ Cancel"), CANCEL)])
+
+
+@flow.answer("reason")
+async def got_reason(ctx: Context) -> None:
+    scope = await scope_of(ctx)
+    if not is_commune_officer(scope):  # the role may have been revoked while typing
+        await deny(ctx)
+        return
+    problem = text_problem(ctx.text, minimum=REASON_MIN, maximum=REASON_MAX)
+    if problem is not None:
+        await ctx.reask(problem)
+        return
+    reason = (ctx.text or "").strip()
+    data = dict(ctx.data)
+    target_id, kind = data.get("id"), data.get("kind")
+    if not isinstance(target_id, int):
+        await deny(ctx)
+        return
+    if kind == "idea":
+        await _return_idea(ctx, scope, target_id, reason)
+        return
+    version = data.get("version")
+    criterion = data.get("criterion") if kind == "criterion" else None
+    index = CRITERIA.index(criterion) if isinstance(criterion, str) and criterion in CRITERIA else None
+    if (kind == "criterion" and index is None) or not isinstance(version, int):
+        await deny(ctx)
+        return
+    found = await _reviewable(ctx, scope, target_id, version, index)
+    if found is None:
+        return
+    dossier, code = found
+    check_transition(dossier.status, DossierStatus.NEEDS_SUPPLEMENT)
+    before = {"status": dossier.status, "version": dossier.version}
+    if not await reviews.bump_dossier(
+        ctx.session,
+        dossier,
+        seen_version=version,
+        now=ctx.now,
+        status=DossierStatus.NEEDS_SUPPLEMENT.value,
+        review_note=reason,
+    ):
+        await _changed(ctx, scope, target_id)
+        return
+    producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
+    params: dict[str, Any] = {"product": dossier.product.name, "dossier_id": dossier.id, "reason": reason}
+    if code is not None:
+        criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+        reviews.set_criterion(criteria[code], status=REJECTED, reason=reason, decided_by=ctx.user.id, now=ctx.now)
+        await _audit(ctx, "criterion.reject", dossier, before, note=f"{code}: {reason}")
+        params["criterion"] = code
+        kind_of_notice = "commune_criterion_rejected"
+    else:
+        await _audit(ctx, "dossier.supplement", dossier, before, note=reason)
+        kind_of_notice = "commune_supplement"
+    if producer is not None:
+        await ctx.notify(
+            producer.user_id, kind_of_notice, params, dedupe_key=f"{kind_of_notice}:{dossier.id}:{dossier.version}"
+        )
+    ctx.say(_("📝 Sent back to the producer for a supplement, with your note. The producer was told."))
+    await show_queue(ctx, scope)
+
+
+# Ideas --------------------------------------------------------------------------------------------------------
+
+
+async def _idea(ctx: Context, scope: Scope, idea_id: int) -> ProductIdea | None:
+    idea = await reviews.idea_in(ctx.session, idea_id, scope.communes)
+    if idea is None:
+        await deny(ctx)
+    return idea
+
+
+async def _idea_not_waiting(ctx: Context, scope: Scope, idea: ProductIdea) -> bool:
+    if idea.status == IdeaStatus.SUBMITTED_COMMUNE:
+        return False
+    ctx.end_flow()
+    ctx.say(_("This idea has already been decided. Nothing was changed."))
+    await show_queue(ctx, scope)
+    return True
+
+
+async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
+    idea = await _idea(ctx, scope, idea_id)
+    if idea is None or await _idea_not_waiting(ctx, scope, idea):
+        return
+    producer = await reviews.producer_by_id(ctx.session, idea.producer_id)
+    try:
+        group = label(PRODUCT_GROUP_LABELS, idea.group_code)
+    except (KeyError, ValueError):
+        group = idea.group_code
+    lines = [
+        _("💡 Product idea: {name}").format(name=idea.name),
+        _("👤 {producer} · {commune}").format(
+            producer=producer.name if producer else "?",
+            commune=commune_name(ctx.settings.ocop_province, idea.commune_code),
+        ),
+        _("Group: {group}").format(group=group),
+    ]
+    for title, value in (
+        (_("Description"), idea.description),
+        (_("Raw materials"), idea.raw_materials),
+        (_("Where they come from"), idea.raw_material_origin),
+        (_("Market"), idea.market),
+        (_("Support needed"), idea.support_needed),
+    ):
+        if value:
+            lines.append(f"{title}: {value}")
+    if idea.workers_total is not None:
+        lines.append(
+            _("Workers: {total}, of whom local: {local}").format(
+                total=idea.workers_total, local=idea.workers_local if idea.workers_local is not None else "?"
+            )
+        )
+    if idea.submitted_at is not None:
+        lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop_timezone)))
+    ctx.say(
+        "\n".join(lines),
+        [
+            Choice(_("✅ Accept the idea"), f"cr:ia:{idea.id}"),
+            Choice(_("↩️ Return with a reason"), f"cr:ir:{idea.id}"),
+            Choice(_("⬅️ Queue"), QUEUE),
+        ],
+    )
+
+
+async def accept_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
+    idea = await _idea(ctx, scope, idea_id)
+    if idea is None or await _idea_not_waiting(ctx, scope, idea):
+        return
+    if not await _decide_idea(ctx, idea, IdeaStatus.ACCEPTED, None):
+        await _idea_not_waiting(ctx, scope, idea)
+        return
+    ctx.say(_("✅ Idea accepted: {name}. The producer was told.").format(name=idea.name))
+    await show_queue(ctx, scope)
+
+
+async def ask_idea_return(ctx: Context, scope: Scope, idea_id: int) -> None:
+    idea = await _idea(ctx, scope, idea_id)
+    if idea is None or await _idea_not_waiting(ctx, scope, idea):
+        return
+    await ctx.start(FLOW, {"kind": "idea", "id": idea.id})
+
+
+async def _return_idea(ctx: Context, scope: Scope, idea_id: int, reason: str) -> None:
+    idea = await _idea(ctx, scope, idea_id)
+    if idea is None or await _idea_not_waiting(ctx, scope, idea):
+        return
+    if not await _decide_idea(ctx, idea, IdeaStatus.RETURNED, reason):
+        await _idea_not_waiting(ctx, scope, idea)
+        return
+    ctx.say(_("↩️ Idea returned: {name}. The producer was told, with your reason.").format(name=idea.name))
+    await show_queue(ctx, scope)
+
+
+async def _decide_idea(ctx: Context, idea: ProductIdea, target: IdeaStatus, reason: str | None) -> bool:
+    before = {"status": idea.status}
+    if not await reviews.decide_idea(
+        ctx.session,
+        idea,
+        from_status=IdeaStatus.SUBMITTED_COMMUNE.value,
+        to_status=target.value,
+        reviewer=ctx.user.id,
+        note=reason,
+        now=ctx.now,
+    ):
+        return False
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=actor_label(ctx),
+        action=f"idea.{target.value}",
+        object_type="idea",
+        object_id=idea.id,
+        before=before,
+        after={"status": idea.status},
+        note=reason,
+    )
+    producer = await reviews.producer_by_id(ctx.session, idea.producer_id)
+    if producer is not None:
+        kind = "idea_accepted" if target is IdeaStatus.ACCEPTED else "idea_returned"
+        await ctx.notify(
+            producer.user_id, kind, {"idea": idea.name, "reason": reason or ""}, dedupe_key=f"{kind}:{idea.id}"
+        )
+    return True
+
+
+# Audit ---------------------------------------------------------------------------------------------------------
+
+
+async def _audit(
+    ctx: Context,
+    action: str,
+    dossier: Dossier,
+    before: dict[str, Any],
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=actor_label(ctx),
+        action=action,
+        object_type="dossier",
+        object_id=dossier.id,
+        before=before,
+        after=after or {"status": dossier.status, "version": dossier.version},
+        note=note,
+    )
+
+
+# Notices to the producer ----------------------------------------------------------------------------------------
+
+_MY_DOSSIER = "m:dossier"
+_STATUS = "m:status"
+
+
+@notice("commune_criterion_rejected")
+def render_criterion_rejected(params: dict[str, Any]) -> Text:
+    code = str(params.get("criterion", ""))
+    criterion = label(COMMUNE_CRITERIA, code) if code in COMMUNE_CRITERIA else code
+    return Text(
+        _(
+            "❌ The commune did not confirm “{criterion}” for your dossier {product}.\n"
+            "Reason: {reason}\n"
+            "Please fix this in the dossier (add or change the documents), then press Submit again."
+        ).format(criterion=criterion, product=params.get("product", ""), reason=params.get("reason", "")),
+        (Choice(_("📂 My dossier"), _MY_DOSSIER),),
+    )
+
+
+@notice("commune_supplement")
+def render_supplement(params: dict[str, Any]) -> Text:
+    return Text(
+        _(
+            "📝 The commune asks you to add to your dossier {product}.\n"
+            "Note: {reason}\n"
+            "Please add what is asked, then press Submit again."
+        ).format(product=params.get("product", ""), reason=params.get("reason", "")),
+        (Choice(_("📂 My dossier"), _MY_DOSSIER),),
+    )
+
+
+@notice("commune_confirmed")
+def render_confirmed(params: dict[str, Any]) -> Text:
+    return Text(
+        _(
+            "✅ Good news: the commune confirmed the four local criteria of your dossier {product}.\n"
+            "The dossier is now with the province, which will check that it is complete."
+        ).format(product=params.get("product", "")),
+        (Choice(_("🔎 Status"), _STATUS),),
+    )
+
+
+@notice("idea_accepted")
+def render_idea_accepted(params: dict[str, Any]) -> Text:
+    return Text(
+        _(
+            "✅ The commune accepted your product idea {idea}.\n"
+            "Next step: prepare the evaluation dossier with “📂 My dossier”."
+        ).format(idea=params.get("idea", "")),
+        (Choice(_("📂 My dossier"), _MY_DOSSIER),),
+    )
+
+
+@notice("idea_returned")
+def render_idea_returned(params: dict[str, Any]) -> Text:
+    return Text(
+        _(
+            "↩️ The commune returned your product idea {idea}.\n"
+            "Reason: {reason}\n"
+            "You can register the idea again with the changes."
+        ).format(idea=params.get("idea", ""), reason=params.get("reason", "")),
+        (Choice(_("📝 Register a product idea"), "m:idea"),),
+    )
+
+
+_ACTIONS: tuple[tuple[str, int, Any], ...] = (
+    ("cr:d:", 1, open_dossier),
+    ("cr:v:", 1, view_dossier),
+    ("cr:f:", 1, resend_files),
+    ("cr:ok:", 3, confirm_criterion),
+    ("cr:no:", 3, reject_criterion),
+    ("cr:sup:", 2, ask_supplement),
+    ("cr:i:", 1, open_idea),
+    ("cr:ia:", 1, accept_idea),
+    ("cr:ir:", 1, ask_idea_return),
+)
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.global_payloads[PREFIX] = on_review_button

@@ -1,0 +1,40 @@
+"""The staff part of the main menu: one button per role the user holds, with the commune's count.
+
+Kept apart from ``handlers.menu`` so the producer menu stays as it was; the payloads belong to
+``handlers.commune_review`` ("cr:"), ``handlers.province`` ("prov:") and ``handlers.admin`` ("adm:").
+"""
+
+from __future__ import annotations
+
+from bot.flow import Context
+from bot.i18n import _
+from bot.messages import Choice
+from bot.roles import scope_of
+from bot.rules import DossierStatus, IdeaStatus
+from storage import producers, reviews
+
+COMMUNE_QUEUE = "cr:q"
+PROVINCE_HOME = "prov:home"  # handlers.province
+ADMIN_HOME = "adm:home"
+
+# What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
+QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
+QUEUE_DOSSIER_STATUSES = (DossierStatus.SUBMITTED_COMMUNE.value, DossierStatus.COMMUNE_REVIEW.value)
+
+
+async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
+    """The staff buttons of this user, and whether the producer buttons should be shown as well
+    (staff who are not producers themselves only see their work)."""
+    scope = await scope_of(ctx)
+    if not scope.is_staff:
+        return [], True
+    choices: list[Choice] = []
+    if scope.communes:
+        count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
+        choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
+    if scope.province_officer and "prov:" in ctx.registry.global_payloads:
+        choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
+    if scope.admin:
+        choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
+    is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
+    return choices, is_producer

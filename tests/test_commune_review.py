@@ -1,0 +1,240 @@
+"""The commune officer's review: queue, opening a dossier, the four criteria, supplements, ideas."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.messages import SendFile, Text
+from bot.notices import render
+from bot.rules import COMMUNE_CRITERIA, DossierStatus, IdeaStatus
+from storage import dossiers
+from tests.chat import Chat
+from tests.conftest import make_producer
+from tests.staff_helpers import (
+    BINH_LU,
+    audit_log,
+    criteria,
+    dossier_row,
+    idea_row,
+    in_session,
+    make_dossier,
+    make_idea,
+    make_staff,
+    outbox,
+    snapshot,
+)
+
+CRITERIA = list(COMMUNE_CRITERIA)
+
+
+async def _officer(app: App) -> Chat:
+    await make_staff(app, "officer", "commune", BINH_LU, name="Cán bộ xã")
+    return Chat(app.engine, user_id="officer")
+
+
+def _buttons(chat: Chat, prefix: str) -> list[str]:
+    return [c.payload for c in chat.choices if c.payload.startswith(prefix)]
+
+
+async def test_menu_shows_the_queue_count_and_no_producer_buttons(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    await make_dossier(app, producer)
+    await make_idea(app, producer)
+    officer = await _officer(app)
+    await officer.send("menu")
+    queue = [c for c in officer.choices if c.payload == "cr:q"]
+    assert len(queue) == 1 and "(2)" in queue[0].label
+    assert not any(c.payload in ("m:idea", "m:dossier", "m:status") for c in officer.choices)
+
+
+async def test_staff_pass_the_onboarding_gate(app: App) -> None:
+    officer = await _officer(app)
+    await officer.send("xin chao")
+    assert any(c.payload == "cr:q" for c in officer.choices)
+    await officer.send("/start")
+    assert any(c.payload == "cr:q" for c in officer.choices)
+
+
+async def test_open_sends_files_and_confirming_all_four_forwards_to_province(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press("cr:q")
+    assert f"cr:d:{dossier_id}" in _buttons(officer, "cr:d:")
+    await officer.press(f"cr:d:{dossier_id}")
+    files = [r for r in officer.replies if isinstance(r, SendFile)]
+    assert len(files) == 1 and files[0].path.exists() and files[0].name == "anh.png"
+    assert "Chè Tả Van" in officer.text and "HTX Chè Tả Van" in officer.text
+    row = await dossier_row(app, dossier_id)
+    assert row.status == DossierStatus.COMMUNE_REVIEW and row.version == 1
+    assert len(_buttons(officer, "cr:ok:")) == 4 and len(_buttons(officer, "cr:no:")) == 4
+
+    for index in range(4):
+        payload = next(p for p in _buttons(officer, "cr:ok:") if p.endswith(f":{index}"))
+        await officer.press(payload)
+    row = await dossier_row(app, dossier_id)
+    assert row.status == DossierStatus.AT_PROVINCE
+    assert set((await criteria(app, dossier_id)).values()) == {"confirmed"}
+    actions = [e.action for e in await audit_log(app)]
+    assert actions.count("criterion.confirm") == 4
+    assert "dossier.commune_confirmed" in actions and "dossier.at_province" in actions
+
+    async def commune_report_done(session: object) -> bool:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(session, AsyncSession)
+        dossier = await dossiers.dossier_of(session, (await _producer_id(session, producer)), dossier_id)
+        assert dossier is not None
+        return next(i for i in dossier.items if i.code == "commune_report").handed_in_at is not None
+
+    assert await in_session(app, commune_report_done)
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["commune_confirmed"]
+    rendered = render(notices[0].kind, notices[0].params, "vi")
+    assert isinstance(rendered, Text) and "Chè Tả Van" in rendered.text and "✅" in rendered.text
+
+
+async def _producer_id(session: object, user_id: int) -> int:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage import producers
+
+    assert isinstance(session, AsyncSession)
+    producer = await producers.producer_of_user(session, user_id)
+    assert producer is not None
+    return producer.id
+
+
+async def test_reject_with_reason_reaches_the_producer(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    reject = next(p for p in _buttons(officer, "cr:no:") if p.endswith(":1"))
+    await officer.press(reject)
+    # Empty-ish and too short reasons are refused; nothing changes.
+    for bad in ("   ", "ok", "👍👍👍👍👍"):
+        await officer.send(bad)
+        assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW
+    reason = "Lao động chủ yếu thuê từ tỉnh khác"
+    await officer.send(reason)
+    row = await dossier_row(app, dossier_id)
+    assert row.status == DossierStatus.NEEDS_SUPPLEMENT and row.review_note == reason
+    assert (await criteria(app, dossier_id))[CRITERIA[1]] == "rejected"
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["commune_criterion_rejected"]
+    rendered = render(notices[0].kind, notices[0].params, "vi")
+    assert isinstance(rendered, Text) and reason in rendered.text
+    assert "criterion.reject" in [e.action for e in await audit_log(app)]
+
+
+async def test_resubmitted_dossier_is_reviewed_afresh(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(next(p for p in _buttons(officer, "cr:ok:") if p.endswith(":0")))
+    await officer.press(next(p for p in _buttons(officer, "cr:no:") if p.endswith(":1")))
+    await officer.send("Không đủ giấy tờ lao động")
+
+    async def resubmit(session: object) -> None:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(session, AsyncSession)
+        dossier = await dossiers.dossier_of(session, await _producer_id(session, producer), dossier_id)
+        assert dossier is not None
+        await dossiers.submit(session, dossier, DossierStatus.SUBMITTED_COMMUNE.value, dossier.updated_at)
+
+    await in_session(app, resubmit)
+    await officer.press(f"cr:d:{dossier_id}")
+    assert set((await criteria(app, dossier_id)).values()) == {"pending"}
+    assert len(_buttons(officer, "cr:ok:")) == 4
+
+
+async def test_supplement_with_a_note(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(_buttons(officer, "cr:sup:")[0])
+    await officer.send("Bổ sung ảnh vùng nguyên liệu")
+    row = await dossier_row(app, dossier_id)
+    assert row.status == DossierStatus.NEEDS_SUPPLEMENT and row.review_note == "Bổ sung ảnh vùng nguyên liệu"
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["commune_supplement"]
+    rendered = render(notices[0].kind, notices[0].params, "vi")
+    assert isinstance(rendered, Text) and "Bổ sung ảnh vùng nguyên liệu" in rendered.text
+
+
+async def test_cancel_while_typing_writes_nothing(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    before = await snapshot(app)
+    await officer.press(_buttons(officer, "cr:sup:")[0])
+    await officer.press("cr:x")
+    assert await snapshot(app) == before
+
+
+async def test_idea_accept_and_return(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    accepted = await make_idea(app, producer, "Mật ong bạc hà")
+    returned = await make_idea(app, producer, "Rượu ngô")
+    officer = await _officer(app)
+    await officer.press("cr:q")
+    assert {f"cr:i:{accepted}", f"cr:i:{returned}"} <= {c.payload for c in officer.choices}
+    await officer.press(f"cr:i:{accepted}")
+    assert "Mật ong bạc hà" in officer.text
+    await officer.press(f"cr:ia:{accepted}")
+    await officer.press(f"cr:ia:{accepted}")  # double click: harmless
+    row = await idea_row(app, accepted)
+    assert row.status == IdeaStatus.ACCEPTED and row.reviewed_at is not None and row.reviewed_by is not None
+
+    await officer.press(f"cr:ir:{returned}")
+    await officer.send("")  # nothing typed
+    await officer.send("abc")
+    assert (await idea_row(app, returned)).status == IdeaStatus.SUBMITTED_COMMUNE
+    await officer.send("Nguyên liệu ngô nhập từ nơi khác")
+    row = await idea_row(app, returned)
+    assert row.status == IdeaStatus.RETURNED and row.review_note == "Nguyên liệu ngô nhập từ nơi khác"
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["idea_accepted", "idea_returned"]
+    rendered = render("idea_returned", notices[1].params, "vi")
+    assert isinstance(rendered, Text) and "Nguyên liệu ngô nhập từ nơi khác" in rendered.text
+    assert [e.action for e in await audit_log(app)] == ["idea.accepted", "idea.returned"]
+
+
+async def test_double_click_on_confirm_is_harmless(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    payload = next(p for p in _buttons(officer, "cr:ok:") if p.endswith(":2"))
+    await officer.press(payload)
+    version = (await dossier_row(app, dossier_id)).version
+    await officer.press(payload)
+    assert (await dossier_row(app, dossier_id)).version == version
+    assert [e.action for e in await audit_log(app)].count("criterion.confirm") == 1
+    assert len(_buttons(officer, "cr:ok:")) == 3  # the dossier shown again, one criterion done
+
+
+async def test_concurrent_modification_is_refused(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    first = await _officer(app)
+    await make_staff(app, "officer2", "commune", BINH_LU)
+    second = Chat(app.engine, user_id="officer2")
+    await first.press(f"cr:d:{dossier_id}")
+    await second.press(f"cr:d:{dossier_id}")
+    stale_confirm = next(p for p in _buttons(second, "cr:ok:") if p.endswith(":3"))
+    stale_reject = next(p for p in _buttons(second, "cr:no:") if p.endswith(":0"))
+    # The second officer starts typing a reason on what they saw...
+    await second.press(stale_reject)
+    # ...while the first confirms a criterion: the version moves on.
+    await first.press(next(p for p in _buttons(first, "cr:ok:") if p.endswith(":1")))
+    before = await snapshot(app)
+    await second.send("Không phải nguyên liệu địa phương")
+    assert await snapshot(app) == before
+    await second.press(stale_confirm)
+    assert await snapshot(app) == before
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW
