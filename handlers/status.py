@@ -14,7 +14,7 @@ from __future__ import annotations
 from bot.flow import Context, Flow, Intent, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
-from bot.rules import IDEA_STATUS_LABELS, IdeaStatus
+from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
 from handlers.dossier import (
     case_label,
     item_label,
@@ -58,6 +58,8 @@ def idea_lines(idea: ProductIdea) -> list[str]:
     lines = [f"💡 {idea.name}", _("Status: {status}").format(status=_idea_status(idea))]
     if idea.submitted_at is not None:
         lines.append(_("Submitted on {day}").format(day=format_day(idea.submitted_at)))
+    if idea.status == IdeaStatus.RETURNED and idea.review_note:
+        lines.append(_("The commune says: {note}").format(note=idea.review_note))
     return lines
 
 
@@ -71,6 +73,9 @@ def dossier_lines(dossier: Dossier) -> list[str]:
     if missing:
         lines.append(_("Missing:"))
         lines += [f"✗ {item_label(item.code)}" for item in missing]
+    if dossier.status == DossierStatus.NEEDS_SUPPLEMENT and dossier.review_note:
+        # The commune's reason stays visible until the producer has acted on it, not only in the notice.
+        lines.append(_("The commune asks: {note}").format(note=dossier.review_note))
     if dossier.submitted_at is not None:
         lines.append(_("Submitted on {day}").format(day=format_day(dossier.submitted_at)))
     step = next_step(dossier.status)
