@@ -1,0 +1,231 @@
+"""Our webhook server (aiohttp): the Zalo Bot Platform and the Zalo OA post their events here.
+
+Each request is checked (secret header or signature) and answered at once: Zalo expects an answer within
+about two seconds and retries, then disables the webhook, when it does not get one. The work happens
+afterwards from a queue that keeps each user's events in arrival order (two quick messages never race one
+step, and replies come out in order) while different users run side by side. Redeliveries are dropped by
+the engine's processed-updates ledger (the update id is event + message id).
+
+Routes, under ``WEBHOOK_PATH`` (default ``/webhook``): ``POST …/zalo-bot``, ``POST …/zalo-oa``,
+``GET …/health``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.zalo_bot import ZaloBotChannel, parse_update
+from bot.channels.zalo_oa import ZaloOAChannel
+from bot.delivery import Delivery
+from bot.engine import Engine
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+MAX_BODY_BYTES = 1024 * 1024
+BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
+OA_SIGNATURE_HEADER = "X-ZEvent-Signature"
+
+
+class KeyedQueue:
+    """Jobs with the same key run one after another in arrival order; different keys run concurrently,
+    at most ``concurrency`` at a time."""
+
+    def __init__(self, concurrency: int = 32) -> None:
+        self._pending: dict[Hashable, deque[Job]] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def put(self, key: Hashable, job: Job) -> None:
+        self._pending.setdefault(key, deque()).append(job)
+        self._idle.clear()
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._drain(key))
+
+    async def _drain(self, key: Hashable) -> None:
+        try:
+            while self._pending.get(key):
+                job = self._pending[key].popleft()
+                async with self._slots:
+                    try:
+                        await job()
+                    except Exception:  # a job's failure must not stop the user's later jobs
+                        log.exception("queued job failed")
+        finally:
+            self._pending.pop(key, None)
+            self._workers.pop(key, None)
+            if not self._workers:
+                self._idle.set()
+
+    async def join(self) -> None:
+        """Wait until every queued job has run (shutdown, tests)."""
+        await self._idle.wait()
+
+    async def close(self, within: float = 10.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.join(), within)
+        for task in list(self._workers.values()):
+            task.cancel()
+
+
+def build_webhook_app(
+    settings: Settings,
+    queue: KeyedQueue,
+    *,
+    zalo_bot: ZaloBotChannel | None = None,
+    zalo_oa: ZaloOAChannel | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    base = "/" + settings.webhook_path.strip("/") if settings.webhook_path.strip("/") else ""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app.router.add_get(f"{base}/health", health)
+    if zalo_bot is not None:
+        app.router.add_post(f"{base}/zalo-bot", _zalo_bot_route(zalo_bot, queue))
+    if zalo_oa is not None:
+        app.router.add_post(f"{base}/zalo-oa", _zalo_oa_route(zalo_oa, queue))
+    return app
+
+
+def _zalo_bot_route(channel: ZaloBotChannel, queue: KeyedQueue) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def route(request: web.Request) -> web.Response:
+        if not channel.check_secret(request.headers.get(BOT_SECRET_HEADER)):
+            # Never the header itself: a near miss of the secret is still a secret.
+            log.warning("zalo bot webhook refused: bad secret header from %s", request.remote)
+            return web.json_response({"ok": False}, status=401)
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return web.json_response({"ok": False}, status=400)
+        update = parse_update(body)
+        if update is None:
+            log.info("zalo bot webhook: nothing to handle in the body")
+            return web.json_response({"ok": True})
+        queue.put(channel.key(update), lambda: channel.process(update))
+        return web.json_response({"ok": True})
+
+    return route
+
+
+def _zalo_oa_route(channel: ZaloOAChannel, queue: KeyedQueue) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def route(request: web.Request) -> web.Response:
+        raw = await request.read()
+        verdict = channel.accept(raw, request.headers.get(OA_SIGNATURE_HEADER))
+        if verdict.event is None:
+            if verdict.status >= 400:
+                log.warning("zalo oa webhook refused (%s) from %s", verdict.reason, request.remote)
+            return web.json_response({"error": 0 if verdict.status < 400 else -1}, status=verdict.status)
+        event = verdict.event
+        queue.put(channel.key(event), lambda: channel.process(event))
+        return web.json_response({"error": 0})
+
+    return route
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application, host: str, port: int) -> AsyncIterator[web.AppRunner]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
+class HasEngine(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+
+@dataclass
+class ZaloChannels:
+    """The configured Zalo channels and the HTTP session they share; each is also the sender's ``Delivery``."""
+
+    http: aiohttp.ClientSession
+    bot: ZaloBotChannel | None = None
+    oa: ZaloOAChannel | None = None
+
+    def deliveries(self) -> dict[str, Delivery]:
+        found: dict[str, Delivery] = {}
+        for channel in (self.bot, self.oa):
+            if channel is not None:
+                found[channel.channel] = channel
+        return found
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def open_zalo(engine: Engine, settings: Settings) -> ZaloChannels:
+    from bot.channels import zalo_bot, zalo_oa
+
+    channels = ZaloChannels(aiohttp.ClientSession())
+    if settings.zalo_bot_token is not None:
+        client = zalo_bot.ZaloBotClient(
+            settings.zalo_bot_token.get_secret_value(), settings.zalo_api_base, channels.http
+        )
+        channels.bot = ZaloBotChannel(engine, client, settings)
+    if settings.zalo_oa_configured:
+        channels.oa = zalo_oa.build_channel(engine, engine.sessions, settings, channels.http, engine.clock)
+    return channels
+
+
+async def run_zalo(
+    app: HasEngine, settings: Settings, stop: asyncio.Event | None = None, channels: ZaloChannels | None = None
+) -> None:
+    """Serve the Zalo webhooks (and poll the Zalo Bot when no webhook secret is set) until ``stop`` is set,
+    or until SIGINT/SIGTERM when no ``stop`` is given; then finish the queued work and close."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows
+                loop.add_signal_handler(signal_number, stop.set)
+    owned = channels is None
+    if channels is None:
+        channels = open_zalo(app.engine, settings)
+    queue = KeyedQueue()
+    polling: asyncio.Task[None] | None = None
+    try:
+        web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa)
+        async with serve(web_app, settings.webhook_host, settings.webhook_port):
+            log.info(
+                "zalo webhooks listening on %s:%d%s",
+                settings.webhook_host,
+                settings.webhook_port,
+                settings.webhook_path,
+            )
+            bot_channel = channels.bot
+            if bot_channel is not None and settings.zalo_webhook_secret is None:
+                log.info("ZALO_WEBHOOK_SECRET is not set: polling the Zalo Bot (development mode)")
+                polling = asyncio.create_task(
+                    bot_channel.poll(
+                        stop, lambda update: queue.put(bot_channel.key(update), lambda: bot_channel.process(update))
+                    )
+                )
+            await stop.wait()
+    finally:
+        if polling is not None:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+        await queue.close()
+        if owned:
+            await channels.close()
