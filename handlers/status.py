@@ -24,7 +24,7 @@ from handlers.dossier import (
     status_label,
 )
 from handlers.menu import DOSSIER, IDEA, menu_choices
-from handlers.province import producer_facts
+from handlers.province_common import producer_facts
 from storage import dossiers, ideas
 from storage.models import Dossier, ProductIdea
 from storage.producers import producer_of_user
@@ -105,7 +105,7 @@ async def show_status(ctx: Context) -> None:
         blocks += ["\n".join(idea_lines(idea)) for idea in idea_rows]
     if dossier_rows:
         blocks.append(_("Your dossiers:"))
-        # What the province decided (round, council result, certificate), from handlers.province.
+        # What the province decided (round, council result, certificate), from handlers.province_common.
         blocks += [
             "\n".join(dossier_lines(dossier) + await producer_facts(ctx.session, ctx.settings.ocop_province, dossier))
             for dossier in dossier_rows

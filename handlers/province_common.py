@@ -1,0 +1,254 @@
+"""What the province officer's screens share: the rules of the pipeline as data, the checks every step makes,
+the one way a dossier is changed, and the lines that say what the province decided.
+
+Every step of the ``province`` conversation (``handlers.province``, ``handlers.province_dossiers``,
+``handlers.province_rounds``, ``handlers.province_council``) re-checks the province role (``guard``), loads the
+dossier through the province's communes (``current_dossier``) and writes with a compare-and-set on
+``Dossier.version`` (``apply_change``), so nothing from a payload is trusted and an officer acting on what another
+one changed meanwhile gets a clear answer and nothing half-written. Every change is audit-logged
+(``record_audit``) and the producer is told through the outbox (``tell_producer``; the texts are in
+``handlers.province_notices``). ``producer_facts`` is what the producer's status report (``handlers.status``)
+shows of the province's work.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.communes import communes_of
+from bot.flow import Context
+from bot.i18n import _, format_day, format_number
+from bot.messages import Choice
+from bot.roles import deny, is_province_officer, scope_of
+from bot.rules import DossierStatus, IllegalTransition, check_transition
+from storage import audit, certificates, province, rounds
+from storage.models import Certificate, CouncilResult, Dossier, Round
+
+FLOW_NAME = "province"
+P = "pv:"  # in-flow buttons
+
+# The pipeline at the province, as data -------------------------------------------------------------------
+
+_S = DossierStatus
+# Dossiers the province works on, in the order of the pipeline (lists are grouped in this order).
+WORKING = (
+    _S.AT_PROVINCE,
+    _S.COMPLETENESS_CHECK,
+    _S.PROVINCE_SUPPLEMENT,
+    _S.SCHEDULED,
+    _S.SCORED,
+    _S.PROPOSED_5,
+)
+FINISHED = (_S.CERTIFIED_4, _S.CERTIFIED_3, _S.NOT_RATED)
+VISIBLE = tuple(s.value for s in WORKING + FINISHED)
+CHECKABLE = frozenset({_S.AT_PROVINCE, _S.COMPLETENESS_CHECK})
+ROUND_ASSIGNABLE = frozenset({_S.AT_PROVINCE, _S.COMPLETENESS_CHECK, _S.PROVINCE_SUPPLEMENT, _S.SCHEDULED})
+CERTIFIED = {3: _S.CERTIFIED_3, 4: _S.CERTIFIED_4}
+
+NOTE_MIN, NOTE_MAX = 5, 1000
+ROUND_NAME_MIN, ROUND_NAME_MAX = 3, 100
+DECISION_MAX = 100
+LIST_MAX = 40  # buttons on one list screen
+FILES_MAX = 20  # files sent back when a dossier is opened
+LABEL_MAX = 48
+
+
+# Small helpers -------------------------------------------------------------------------------------------
+
+
+@cache
+def _communes_of_province(province_name: str) -> frozenset[int]:
+    return frozenset(c.code for c in communes_of(province_name))
+
+
+def province_communes(ctx: Context) -> frozenset[int]:
+    return _communes_of_province(ctx.settings.ocop_province)
+
+
+def stars_text(stars: int) -> str:
+    return "★" * stars + "☆" * (5 - stars)
+
+
+def points_text(value: float) -> str:
+    return format_number(round(value, 2))
+
+
+def short(text: str, limit: int = LABEL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def payload_id(payload: str | None, prefix: str) -> int | None:
+    if payload is None or not payload.startswith(prefix):
+        return None
+    tail = payload[len(prefix) :]
+    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
+
+
+def meaningful(text: str) -> bool:
+    """Some letters or digits, not only emoji or punctuation."""
+    return any(ch.isalnum() for ch in text)
+
+
+def back_choice() -> Choice:
+    return Choice(_("⬅️ Back"), P + "back")
+
+
+async def guard(ctx: Context) -> bool:
+    """The province role, from the database, on every step; anything else gets the one refusal."""
+    if is_province_officer(await scope_of(ctx)):
+        return True
+    await deny(ctx)
+    return False
+
+
+async def find_round(ctx: Context, round_id: int | None) -> Round | None:
+    if round_id is None:
+        return None
+    return await rounds.round_of(ctx.session, ctx.settings.ocop_province, round_id)
+
+
+def round_line(found: Round) -> str:
+    meeting = format_day(found.meeting_date) if found.meeting_date else _("not set")
+    state = _("open") if found.status == rounds.OPEN else _("closed")
+    return _("📅 {name}: submit by {deadline}, council on {meeting} ({state})").format(
+        name=found.name, deadline=format_day(found.submit_deadline), meeting=meeting, state=state
+    )
+
+
+async def record_audit(ctx: Context, action: str, object_type: str, object_id: int | None, **kwargs: Any) -> None:
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        **kwargs,
+    )
+
+
+async def tell_producer(ctx: Context, dossier: Dossier, kind: str, params: dict[str, Any]) -> None:
+    producer = await province.producer_of_dossier(ctx.session, dossier)
+    if producer is None:
+        return
+    params = {"product": dossier.product.name, **params}
+    await ctx.notify(producer.user_id, kind, params, dedupe_key=f"{kind}:{dossier.id}:{dossier.version}")
+
+
+# The dossier being worked on -----------------------------------------------------------------------------
+
+
+async def _dossier_of(ctx: Context) -> Dossier | None:
+    dossier_id = ctx.data.get("dossier_id")
+    if not isinstance(dossier_id, int):
+        return None
+    return await province.province_dossier(ctx.session, province_communes(ctx), dossier_id)
+
+
+async def current_dossier(ctx: Context) -> Dossier | None:
+    """The dossier being worked on, reloaded; the refusal is said when it is gone or out of scope."""
+    dossier = await _dossier_of(ctx)
+    if dossier is None or dossier.status not in VISIBLE:
+        await deny(ctx)
+        return None
+    return dossier
+
+
+async def changed_meanwhile(ctx: Context) -> None:
+    ctx.say(_("Someone else changed this dossier meanwhile, so nothing was saved. Here it is as it is now:"))
+    for key in ("score", "cert", "then", "revoke"):
+        ctx.data.pop(key, None)
+    await ctx.goto("dossier")
+
+
+async def not_now(ctx: Context) -> None:
+    ctx.say(_("That is not possible at this stage of the dossier. Here it is as it is now:"))
+    await ctx.goto("dossier")
+
+
+async def apply_change(
+    ctx: Context,
+    dossier: Dossier,
+    action: str,
+    *,
+    status: _S | None = None,
+    note: str | None = None,
+    **changes: Any,
+) -> bool:
+    """Check the transition, write it only if the dossier is still the version the officer saw, and log
+    it; False (with the answer already given) otherwise."""
+    if status is not None:
+        try:
+            check_transition(dossier.status, status)
+        except IllegalTransition:
+            await not_now(ctx)
+            return False
+    before = province.dossier_snapshot(dossier)
+    expected = ctx.data.get("version")
+    if not isinstance(expected, int) or not await province.change(
+        ctx.session, dossier, expected, now=ctx.now, status=status.value if status else None, **changes
+    ):
+        await changed_meanwhile(ctx)
+        return False
+    ctx.data["version"] = dossier.version
+    await record_audit(
+        ctx, action, "dossier", dossier.id, before=before, after=province.dossier_snapshot(dossier), note=note
+    )
+    return True
+
+
+# What the province decided, in words ---------------------------------------------------------------------
+
+
+async def dossier_facts(session: AsyncSession, province_name: str, dossier: Dossier) -> list[str]:
+    """Round, council result and certificate lines of a dossier: shown to officers and to the producer."""
+    lines: list[str] = []
+    if dossier.round_id is not None:
+        found = await rounds.round_of(session, province_name, dossier.round_id)
+        if found is not None:
+            lines.append(round_line(found))
+    result = await certificates.result_of(session, dossier.id)
+    if result is not None:
+        lines.append(_result_line(result))
+    certificate = await certificates.certificate_of_dossier(session, dossier.id)
+    if certificate is not None:
+        lines.append(_certificate_line(certificate))
+    return lines
+
+
+async def producer_facts(session: AsyncSession, province_name: str, dossier: Dossier) -> list[str]:
+    """What the producer's status report adds for a dossier the province has seen: the province's note
+    while it waits for a supplement, the round, the council's result and the certificate with its expiry."""
+    lines: list[str] = []
+    if dossier.status == _S.PROVINCE_SUPPLEMENT and dossier.review_note:
+        lines.append(_("The province asks: {note}").format(note=dossier.review_note))
+    return lines + await dossier_facts(session, province_name, dossier)
+
+
+def _result_line(result: CouncilResult) -> str:
+    line = _("🏅 Council: A {a} + B {b} + C {c} = {total} points → {stars}").format(
+        a=points_text(result.points_a),
+        b=points_text(result.points_b),
+        c=points_text(result.points_c),
+        total=points_text(result.total),
+        stars=stars_text(result.stars),
+    )
+    if not result.mandatory_ok:
+        line += "\n" + _("✗ A mandatory criterion failed (at most 2 stars).")
+    return line
+
+
+def _certificate_line(certificate: Certificate) -> str:
+    if certificate.status == certificates.REVOKED:
+        return _("⛔ Certificate {number} was revoked: {reason}").format(
+            number=certificate.decision_no, reason=certificate.revoked_reason or ""
+        )
+    return _("📜 Certificate {stars}, decision {number} of {issued}, valid until {expires}").format(
+        stars=stars_text(certificate.stars),
+        number=certificate.decision_no,
+        issued=format_day(certificate.issued_on),
+        expires=format_day(certificate.expires_on),
+    )
