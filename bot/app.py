@@ -23,7 +23,8 @@ def build_registry() -> Registry:
 
     registry = Registry()
     menu.register(registry)
-    for module_name in ("onboarding", "idea", "dossier", "status", "commune_review", "admin", "province", "link", "calendar"):
+    handler_modules = ("onboarding", "idea", "dossier", "status", "commune_review", "admin", "province", "link")
+    for module_name in (*handler_modules, "calendar"):
         module = _optional_handler(module_name)
         if module is not None:
             module.register(registry)

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import __version__
+from bot import __version__, admin_cli, round_cli
 from bot.settings import Settings
 
 log = logging.getLogger("ocop")
@@ -22,6 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--user", default="console-user", help="which console user you are")
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("version", help="print the version")
+    admin_cli.add_commands(commands)
+    round_cli.add_parser(commands)
+    laichau = commands.add_parser("import-laichau", help="import the Lai Châu 2023 OCOP list as placeholder data")
+    laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -32,6 +36,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         return 0
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.run(args, settings)
+    if args.command == "round":
+        return round_cli.run(args, settings)
+    if args.command == "import-laichau":
+        from bot.importer import run_import
+
+        return asyncio.run(run_import(settings, args.path))
     if args.command == "chat":
         asyncio.run(_chat(settings, args.user))
         return 0
@@ -68,6 +80,9 @@ async def _chat(settings: Settings, user: str) -> None:
 
 
 async def _run(settings: Settings) -> int:
+    zalo = settings.zalo_bot_token is not None or settings.zalo_oa_configured
+    if zalo:
+        return await _run_with_zalo(settings)
     if settings.telegram_bot_token is None:
         print(
             "No channel is configured. Set TELEGRAM_BOT_TOKEN (in the environment or a .env file) to run the\n"
@@ -77,12 +92,62 @@ async def _run(settings: Settings) -> int:
         await _chat(settings, "console-user")
         return 0
     from bot.app import build_app
-    from bot.channels.telegram import run_polling
+    from bot.channels.telegram import build_bot, run_polling
+    from bot.channels.telegram_delivery import TelegramDelivery
+    from bot.scheduler import Reminders
 
     app = await build_app(settings)
+    delivery_bot = build_bot(settings)
+    reminders = Reminders(
+        app.engine.sessions, settings, {"telegram": TelegramDelivery(delivery_bot)}, clock=app.engine.clock
+    )
+    reminders.start()
     try:
         await run_polling(app, settings)
     finally:
+        await reminders.stop()
+        await delivery_bot.session.close()
+        await app.close()
+    return 0
+
+
+async def _run_with_zalo(settings: Settings) -> int:
+    """The Zalo webhook server, with Telegram polling beside it when a Telegram token is set too, and the
+    reminders delivered through every configured channel."""
+    from bot.app import build_app
+    from bot.channels.webhook import open_zalo, run_zalo
+    from bot.scheduler import Reminders
+
+    app = await build_app(settings)
+    channels = open_zalo(app.engine, settings)
+    deliveries = channels.deliveries()
+    delivery_bot = None
+    if settings.telegram_bot_token is not None:
+        from bot.channels.telegram import build_bot
+        from bot.channels.telegram_delivery import TelegramDelivery
+
+        delivery_bot = build_bot(settings)
+        deliveries["telegram"] = TelegramDelivery(delivery_bot)
+    reminders = Reminders(app.engine.sessions, settings, deliveries, clock=app.engine.clock)
+    reminders.start()
+    try:
+        if settings.telegram_bot_token is None:
+            await run_zalo(app, settings, channels=channels)
+            return 0
+        from bot.channels.telegram import run_polling
+
+        stop = asyncio.Event()
+        zalo = asyncio.create_task(run_zalo(app, settings, stop, channels))
+        try:
+            await run_polling(app, settings)  # returns on Ctrl-C / SIGTERM
+        finally:
+            stop.set()
+            await zalo
+    finally:
+        await reminders.stop()
+        if delivery_bot is not None:
+            await delivery_bot.session.close()
+        await channels.close()
         await app.close()
     return 0
 

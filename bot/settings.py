@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -14,6 +15,35 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     # Base URL of the Bot API server, e.g. http://127.0.0.1:8081 for a local telegram-bot-api.
     telegram_api_base: str | None = None
+    # The bot's @username without the "@", for invite links (https://t.me/<username>?start=<code>).
+    telegram_bot_username: str | None = None
+
+    # Zalo Bot Platform (bot/channels/zalo_bot.py): webhook when ZALO_WEBHOOK_SECRET is set, else polling.
+    zalo_bot_token: SecretStr | None = None
+    zalo_api_base: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_secret: SecretStr | None = None
+    # Zalo Official Account (bot/channels/zalo_oa.py). The OA secret key signs webhooks; the app secret
+    # authenticates token refreshes. The tokens seed the database once; after that the rotated pair lives there.
+    zalo_oa_id: str | None = None
+    zalo_oa_app_id: str | None = None
+    zalo_oa_app_secret: SecretStr | None = None
+    zalo_oa_secret_key: SecretStr | None = None
+    zalo_oa_access_token: SecretStr | None = None
+    zalo_oa_refresh_token: SecretStr | None = None
+    zalo_oa_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_zns_api_base: str = "https://business.openapi.zalo.me"
+    # A ZNS template (approved by Zalo) for reminders past the OA's 7-day window; unset: no ZNS.
+    zalo_zns_template_id: str | None = None
+    # Picture shown on the OA's "share your phone" card (request_user_info needs one).
+    zalo_oa_phone_image_url: str = "https://developers.zalo.me/web/static/zalo.png"
+    # Signed OA events older than this are refused as replays.
+    zalo_oa_max_event_age_s: int = 300
+    # Our webhook server (Zalo Bot and Zalo OA); put it behind an HTTPS proxy.
+    # Every interface: the server usually runs in a container behind an HTTPS proxy.
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_path: str = "/webhook"
 
     database_url: str = "sqlite+aiosqlite:///data/ocop.db"
     ocop_data_dir: Path = Path("data")
@@ -23,6 +53,33 @@ class Settings(BaseSettings):
     # The Bot API's getFile refuses files above 20 MB; we refuse them first with a clear sentence.
     ocop_max_file_mb: int = 20
     log_level: str = "INFO"
+
+    # Reminders (bot.sweep, bot.sender). Offsets are days before the date; lists are JSON in the environment,
+    # e.g. OCOP_ROUND_REMINDER_DAYS=[14,3,1].
+    ocop_default_rounds: str = "20/05,20/10"  # submission deadlines (dd/MM) of the rounds seeded each year
+    ocop_round_reminder_days: list[int] = [14, 3, 1]
+    ocop_certificate_reminder_days: list[int] = [180, 90, 30, 0]
+    ocop_review_waiting_days: int = 5
+    ocop_draft_nudge_days: int = 7
+    # An expiry notice is only sent for a certificate that expired at most this many days ago (catch-up).
+    ocop_expired_notice_grace_days: int = 30
+    # A certificate reminder the sweep missed (bot down) is still sent up to this many days after its day.
+    ocop_reminder_catch_up_days: int = 7
+    ocop_quiet_start: dt.time = dt.time(21, 0)
+    ocop_quiet_end: dt.time = dt.time(7, 0)
+    ocop_sweep_minutes: int = 5
+    ocop_sender_poll_seconds: float = 5.0
+    # The platform's limits (Telegram: about 30 messages/s overall, 1/s per chat); the sender keeps a few
+    # per cent under them, so that network jitter never earns a 429.
+    ocop_send_per_second: float = 30.0
+    ocop_send_per_chat_per_second: float = 1.0
+    ocop_outbox_lease_seconds: int = 120
+    ocop_outbox_max_attempts: int = 5
+    ocop_outbox_retry_base_seconds: float = 30.0
+
+    @property
+    def zalo_oa_configured(self) -> bool:
+        return bool(self.zalo_oa_id and self.zalo_oa_app_id and self.zalo_oa_secret_key)
 
     @property
     def max_file_bytes(self) -> int:

@@ -5,12 +5,15 @@ idempotent: the same reminder or notice is stored once however often it is writt
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_of, insert_ignore
-from storage.models import OutboxMessage
+from storage.models import ChannelIdentity, OutboxMessage, User
 
 
 async def enqueue(
@@ -41,3 +44,148 @@ async def enqueue(
     )
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Claiming and settling (used by ``bot.sender``) -------------------------------------------------------------
+
+PENDING, CLAIMED, SENT, FAILED, UNDELIVERABLE = "pending", "claimed", "sent", "failed", "undeliverable"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One claimed row, detached from the session: the sender works on it outside any transaction."""
+
+    id: int
+    user_id: int
+    kind: str
+    params: dict[str, Any]
+    urgent: bool
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where a user is reachable: the active identity they used last, and their language."""
+
+    identity_id: int
+    channel: str
+    chat_id: str
+    locale: str
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    urgent_only: bool = False,
+) -> list[Claimed]:
+    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``.
+
+    Due means pending with ``not_before`` reached, or claimed by a worker whose lease ran out (it crashed or
+    hung): such a row is taken over. On PostgreSQL the candidate rows are locked ``FOR UPDATE SKIP LOCKED``, so
+    two senders claiming at once take different rows without waiting for each other; SQLite has a single
+    writer (``BEGIN IMMEDIATE``), which serialises claims by itself.
+    """
+    table = OutboxMessage
+    due = or_(
+        and_(table.status == PENDING, table.not_before <= now),
+        and_(table.status == CLAIMED, table.claimed_until < now),
+    )
+    candidates = select(table.id).where(due)
+    if urgent_only:
+        candidates = candidates.where(table.urgent.is_(True))
+    candidates = candidates.order_by(table.not_before, table.id).limit(limit).with_for_update(skip_locked=True)
+    ids = list(await session.scalars(candidates))
+    if not ids:
+        return []
+    rows = await session.execute(
+        update(table)
+        .where(table.id.in_(ids), due)
+        .values(status=CLAIMED, claimed_by=worker, claimed_until=now + lease)
+        .returning(table.id, table.user_id, table.kind, table.params, table.urgent, table.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = [Claimed(r.id, r.user_id, r.kind, dict(r.params or {}), bool(r.urgent), r.attempts) for r in rows]
+    return sorted(claimed, key=lambda c: c.id)
+
+
+async def _settle(session: AsyncSession, row_id: int, worker: str, **values: Any) -> bool:
+    """Change a row this worker holds; False when the lease was lost to another worker meanwhile."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == CLAIMED, OutboxMessage.claimed_by == worker)
+        .values(claimed_by=None, claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_sent(session: AsyncSession, row_id: int, worker: str, *, channel: str, now: dt.datetime) -> bool:
+    return await _settle(session, row_id, worker, status=SENT, channel=channel, sent_at=now, last_error=None)
+
+
+async def mark_retry(
+    session: AsyncSession, row_id: int, worker: str, *, attempts: int, not_before: dt.datetime, error: str
+) -> bool:
+    """Back to pending, to be tried again from ``not_before``."""
+    return await _settle(
+        session, row_id, worker, status=PENDING, attempts=attempts, not_before=not_before, last_error=error[:2000]
+    )
+
+
+async def mark_failed(session: AsyncSession, row_id: int, worker: str, *, attempts: int, error: str) -> bool:
+    """Given up after too many attempts: stays visible as ``failed`` with the last error."""
+    return await _settle(session, row_id, worker, status=FAILED, attempts=attempts, last_error=error[:2000])
+
+
+async def mark_undeliverable(
+    session: AsyncSession, row_id: int, worker: str, *, channel: str | None, error: str
+) -> bool:
+    """Nobody to send it to (no active identity, the bot was blocked): never retried."""
+    return await _settle(session, row_id, worker, status=UNDELIVERABLE, channel=channel, last_error=error[:2000])
+
+
+async def release(session: AsyncSession, row_id: int, worker: str, *, not_before: dt.datetime) -> bool:
+    """Hand a claimed row back untouched (shutting down, rate limited for too long)."""
+    return await _settle(session, row_id, worker, status=PENDING, not_before=not_before)
+
+
+async def reach(session: AsyncSession, user_ids: Collection[int], channels: Collection[str]) -> dict[int, Reach]:
+    """For each user, the active identity on one of ``channels`` they wrote from last (newest first)."""
+    if not user_ids or not channels:
+        return {}
+    rows = await session.execute(
+        select(
+            ChannelIdentity.id, ChannelIdentity.user_id, ChannelIdentity.channel, ChannelIdentity.chat_id, User.locale
+        )
+        .join(User, User.id == ChannelIdentity.user_id)
+        .where(
+            ChannelIdentity.user_id.in_(user_ids),
+            ChannelIdentity.active.is_(True),
+            ChannelIdentity.channel.in_(channels),
+            ChannelIdentity.chat_id.is_not(None),
+        )
+        .order_by(ChannelIdentity.user_id, ChannelIdentity.last_seen_at.desc().nulls_last(), ChannelIdentity.id.desc())
+    )
+    found: dict[int, Reach] = {}
+    for identity_id, user_id, channel, chat_id, locale in rows:
+        found.setdefault(user_id, Reach(identity_id, channel, str(chat_id), locale or "vi"))
+    return found
+
+
+async def deactivate_identity(session: AsyncSession, identity_id: int) -> None:
+    """The platform says this account cannot be reached (blocked the bot): stop trying it until they write."""
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.id == identity_id)
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def counts_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: int(count) for status, count in rows}

@@ -1,0 +1,145 @@
+"""The timer: APScheduler runs the sweep every few minutes and wakes the sender; nothing more.
+
+Jobs never call a platform: the sweep writes into the outbox, the sender (its own long-running task, woken
+by the timer or by a sweep that wrote rows) drains it. The job store is in memory (the jobs are the same on
+every start), ``coalesce`` folds missed runs into one, and one instance per job runs at a time. Several bot
+processes may each run this: the outbox's dedupe keys and leases keep them from doing anything twice.
+
+The province's default rounds (``OCOP_DEFAULT_ROUNDS="20/05,20/10"``) are seeded for the current year at
+start and again when the year changes; staff may edit them afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import Delivery
+from bot.sender import Sender
+from bot.settings import Settings
+from bot.sweep import SweepResult, local_today, sweep
+from storage import rounds
+from storage.models import Round
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def default_deadlines(raw: str, year: int) -> list[dt.date]:
+    """``"20/05,20/10"`` → the submission deadlines of that year's rounds (bad parts are skipped, logged)."""
+    found: list[dt.date] = []
+    for part in raw.split(","):
+        day, _slash, month = part.strip().partition("/")
+        try:
+            found.append(dt.date(year, int(month), int(day)))
+        except ValueError:
+            log.warning("OCOP_DEFAULT_ROUNDS: cannot read %r as dd/MM", part)
+    return sorted(found)
+
+
+async def seed_rounds(session: AsyncSession, settings: Settings, year: int, now: dt.datetime) -> list[Round]:
+    """The configured rounds of ``year``, created once (a round with the same name or deadline counts)."""
+    created: list[Round] = []
+    for number, deadline in enumerate(default_deadlines(settings.ocop_default_rounds, year), start=1):
+        name = rounds.default_round_name(number, year)
+        existing = await session.scalar(
+            select(Round.id).where(
+                Round.province == settings.ocop_province,
+                or_(Round.name == name, Round.submit_deadline == deadline),
+            )
+        )
+        if existing is None:
+            created.append(
+                await rounds.create_round(
+                    session,
+                    province=settings.ocop_province,
+                    name=name,
+                    submit_deadline=deadline,
+                    meeting_date=None,
+                    now=now,
+                )
+            )
+    return created
+
+
+class Reminders:
+    """The sweep job, the sender loop and their timer, started and stopped together."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        deliveries: Mapping[str, Delivery],
+        *,
+        clock: Clock,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.sender = Sender(sessions, settings, deliveries, clock=clock)
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": AsyncIOExecutor()},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone=settings.ocop_timezone,
+        )
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+        self._seeded_year: int | None = None
+
+    async def sweep_once(self) -> SweepResult:
+        now = self.clock()
+        year = local_today(now, self.settings).year
+        async with self.sessions() as session, session.begin():
+            if self._seeded_year != year:
+                await seed_rounds(session, self.settings, year, now)
+                self._seeded_year = year
+            result = await sweep(session, self.settings, now)
+        if result.total:
+            log.info("sweep queued %d reminders: %s", result.total, result.written)
+            self._wake.set()
+        return result
+
+    async def _sweep_job(self) -> None:
+        try:
+            await self.sweep_once()
+        except Exception:  # logged, and the next run tries again
+            log.exception("reminder sweep failed")
+
+    async def _tick(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        # APScheduler logs every run at INFO; the sender tick runs every few seconds.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        now = dt.datetime.now(dt.UTC)
+        self.scheduler.add_job(
+            self._sweep_job, "interval", minutes=self.settings.ocop_sweep_minutes, id="sweep", next_run_time=now
+        )
+        self.scheduler.add_job(self._tick, "interval", seconds=self.settings.ocop_sender_poll_seconds, id="sender")
+        self.scheduler.start()
+        self._sender_task = asyncio.create_task(self.sender.run_forever(self._wake, self._stop), name="sender")
+
+    async def stop(self) -> None:
+        """Stop the timer and let the sender finish the row in hand; unsent claimed rows return after the lease."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self._stop.set()
+        if self._sender_task is not None:
+            try:
+                await asyncio.wait_for(self._sender_task, timeout=10)
+            except TimeoutError:
+                self._sender_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._sender_task
