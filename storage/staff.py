@@ -89,7 +89,7 @@ async def list_staff(session: AsyncSession, province: str) -> list[StaffMember]:
         .where(StaffRole.province == province, StaffRole.revoked_at.is_(None))
         .order_by(StaffRole.role, StaffRole.commune_code, StaffRole.user_id, StaffRole.id)
     )
-    return [StaffMember(role, name, phone) for role, name, phone in rows.tuples()]
+    return [StaffMember(role, name, phone) for role, name, phone in rows]
 
 
 # Invites ---------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_normalise_phone(raw: str, expected: str | None) -> None:
     assert normalise_phone(raw) == expected
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3000), st.integers(50, 4096))
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=3000), st.integers(50, 4096))
 def test_split_message_keeps_every_character_within_the_limit(text: str, limit: int) -> None:
     parts = split_message(text, limit)
     assert all(len(part) <= limit for part in parts)
