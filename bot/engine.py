@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.files import receive
 from bot.flow import Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.messages import Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
 from bot.settings import Settings
 from bot.text import fold, nfc
 from storage import users
@@ -255,9 +255,14 @@ def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str
         return None
     number = _NUMBER.match(folded) if numbers else None
     if number:
+        # Channels number the choices of each message from 1: a number means the newest question's choices.
+        newest = max(_group(choice) for choice in last_choices)
+        numbered = [choice for choice in last_choices if _group(choice) == newest]
         index = int(number.group(1)) - 1
-        return str(last_choices[index][1]) if 0 <= index < len(last_choices) else None
-    labels = [(fold(str(label)), str(payload)) for label, payload in last_choices]
+        return str(numbered[index][1]) if 0 <= index < len(numbered) else None
+    labels = [(fold(str(choice[0])), str(choice[1])) for choice in last_choices]
+    # A label pressed on a reply keyboard, or copied, comes with its emoji; the stored labels have none.
+    folded = fold(_strip_label(folded))
     exact = [payload for label, payload in labels if label == folded]
     if exact:
         return exact[0]
@@ -272,14 +277,20 @@ def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str
     return None
 
 
+def _group(choice: list[Any]) -> int:
+    """Which message of the last reply offered this choice ([label, payload, message index])."""
+    return int(choice[2]) if len(choice) > 2 else 0
+
+
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
-    offered: list[Choice] = []
-    for reply in ctx.replies:
-        offered.extend(choices_of(reply))
     conversation.flow = ctx.state.flow
     conversation.step = ctx.state.step
     conversation.data = ctx.state.data
-    conversation.last_choices = [[_strip_label(c.label), c.payload] for c in offered]
+    conversation.last_choices = [
+        [_strip_label(choice.label), choice.payload, index]
+        for index, reply in enumerate(ctx.replies)
+        for choice in choices_of(reply)
+    ]
     conversation.version += 1
     conversation.updated_at = now
 

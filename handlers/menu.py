@@ -69,6 +69,11 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
             'Type "menu" at any time to come back here, or "huy" to stop what you are doing.'
         )
     )
+    if "lk:" in ctx.registry.global_payloads:
+        ctx.say(
+            _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
+            [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
+        )
     await show_menu(ctx)
 
 

@@ -142,4 +142,4 @@ async def offered_payloads(session: AsyncSession, channel: str, external_id: str
         .join(ChannelIdentity, ChannelIdentity.user_id == Conversation.user_id)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
     )
-    return {str(choice[1]) for choice in (last or []) if isinstance(choice, list | tuple) and len(choice) == 2}
+    return {str(choice[1]) for choice in (last or []) if isinstance(choice, list | tuple) and len(choice) >= 2}

@@ -51,6 +51,7 @@ def test_typed_words_select_an_offered_choice() -> None:
     assert _match_choice("ho so", offered, numbers=True) == "m:dossier"  # a unique part of a label
     assert _match_choice("khong dong yy", offered, numbers=True) == "ob:no"  # a typo
     assert _match_choice("dong y", offered, numbers=True) == "ob:yes"  # exact beats "contains"
+    assert _match_choice("❌ khong dong y", offered, numbers=False) == "ob:no"  # a label sent with its emoji
     assert _match_choice("xyz", offered, numbers=True) is None
     assert _match_choice("9", offered, numbers=True) is None
 
@@ -73,3 +74,19 @@ async def test_old_processed_update_ids_are_forgotten(app: App) -> None:
     async with app.engine.sessions() as session, session.begin():
         assert await users.prune_processed(session, app.engine.clock() - dt.timedelta(days=30)) == 0
         assert await users.prune_processed(session, app.engine.clock() + dt.timedelta(seconds=1)) >= 1
+
+
+def test_a_number_means_the_newest_question_when_one_reply_has_several() -> None:
+    from bot.engine import _match_choice
+
+    offered = [["Liên kết", "lk:start", 0], ["Đăng ký ý tưởng", "m:idea", 1], ["Hồ sơ", "m:dossier", 1]]
+    assert _match_choice("1", offered, numbers=True) == "m:idea"
+    assert _match_choice("lien ket", offered, numbers=True) == "lk:start"  # words still reach every message
+    assert _match_choice("1", [["Cũ", "old"]], numbers=True) == "old"  # rows saved before the groups existed
+
+
+async def test_help_then_a_number_picks_from_the_menu_shown_last(producer_chat: Chat) -> None:
+    await producer_chat.send("giup")
+    assert "lk:start" in {c.payload for c in producer_chat.choices}
+    await producer_chat.send("1")  # "1." of the menu under the help text: register an idea
+    assert producer_chat.choices and "idea:" in producer_chat.choices[-1].payload
