@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     zalo_oa_phone_image_url: str = "https://developers.zalo.me/web/static/zalo.png"
     # Signed OA events older than this are refused as replays.
     zalo_oa_max_event_age_s: int = 300
-    # Our webhook server (Zalo Bot and Zalo OA); put it behind an HTTPS proxy.
-    # Every interface: the server usually runs in a container behind an HTTPS proxy.
+    # Our webhook server (Zalo Bot and Zalo OA). Every interface: it usually runs in a container behind an
+    # HTTPS proxy.
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     webhook_path: str = "/webhook"
