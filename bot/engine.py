@@ -283,14 +283,15 @@ def _group(choice: list[Any]) -> int:
 
 
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
-    conversation.flow = ctx.state.flow
-    conversation.step = ctx.state.step
-    conversation.data = ctx.state.data
-    conversation.last_choices = [
+    offered = [
         [_strip_label(choice.label), choice.payload, index]
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]
+    state = (ctx.state.flow, ctx.state.step, ctx.state.data, offered)
+    if state == (conversation.flow, conversation.step, conversation.data, conversation.last_choices):
+        return  # nothing moved (the menu shown again): no write, one statement less per update
+    conversation.flow, conversation.step, conversation.data, conversation.last_choices = state
     conversation.version += 1
     conversation.updated_at = now
 
