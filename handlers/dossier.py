@@ -3,7 +3,8 @@
 A producer on a cheap phone sends photos of papers, one item at a time; every file is acknowledged at once
 and the checklist shows ✓/✗ and a progress bar over the required items the producer supplies (the commune
 writes its own report; samples are handed in, not uploaded). Submit appears only when nothing required is
-missing.
+missing. Documents that expire on their own (food-safety certificate, lab test) get their expiry date asked
+once, so that the reminder sweep can warn when one runs out before the council meets.
 
 ```mermaid
 stateDiagram-v2
@@ -18,6 +19,10 @@ stateDiagram-v2
     checklist --> checklist: ➕ More items / ⬅️ Back
     item --> item: a file (acknowledged) / rejected file
     item --> checklist: ✅ Done / ⬅️ Checklist / samples handed in
+    item --> expiry: first file or ✅ Done of a document that expires (asked once) / 📅 Expiry date
+    expiry --> expiry: unreadable date (hint) / a file (kept)
+    expiry --> item: a date / No expiry date / Skip (came from a file or 📅)
+    expiry --> checklist: a date / No expiry date / Skip (came from ✅ Done)
     checklist --> [*]: 📤 Submit (SUBMITTED_COMMUNE) / ⬅️ Menu
     [*] --> attach: a file nobody asked for (stray), draft dossier exists
     checklist --> attach: a file sent at the checklist
@@ -27,10 +32,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.dates import BadDate, parse_day
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day, format_number
 from bot.messages import Choice, ReceivedFile, RejectedFile
@@ -53,7 +60,7 @@ from bot.rules import (
     rule_set_for,
 )
 from bot.text import fold, progress_bar
-from storage import dossiers, ideas
+from storage import dossiers, ideas, rounds
 from storage.models import Dossier, DossierItem, Producer
 from storage.producers import producer_of_user
 
@@ -78,6 +85,10 @@ NAME_MIN, NAME_MAX = 2, 120
 BUTTON_LABEL_MAX = 48
 SUBMIT_WORDS = frozenset({"nop", "nop ho so", "gui", "gui ho so", "submit", "gui di", "nop di"})
 DONE_WORDS = frozenset({"xong", "da xong", "done", "ok", "xong roi"})
+# The status report warns about documents expiring within this many days (or before the council meets).
+EXPIRY_SOON_DAYS = 60
+# Where the expiry question returns to: the item after a file or the 📅 button, the checklist after ✅ Done.
+EXPIRY_RETURNS = ("item", "checklist")
 
 flow = Flow(FLOW_NAME, first_step="product")
 
@@ -137,6 +148,31 @@ def next_step(status: str) -> str:
         return _(DOSSIER_NEXT_STEP[DossierStatus(status)])
     except ValueError:
         return ""
+
+
+def has_expiry(code: str) -> bool:
+    found = requirement(code)
+    return found is not None and found.has_expiry
+
+
+def expiry_note(item: DossierItem, today: dt.date | None) -> str:
+    """ " (expires 31/12/2027)" after a checklist line; empty when no date is known."""
+    if item.expires_on is None:
+        return ""
+    day = format_day(item.expires_on)
+    if today is not None and item.expires_on < today:
+        return " (" + _("⚠️ expired {day}").format(day=day) + ")"
+    return " (" + _("expires {day}").format(day=day) + ")"
+
+
+async def meeting_date(ctx: Context, dossier: Dossier) -> dt.date | None:
+    """The day the council meets on this dossier's round, when it is known and still ahead."""
+    if dossier.round_id is None:
+        return None
+    found = await rounds.round_of(ctx.session, ctx.settings.ocop_province, dossier.round_id)
+    if found is None or found.status != rounds.OPEN or found.meeting_date is None:
+        return None
+    return found.meeting_date if found.meeting_date >= ctx.today else None
 
 
 def file_size(size: int) -> str:
@@ -448,7 +484,7 @@ async def got_case(ctx: Context) -> None:
 # 3. The checklist ----------------------------------------------------------------------------------------
 
 
-def _line(item: DossierItem) -> str:
+def _line(item: DossierItem, today: dt.date | None) -> str:
     name = item_label(item.code)
     source = supplied_by(item.code)
     if source is SuppliedBy.COMMUNE:
@@ -458,11 +494,11 @@ def _line(item: DossierItem) -> str:
         extra = f" · 📎 {len(item.files)}" if item.files else ""
         return f"✓ {name} · {handed}{extra}"
     if item.files:
-        return f"✓ {name} · 📎 {len(item.files)}"
-    return f"✗ {name}"
+        return f"✓ {name} · 📎 {len(item.files)}{expiry_note(item, today)}"
+    return f"✗ {name}{expiry_note(item, today)}"
 
 
-def checklist_text(dossier: Dossier) -> str:
+def checklist_text(dossier: Dossier, today: dt.date | None = None) -> str:
     required = [i for i in dossier.items if i.required]
     scored = [i for i in dossier.items if not i.required]
     lines = [
@@ -470,10 +506,10 @@ def checklist_text(dossier: Dossier) -> str:
         progress_line(dossier),
         "",
         _("Required:"),
-        *(_line(i) for i in required),
+        *(_line(i, today) for i in required),
     ]
     if scored:
-        lines += ["", _("Extra evidence (gives more points):"), *(_line(i) for i in scored)]
+        lines += ["", _("Extra evidence (gives more points):"), *(_line(i, today) for i in scored)]
     return "\n".join(lines)
 
 
@@ -518,7 +554,7 @@ async def ask_checklist(ctx: Context) -> None:
         await _stale(ctx)
         return
     page = "more" if ctx.data.get("page") == "more" else "required"
-    text = checklist_text(dossier)
+    text = checklist_text(dossier, ctx.today)
     text += "\n\n" + (
         _("Press an item to send its photos.") if missing_items(dossier) else _("Everything required is here.")
     )
@@ -568,6 +604,11 @@ def _item_choices(item: DossierItem) -> list[Choice]:
     choices: list[Choice] = []
     if supplied_by(item.code) is SuppliedBy.HAND_IN and item.handed_in_at is None:
         choices.append(Choice(_("📦 I have handed in the 5 samples"), f"{PREFIX}handin"))
+    if has_expiry(item.code):
+        if item.expires_on is None:
+            choices.append(Choice(_("📅 Add expiry date"), f"{PREFIX}exp"))
+        else:
+            choices.append(Choice(_("📅 Expiry date: {day}").format(day=format_day(item.expires_on)), f"{PREFIX}exp"))
     choices += [Choice(_("✅ Done with this item"), f"{PREFIX}done"), Choice(_("⬅️ Checklist"), f"{PREFIX}back")]
     return choices
 
@@ -580,6 +621,15 @@ async def _current_item(ctx: Context, producer: Producer) -> DossierItem | None:
     if item is None or item.dossier.status not in EDITABLE:
         return None
     return item
+
+
+def _expiry_line(item: DossierItem, today: dt.date) -> str | None:
+    if item.expires_on is None:
+        return None
+    day = format_day(item.expires_on)
+    if item.expires_on < today:
+        return _("⚠️ This document expired on {day}. Please get a new one and send it here.").format(day=day)
+    return _("📅 Valid until {day}.").format(day=day)
 
 
 @flow.ask("item")
@@ -600,6 +650,9 @@ async def ask_item(ctx: Context) -> None:
     else:
         lines.append(_("Send photos or scanned documents for this item. You can send several, one after another."))
     lines.append(_("Files received so far: {count}").format(count=len(item.files)))
+    expiry = _expiry_line(item, ctx.today)
+    if expiry is not None:
+        lines.append(expiry)
     ctx.ask_file("\n".join(lines), _item_choices(item))
 
 
@@ -619,7 +672,14 @@ async def got_item(ctx: Context) -> None:
     if isinstance(received, RejectedFile):
         ctx.ask_file(rejected_text(ctx, received), _item_choices(item))
         return
-    if payload in (f"{PREFIX}done", f"{PREFIX}back") or (payload is None and fold(ctx.text or "") in DONE_WORDS):
+    if payload == f"{PREFIX}exp" and has_expiry(item.code):
+        await _ask_expiry(ctx, item, then="item")
+        return
+    done = payload == f"{PREFIX}done" or (payload is None and fold(ctx.text or "") in DONE_WORDS)
+    if done and item_done(item) and _expiry_unasked(ctx, item):
+        await _ask_expiry(ctx, item, then="checklist")
+        return
+    if done or payload == f"{PREFIX}back":
         await ctx.goto("checklist")
         return
     if payload == f"{PREFIX}handin" and supplied_by(item.code) is SuppliedBy.HAND_IN:
@@ -633,21 +693,132 @@ async def got_item(ctx: Context) -> None:
     )
 
 
-async def _file_for_item(ctx: Context, item: DossierItem, received: ReceivedFile) -> None:
+async def _link_received(ctx: Context, item: DossierItem, received: ReceivedFile) -> tuple[bool, int, str]:
+    """Attach the file to the item: whether it is new there, how many files the item has, the acknowledgement."""
     stored = await _stored_row(ctx, received)
     linked = await dossiers.link_file(
         ctx.session, item.id, stored, original_name=received.original_name, uploaded_by=ctx.user.id, now=ctx.now
     )
     count = await dossiers.file_count(ctx.session, item.id)
     name = item_label(item.code)
+    if not linked:
+        return False, count, _("You already sent this file for {item}. It is counted once.").format(item=name)
+    text = _("Received file {number} for {item}: {size}").format(number=count, item=name, size=file_size(received.size))
+    return True, count, text
+
+
+async def _file_for_item(ctx: Context, item: DossierItem, received: ReceivedFile) -> None:
+    linked, count, text = await _link_received(ctx, item, received)
+    if linked and count == 1 and _expiry_unasked(ctx, item):
+        # The acknowledgement carries no buttons: the expiry question right after it is the one to answer.
+        ctx.say(text)
+        await _ask_expiry(ctx, item, then="item")
+        return
     if linked:
-        text = _("Received file {number} for {item}: {size}").format(
-            number=count, item=name, size=file_size(received.size)
-        )
         text += "\n" + _("Send more, or press ✅ when this item is complete.")
-    else:
-        text = _("You already sent this file for {item}. It is counted once.").format(item=name)
     ctx.say(text, _item_choices(item))
+
+
+# 4b. The expiry date of a document that expires ----------------------------------------------------------
+
+
+def _expiry_unasked(ctx: Context, item: DossierItem) -> bool:
+    """A document with an expiry date we do not know yet, not asked about in this conversation."""
+    asked = ctx.data.get("expiry_asked") or []
+    return has_expiry(item.code) and item.expires_on is None and item.id not in asked
+
+
+async def _ask_expiry(ctx: Context, item: DossierItem, *, then: str) -> None:
+    asked: list[Any] = list(ctx.data.get("expiry_asked") or [])
+    if item.id not in asked:
+        asked.append(item.id)
+    ctx.data["expiry_asked"] = asked
+    ctx.data["expiry_then"] = then
+    await ctx.goto("expiry")
+
+
+async def _after_expiry(ctx: Context) -> None:
+    then = ctx.data.pop("expiry_then", "item")
+    await ctx.goto(then if then in EXPIRY_RETURNS else "item")
+
+
+@flow.ask("expiry", free_text=True)
+async def ask_expiry(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    item = await _current_item(ctx, producer)
+    if item is None or not has_expiry(item.code):
+        await _stale(ctx)
+        return
+    example = format_day(dt.date(ctx.today.year + 1, 12, 31))
+    lines = [
+        f"📅 {item_label(item.code)}",
+        _("When does this document expire? Type the date (e.g. {example})").format(example=example),
+    ]
+    if item.expires_on is not None:
+        lines.append(_("Saved now: {day}").format(day=format_day(item.expires_on)))
+    later = _("Skip for now") if item.expires_on is None else _("⬅️ Back")
+    ctx.say(
+        "\n".join(lines),
+        [Choice(_("No expiry date on it"), f"{PREFIX}noexp"), Choice(later, f"{PREFIX}skip")],
+    )
+
+
+@flow.answer("expiry")
+async def got_expiry(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    item = await _current_item(ctx, producer)
+    if item is None or not has_expiry(item.code):
+        await _stale(ctx)
+        return
+    received, payload = ctx.received, ctx.payload
+    if isinstance(received, ReceivedFile):
+        # A second page of the certificate: keep it, then the date is still wanted.
+        _linked, _count, text = await _link_received(ctx, item, received)
+        await ctx.reask(text)
+        return
+    if isinstance(received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, received))
+        return
+    if payload == f"{PREFIX}noexp":
+        await dossiers.set_expiry(ctx.session, item, None)
+        ctx.say(_("✓ Noted: this document has no expiry date."))
+        await _after_expiry(ctx)
+        return
+    if payload == f"{PREFIX}skip":
+        if item.expires_on is None:
+            ctx.say(_("All right. You can add the date later with the 📅 button of this item."))
+        await _after_expiry(ctx)
+        return
+    try:
+        # A date without a year is the next such day, as for any date in the future.
+        expires_on = parse_day(ctx.text, ctx.today)
+    except BadDate as bad:
+        await ctx.reask(bad.hint)
+        return
+    await dossiers.set_expiry(ctx.session, item, expires_on)
+    ctx.say(await _expiry_saved_text(ctx, item, expires_on))
+    await _after_expiry(ctx)
+
+
+async def _expiry_saved_text(ctx: Context, item: DossierItem, expires_on: dt.date) -> str:
+    day = format_day(expires_on)
+    if expires_on < ctx.today:
+        # Still recorded, so the checklist and the status report show why a new document is needed.
+        return _(
+            "⚠️ This document expired on {day}. The council needs a valid one: "
+            "please get a new document and send it to this item."
+        ).format(day=day)
+    meeting = await meeting_date(ctx, item.dossier)
+    if meeting is not None and expires_on < meeting:
+        return _(
+            "⚠️ Saved: valid until {day}, but the council meets on {meeting}. "
+            "Please renew it before then and send the new one."
+        ).format(day=day, meeting=format_day(meeting))
+    return _("✓ Saved: valid until {day}.").format(day=day)
 
 
 # 5. Submit -----------------------------------------------------------------------------------------------

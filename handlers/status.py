@@ -11,13 +11,18 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.flow import Context, Flow, Intent, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
+from bot.sweep import BEFORE_COUNCIL
 from handlers.dossier import (
+    EXPIRY_SOON_DAYS,
     case_label,
     item_label,
+    meeting_date,
     missing_items,
     next_step,
     progress_line,
@@ -84,6 +89,37 @@ def dossier_lines(dossier: Dossier) -> list[str]:
     return lines
 
 
+def expiry_lines(dossier: Dossier, today: dt.date, meeting: dt.date | None) -> list[str]:
+    """Documents of a dossier still on its way to the council that have expired, will expire before the
+    council meets, or within ``EXPIRY_SOON_DAYS``: the producer has to get new ones in time."""
+    if dossier.status not in BEFORE_COUNCIL:
+        return []
+    soon = today + dt.timedelta(days=EXPIRY_SOON_DAYS)
+    lines: list[str] = []
+    dated = [i for i in dossier.items if i.expires_on is not None]
+    for item in sorted(dated, key=lambda i: (i.expires_on, i.position)):
+        expires_on = item.expires_on
+        assert expires_on is not None
+        name, day = item_label(item.code), format_day(expires_on)
+        if expires_on < today:
+            lines.append(_("⚠️ {item}: expired on {day}. A new one is needed.").format(item=name, day=day))
+        elif meeting is not None and expires_on < meeting:
+            lines.append(
+                _("⚠️ {item}: expires on {day}, before the council meets on {meeting}.").format(
+                    item=name, day=day, meeting=format_day(meeting)
+                )
+            )
+        elif expires_on <= soon:
+            lines.append(_("📅 {item}: expires on {day}.").format(item=name, day=day))
+    return lines
+
+
+async def _expiry_lines(ctx: Context, dossier: Dossier) -> list[str]:
+    if not any(i.expires_on is not None for i in dossier.items):
+        return []  # no round lookup for the many dossiers without dated documents
+    return expiry_lines(dossier, ctx.today, await meeting_date(ctx, dossier))
+
+
 async def show_status(ctx: Context) -> None:
     """The report; leaves any flow, since it is an answer, not a question."""
     ctx.end_flow()
@@ -107,7 +143,11 @@ async def show_status(ctx: Context) -> None:
         blocks.append(_("Your dossiers:"))
         # What the province decided (round, council result, certificate), from handlers.province_common.
         blocks += [
-            "\n".join(dossier_lines(dossier) + await producer_facts(ctx.session, ctx.settings.ocop_province, dossier))
+            "\n".join(
+                dossier_lines(dossier)
+                + await _expiry_lines(ctx, dossier)
+                + await producer_facts(ctx.session, ctx.settings.ocop_province, dossier)
+            )
             for dossier in dossier_rows
         ]
     ctx.say("\n\n".join(blocks))

@@ -147,6 +147,23 @@ async def dossier_of(session: AsyncSession, producer_id: int, dossier_id: int) -
     )
 
 
+async def dossier_in_communes(session: AsyncSession, dossier_id: int, communes: Collection[int]) -> Dossier | None:
+    """One dossier with product, items and stored files, only if its product belongs to one of ``communes``
+    (how staff reach a dossier: the commune reviewer's and the province's communes)."""
+    if not communes:
+        return None
+    return await session.scalar(
+        select(Dossier)
+        .join(Product, Dossier.product_id == Product.id)
+        .where(Dossier.id == dossier_id, Product.commune_code.in_(communes))
+        .options(
+            selectinload(Dossier.product),
+            selectinload(Dossier.items).selectinload(DossierItem.files).selectinload(DossierItemFile.stored_file),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
 async def dossiers_of(
     session: AsyncSession, producer_id: int, statuses: Collection[str] | None = None
 ) -> list[Dossier]:
@@ -230,6 +247,12 @@ async def file_count(session: AsyncSession, item_id: int) -> int:
 async def mark_handed_in(session: AsyncSession, item: DossierItem, now: dt.datetime) -> None:
     if item.handed_in_at is None:
         item.handed_in_at = now
+    await session.flush()
+
+
+async def set_expiry(session: AsyncSession, item: DossierItem, expires_on: dt.date | None) -> None:
+    """The date printed on a document that expires (food-safety certificate, lab test); None: it has none."""
+    item.expires_on = expires_on
     await session.flush()
 
 
