@@ -31,8 +31,7 @@ from bot.sender import Sender
 from bot.settings import Settings
 from storage.db import create_engine, is_sqlite, migrate, session_factory
 from storage.models import ChannelIdentity, OutboxMessage, User
-from tests.fakes.telegram_api import SEND_METHODS, TOKEN
-from tests.fakes.telegram_limits import LimitedBotAPI
+from tests.fakes.telegram_api import SEND_METHODS, TOKEN, FakeBotAPI
 
 NOON = dt.datetime(2026, 3, 2, 5, 0, tzinfo=dt.UTC)  # 12:00 in Lai Châu: outside quiet hours
 
@@ -82,7 +81,7 @@ async def run(url: str, recipients: int) -> int:
     await fill(url, recipients)
     settings = Settings(_env_file=None, database_url=url)
     db = create_engine(url)
-    async with LimitedBotAPI(sends_per_second=30) as api:
+    async with FakeBotAPI(sends_per_second=30) as api:
         bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
         sender = Sender(session_factory(db), settings, {"telegram": TelegramDelivery(bot)}, clock=lambda: NOON)
         started = time.monotonic()

@@ -8,6 +8,7 @@ was signed last May). Every refusal carries a short hint in the user's language 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from enum import StrEnum
 
@@ -15,6 +16,8 @@ from bot.i18n import _, format_day
 
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*(?:[/.\-]\s*(\d{2}|\d{4}))?\s*$")
 YEAR_MIN, YEAR_MAX = 2000, 2100
+
+log = logging.getLogger(__name__)
 
 
 class When(StrEnum):
@@ -88,3 +91,18 @@ def _without_year(day: int, month: int, today: dt.date, when: When) -> dt.date:
         if (step == 1 and candidate >= today) or (step == -1 and candidate <= today):
             return candidate
     raise BadDate("impossible", today)
+
+
+def day_months(raw: str) -> list[tuple[int, int]]:
+    """``"20/05,20/10"`` (a setting such as ``OCOP_DEFAULT_ROUNDS``) → ``[(20, 5), (20, 10)]``, as (day, month)
+    pairs in calendar order; a part that is no day of the year is skipped and logged."""
+    found: list[tuple[int, int]] = []
+    for part in raw.split(","):
+        day, _slash, month = part.strip().partition("/")
+        try:
+            dt.date(2000, int(month), int(day))  # a leap year: 29/02 is a day of some years
+        except ValueError:
+            log.warning("cannot read %r as dd/MM", part)
+            continue
+        found.append((int(day), int(month)))
+    return sorted(found, key=lambda pair: (pair[1], pair[0]))

@@ -3,7 +3,7 @@
     ocop-bot round add --name "Đợt 1/2026" --deadline 20/05/2026 --meeting 15/06/2026
     ocop-bot round list
     ocop-bot round close 3            (a round id, or its exact name)
-    ocop-bot round seed --year 2026   (the plan's two rounds: deadlines 20/05 and 20/10)
+    ocop-bot round seed --year 2026   (the rounds of OCOP_DEFAULT_ROUNDS, by default deadlines 20/05 and 20/10)
 
 Dates are typed as in the chat (``20/5``, ``20/05/2026``, ``20-5-2026``); every change is audit-logged
 with the actor "cli".
@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.dates import BadDate, When, parse_day
+from bot.dates import BadDate, When, day_months, parse_day
 from bot.settings import Settings
+from bot.text import tidy
 from storage import audit, rounds
 from storage.models import Round
 
@@ -37,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list the province's rounds")
     close = sub.add_parser("close", help="close a round (no more dossiers assigned to it)")
     close.add_argument("round", help="the round's id or exact name")
-    seed = sub.add_parser("seed", help="create the year's two rounds of the plan (20/05 and 20/10), once")
+    seed = sub.add_parser("seed", help="create the year's rounds of OCOP_DEFAULT_ROUNDS (20/05,20/10), once")
     seed.add_argument("--year", type=int, help="default: this year")
 
 
@@ -73,14 +74,15 @@ async def execute(
     db = create_engine(settings.database_url)
     try:
         async with session_factory(db)() as session, session.begin():
-            return await _dispatch(session, args, settings.ocop_province, now, today, out)
+            return await _dispatch(session, args, settings, now, today, out)
     finally:
         await db.dispose()
 
 
 async def _dispatch(
-    session: AsyncSession, args: argparse.Namespace, province: str, now: dt.datetime, today: dt.date, out: TextIO
+    session: AsyncSession, args: argparse.Namespace, settings: Settings, now: dt.datetime, today: dt.date, out: TextIO
 ) -> int:
+    province = settings.ocop_province
     command = args.round_command
     if command == "add":
         return await _add(session, args, province, now, today, out)
@@ -89,7 +91,8 @@ async def _dispatch(
     if command == "seed":
         year = args.year or today.year
         before = {r.id for r in await rounds.rounds_of(session, province)}
-        for found in await rounds.seed_default_rounds(session, province, year, now):
+        deadlines = day_months(settings.ocop_default_rounds)
+        for found in await rounds.seed_rounds(session, province, year, deadlines, now):
             if found.id not in before:
                 await _audit(session, now, "round.create", found, before=None)
             print(_line(found), file=out)
@@ -107,7 +110,7 @@ async def _dispatch(
 async def _add(
     session: AsyncSession, args: argparse.Namespace, province: str, now: dt.datetime, today: dt.date, out: TextIO
 ) -> int:
-    name = " ".join(str(args.name).split())
+    name = tidy(str(args.name))
     if not 3 <= len(name) <= 100:
         print("error: the name must have 3 to 100 characters", file=out)
         return 2

@@ -20,56 +20,18 @@ from collections.abc import Callable, Mapping
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.dates import day_months
 from bot.delivery import Delivery
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.sweep import SweepResult, local_today, sweep
 from storage import rounds
-from storage.models import Round
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-
-
-def default_deadlines(raw: str, year: int) -> list[dt.date]:
-    """``"20/05,20/10"`` → the submission deadlines of that year's rounds (bad parts are skipped, logged)."""
-    found: list[dt.date] = []
-    for part in raw.split(","):
-        day, _slash, month = part.strip().partition("/")
-        try:
-            found.append(dt.date(year, int(month), int(day)))
-        except ValueError:
-            log.warning("OCOP_DEFAULT_ROUNDS: cannot read %r as dd/MM", part)
-    return sorted(found)
-
-
-async def seed_rounds(session: AsyncSession, settings: Settings, year: int, now: dt.datetime) -> list[Round]:
-    """The configured rounds of ``year``, created once (a round with the same name or deadline counts)."""
-    created: list[Round] = []
-    for number, deadline in enumerate(default_deadlines(settings.ocop_default_rounds, year), start=1):
-        name = rounds.default_round_name(number, year)
-        existing = await session.scalar(
-            select(Round.id).where(
-                Round.province == settings.ocop_province,
-                or_(Round.name == name, Round.submit_deadline == deadline),
-            )
-        )
-        if existing is None:
-            created.append(
-                await rounds.create_round(
-                    session,
-                    province=settings.ocop_province,
-                    name=name,
-                    submit_deadline=deadline,
-                    meeting_date=None,
-                    now=now,
-                )
-            )
-    return created
 
 
 class Reminders:
@@ -103,7 +65,9 @@ class Reminders:
         year = local_today(now, self.settings).year
         async with self.sessions() as session, session.begin():
             if self._seeded_year != year:
-                await seed_rounds(session, self.settings, year, now)
+                await rounds.seed_rounds(
+                    session, self.settings.ocop_province, year, day_months(self.settings.ocop_default_rounds), now
+                )
                 self._seeded_year = year
             result = await sweep(session, self.settings, now)
         if result.total:

@@ -1,4 +1,5 @@
-"""Text helpers shared by every flow: NFC normalisation, diacritic folding, phone numbers, splitting."""
+"""Text helpers shared by every flow: NFC normalisation, diacritic folding, typed-answer checks, phone numbers,
+splitting."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped.casefold()).strip()
+
+
+def tidy(text: str | None) -> str:
+    """A typed answer on one line: runs of spaces and line breaks become one space, none at the ends."""
+    return " ".join((text or "").split())
+
+
+def has_words(text: str) -> bool:
+    """At least one letter or digit: not empty, not a sticker, not only emoji or punctuation."""
+    return any(ch.isalnum() for ch in text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut (for button labels and lists)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 _PHONE_JUNK = re.compile(r"[\s.\-()]")

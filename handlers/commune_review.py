@@ -32,7 +32,7 @@ from typing import Any
 
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
-from bot.messages import Choice, SendFile, Text
+from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.roles import Scope, deny, is_commune_officer, scope_of
 from bot.rules import (
@@ -47,10 +47,14 @@ from bot.rules import (
     label,
     requirement,
 )
+from bot.text import shorten
 from handlers.admin import actor_label, commune_name
+from handlers.dossier import item_label
 from handlers.idea import text_problem
+from handlers.staff_files import send_dossier_files
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from storage import audit, reviews
+from storage.dossiers import dossier_in_communes
 from storage.models import Dossier, DossierItem, ProductIdea
 
 PREFIX = "cr:"
@@ -76,10 +80,6 @@ PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
 _MARK = {PENDING: "⏳", CONFIRMED: "✅", REJECTED: "❌"}
 
 flow = Flow(FLOW, first_step="reason")
-
-
-def _short(text: str, limit: int = BUTTON_LABEL_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ints(payload: str, prefix: str, count: int) -> list[int] | None:
@@ -147,9 +147,14 @@ async def show_queue(ctx: Context, scope: Scope) -> None:
     entries: list[tuple[Any, Choice]] = []
     for dossier in dossiers:
         mark = "🔍" if dossier.status == DossierStatus.COMMUNE_REVIEW else "📂"
-        entries.append((dossier.submitted_at, Choice(_short(f"{mark} {dossier.product.name}"), f"cr:d:{dossier.id}")))
+        entries.append(
+            (
+                dossier.submitted_at,
+                Choice(shorten(f"{mark} {dossier.product.name}", BUTTON_LABEL_MAX), f"cr:d:{dossier.id}"),
+            )
+        )
     for idea in ideas:
-        entries.append((idea.submitted_at, Choice(_short(f"💡 {idea.name}"), f"cr:i:{idea.id}")))
+        entries.append((idea.submitted_at, Choice(shorten(f"💡 {idea.name}", BUTTON_LABEL_MAX), f"cr:i:{idea.id}")))
     entries.sort(key=lambda entry: (entry[0] is None, entry[0]))
     for _when, choice in entries[:MAX_QUEUE_BUTTONS]:
         choices.append(choice)
@@ -165,7 +170,7 @@ async def show_queue(ctx: Context, scope: Scope) -> None:
 
 async def _dossier(ctx: Context, scope: Scope, dossier_id: int) -> Dossier | None:
     """The dossier, only inside the officer's communes; otherwise the refusal is already said."""
-    dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+    dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
     if dossier is None:
         await deny(ctx)
     return dossier
@@ -187,7 +192,7 @@ async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
         # A resubmitted dossier is reviewed afresh: earlier decisions were about what it was then.
         await reviews.reset_criteria(ctx.session, dossier.id)
         await _audit(ctx, "dossier.commune_review", dossier, before)
-    await _send_files(ctx, dossier)
+    send_dossier_files(ctx, dossier, MAX_FILES_SENT)
     await _show_dossier(ctx, dossier)
 
 
@@ -195,7 +200,7 @@ async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
     dossier = await _dossier(ctx, scope, dossier_id)
     if dossier is None:
         return
-    await _send_files(ctx, dossier)
+    send_dossier_files(ctx, dossier, MAX_FILES_SENT)
     await _show_dossier(ctx, dossier)
 
 
@@ -205,29 +210,9 @@ async def view_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
         await _show_dossier(ctx, dossier)
 
 
-async def _send_files(ctx: Context, dossier: Dossier) -> None:
-    sent = 0
-    for item in dossier.items:
-        for attached in item.files:
-            if sent >= MAX_FILES_SENT:
-                ctx.say(_("There are more files; only the first {count} were sent.").format(count=MAX_FILES_SENT))
-                return
-            stored = attached.stored_file
-            name = attached.original_name or f"{item.code}-{stored.id}"
-            ctx.send_file(
-                SendFile(path=ctx.files.root / stored.path, name=name, mime=stored.mime, caption=_item_label(item))
-            )
-            sent += 1
-
-
-def _item_label(item: DossierItem) -> str:
-    found = requirement(item.code)
-    return found.label if found is not None else item.code
-
-
 def _item_line(item: DossierItem) -> str:
     found = requirement(item.code)
-    name = _item_label(item)
+    name = item_label(item.code)
     if found is not None and found.supplied_by is SuppliedBy.COMMUNE:
         return "🏛 " + _("{item} — written by the commune").format(item=name)
     done = bool(item.files) or item.handed_in_at is not None
@@ -274,10 +259,10 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
                 continue
             name = _(_BUTTON_WORDS[code]) if code in _BUTTON_WORDS else label(COMMUNE_CRITERIA, code)
             choices.append(
-                Choice(_short(f"✅ {index + 1}. {name}", 24), f"cr:ok:{dossier.id}:{dossier.version}:{index}")
+                Choice(shorten(f"✅ {index + 1}. {name}", 24), f"cr:ok:{dossier.id}:{dossier.version}:{index}")
             )
             choices.append(
-                Choice(_short(f"❌ {index + 1}. {name}", 24), f"cr:no:{dossier.id}:{dossier.version}:{index}")
+                Choice(shorten(f"❌ {index + 1}. {name}", 24), f"cr:no:{dossier.id}:{dossier.version}:{index}")
             )
         choices.append(Choice(_("📝 Ask for a supplement"), f"cr:sup:{dossier.id}:{dossier.version}"))
         lines.append(_("Confirm ✅ or reject ❌ each criterion."))
@@ -292,7 +277,7 @@ async def _changed(ctx: Context, scope: Scope, dossier_id: int) -> None:
     """Someone else changed the dossier between what the officer saw and what they pressed."""
     ctx.end_flow()
     ctx.say(_("⚠️ This dossier was changed by someone else meanwhile. Nothing was saved. Here it is as it is now:"))
-    dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+    dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
     if dossier is not None:
         await _show_dossier(ctx, dossier)
     else:
@@ -327,7 +312,7 @@ async def _reviewable(
 async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
     if 0 <= index < len(CRITERIA):
         # A double click: the first press confirmed it (and bumped the version); just show the dossier.
-        dossier = await reviews.dossier_in(ctx.session, dossier_id, scope.communes)
+        dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
         if dossier is not None:
             criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
             if criteria[CRITERIA[index]].status == CONFIRMED and dossier.status == DossierStatus.COMMUNE_REVIEW:

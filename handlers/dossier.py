@@ -59,7 +59,7 @@ from bot.rules import (
     requirements_for,
     rule_set_for,
 )
-from bot.text import fold, progress_bar
+from bot.text import fold, has_words, progress_bar, shorten, tidy
 from storage import dossiers, ideas, rounds
 from storage.models import Dossier, DossierItem, Producer
 from storage.producers import producer_of_user
@@ -181,8 +181,8 @@ def file_size(size: int) -> str:
     return _("{size} MB").format(size=format_number(round(size / (1024 * 1024), 1)))
 
 
-def _short(text: str, limit: int = BUTTON_LABEL_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _short(text: str) -> str:
+    return shorten(text, BUTTON_LABEL_MAX)
 
 
 def _number(payload: str | None, prefix: str) -> int | None:
@@ -380,11 +380,11 @@ async def got_new_name(ctx: Context) -> None:
         return
     if await _file_while_choosing(ctx):
         return
-    name = " ".join((ctx.text or "").split())
+    name = tidy(ctx.text)
     if not name:
         await ctx.reask(_("Please type the product name."))
         return
-    if not any(ch.isalpha() for ch in name):
+    if not has_words(name):
         await ctx.reask(_("Please type the name in letters, for example: Shan tuyet tea."))
         return
     if len(name) < NAME_MIN or len(name) > NAME_MAX:

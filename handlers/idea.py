@@ -42,7 +42,7 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice
 from bot.rules import PRODUCT_GROUP_LABELS, IdeaStatus, ProductGroup, label
-from bot.text import fold
+from bot.text import fold, has_words, tidy
 from storage import ideas
 from storage.models import Producer, ProductIdea
 from storage.producers import producer_of_user
@@ -115,7 +115,7 @@ def text_problem(text: str | None, *, minimum: int, maximum: int) -> str | None:
     """What is wrong with a typed answer, as a hint for the user; None when it is fine."""
     if text is None:
         return _("Please type your answer in a message.")
-    if not any(ch.isalnum() for ch in text):
+    if not has_words(text):
         return _("Please answer with words, not only emoji or signs.")
     if len(text) < minimum:
         return _("That is too short. Please type at least {count} letters.").format(count=minimum)
@@ -137,10 +137,6 @@ def parse_count(text: str | None) -> int | None:
     if before.endswith("-"):
         return None
     return int(runs[0])
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # Helpers shared by the steps --------------------------------------------------------------------------
@@ -247,7 +243,7 @@ async def got_name(ctx: Context) -> None:
     if ctx.payload == BACK:
         await _go_back(ctx, "name")
         return
-    name = _one_line(ctx.text or "") or None
+    name = tidy(ctx.text) or None
     problem = text_problem(name, minimum=NAME_MIN, maximum=NAME_MAX)
     if problem:
         await ctx.reask(problem)
@@ -385,7 +381,7 @@ async def got_origin_place(ctx: Context) -> None:
 
 
 async def _place_answer(ctx: Context) -> None:
-    place = _one_line(ctx.text or "") or None
+    place = tidy(ctx.text) or None
     problem = text_problem(place, minimum=TEXT_MIN, maximum=PLACE_MAX)
     if problem:
         await ctx.reask(problem)
@@ -531,7 +527,7 @@ async def _multi_answer(ctx: Context, kind: str, prefix: str, labels: dict[str, 
             return
         await _next(ctx, kind)
         return
-    typed = _one_line(ctx.text or "") or None
+    typed = tidy(ctx.text) or None
     problem = text_problem(typed, minimum=TEXT_MIN, maximum=LIST_TEXT_MAX)
     if problem:
         await ctx.reask(problem)

@@ -38,7 +38,7 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import PRODUCER_KIND_LABELS, ProducerKind
-from bot.text import fold, normalise_phone
+from bot.text import fold, has_words, normalise_phone, shorten, tidy
 from storage import producers
 from storage.models import Producer, User
 
@@ -57,6 +57,7 @@ BACK = "ob:back"
 NAME_MIN = 2
 NAME_MAX = 200
 MAX_COMMUNE_BUTTONS = 8
+QUOTE_MAX = 40  # how much of a typed answer is quoted back
 
 # Typed answers people give instead of pressing a button (folded).
 _YES_WORDS = frozenset({"dong y", "co", "ok", "oke", "yes", "y", "dy", "toi dong y", "da dong y"})
@@ -282,7 +283,7 @@ async def ask_name(ctx: Context) -> None:
     choices = []
     current_name = _current(ctx).get("name")
     if current_name:
-        choices.append(Choice(_("✅ Keep: {value}").format(value=_shorten(str(current_name))), NAME_KEEP))
+        choices.append(Choice(_("✅ Keep: {value}").format(value=shorten(str(current_name), QUOTE_MAX)), NAME_KEEP))
     choices.append(Choice(_("⬅️ Back"), BACK))
     ctx.say(
         _(
@@ -302,7 +303,7 @@ async def got_name(ctx: Context) -> None:
         ctx.data["name"] = _current(ctx)["name"]
         await ctx.goto("commune")
         return
-    name = " ".join((ctx.text or "").split())
+    name = tidy(ctx.text)
     problem = _name_problem(name)
     if problem is not None:
         await ctx.reask(problem)
@@ -313,7 +314,7 @@ async def got_name(ctx: Context) -> None:
 
 def _name_problem(name: str) -> str | None:
     """A hint when the typed name cannot be a producer's name, else None."""
-    if not any(ch.isalnum() for ch in name):  # empty, a sticker, only emoji or punctuation
+    if not has_words(name):  # empty, a sticker, only emoji or punctuation
         return _("Please type the name in letters, for example HTX Chè Tả Van.")
     if len(name) < NAME_MIN:
         return _("That name is too short. Please type the full name, for example HTX Chè Tả Van.")
@@ -360,7 +361,7 @@ async def _search_commune(ctx: Context) -> None:
         examples = ", ".join(_short_name(c) for c in _examples(ctx, 5))
         hint = (
             _("I could not find the commune “{text}” in {province}. Communes there include: {examples}.").format(
-                text=_shorten(query), province=ctx.settings.ocop_province, examples=examples
+                text=shorten(query, QUOTE_MAX), province=ctx.settings.ocop_province, examples=examples
             )
             if query
             else _("Please type the name of your commune.")
@@ -474,10 +475,6 @@ def _short_name(commune: Commune) -> str:
         if commune.name.startswith(prefix):
             return commune.name[len(prefix) :]
     return commune.name
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def register(registry: Registry) -> None:

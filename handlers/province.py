@@ -28,6 +28,7 @@ from __future__ import annotations
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.text import shorten
 from handlers import (
     province_council,
     province_dossiers,
@@ -36,6 +37,7 @@ from handlers import (
 )
 from handlers.province_common import (
     FLOW_NAME,
+    LABEL_MAX,
     VISIBLE,
     WORKING,
     P,
@@ -43,7 +45,6 @@ from handlers.province_common import (
     payload_id,
     province_communes,
     round_line,
-    short,
 )
 from storage import province, rounds
 
@@ -90,7 +91,9 @@ async def ask_home(ctx: Context) -> None:
     shown = [r for r in all_rounds if r.status == rounds.OPEN or counts.get(r.id)][:8]
     for found in shown:
         lines.append(round_line(found) + " — " + _("{count} dossiers").format(count=counts.get(found.id, 0)))
-        choices.append(Choice(short(f"📅 {found.name} ({counts.get(found.id, 0)})"), f"{P}list:{found.id}"))
+        choices.append(
+            Choice(shorten(f"📅 {found.name} ({counts.get(found.id, 0)})", LABEL_MAX), f"{P}list:{found.id}")
+        )
     if not all_rounds:
         lines.append(_("No round yet: create this year's rounds under 🗓 Rounds."))
     choices += [Choice(_("🗓 Rounds"), P + "rounds"), Choice(_("⬅️ Main menu"), P + "menu")]

@@ -24,7 +24,7 @@ from bot.i18n import _, format_day, format_number
 from bot.messages import Choice
 from bot.roles import deny, is_province_officer, scope_of
 from bot.rules import DossierStatus, IllegalTransition, check_transition
-from storage import audit, certificates, province, rounds
+from storage import audit, certificates, dossiers, province, rounds
 from storage.models import Certificate, CouncilResult, Dossier, Round
 
 FLOW_NAME = "province"
@@ -76,20 +76,11 @@ def points_text(value: float) -> str:
     return format_number(round(value, 2))
 
 
-def short(text: str, limit: int = LABEL_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def payload_id(payload: str | None, prefix: str) -> int | None:
     if payload is None or not payload.startswith(prefix):
         return None
     tail = payload[len(prefix) :]
     return int(tail) if tail.isdigit() and len(tail) <= 12 else None
-
-
-def meaningful(text: str) -> bool:
-    """Some letters or digits, not only emoji or punctuation."""
-    return any(ch.isalnum() for ch in text)
 
 
 def back_choice() -> Choice:
@@ -145,7 +136,7 @@ async def _dossier_of(ctx: Context) -> Dossier | None:
     dossier_id = ctx.data.get("dossier_id")
     if not isinstance(dossier_id, int):
         return None
-    return await province.province_dossier(ctx.session, province_communes(ctx), dossier_id)
+    return await dossiers.dossier_in_communes(ctx.session, dossier_id, province_communes(ctx))
 
 
 async def current_dossier(ctx: Context) -> Dossier | None:

@@ -36,7 +36,7 @@ from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.rules import DossierStatus, certificate_expiry, rule_set_by_code
-from bot.text import fold
+from bot.text import fold, has_words, tidy
 from handlers.province_common import (
     CERTIFIED,
     DECISION_MAX,
@@ -48,7 +48,6 @@ from handlers.province_common import (
     back_choice,
     current_dossier,
     guard,
-    meaningful,
     not_now,
     points_text,
     record_audit,
@@ -304,7 +303,7 @@ async def got_cert_no(ctx: Context) -> None:
         ctx.data.pop("cert", None)
         await ctx.goto("dossier")
         return
-    number = " ".join((ctx.text or "").split())
+    number = tidy(ctx.text)
     if not number or len(number) > DECISION_MAX or not any(ch.isdigit() for ch in number):
         await ctx.reask(_("Please type the decision number with its digits, for example 1234/QĐ-UBND."))
         return
@@ -454,7 +453,7 @@ async def got_revoke_reason(ctx: Context) -> None:
         await ctx.goto("dossier")
         return
     reason = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(reason) <= NOTE_MAX) or not meaningful(reason):
+    if not (NOTE_MIN <= len(reason) <= NOTE_MAX) or not has_words(reason):
         await ctx.reask(
             _("Please type a reason of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
         )

@@ -25,14 +25,13 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.communes import commune_by_code
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
-from bot.messages import Choice, SendFile
+from bot.messages import Choice
 from bot.roles import deny
 from bot.rules import DossierStatus, SuppliedBy
+from bot.text import has_words, shorten
 from handlers.dossier import case_label, item_done, item_label, progress_line, status_label, supplied_by
 from handlers.province_common import (
     CERTIFIED,
@@ -40,6 +39,7 @@ from handlers.province_common import (
     FILES_MAX,
     FINISHED,
     FLOW_NAME,
+    LABEL_MAX,
     LIST_MAX,
     NOTE_MAX,
     NOTE_MIN,
@@ -54,14 +54,13 @@ from handlers.province_common import (
     dossier_facts,
     find_round,
     guard,
-    meaningful,
     not_now,
     payload_id,
     province_communes,
     round_line,
-    short,
     tell_producer,
 )
+from handlers.staff_files import send_dossier_files
 from storage import certificates, province, rounds
 from storage.models import Dossier, Round
 
@@ -105,7 +104,7 @@ async def ask_list(ctx: Context) -> None:
         lines.append(f"• {dossier.product.name}")
     if len(rows) > LIST_MAX:
         lines.append(_("… and {count} more.").format(count=len(rows) - LIST_MAX))
-    choices = [Choice(short(f"📂 {d.product.name}"), f"{P}d:{d.id}") for d in rows[:LIST_MAX]]
+    choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), f"{P}d:{d.id}") for d in rows[:LIST_MAX]]
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
@@ -128,29 +127,6 @@ async def got_list(ctx: Context) -> None:
 
 
 # dossier -------------------------------------------------------------------------------------------------
-
-
-def _file_path(ctx: Context, stored: str) -> Path:
-    path = Path(stored)
-    return path if path.is_absolute() else ctx.files.root / path
-
-
-def _send_files(ctx: Context, dossier: Dossier) -> None:
-    sent = 0
-    total = sum(len(item.files) for item in dossier.items)
-    for item in dossier.items:
-        for link in item.files:
-            if sent >= FILES_MAX:
-                break
-            stored = link.stored_file
-            path = _file_path(ctx, stored.path)
-            if not path.is_file():
-                continue
-            name = link.original_name or f"{item.code}{path.suffix}"
-            ctx.send_file(SendFile(path=path, name=name, mime=stored.mime, caption=item_label(item.code)))
-            sent += 1
-    if total > sent:
-        ctx.say(_("{sent} of {total} files sent here; the rest are in the dossier.").format(sent=sent, total=total))
 
 
 def _dossier_text(ctx: Context, dossier: Dossier, facts: list[str], producer_line: str) -> str:
@@ -215,7 +191,7 @@ async def ask_dossier(ctx: Context) -> None:
     # The officer acts on what this screen shows: its version is the one every action must still find.
     ctx.data["version"] = dossier.version
     if ctx.data.pop("send_files", False):
-        _send_files(ctx, dossier)
+        send_dossier_files(ctx, dossier, FILES_MAX)
     producer = await province.producer_of_dossier(ctx.session, dossier)
     commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)
     producer_line = "🏠 " + " · ".join(
@@ -240,7 +216,7 @@ async def got_dossier(ctx: Context) -> None:
         await changed_meanwhile(ctx)
         return
     if payload == P + "files":
-        _send_files(ctx, dossier)
+        send_dossier_files(ctx, dossier, FILES_MAX)
         await ctx.goto("dossier")
     elif payload == P + "accept":
         await _accept(ctx, dossier)
@@ -297,7 +273,7 @@ async def ask_round_pick(ctx: Context) -> None:
         )
         return
     lines = [_("Which round?")] + [round_line(r) for r in open_rounds]
-    choices = [Choice(short(f"📅 {r.name}"), f"{P}r:{r.id}") for r in open_rounds[:LIST_MAX]]
+    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}r:{r.id}") for r in open_rounds[:LIST_MAX]]
     ctx.say("\n".join(lines), [*choices, back_choice()])
 
 
@@ -359,7 +335,7 @@ async def got_return_note(ctx: Context) -> None:
         await ctx.goto("dossier")
         return
     note = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(note) <= NOTE_MAX) or not meaningful(note):
+    if not (NOTE_MIN <= len(note) <= NOTE_MAX) or not has_words(note):
         await ctx.reask(
             _("Please type a note of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
         )

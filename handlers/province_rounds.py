@@ -33,13 +33,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.dates import BadDate, When, parse_day
+from bot.dates import BadDate, When, day_months, parse_day
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.roles import deny
+from bot.text import has_words, shorten, tidy
 from handlers.province_common import (
     FLOW_NAME,
+    LABEL_MAX,
     LIST_MAX,
     ROUND_NAME_MAX,
     ROUND_NAME_MIN,
@@ -47,11 +49,9 @@ from handlers.province_common import (
     back_choice,
     find_round,
     guard,
-    meaningful,
     payload_id,
     record_audit,
     round_line,
-    short,
 )
 from storage import rounds
 from storage.models import Round
@@ -77,21 +77,23 @@ async def ask_rounds(ctx: Context) -> None:
     lines += [
         round_line(r) + " — " + _("{count} dossiers").format(count=counts.get(r.id, 0)) for r in all_rounds[:LIST_MAX]
     ]
-    choices = [Choice(short(f"📅 {r.name}"), f"{P}ro:{r.id}") for r in all_rounds[:LIST_MAX]]
+    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}ro:{r.id}") for r in all_rounds[:LIST_MAX]]
     choices.append(Choice(_("➕ New round"), P + "new"))
     year = ctx.today.year
-    if not await _this_years_rounds_exist(ctx, year):
-        choices.append(Choice(_("📅 Create this year's two rounds (20/05 and 20/10)"), P + "seed"))
+    planned = rounds.planned_rounds(year, day_months(ctx.settings.ocop_default_rounds))
+    if planned and not await _planned_rounds_exist(ctx, planned):
+        dates = ", ".join(f"{deadline:%d/%m}" for _name, deadline in planned)
+        choices.append(Choice(_("📅 Create this year's rounds ({dates})").format(dates=dates), P + "seed"))
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
 
-async def _this_years_rounds_exist(ctx: Context, year: int) -> bool:
-    names = {rounds.default_round_name(n, year) for n, _month, _day in rounds.DEFAULT_ROUNDS}
-    deadlines = {dt.date(year, month, day) for _n, month, day in rounds.DEFAULT_ROUNDS}
+async def _planned_rounds_exist(ctx: Context, planned: list[tuple[str, dt.date]]) -> bool:
+    names = {name for name, _deadline in planned}
+    deadlines = {deadline for _name, deadline in planned}
     existing = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
     found = sum(1 for r in existing if r.name in names or r.submit_deadline in deadlines)
-    return found >= len(rounds.DEFAULT_ROUNDS)
+    return found >= len(planned)
 
 
 @steps.answer("rounds")
@@ -118,7 +120,8 @@ async def got_rounds(ctx: Context) -> None:
 async def _seed(ctx: Context) -> None:
     year = ctx.today.year
     before = {r.id for r in await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)}
-    seeded = await rounds.seed_default_rounds(ctx.session, ctx.settings.ocop_province, year, ctx.now)
+    deadlines = day_months(ctx.settings.ocop_default_rounds)
+    seeded = await rounds.seed_rounds(ctx.session, ctx.settings.ocop_province, year, deadlines, ctx.now)
     for found in seeded:
         if found.id not in before:
             await record_audit(
@@ -234,8 +237,8 @@ async def got_round_name(ctx: Context) -> None:
     if ctx.payload == P + "back":
         await _round_back(ctx)
         return
-    name = " ".join((ctx.text or "").split())
-    if not (ROUND_NAME_MIN <= len(name) <= ROUND_NAME_MAX) or not meaningful(name):
+    name = tidy(ctx.text)
+    if not (ROUND_NAME_MIN <= len(name) <= ROUND_NAME_MAX) or not has_words(name):
         await ctx.reask(
             _("Please type a name of {min} to {max} characters.").format(min=ROUND_NAME_MIN, max=ROUND_NAME_MAX)
         )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Dossier, DossierItem, DossierItemFile, Producer, Product
+from storage.models import Dossier, Producer, Product
 
 _UNSET: Any = object()
 
@@ -51,20 +51,6 @@ async def count_by_round(
         .group_by(Dossier.round_id)
     )
     return {round_id: int(count) for round_id, count in rows}
-
-
-async def province_dossier(session: AsyncSession, communes: Collection[int], dossier_id: int) -> Dossier | None:
-    """One dossier with product, items and files, only if its product is in one of these communes."""
-    return await session.scalar(
-        select(Dossier)
-        .join(Product, Dossier.product_id == Product.id)
-        .where(Dossier.id == dossier_id, Product.commune_code.in_(communes))
-        .options(
-            selectinload(Dossier.product),
-            selectinload(Dossier.items).selectinload(DossierItem.files).selectinload(DossierItemFile.stored_file),
-        )
-        .execution_options(populate_existing=True)
-    )
 
 
 async def producer_of_dossier(session: AsyncSession, dossier: Dossier) -> Producer | None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import CommuneCriterion, Dossier, DossierItem, DossierItemFile, Producer, Product, ProductIdea
+from storage.models import CommuneCriterion, Dossier, Producer, Product, ProductIdea
 
 # The queue ------------------------------------------------------------------------------------------------
 
@@ -69,22 +69,6 @@ async def count_waiting(
 
 
 # One dossier or idea, only inside the reviewer's communes -----------------------------------------------------
-
-
-async def dossier_in(session: AsyncSession, dossier_id: int, communes: Collection[int]) -> Dossier | None:
-    """A dossier with product, items and files, only if its product belongs to one of ``communes``."""
-    if not communes:
-        return None
-    return await session.scalar(
-        select(Dossier)
-        .join(Product, Dossier.product_id == Product.id)
-        .where(Dossier.id == dossier_id, Product.commune_code.in_(communes))
-        .options(
-            selectinload(Dossier.product),
-            selectinload(Dossier.items).selectinload(DossierItem.files).selectinload(DossierItemFile.stored_file),
-        )
-        .execution_options(populate_existing=True)
-    )
 
 
 async def idea_in(session: AsyncSession, idea_id: int, communes: Collection[int]) -> ProductIdea | None:

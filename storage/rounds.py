@@ -7,7 +7,7 @@ province's round.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +16,22 @@ from storage.models import Dossier, Round
 
 OPEN, CLOSED = "open", "closed"
 
-# The Lai Châu 2025 plan (Tam Đường KH OCOP 2025): dossiers before 20/05 and before 20/10 (ocop-domain.md §7).
-DEFAULT_ROUNDS: tuple[tuple[int, int, int], ...] = ((1, 5, 20), (2, 10, 20))  # (number, month, day)
-
 
 def default_round_name(number: int, year: int) -> str:
     return f"Đợt {number}/{year}"
+
+
+def planned_rounds(year: int, deadlines: Iterable[tuple[int, int]]) -> list[tuple[str, dt.date]]:
+    """Name and submission deadline of each of ``year``'s rounds, from (day, month) deadlines such as the
+    Lai Châu plan's ``[(20, 5), (20, 10)]``: "Đợt 1/2026" is the earliest. A day the year lacks (29/02) is
+    left out."""
+    days: list[dt.date] = []
+    for day, month in deadlines:
+        try:
+            days.append(dt.date(year, month, day))
+        except ValueError:
+            continue
+    return [(default_round_name(number, year), day) for number, day in enumerate(sorted(days), start=1)]
 
 
 async def create_round(
@@ -84,19 +94,17 @@ async def dossier_counts(session: AsyncSession, round_ids: Collection[int]) -> d
     return {int(round_id): int(count) for round_id, count in rows if round_id is not None}
 
 
-async def seed_default_rounds(
-    session: AsyncSession, province: str, year: int, now: dt.datetime | None = None
+async def seed_rounds(
+    session: AsyncSession, province: str, year: int, deadlines: Iterable[tuple[int, int]], now: dt.datetime
 ) -> list[Round]:
-    """This year's two rounds of the Lai Châu plan (deadlines 20/05 and 20/10), created once.
+    """This year's rounds with these (day, month) submission deadlines (``planned_rounds``), created once.
 
     Idempotent: a round with the same name or the same deadline in this province counts as already there
     (an officer may have typed it by hand), so running it twice, or after manual entry, adds nothing.
+    Returns the rounds of the plan, found or created.
     """
-    now = now or dt.datetime.now(dt.UTC)
     result: list[Round] = []
-    for number, month, day in DEFAULT_ROUNDS:
-        name = default_round_name(number, year)
-        deadline = dt.date(year, month, day)
+    for name, deadline in planned_rounds(year, deadlines):
         existing = await session.scalar(
             select(Round)
             .where(Round.province == province, or_(Round.name == name, Round.submit_deadline == deadline))

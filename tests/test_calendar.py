@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.app import App
-from bot.scheduler import seed_rounds
+from bot.dates import day_months
+from storage import rounds
 from storage.models import ChannelIdentity, Producer, User
 from tests import reminder_data as data
 from tests.chat import Chat
@@ -18,7 +19,8 @@ async def _producer_with_things(app: App) -> tuple[Chat, int]:
     user_id = await make_producer(app, "cal1")
     now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
-        await seed_rounds(session, app.settings, now.year, now)
+        plan = day_months(app.settings.ocop_default_rounds)
+        await rounds.seed_rounds(session, app.settings.ocop_province, now.year, plan, now)
         owner = (await session.scalars(select(Producer).where(Producer.user_id == user_id))).one()
         await data.dossier(session, owner, created=now)
         await data.certificate(session, owner, expires=dt.date(2026, 7, 1))

@@ -257,7 +257,25 @@ async def test_this_years_two_rounds_from_a_button(app: App) -> None:
     assert "pv:seed" not in payloads(officer)  # done: the button goes away
 
 
-async def test_seed_default_rounds_is_idempotent(app: App) -> None:
+async def test_the_round_button_follows_the_setting(app: App) -> None:
+    app.settings.ocop_default_rounds = "15/11, 15/04,15/08"
+    await make_staff(app, "prov1")
+    officer = Chat(app.engine, "prov1")
+    await officer.press("prov:rounds")
+    assert "15/04, 15/08, 15/11" in next(c.label for c in officer.choices if c.payload == "pv:seed")
+    await officer.press("pv:seed")
+    async with app.engine.sessions() as session:
+        found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))
+    assert [(r.name, r.submit_deadline) for r in found] == [
+        ("Đợt 1/2026", dt.date(2026, 4, 15)),
+        ("Đợt 2/2026", dt.date(2026, 8, 15)),
+        ("Đợt 3/2026", dt.date(2026, 11, 15)),
+    ]
+
+
+async def test_seed_rounds_is_idempotent(app: App) -> None:
+    plan = [(20, 5), (20, 10)]
+    now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
         # An officer typed round 1 by hand with another name: the seed recognises it by its deadline.
         await rounds.create_round(
@@ -266,11 +284,11 @@ async def test_seed_default_rounds_is_idempotent(app: App) -> None:
             name="Đợt đầu năm",
             submit_deadline=dt.date(2027, 5, 20),
             meeting_date=None,
-            now=app.engine.clock(),
+            now=now,
         )
-        first = await rounds.seed_default_rounds(session, app.settings.ocop_province, 2027)
-        second = await rounds.seed_default_rounds(session, app.settings.ocop_province, 2027)
-        other_province = await rounds.seed_default_rounds(session, "Lào Cai", 2027)
+        first = await rounds.seed_rounds(session, app.settings.ocop_province, 2027, plan, now)
+        second = await rounds.seed_rounds(session, app.settings.ocop_province, 2027, plan, now)
+        other_province = await rounds.seed_rounds(session, "Lào Cai", 2027, plan, now)
     assert [r.id for r in first] == [r.id for r in second]
     assert first[0].name == "Đợt đầu năm"
     assert {r.id for r in other_province}.isdisjoint(r.id for r in first)

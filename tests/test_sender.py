@@ -22,8 +22,7 @@ from storage import outbox
 from storage.db import create_engine, session_factory
 from storage.models import ChannelIdentity, OutboxMessage
 from tests import reminder_data as data
-from tests.fakes.telegram_api import TOKEN
-from tests.fakes.telegram_limits import LimitedBotAPI
+from tests.fakes.telegram_api import TOKEN, FakeBotAPI
 from tests.reminder_data import RecordingDelivery
 from tests.test_sweep import at_local
 
@@ -256,7 +255,7 @@ async def test_telegram_429_pauses_and_403_gives_up(app: App) -> None:
         chats = [
             int(c or 0) for c in await session.scalars(select(ChannelIdentity.chat_id).order_by(ChannelIdentity.id))
         ]
-    async with LimitedBotAPI(blocked={chats[2]}) as api:
+    async with FakeBotAPI(blocked={chats[2]}) as api:
         api.fail_next("sendMessage", 1, retry_after=1)
         bot = Bot(token=TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
         try:

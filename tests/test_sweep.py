@@ -15,12 +15,14 @@ from sqlalchemy import func, select
 
 from bot import reminders as kinds
 from bot.app import App
+from bot.dates import day_months
 from bot.importer import import_laichau
 from bot.notices import render
-from bot.scheduler import Reminders, default_deadlines, seed_rounds
+from bot.scheduler import Reminders
 from bot.sweep import sweep, windows
 from storage.db import create_engine, session_factory
 from storage.models import Certificate, DossierItem, OutboxMessage, Round
+from storage.rounds import planned_rounds, seed_rounds
 from tests import reminder_data as data
 
 LAICHAU = Path("/work/shared/data/laichau-2023-ocop-registrations.csv")
@@ -41,7 +43,11 @@ def local_day(value: dt.datetime) -> dt.date:
 def test_windows() -> None:
     assert windows([14, 3, 1]) == [(14, 3), (3, 1), (1, 0)]
     assert windows([0, 30, 180, 90]) == [(180, 90), (90, 30), (30, 0)]
-    assert default_deadlines("20/05, 20/10,31/02", 2023) == [dt.date(2023, 5, 20), dt.date(2023, 10, 20)]
+    assert day_months("20/10, 20/05,31/02,29/02,x") == [(29, 2), (20, 5), (20, 10)]
+    assert planned_rounds(2023, [(29, 2), (20, 5), (20, 10)]) == [
+        ("Đợt 1/2023", dt.date(2023, 5, 20)),  # no 29/02 in 2023
+        ("Đợt 2/2023", dt.date(2023, 10, 20)),
+    ]
 
 
 @pytest.mark.skipif(not LAICHAU.exists(), reason="the shared Lai Châu list is not available")
@@ -209,7 +215,7 @@ async def test_rounds_are_seeded_once(app: App) -> None:
     now = at_local(dt.date(2026, 1, 5))
     for _ in range(2):
         async with app.engine.sessions() as session, session.begin():
-            await seed_rounds(session, app.settings, 2026, now)
+            await seed_rounds(session, app.settings.ocop_province, 2026, [(20, 10), (20, 5)], now)
     async with app.engine.sessions() as session:
         found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))
     assert [r.submit_deadline for r in found] == [dt.date(2026, 5, 20), dt.date(2026, 10, 20)]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import fold, nfc, normalise_phone, progress_bar, split_message
+from bot.text import fold, has_words, nfc, normalise_phone, progress_bar, shorten, split_message, tidy
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,30 @@ def test_progress_bar() -> None:
     assert progress_bar(3, 5) == "▰▰▰▱▱"
     assert progress_bar(0, 0) == "▱▱▱▱▱"
     assert progress_bar(5, 5) == "▰▰▰▰▰"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("HTX Chè Tả Van", True),
+        ("ho so 2", True),
+        ("2024", True),
+        ("", False),
+        ("   ", False),
+        ("👍🙏", False),
+        ("...!?", False),
+    ],
+)
+def test_has_words_wants_a_letter_or_a_digit(typed: str, expected: bool) -> None:
+    assert has_words(typed) is expected
+
+
+def test_tidy_puts_a_typed_answer_on_one_line() -> None:
+    assert tidy("  Chè   Shan\n tuyết ") == "Chè Shan tuyết"
+    assert tidy(None) == ""
+
+
+def test_shorten_cuts_with_an_ellipsis() -> None:
+    assert shorten("Chè Shan", 20) == "Chè Shan"
+    assert shorten("Chè Shan tuyết Tả Van", 10) == "Chè Shan…"
+    assert len(shorten("x" * 100, 48)) == 48

@@ -80,9 +80,9 @@ async def api() -> AsyncIterator[FakeZaloBotAPI]:
 
 @pytest.fixture
 async def zalo(app: App, settings: Settings, api: FakeZaloBotAPI) -> AsyncIterator[Harness]:
-    from tests.fakes.zalo_bot_api import _free_port
+    from tests.fakes.server import free_port
 
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     config = zalo_settings(settings, api, port)
     client = ZaloBotClient(TOKEN, api.base_url)
     channel = ZaloBotChannel(app.engine, client, config)
@@ -411,10 +411,10 @@ async def test_run_zalo_serves_the_webhook_and_polls_without_a_secret(
     import aiohttp
 
     from bot.channels.webhook import run_zalo
-    from tests.fakes.zalo_bot_api import _free_port
+    from tests.fakes.server import free_port
 
     await make_producer(app, USER, channel="zalo_bot")
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     config = zalo_settings(settings, api, port).model_copy(update={"zalo_webhook_secret": None})
     stop = asyncio.Event()
     running = asyncio.create_task(run_zalo(app, config, stop))

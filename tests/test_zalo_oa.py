@@ -29,7 +29,7 @@ from storage.models import ChannelIdentity, DossierItem, DossierItemFile, OAToke
 from tests import files
 from tests.chat import FrozenClock
 from tests.conftest import make_producer
-from tests.fakes.zalo_bot_api import _free_port
+from tests.fakes.server import free_port
 from tests.fakes.zalo_oa_api import APP_ID, APP_SECRET, OA_ID, OA_SECRET_KEY, FakeZaloOA
 from tests.test_dossier import insert_idea, producer_id
 
@@ -102,7 +102,7 @@ async def fake() -> AsyncIterator[FakeZaloOA]:
 async def oa(app: App, settings: Settings, fake: FakeZaloOA, clock: FrozenClock) -> AsyncIterator[Harness]:
     _access, refresh = fake.issue_pair()
     config = oa_settings(settings, fake, refresh, zalo_zns_template_id=None)
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     async with aiohttp.ClientSession() as http:
         channel = zalo_oa.build_channel(app.engine, app.engine.sessions, config, http, clock)
         queue = KeyedQueue()

@@ -9,8 +9,10 @@ Every aiogram type stays in this module. One update becomes exactly one ``Inboun
 * a photo (largest size) or document → ``file``, downloaded lazily through ``getFile`` by the engine;
 * anything else (sticker, voice, location, video) → an empty ``Inbound``: the engine answers with guidance.
 
-Sending honours ``retry_after`` on 429 with a bounded number of attempts; any other error is logged and the
-update carries on. Handling an update never raises into aiogram.
+Replying to an update honours ``retry_after`` on 429 with a bounded number of attempts; any other error is
+logged and the update carries on. Handling an update never raises into aiogram. ``send(..., raise_errors=True)``
+is the other policy, for the reminder sender (``bot.channels.telegram_delivery``): no retry, the Bot API's
+error is raised as it came, for the sender to decide.
 """
 
 from __future__ import annotations
@@ -225,11 +227,14 @@ class TelegramChannel:
             await self.send(chat_id, replies)
 
     # Outgoing ------------------------------------------------------------------------------------------
-    async def send(self, chat_id: int, replies: Sequence[Outbound]) -> None:
+    async def send(self, chat_id: int, replies: Sequence[Outbound], *, raise_errors: bool = False) -> None:
+        """Send ``replies`` in order. By default 429s are waited out and other failures logged; with
+        ``raise_errors`` the first failure raises aiogram's ``TelegramAPIError`` and nothing is retried (a
+        photo refused as a photo still goes as a document)."""
         parts = [part for reply in replies for part in self.render(chat_id, reply)]
         self._remove_stale_reply_keyboard(chat_id, parts)
         for part in parts:
-            await self._send_part(chat_id, part)
+            await self._send_part(chat_id, part, raise_errors=raise_errors)
 
     def render(self, chat_id: int, outbound: Outbound) -> list[_Part]:
         if isinstance(outbound, SendFile):
@@ -287,24 +292,36 @@ class TelegramChannel:
             self._long_payloads.popitem(last=False)
         return key
 
-    async def _send_part(self, chat_id: int, part: _Part) -> None:
+    async def _send_part(self, chat_id: int, part: _Part, *, raise_errors: bool) -> None:
         if part.file is None:
-            await self._call(SendMessage(chat_id=chat_id, text=part.text, reply_markup=part.markup))
+            await self._call(
+                SendMessage(chat_id=chat_id, text=part.text, reply_markup=part.markup), raise_errors=raise_errors
+            )
             return
         file = part.file
         caption = part.text or None
         upload = FSInputFile(file.path, filename=file.name)
         if file.mime in PHOTO_MIMES:
             try:
-                await self._call(SendPhoto(chat_id=chat_id, photo=upload, caption=caption), reraise_bad_request=True)
+                await self._call(
+                    SendPhoto(chat_id=chat_id, photo=upload, caption=caption),
+                    reraise_bad_request=True,
+                    raise_errors=raise_errors,
+                )
                 return
             except TelegramBadRequest as error:  # too large or odd dimensions for a photo: send it as a file
                 log.info("sendPhoto refused (%s); sending as a document", error.message)
                 upload = FSInputFile(file.path, filename=file.name)
-        await self._call(SendDocument(chat_id=chat_id, document=upload, caption=caption))
+        await self._call(SendDocument(chat_id=chat_id, document=upload, caption=caption), raise_errors=raise_errors)
 
-    async def _call(self, method: TelegramMethod[T], *, reraise_bad_request: bool = False) -> T | None:
-        """Call the Bot API, waiting out 429s and brief network trouble; None when it finally failed."""
+    async def _call(
+        self, method: TelegramMethod[T], *, reraise_bad_request: bool = False, raise_errors: bool = False
+    ) -> T | None:
+        """Call the Bot API, waiting out 429s and brief network trouble; None when it finally failed.
+
+        ``raise_errors``: one attempt, and any failure raises."""
+        if raise_errors:
+            return await self.bot(method)
         name = method.__api_method__
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:

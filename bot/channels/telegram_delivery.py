@@ -2,7 +2,8 @@
 
 Rendering (inline keyboards, splitting at 4096 characters, files) is ``TelegramChannel``'s own; only the way
 a failed call ends differs. Replying to an update, ``TelegramChannel`` waits out 429s and logs the rest; the
-sender needs the failure itself, to pause every send, to give up on a blocked user, or to back off:
+sender needs the failure itself (``send(..., raise_errors=True)``), to pause every send, to give up on a
+blocked user, or to back off:
 
 * ``TelegramRetryAfter`` (429) → ``RetryAfter(retry_after)``;
 * ``TelegramForbiddenError`` (403: the user blocked the bot, deactivated account) and "chat not found"
@@ -13,7 +14,6 @@ sender needs the failure itself, to pause every send, to give up on a blocked us
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -24,13 +24,10 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.methods import TelegramMethod
 
 from bot.channels.telegram import CHANNEL, TelegramChannel
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.messages import Inbound, Outbound
-
-T = TypeVar("T")
 
 _GONE = ("chat not found", "user not found", "bot was blocked", "user is deactivated", "peer_id_invalid")
 
@@ -42,25 +39,20 @@ class _NoUpdates:
         raise RuntimeError("TelegramDelivery does not handle updates")
 
 
-class TelegramDelivery(TelegramChannel):
+class TelegramDelivery:
     channel = CHANNEL
 
     def __init__(self, bot: Bot) -> None:
-        super().__init__(_NoUpdates(), bot)
+        self.telegram = TelegramChannel(_NoUpdates(), bot)
 
     async def deliver(self, chat_id: str, outbounds: Sequence[Outbound]) -> None:
-        await self.send(int(chat_id), outbounds)
-
-    async def _call(self, method: TelegramMethod[T], *, reraise_bad_request: bool = False) -> T | None:
         try:
-            return await self.bot(method)
+            await self.telegram.send(int(chat_id), outbounds, raise_errors=True)
         except TelegramRetryAfter as error:
             raise RetryAfter(float(error.retry_after)) from error
         except TelegramForbiddenError as error:
             raise Unreachable(error.message) from error
         except (TelegramBadRequest, TelegramNotFound) as error:
-            if reraise_bad_request and isinstance(error, TelegramBadRequest):
-                raise  # sendPhoto refused: the channel falls back to sendDocument
             if any(words in error.message.casefold() for words in _GONE):
                 raise Unreachable(error.message) from error
             raise DeliveryError(error.message) from error

@@ -5,7 +5,9 @@ answers ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code", "descri
 serves files at ``GET /file/bot<token>/<file_path>``. Tests push updates (``push_text``, ``push_callback``…),
 then wait for the bot's replies (``wait_for_replies``) and read every recorded call (``calls``).
 
-Unknown methods answer 404 and are kept in ``unknown_calls`` so a fixture can fail loudly.
+Unknown methods answer 404 and are kept in ``unknown_calls`` so a fixture can fail loudly. The refusals a
+sender must survive are opt-in: ``blocked`` chats answer 403, ``sends_per_second`` answers 429 beyond a
+rolling one-second window, ``fail_next`` answers 429 a few times.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import start_app
 
 TOKEN = "123456:TEST-fake-token"
 BOT_ID = 123456
@@ -74,6 +77,8 @@ class FakeBotAPI:
     host: str = "127.0.0.1"
     # Optional flood control: at most this many sends per rolling second overall (None: unlimited).
     sends_per_second: int | None = None
+    # Chats that blocked the bot: every send to them answers 403 (the sender must give them up).
+    blocked: set[int] = field(default_factory=set)
     # Update ids start here; a benchmark on a reused database picks a fresh range so no update looks redelivered.
     first_update_id: int = 1
     calls: list[Call] = field(default_factory=list)
@@ -103,10 +108,7 @@ class FakeBotAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = _free_port(self.host)
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        self._runner, self.port = await start_app(app, self.host)
 
     async def stop(self) -> None:
         self._closing = True
@@ -229,6 +231,15 @@ class FakeBotAPI:
         """Successful sends (message, photo, document) to one chat, in order."""
         return [c for c in self.calls if c.name in SEND_METHODS and c.status == 200 and c.chat_id == chat_id]
 
+    def sends_to(self, chat_id: int) -> list[Call]:
+        """Every send to one chat, answered or refused."""
+        return [c for c in self.calls if c.name in SEND_METHODS and c.chat_id == chat_id]
+
+    @property
+    def too_many(self) -> int:
+        """How many calls were answered 429."""
+        return sum(1 for call in self.calls if call.status == 429)
+
     def last_reply_with_buttons(self, chat_id: int) -> Call:
         for call in reversed(self.replies_to(chat_id)):
             if call.inline_buttons():
@@ -280,6 +291,10 @@ class FakeBotAPI:
             self.unknown_calls.append(call)
             await self._notify()
             return _error(404, "Not Found: method not found")
+        if call.name in SEND_METHODS and call.chat_id in self.blocked:
+            call.status = 403
+            await self._notify()
+            return _error(403, "Forbidden: bot was blocked by the user")
         refused = self._refusal(call)
         if refused is not None:
             call.status = 429
@@ -476,9 +491,3 @@ def _error(status: int, description: str, parameters: dict[str, Any] | None = No
 
 def _too_many(retry_after: int) -> web.Response:
     return _error(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])

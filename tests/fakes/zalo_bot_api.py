@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import itertools
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.server import start_app
 
 TOKEN = "1234567890:fake-zalo-bot-token"
 TEXT_LIMIT = 2000
@@ -59,10 +60,7 @@ class FakeZaloBotAPI:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/media/{name}", self._media_file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = _free_port(self.host)
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        self._runner, self.port = await start_app(app, self.host)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -218,9 +216,3 @@ class FakeZaloBotAPI:
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="image/jpeg")
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])

@@ -14,13 +14,14 @@ import hashlib
 import itertools
 import json
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.server import start_app
 
 APP_ID = "4321"
 APP_SECRET = "app-secret-xyz"
@@ -83,10 +84,7 @@ class FakeZaloOA:
         app.router.add_post("/v2.0/oa/upload/{kind}", self._upload)
         app.router.add_post("/message/template", self._zns)
         app.router.add_get("/media/{name}", self._media_file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = _free_port(self.host)
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        self._runner, self.port = await start_app(app, self.host)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -216,9 +214,3 @@ class FakeZaloOA:
             ) as response,
         ):
             return response.status
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
