@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.files import receive
 from bot.flow import Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
 from bot.settings import Settings
 from bot.text import fold, nfc
 from storage import users
@@ -202,7 +202,7 @@ class Engine:
             if any(phrase in folded for phrase in intent.phrases):
                 await intent.run(ctx)
                 return
-        await self._not_understood(ctx)
+        await self._not_understood(ctx, conversation.last_choices)
 
     async def _stale(self, ctx: Context) -> None:
         """An old or foreign button. Inside a flow the question being answered is asked again, so nothing
@@ -218,7 +218,16 @@ class Engine:
             ctx.say(_("That button is from an older message. Here is the menu again."))
             await ctx.main_menu()
 
-    async def _not_understood(self, ctx: Context) -> None:
+    async def _not_understood(self, ctx: Context, last_choices: list[Any] | None = None) -> None:
+        """Text nobody expected. When the last message offered buttons they are offered again, so a staff
+        officer in the middle of a review or a producer on a checklist keeps their place."""
+        offered = _newest(last_choices or [])
+        if offered and all(len(choice) > 3 for choice in offered):
+            ctx.say(
+                _("Sorry, I did not understand. Please press one of these buttons (or type its number):"),
+                [Choice(str(choice[3]), str(choice[1])) for choice in offered],
+            )
+            return
         if self.registry.not_understood is not None:
             await self.registry.not_understood(ctx)
         else:
@@ -256,8 +265,7 @@ def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str
     number = _NUMBER.match(folded) if numbers else None
     if number:
         # Channels number the choices of each message from 1: a number means the newest question's choices.
-        newest = max(_group(choice) for choice in last_choices)
-        numbered = [choice for choice in last_choices if _group(choice) == newest]
+        numbered = _newest(last_choices)
         index = int(number.group(1)) - 1
         return str(numbered[index][1]) if 0 <= index < len(numbered) else None
     labels = [(fold(str(choice[0])), str(choice[1])) for choice in last_choices]
@@ -278,13 +286,21 @@ def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str
 
 
 def _group(choice: list[Any]) -> int:
-    """Which message of the last reply offered this choice ([label, payload, message index])."""
+    """Which message of the last reply offered this choice ([words, payload, message index, label])."""
     return int(choice[2]) if len(choice) > 2 else 0
+
+
+def _newest(last_choices: list[Any]) -> list[Any]:
+    """The choices of the newest message that offered any: what a typed number refers to."""
+    if not last_choices:
+        return []
+    newest = max(_group(choice) for choice in last_choices)
+    return [choice for choice in last_choices if _group(choice) == newest]
 
 
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     offered = [
-        [_strip_label(choice.label), choice.payload, index]
+        [_strip_label(choice.label), choice.payload, index, choice.label]
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]

@@ -90,3 +90,12 @@ async def test_help_then_a_number_picks_from_the_menu_shown_last(producer_chat: 
     assert "lk:start" in {c.payload for c in producer_chat.choices}
     await producer_chat.send("1")  # "1." of the menu under the help text: register an idea
     assert producer_chat.choices and "idea:" in producer_chat.choices[-1].payload
+
+
+async def test_unexpected_text_offers_the_last_buttons_again(producer_chat: Chat) -> None:
+    await producer_chat.send("giup")
+    shown = [(c.label, c.payload) for c in producer_chat.choices if not c.payload.startswith("lk:")]
+    await producer_chat.send("xin chao ban oi")
+    assert [(c.label, c.payload) for c in producer_chat.choices] == shown  # same buttons, emoji and all
+    await producer_chat.send("2")  # and a number still means the second of them
+    assert any(c.payload.startswith("dos:") for c in producer_chat.choices)
