@@ -7,9 +7,12 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
+from sqlalchemy import select, update
+
 from bot.engine import Engine
 from bot.messages import AskFile, AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile, Text
 from bot.text import fold
+from storage.models import ChannelIdentity, Conversation
 
 _update_ids = itertools.count(1)
 
@@ -92,3 +95,18 @@ class Chat:
     async def tap(self, label_part: str) -> list[Outbound]:
         """Press the button whose label contains ``label_part``."""
         return await self.press(self.payload_for(label_part))
+
+
+async def force_offered(engine: Engine, external_id: str, payload: str) -> None:
+    """Pretend ``payload`` had been offered to this user, so that only the handler's own checks (ownership,
+    role, scope) stand between a crafted button and the data."""
+    async with engine.sessions() as session, session.begin():
+        user_id = await session.scalar(
+            select(ChannelIdentity.user_id).where(ChannelIdentity.external_id == external_id)
+        )
+        conversation = await session.get_one(Conversation, user_id)
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.user_id == user_id)
+            .values(last_choices=[*conversation.last_choices, ["forged", payload]])
+        )

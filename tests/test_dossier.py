@@ -6,12 +6,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.app import App
 from bot.rules import DossierStatus, SuppliedBy, requirement
 from storage.models import (
-    Conversation,
     Dossier,
     DossierItem,
     DossierItemFile,
@@ -21,7 +20,7 @@ from storage.models import (
     StoredFile,
 )
 from tests import files
-from tests.chat import Chat
+from tests.chat import Chat, force_offered
 from tests.conftest import make_producer
 
 # food / new: the required items the producer supplies (commune_report is written by the commune).
@@ -256,22 +255,6 @@ async def test_file_at_the_checklist_asks_for_its_item(app: App, producer_chat: 
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["quality_declaration"]) == 2
 
 
-async def _force_offered(app: App, user_external_id: str, payload: str) -> None:
-    """Pretend the payload had been offered, so that only the handler's own ownership check stands."""
-    from storage.models import ChannelIdentity
-
-    async with app.engine.sessions() as session, session.begin():
-        user_id = await session.scalar(
-            select(ChannelIdentity.user_id).where(ChannelIdentity.external_id == user_external_id)
-        )
-        conversation = await session.get_one(Conversation, user_id)
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.user_id == user_id)
-            .values(last_choices=[*conversation.last_choices, ["forged", payload]])
-        )
-
-
 async def test_button_naming_another_producers_item_links_nothing(app: App, producer_chat: Chat) -> None:
     other_user = await make_producer(app, "p2", name="HTX Mật ong")
     other = Chat(app.engine, user_id="p2")
@@ -287,12 +270,12 @@ async def test_button_naming_another_producers_item_links_nothing(app: App, prod
 
     await chat.press("m:dossier")
     await chat.press(next(p for p in payloads(chat) if p.startswith("dos:prod:")))
-    await _force_offered(app, "p1", f"dos:item:{target}")
+    await force_offered(app.engine, "p1", f"dos:item:{target}")
     await chat.press(f"dos:item:{target}")  # offered, but not theirs: still refused
     assert "m:dossier" in payloads(chat)
     await chat.send_file(files.pdf(77))  # now a stray file, not a file for the other producer's item
     assert target not in {int(p.rsplit(":", 1)[1]) for p in payloads(chat) if p.startswith("dos:att:")}
-    await _force_offered(app, "p1", f"dos:att:{target}")
+    await force_offered(app.engine, "p1", f"dos:att:{target}")
     await chat.press(f"dos:att:{target}")
     assert await count(app, DossierItemFile, DossierItemFile.item_id == target) == 0
     assert "m:dossier" in payloads(chat)

@@ -19,7 +19,6 @@ from storage.filestore import FileStore
 from storage.models import (
     AuditEntry,
     Certificate,
-    Conversation,
     CouncilResult,
     Dossier,
     OutboxMessage,
@@ -28,7 +27,7 @@ from storage.models import (
 )
 from storage.province import change
 from tests import files
-from tests.chat import Chat
+from tests.chat import Chat, force_offered
 from tests.conftest import make_producer
 
 S = DossierStatus
@@ -164,22 +163,6 @@ async def audit_actions(app: App) -> list[str]:
 
 def payloads(chat: Chat) -> set[str]:
     return {c.payload for c in chat.choices}
-
-
-async def force_offered(app: App, external_id: str, payload: str) -> None:
-    """Pretend the payload had been offered, so only the handler's own checks stand."""
-    from storage.models import ChannelIdentity
-
-    async with app.engine.sessions() as session, session.begin():
-        user_id = await session.scalar(
-            select(ChannelIdentity.user_id).where(ChannelIdentity.external_id == external_id)
-        )
-        conversation = await session.get_one(Conversation, user_id)
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.user_id == user_id)
-            .values(last_choices=[*conversation.last_choices, ["forged", payload]])
-        )
 
 
 async def open_dossier(officer: Chat, dossier_id: int, list_payload: str = "pv:list:none") -> None:
@@ -534,7 +517,7 @@ async def test_only_province_officers_get_in(app: App) -> None:
         chat = Chat(app.engine, external_id)
         await chat.press("prov:home")
         assert not any(p.startswith("pv:") for p in payloads(chat))
-        await force_offered(app, external_id, "pv:accept")
+        await force_offered(app.engine, external_id, "pv:accept")
         await chat.press("pv:accept")
         assert not any(p.startswith("pv:") for p in payloads(chat))
     assert (await dossier(app, dossier_id)).version == 0
@@ -564,13 +547,13 @@ async def test_crafted_ids_for_dossiers_not_at_the_province(app: App) -> None:
     await officer.press("prov:home")
     await officer.press("pv:list:none")
     assert f"pv:d:{at_commune}" not in payloads(officer)
-    await force_offered(app, "prov1", f"pv:d:{at_commune}")
+    await force_offered(app.engine, "prov1", f"pv:d:{at_commune}")
     await officer.press(f"pv:d:{at_commune}")
     assert not any(p.startswith("pv:") for p in payloads(officer))
     assert "Mật ong" not in officer.text
-    await force_offered(app, "prov1", "pv:list:9999")
+    await force_offered(app.engine, "prov1", "pv:list:9999")
     await officer.press("prov:home")
-    await force_offered(app, "prov1", "pv:list:9999")
+    await force_offered(app.engine, "prov1", "pv:list:9999")
     await officer.press("pv:list:9999")  # a round that does not exist
     assert not any(p.startswith("pv:d:") for p in payloads(officer))
 
@@ -580,7 +563,7 @@ async def test_illegal_transitions_are_refused(app: App) -> None:
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
     await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
     for forged in ("pv:accept", "pv:cert", "pv:revoke"):
-        await force_offered(app, "prov1", forged)
+        await force_offered(app.engine, "prov1", forged)
         await officer.press(forged)
         if forged == "pv:cert":  # the steps re-check before saving anything
             await officer.send("12/QĐ-UBND")
