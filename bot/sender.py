@@ -5,7 +5,7 @@ stateDiagram-v2
     [*] --> pending: sweep / Context.notify
     pending --> claimed: claim (lease; SKIP LOCKED on PostgreSQL)
     claimed --> claimed: lease ran out (sender died) → another sender takes it over
-    claimed --> sent: delivered
+    claimed --> sent: delivered (a digest: all its rows at once)
     claimed --> pending: network error (back-off 30 s, 60 s, 120 s…), 429 for too long
     claimed --> failed: network error and max attempts reached (last_error kept)
     claimed --> undeliverable: no active identity, or the user blocked the bot (identity made inactive)
@@ -21,6 +21,13 @@ stateDiagram-v2
 * Quiet hours (21:00–07:00 local by default): only urgent rows are claimed; the rest wait for the morning.
 * The message is rendered at send time (``bot.notices``) in the recipient's language, for the channel
   identity they used last.
+* Digests: a due row whose kind is in a family of ``bot.reminders.DIGESTS`` is claimed together with the
+  user's other due rows of that family (``outbox.claim``), rendered as one message (a title and one line per
+  row) and all its rows are marked together: sent, back to pending, failed or undeliverable. It is one send
+  for the chat's rate limit (and one per part it is split into for the bot-wide one). A sender that dies
+  after claiming a digest leaves all of its rows claimed: after the lease another sender claims them again,
+  together, and sends the whole digest once more. Urgent rows outside such a family (the producer's legal
+  certificate notices) always go alone, and at night only urgent rows are claimed, siblings included.
 """
 
 from __future__ import annotations
@@ -36,12 +43,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import reminders  # noqa: F401 - registers the reminder templates the sender renders
+from bot import reminders  # also registers the reminder templates the sender renders
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
+from bot.messages import Outbound, Text
 from bot.notices import TEMPLATES, render
 from bot.settings import Settings
+from bot.text import split_message
 from storage import outbox
-from storage.outbox import Claimed, Reach
+from storage.outbox import Bundle, Reach
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,13 @@ RATE_SAFETY = 0.97
 GLOBAL_BURST = 1.2
 # A 429 that keeps coming back: hand the row back rather than hold a worker forever.
 MAX_RETRY_AFTERS = 5
+# The shortest text a channel sends in one piece (Zalo; Telegram takes 4,096): how a long digest is counted
+# against the bot-wide rate.
+PART_CHARS = 2000
+# The digest families of ``bot.reminders.DIGESTS`` as the outbox claims them.
+FAMILIES = tuple(
+    outbox.Family(name, frozenset(digest.lines), digest.urgent) for name, digest in reminders.DIGESTS.items()
+)
 
 
 def utc_now() -> dt.datetime:
@@ -103,7 +119,8 @@ class TokenBucket:
 
 @dataclass
 class SendStats:
-    sent: int = 0
+    sent: int = 0  # rows; ``messages`` counts the sends (a digest of 39 rows is one)
+    messages: int = 0
     retried: int = 0
     failed: int = 0
     undeliverable: int = 0
@@ -172,7 +189,7 @@ class Sender:
         The next batch is claimed while the current one is still being sent, so the rate limit, not the
         database round trips between batches, sets the pace.
         """
-        queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch)
+        queue: asyncio.Queue[Bundle | None] = asyncio.Queue(maxsize=self.batch)
         reaches: dict[int, Reach] = {}
         workers_count = max(1, self.concurrency)
 
@@ -186,17 +203,17 @@ class Sender:
                     batches += 1
                     async with self.sessions() as session:
                         reaches.update(
-                            await outbox.reach(session, {row.user_id for row in claimed}, self.deliveries.keys())
+                            await outbox.reach(session, {b[0].user_id for b in claimed}, self.deliveries.keys())
                         )
-                    for row in claimed:
-                        await queue.put(row)
+                    for bundle in claimed:
+                        await queue.put(bundle)
             finally:
                 for _ in range(workers_count):
                     await queue.put(None)
 
         async def work() -> None:
-            while (row := await queue.get()) is not None:
-                await self._send_one(row, reaches.get(row.user_id))
+            while (bundle := await queue.get()) is not None:
+                await self._send_one(bundle, reaches.get(bundle[0].user_id))
 
         tasks = [asyncio.create_task(feed()), *(asyncio.create_task(work()) for _ in range(workers_count))]
         try:
@@ -221,7 +238,7 @@ class Sender:
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def _claim(self) -> list[Claimed]:
+    async def _claim(self) -> list[Bundle]:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             return await outbox.claim(
@@ -231,26 +248,42 @@ class Sender:
                 lease=self.lease,
                 limit=self.batch,
                 urgent_only=self.quiet_now(now),
+                families=FAMILIES,
+                max_together=reminders.DIGEST_MAX_ITEMS,
             )
 
-    async def _send_one(self, row: Claimed, reach: Reach | None) -> None:
+    @staticmethod
+    def _render(bundle: Bundle, locale: str) -> Outbound:
+        """A single row exactly as its own template writes it; several rows as their family's digest."""
+        if len(bundle) == 1:
+            return render(bundle[0].kind, bundle[0].params, locale)
+        family = outbox.family_of(bundle[0].kind, bundle[0].urgent, FAMILIES)
+        if family is None:  # claim() only bundles rows of one family
+            raise ValueError(f"rows {[row.id for row in bundle]} share no digest family")
+        return reminders.render_digest(family.name, [(row.kind, row.params) for row in bundle], locale)
+
+    async def _send_one(self, bundle: Bundle, reach: Reach | None) -> None:
         if reach is None:
-            await self._settle_undeliverable(row, None, "no active channel identity")
+            await self._settle_undeliverable(bundle, None, "no active channel identity")
             return
-        if row.kind not in TEMPLATES:
-            await self._fail(row, f"unknown notice kind {row.kind!r}")
+        unknown = sorted({row.kind for row in bundle if row.kind not in TEMPLATES})
+        if unknown:
+            await self._fail(bundle, f"unknown notice kind {unknown[0]!r}")
             return
         try:
-            message = render(row.kind, row.params, reach.locale)
+            message = self._render(bundle, reach.locale)
         except Exception as error:  # a template bug: visible as failed, never retried in a loop
-            log.exception("rendering %s failed", row.kind)
-            await self._fail(row, f"render: {error!r}")
+            log.exception("rendering %s failed", sorted({row.kind for row in bundle}))
+            await self._fail(bundle, f"render: {error!r}")
             return
         delivery = self.deliveries[reach.channel]
         chat_bucket = self._chat_bucket(reach)
         for _attempt in range(MAX_RETRY_AFTERS):
+            # A digest is one send for the chat; for the bot-wide limit it counts once per part the channel
+            # splits it into (estimated at the shortest channel's limit: over-counting only slows a little).
             await chat_bucket.acquire()
-            await self.global_bucket.acquire()
+            for _part in range(_parts(message)):
+                await self.global_bucket.acquire()
             try:
                 await delivery.deliver(reach.chat_id, [message])
             except RetryAfter as error:
@@ -261,60 +294,80 @@ class Sender:
             except Unreachable as error:
                 async with self.sessions() as session, session.begin():
                     await outbox.deactivate_identity(session, reach.identity_id)
-                await self._settle_undeliverable(row, reach.channel, f"unreachable: {error}")
+                await self._settle_undeliverable(bundle, reach.channel, f"unreachable: {error}")
                 return
             except OutsideWindow as error:
-                await self._settle_undeliverable(row, reach.channel, f"outside window: {error}")
+                await self._settle_undeliverable(bundle, reach.channel, f"outside window: {error}")
                 return
             except DeliveryError as error:
-                await self._retry_or_fail(row, f"{type(error).__name__}: {error}")
+                await self._retry_or_fail(bundle, f"{type(error).__name__}: {error}")
                 return
-            await self._settle(
-                row, "sent", lambda s: outbox.mark_sent(s, row.id, self.worker, channel=reach.channel, now=self.clock())
-            )
+            self.stats.messages += 1
+            await self._settle_sent(bundle, reach.channel)
             return
         async with self.sessions() as session, session.begin():
-            await outbox.release(session, row.id, self.worker, not_before=self.clock())
+            await outbox.release(session, _ids(bundle), self.worker, not_before=self.clock())
 
-    # Settling --------------------------------------------------------------------------------------------
-    async def _settle(self, row: Claimed, outcome: str, change: Callable[[AsyncSession], Awaitable[bool]]) -> None:
+    # Settling (all rows of a bundle together) ------------------------------------------------------------
+    async def _settle(self, bundle: Bundle, outcome: str, change: Callable[[AsyncSession], Awaitable[int]]) -> None:
         async with self.sessions() as session, session.begin():
             kept = await change(session)
-        if not kept:
-            self.stats.lost_leases += 1
-            log.warning("outbox row %s: lease lost before it was marked %s", row.id, outcome)
-            return
+        lost = len(bundle) - kept
+        if lost:
+            self.stats.lost_leases += lost
+            log.warning("outbox rows %s: %d lease(s) lost before marked %s", _ids(bundle), lost, outcome)
         if outcome == "sent":
-            self.stats.sent += 1
+            self.stats.sent += kept
         elif outcome == "retry":
-            self.stats.retried += 1
+            self.stats.retried += kept
         elif outcome == "failed":
-            self.stats.failed += 1
+            self.stats.failed += kept
         else:
-            self.stats.undeliverable += 1
+            self.stats.undeliverable += kept
 
-    async def _settle_undeliverable(self, row: Claimed, channel: str | None, error: str) -> None:
+    async def _settle_sent(self, bundle: Bundle, channel: str) -> None:
+        ids, now = _ids(bundle), self.clock()
+        await self._settle(bundle, "sent", lambda s: outbox.mark_sent(s, ids, self.worker, channel=channel, now=now))
+
+    async def _settle_undeliverable(self, bundle: Bundle, channel: str | None, error: str) -> None:
+        ids = _ids(bundle)
         await self._settle(
-            row,
+            bundle,
             "undeliverable",
-            lambda s: outbox.mark_undeliverable(s, row.id, self.worker, channel=channel, error=error),
+            lambda s: outbox.mark_undeliverable(s, ids, self.worker, channel=channel, error=error),
         )
 
-    async def _fail(self, row: Claimed, error: str) -> None:
+    async def _fail(self, bundle: Bundle, error: str) -> None:
+        ids, attempts = _ids(bundle), _attempts(bundle) + 1
         await self._settle(
-            row, "failed", lambda s: outbox.mark_failed(s, row.id, self.worker, attempts=row.attempts + 1, error=error)
+            bundle, "failed", lambda s: outbox.mark_failed(s, ids, self.worker, attempts=attempts, error=error)
         )
 
-    async def _retry_or_fail(self, row: Claimed, error: str) -> None:
-        attempts = row.attempts + 1
+    async def _retry_or_fail(self, bundle: Bundle, error: str) -> None:
+        """Back off; a digest's rows share one count of attempts from now on (the most any of them had)."""
+        attempts = _attempts(bundle) + 1
         if attempts >= self.settings.ocop_outbox_max_attempts:
-            log.warning("outbox row %s failed for good after %d attempts: %s", row.id, attempts, error)
-            await self._fail(row, error)
+            log.warning("outbox rows %s failed for good after %d attempts: %s", _ids(bundle), attempts, error)
+            await self._fail(bundle, error)
             return
         delay = dt.timedelta(seconds=self.settings.ocop_outbox_retry_base_seconds * 2 ** (attempts - 1))
         not_before = self.clock() + delay
+        ids = _ids(bundle)
         await self._settle(
-            row,
+            bundle,
             "retry",
-            lambda s: outbox.mark_retry(s, row.id, self.worker, attempts=attempts, not_before=not_before, error=error),
+            lambda s: outbox.mark_retry(s, ids, self.worker, attempts=attempts, not_before=not_before, error=error),
         )
+
+
+def _ids(bundle: Bundle) -> list[int]:
+    return [row.id for row in bundle]
+
+
+def _attempts(bundle: Bundle) -> int:
+    return max(row.attempts for row in bundle)
+
+
+def _parts(message: Outbound) -> int:
+    text = message.text if isinstance(message, Text) else ""
+    return max(1, len(split_message(text, PART_CHARS)))

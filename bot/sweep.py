@@ -3,7 +3,8 @@
 Each kind of reminder is one ``INSERT INTO outbox … SELECT … ON CONFLICT (dedupe_key) DO NOTHING`` statement:
 the database picks the recipients (set-based, no Python loop over rows) and the unique dedupe key makes the
 sweep idempotent, so running it twice, late, or on two machines at once writes each reminder exactly once.
-Nothing here talks to a platform; ``bot.sender`` drains the outbox.
+Nothing here talks to a platform; ``bot.sender`` drains the outbox, sending one user's due rows of a digest family
+(``bot.reminders.DIGESTS``) as one message while each row stays its own, deduplicated reminder.
 
 Offsets work as windows, so a sweep that did not run on the exact day (the bot was down) still catches up with
 the reminder of the current window, and never with an older one: with offsets 14, 3, 1 the D−14 reminder is due

@@ -5,11 +5,11 @@ idempotent: the same reminder or notice is stored once however often it is writt
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_of, insert_ignore
@@ -64,6 +64,25 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class Family:
+    """Kinds whose due rows for one user are claimed, sent and settled together, as one message (a digest).
+
+    ``urgent``: whether urgent rows of these kinds join the digest too; when False they go out alone.
+    """
+
+    name: str
+    kinds: frozenset[str]
+    urgent: bool = False
+
+    def admits(self, kind: str, urgent: bool) -> bool:
+        return kind in self.kinds and (self.urgent or not urgent)
+
+
+Bundle = list[Claimed]
+"""Rows sent as one message: a single row, or the rows of one user's digest (sorted by id)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Reach:
     """Where a user is reachable: the active identity they used last, and their language."""
 
@@ -71,6 +90,18 @@ class Reach:
     channel: str
     chat_id: str
     locale: str
+
+
+def family_of(kind: str, urgent: bool, families: Sequence[Family]) -> Family | None:
+    return next((f for f in families if f.admits(kind, urgent)), None)
+
+
+def _due(now: dt.datetime) -> ColumnElement[bool]:
+    table = OutboxMessage
+    return or_(
+        and_(table.status == PENDING, table.not_before <= now),
+        and_(table.status == CLAIMED, table.claimed_until < now),
+    )
 
 
 async def claim(
@@ -81,26 +112,43 @@ async def claim(
     lease: dt.timedelta,
     limit: int,
     urgent_only: bool = False,
-) -> list[Claimed]:
-    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``.
+    families: Sequence[Family] = (),
+    max_together: int = 50,
+) -> list[Bundle]:
+    """Take up to ``limit`` due rows for ``worker`` until ``now + lease``, plus their digest siblings.
 
     Due means pending with ``not_before`` reached, or claimed by a worker whose lease ran out (it crashed or
     hung): such a row is taken over. On PostgreSQL the candidate rows are locked ``FOR UPDATE SKIP LOCKED``, so
     two senders claiming at once take different rows without waiting for each other; SQLite has a single
     writer (``BEGIN IMMEDIATE``), which serialises claims by itself.
+
+    A candidate whose kind belongs to one of ``families`` brings along every other due row of the same user
+    and family (at most ``max_together`` in one bundle, oldest first; the rest wait for the next claim): they
+    are claimed in this transaction with one lease and returned as one bundle, to be sent as one message.
+    Rows stay one per reminder, so deduplication and idempotence are untouched; a sender that dies after
+    claiming a digest leaves all of its rows claimed, and once the lease runs out the next claim takes them
+    over together and the whole digest is sent again (at least once, as for a single row).
     """
     table = OutboxMessage
-    due = or_(
-        and_(table.status == PENDING, table.not_before <= now),
-        and_(table.status == CLAIMED, table.claimed_until < now),
-    )
-    candidates = select(table.id).where(due)
+    due = _due(now)
+    candidates = select(table.id, table.user_id, table.kind, table.urgent, table.not_before).where(due)
     if urgent_only:
         candidates = candidates.where(table.urgent.is_(True))
     candidates = candidates.order_by(table.not_before, table.id).limit(limit).with_for_update(skip_locked=True)
-    ids = list(await session.scalars(candidates))
-    if not ids:
+    found = list((await session.execute(candidates)).all())
+    if not found:
         return []
+    singles: list[int] = []
+    groups: dict[tuple[int, str], list[tuple[Any, int]]] = {}
+    for row in found:
+        family = family_of(row.kind, bool(row.urgent), families)
+        if family is None:
+            singles.append(row.id)
+        else:
+            groups.setdefault((row.user_id, family.name), []).append((row.not_before, row.id))
+    if groups:
+        await _add_siblings(session, groups, families, due, urgent_only, {row.id for row in found})
+    ids = [*singles, *(row_id for members in groups.values() for _at, row_id in sorted(members)[:max_together])]
     rows = await session.execute(
         update(table)
         .where(table.id.in_(ids), due)
@@ -108,49 +156,84 @@ async def claim(
         .returning(table.id, table.user_id, table.kind, table.params, table.urgent, table.attempts)
         .execution_options(synchronize_session=False)
     )
-    claimed = [Claimed(r.id, r.user_id, r.kind, dict(r.params or {}), bool(r.urgent), r.attempts) for r in rows]
-    return sorted(claimed, key=lambda c: c.id)
+    claimed = {r.id: Claimed(r.id, r.user_id, r.kind, dict(r.params or {}), bool(r.urgent), r.attempts) for r in rows}
+    bundles: list[Bundle] = [[claimed[i]] for i in singles if i in claimed]
+    for members in groups.values():
+        bundle = sorted((claimed[i] for _at, i in sorted(members)[:max_together] if i in claimed), key=lambda c: c.id)
+        if bundle:
+            bundles.append(bundle)
+    return sorted(bundles, key=lambda b: b[0].id)
 
 
-async def _settle(session: AsyncSession, row_id: int, worker: str, **values: Any) -> bool:
-    """Change a row this worker holds; False when the lease was lost to another worker meanwhile."""
+async def _add_siblings(
+    session: AsyncSession,
+    groups: dict[tuple[int, str], list[tuple[Any, int]]],
+    families: Sequence[Family],
+    due: ColumnElement[bool],
+    urgent_only: bool,
+    taken: set[int],
+) -> None:
+    """Add to each (user, family) group the other due rows of that user and family (one query for all)."""
+    table = OutboxMessage
+    names = {name for _user, name in groups}
+    kinds = sorted({kind for f in families if f.name in names for kind in f.kinds})
+    siblings = select(table.id, table.user_id, table.kind, table.urgent, table.not_before).where(
+        due, table.user_id.in_(sorted({user for user, _name in groups})), table.kind.in_(kinds)
+    )
+    if urgent_only:
+        siblings = siblings.where(table.urgent.is_(True))
+    siblings = siblings.order_by(table.not_before, table.id).with_for_update(skip_locked=True)
+    for row in await session.execute(siblings):
+        family = family_of(row.kind, bool(row.urgent), families)
+        members = groups.get((row.user_id, family.name)) if family is not None else None
+        if members is not None and row.id not in taken:
+            members.append((row.not_before, row.id))
+            taken.add(row.id)
+
+
+async def _settle(session: AsyncSession, row_ids: Collection[int], worker: str, **values: Any) -> int:
+    """Change the rows this worker holds; returns how many it still held (a lease lost meanwhile: fewer)."""
     result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.status == CLAIMED, OutboxMessage.claimed_by == worker)
+        .where(OutboxMessage.id.in_(list(row_ids)), OutboxMessage.status == CLAIMED, OutboxMessage.claimed_by == worker)
         .values(claimed_by=None, claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def mark_sent(session: AsyncSession, row_id: int, worker: str, *, channel: str, now: dt.datetime) -> bool:
-    return await _settle(session, row_id, worker, status=SENT, channel=channel, sent_at=now, last_error=None)
+async def mark_sent(
+    session: AsyncSession, row_ids: Collection[int], worker: str, *, channel: str, now: dt.datetime
+) -> int:
+    return await _settle(session, row_ids, worker, status=SENT, channel=channel, sent_at=now, last_error=None)
 
 
 async def mark_retry(
-    session: AsyncSession, row_id: int, worker: str, *, attempts: int, not_before: dt.datetime, error: str
-) -> bool:
+    session: AsyncSession, row_ids: Collection[int], worker: str, *, attempts: int, not_before: dt.datetime, error: str
+) -> int:
     """Back to pending, to be tried again from ``not_before``."""
     return await _settle(
-        session, row_id, worker, status=PENDING, attempts=attempts, not_before=not_before, last_error=error[:2000]
+        session, row_ids, worker, status=PENDING, attempts=attempts, not_before=not_before, last_error=error[:2000]
     )
 
 
-async def mark_failed(session: AsyncSession, row_id: int, worker: str, *, attempts: int, error: str) -> bool:
+async def mark_failed(
+    session: AsyncSession, row_ids: Collection[int], worker: str, *, attempts: int, error: str
+) -> int:
     """Given up after too many attempts: stays visible as ``failed`` with the last error."""
-    return await _settle(session, row_id, worker, status=FAILED, attempts=attempts, last_error=error[:2000])
+    return await _settle(session, row_ids, worker, status=FAILED, attempts=attempts, last_error=error[:2000])
 
 
 async def mark_undeliverable(
-    session: AsyncSession, row_id: int, worker: str, *, channel: str | None, error: str
-) -> bool:
+    session: AsyncSession, row_ids: Collection[int], worker: str, *, channel: str | None, error: str
+) -> int:
     """Nobody to send it to (no active identity, the bot was blocked): never retried."""
-    return await _settle(session, row_id, worker, status=UNDELIVERABLE, channel=channel, last_error=error[:2000])
+    return await _settle(session, row_ids, worker, status=UNDELIVERABLE, channel=channel, last_error=error[:2000])
 
 
-async def release(session: AsyncSession, row_id: int, worker: str, *, not_before: dt.datetime) -> bool:
-    """Hand a claimed row back untouched (shutting down, rate limited for too long)."""
-    return await _settle(session, row_id, worker, status=PENDING, not_before=not_before)
+async def release(session: AsyncSession, row_ids: Collection[int], worker: str, *, not_before: dt.datetime) -> int:
+    """Hand claimed rows back untouched (shutting down, rate limited for too long)."""
+    return await _settle(session, row_ids, worker, status=PENDING, not_before=not_before)
 
 
 async def reach(session: AsyncSession, user_ids: Collection[int], channels: Collection[str]) -> dict[int, Reach]:
