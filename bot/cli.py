@@ -7,8 +7,9 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from bot import __version__, admin_cli, round_cli
+from bot import __version__, admin_cli, office_cli, round_cli
 from bot.settings import Settings
 
 log = logging.getLogger("ocop")
@@ -24,7 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     admin_cli.add_commands(commands)
     round_cli.add_parser(commands)
-    laichau = commands.add_parser("import-laichau", help="import the Lai Châu 2023 OCOP list as placeholder data")
+    office_cli.add_parsers(commands)
+    laichau = commands.add_parser(
+        "import-laichau", help="the Lai Châu 2023 list: same as 'import products PATH --preset laichau-2023'"
+    )
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
 
@@ -41,9 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "round":
         return round_cli.run(args, settings)
     if args.command == "import-laichau":
-        from bot.importer import run_import
-
-        return asyncio.run(run_import(settings, args.path))
+        args = argparse.Namespace(
+            command="import", import_what="products", path=Path(args.path), dry_run=False, map=[], preset="laichau-2023"
+        )
+    if args.command in office_cli.COMMANDS:
+        return office_cli.run(args, settings)
     if args.command == "chat":
         asyncio.run(_chat(settings, args.user))
         return 0

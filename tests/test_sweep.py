@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from bot import reminders as kinds
 from bot.app import App
 from bot.dates import day_months
-from bot.importer import import_laichau
 from bot.notices import render
+from bot.product_import import import_laichau
 from bot.scheduler import Reminders
 from bot.sweep import sweep, windows
 from storage.db import create_engine, session_factory
