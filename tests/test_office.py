@@ -194,7 +194,7 @@ async def test_an_office_list_with_vietnamese_headers_in_any_order(app: App, tmp
 
 
 async def test_rejected_rows_are_reported_and_nothing_is_half_imported(app: App, tmp_path: Path) -> None:
-    rows = [
+    rows: list[list[object]] = [
         *OFFICE_LIST,
         [4, "9/QĐ", "", "HTX Không Tên", "", "", "Bình Lư", 3, "01/02/2025", None, ""],
         [5, "9/QĐ", "Rượu ngô", "HTX Rượu", "", "", "Bình Lư", 7, "01/02/2025", None, ""],
