@@ -38,8 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list the province's rounds")
     close = sub.add_parser("close", help="close a round (no more dossiers assigned to it)")
     close.add_argument("round", help="the round's id or exact name")
-    seed = sub.add_parser("seed", help="create the year's rounds of OCOP_DEFAULT_ROUNDS (20/05,20/10), once")
-    seed.add_argument("--year", type=int, help="default: this year")
+    seed = sub.add_parser(
+        "seed", help="create the rounds of OCOP_DEFAULT_ROUNDS (20/05,20/10) whose deadline is ahead, once"
+    )
+    seed.add_argument("--year", type=int, help="default: this year, or next year once this year's have passed")
 
 
 def add_parser(commands: Any) -> None:
@@ -89,10 +91,10 @@ async def _dispatch(
     if command == "close":
         return await _close(session, str(args.round), province, now, out)
     if command == "seed":
-        year = args.year or today.year
-        before = {r.id for r in await rounds.rounds_of(session, province)}
         deadlines = day_months(settings.ocop_default_rounds)
-        for found in await rounds.seed_rounds(session, province, year, deadlines, now):
+        year = args.year or rounds.year_ahead(today, deadlines)
+        before = {r.id for r in await rounds.rounds_of(session, province)}
+        for found in await rounds.seed_rounds(session, province, year, deadlines, now, today=today):
             if found.id not in before:
                 await _audit(session, now, "round.create", found, before=None)
             print(_line(found), file=out)

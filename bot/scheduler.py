@@ -66,7 +66,12 @@ class Reminders:
         async with self.sessions() as session, session.begin():
             if self._seeded_year != year:
                 await rounds.seed_rounds(
-                    session, self.settings.ocop_province, year, day_months(self.settings.ocop_default_rounds), now
+                    session,
+                    self.settings.ocop_province,
+                    year,
+                    day_months(self.settings.ocop_default_rounds),
+                    now,
+                    today=local_today(now, self.settings),
                 )
                 self._seeded_year = year
             result = await sweep(session, self.settings, now)

@@ -90,7 +90,7 @@ async def ask_home(ctx: Context) -> None:
     choices = [Choice(_("📥 Not in a round ({count})").format(count=working.get(None, 0)), P + "list:none")]
     shown = [r for r in all_rounds if r.status == rounds.OPEN or counts.get(r.id)][:8]
     for found in shown:
-        lines.append(round_line(found) + " — " + _("{count} dossiers").format(count=counts.get(found.id, 0)))
+        lines.append(round_line(found, ctx.today) + " — " + _("{count} dossiers").format(count=counts.get(found.id, 0)))
         choices.append(
             Choice(shorten(f"📅 {found.name} ({counts.get(found.id, 0)})", LABEL_MAX), f"{P}list:{found.id}")
         )

@@ -13,6 +13,7 @@ shows of the province's work.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any
 
@@ -101,12 +102,21 @@ async def find_round(ctx: Context, round_id: int | None) -> Round | None:
     return await rounds.round_of(ctx.session, ctx.settings.ocop_province, round_id)
 
 
-def round_line(found: Round) -> str:
+def round_line(found: Round, today: dt.date | None = None) -> str:
+    """One round on one line; with ``today``, an open round says how many days are left to submit."""
     meeting = format_day(found.meeting_date) if found.meeting_date else _("not set")
     state = _("open") if found.status == rounds.OPEN else _("closed")
-    return _("📅 {name}: submit by {deadline}, council on {meeting} ({state})").format(
+    line = _("📅 {name}: submit by {deadline}, council on {meeting} ({state})").format(
         name=found.name, deadline=format_day(found.submit_deadline), meeting=meeting, state=state
     )
+    if today is None or found.status != rounds.OPEN:
+        return line
+    left = rounds.days_left(found, today)
+    if left > 0:
+        return line + " · " + _("{days} days left").format(days=left)
+    if left == 0:
+        return line + " · " + _("deadline is today")
+    return line + " · " + _("⚠️ deadline passed {days} days ago").format(days=-left)
 
 
 async def record_audit(ctx: Context, action: str, object_type: str, object_id: int | None, **kwargs: Any) -> None:

@@ -18,12 +18,18 @@ stateDiagram-v2
     round_pick --> [*]: 🗓 Rounds (no open round)
     dossier --> return_note: ↩️ Return for supplement
     return_note --> dossier: a note (→ PROVINCE_SUPPLEMENT)
+    round_pick --> late_round: the dossier reached the commune after the round's deadline
+    late_round --> dossier: ⚠️ take it in anyway (audit-logged) · ⬅️ Back
+    late_round --> round_pick: 📅 another round
     dossier --> [*]: 🏅 Council result · 📜 Certificate · ⛔ Revoke (province_council)
     dossier --> list: ⬅️ Back
 ```
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 from bot.communes import commune_by_code
 from bot.flow import Context, Flow
@@ -57,6 +63,7 @@ from handlers.province_common import (
     not_now,
     payload_id,
     province_communes,
+    record_audit,
     round_line,
     tell_producer,
 )
@@ -250,7 +257,27 @@ async def _accept(ctx: Context, dossier: Dossier) -> None:
     await _schedule(ctx, dossier, found)
 
 
+def _late(ctx: Context, dossier: Dossier, found: Round) -> bool:
+    """The dossier reached the commune after the round's deadline (or has not been submitted at all)."""
+    if dossier.submitted_at is None:
+        return True
+    submitted = dossier.submitted_at if dossier.submitted_at.tzinfo else dossier.submitted_at.replace(tzinfo=dt.UTC)
+    return submitted.astimezone(ZoneInfo(ctx.settings.ocop_timezone)).date() > found.submit_deadline
+
+
+async def _needs_override(ctx: Context, dossier: Dossier, found: Round, then: str) -> bool:
+    """A late dossier goes into a round only after the officer says so explicitly (and the audit log keeps
+    it): the round's deadline is the province's published rule."""
+    if not _late(ctx, dossier, found) or ctx.data.pop("late_ok", None) == found.id:
+        return False
+    ctx.data["late"] = {"round_id": found.id, "then": then}
+    await ctx.goto("late_round")
+    return True
+
+
 async def _schedule(ctx: Context, dossier: Dossier, found: Round) -> None:
+    if await _needs_override(ctx, dossier, found, "accept"):
+        return
     if not await apply_change(
         ctx, dossier, "dossier.schedule", status=_S.SCHEDULED, round_id=found.id, review_note=None
     ):
@@ -272,7 +299,7 @@ async def ask_round_pick(ctx: Context) -> None:
             [Choice(_("🗓 Rounds"), P + "rounds"), back_choice()],
         )
         return
-    lines = [_("Which round?")] + [round_line(r) for r in open_rounds]
+    lines = [_("Which round?")] + [round_line(r, ctx.today) for r in open_rounds]
     choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}r:{r.id}") for r in open_rounds[:LIST_MAX]]
     ctx.say("\n".join(lines), [*choices, back_choice()])
 
@@ -310,11 +337,81 @@ async def got_round_pick(ctx: Context) -> None:
     if _S(dossier.status) not in ROUND_ASSIGNABLE:
         await not_now(ctx)
         return
+    await _assign(ctx, dossier, found)
+
+
+async def _assign(ctx: Context, dossier: Dossier, found: Round) -> None:
+    if await _needs_override(ctx, dossier, found, "assign"):
+        return
     if await apply_change(ctx, dossier, "dossier.assign_round", round_id=found.id):
         meeting = found.meeting_date.isoformat() if found.meeting_date else None
         await tell_producer(ctx, dossier, "province_round", {"round": found.name, "meeting": meeting})
         ctx.say(_("📅 {product} is now in {round}.").format(product=dossier.product.name, round=found.name))
         await ctx.goto("dossier")
+
+
+@steps.ask("late_round")
+async def ask_late_round(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    late = ctx.data.get("late") or {}
+    found = await find_round(ctx, late.get("round_id"))
+    dossier = await current_dossier(ctx)
+    if found is None or dossier is None:
+        await ctx.goto("dossier")
+        return
+    submitted = format_day(dossier.submitted_at) if dossier.submitted_at else _("not submitted")
+    ctx.say(
+        _(
+            "⚠️ {product} reached the commune on {submitted}, after the deadline of {round} ({deadline}). "
+            "Take it into this round anyway? The exception is written in the audit log."
+        ).format(
+            product=dossier.product.name,
+            submitted=submitted,
+            round=found.name,
+            deadline=format_day(found.submit_deadline),
+        ),
+        [
+            Choice(_("⚠️ Take it in anyway"), P + "late_yes"),
+            Choice(_("📅 Choose another round"), P + "late_other"),
+            back_choice(),
+        ],
+    )
+
+
+@steps.answer("late_round")
+async def got_late_round(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    late = ctx.data.pop("late", None) or {}
+    if ctx.payload == P + "late_other":
+        ctx.data["then"] = late.get("then", "assign")
+        await ctx.goto("round_pick")
+        return
+    if ctx.payload != P + "late_yes":
+        await ctx.goto("dossier")
+        return
+    found = await find_round(ctx, late.get("round_id"))
+    dossier = await current_dossier(ctx)
+    if found is None or dossier is None or found.status != rounds.OPEN:
+        await ctx.reask(_("That round is closed now. Please choose another."))
+        return
+    await record_audit(
+        ctx,
+        "dossier.late_round_override",
+        "dossier",
+        dossier.id,
+        after={"round_id": found.id, "deadline": found.submit_deadline.isoformat()},
+        note="accepted after the round's deadline",
+    )
+    ctx.data["late_ok"] = found.id
+    if late.get("then") == "accept":
+        if _S(dossier.status) not in CHECKABLE:
+            await not_now(ctx)
+            return
+        await _schedule(ctx, dossier, found)
+    else:
+        await _assign(ctx, dossier, found)
 
 
 @steps.ask("return_note", free_text=True)

@@ -75,15 +75,17 @@ async def ask_rounds(ctx: Context) -> None:
     if not all_rounds:
         lines.append(_("No round yet."))
     lines += [
-        round_line(r) + " — " + _("{count} dossiers").format(count=counts.get(r.id, 0)) for r in all_rounds[:LIST_MAX]
+        round_line(r, ctx.today) + " — " + _("{count} dossiers").format(count=counts.get(r.id, 0))
+        for r in all_rounds[:LIST_MAX]
     ]
     choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}ro:{r.id}") for r in all_rounds[:LIST_MAX]]
     choices.append(Choice(_("➕ New round"), P + "new"))
-    year = ctx.today.year
-    planned = rounds.planned_rounds(year, day_months(ctx.settings.ocop_default_rounds))
+    deadlines = day_months(ctx.settings.ocop_default_rounds)
+    year = rounds.year_ahead(ctx.today, deadlines)
+    planned = [(name, day) for name, day in rounds.planned_rounds(year, deadlines) if day >= ctx.today]
     if planned and not await _planned_rounds_exist(ctx, planned):
-        dates = ", ".join(f"{deadline:%d/%m}" for _name, deadline in planned)
-        choices.append(Choice(_("📅 Create this year's rounds ({dates})").format(dates=dates), P + "seed"))
+        dates = ", ".join(f"{deadline:%d/%m/%Y}" for _name, deadline in planned)
+        choices.append(Choice(_("📅 Create the planned rounds ({dates})").format(dates=dates), P + "seed"))
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
@@ -118,16 +120,18 @@ async def got_rounds(ctx: Context) -> None:
 
 
 async def _seed(ctx: Context) -> None:
-    year = ctx.today.year
     before = {r.id for r in await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)}
     deadlines = day_months(ctx.settings.ocop_default_rounds)
-    seeded = await rounds.seed_rounds(ctx.session, ctx.settings.ocop_province, year, deadlines, ctx.now)
+    year = rounds.year_ahead(ctx.today, deadlines)
+    seeded = await rounds.seed_rounds(
+        ctx.session, ctx.settings.ocop_province, year, deadlines, ctx.now, today=ctx.today
+    )
     for found in seeded:
         if found.id not in before:
             await record_audit(
                 ctx, "round.create", "round", found.id, after=rounds.snapshot(found), note="default rounds"
             )
-    ctx.say(_("📅 This year's rounds are ready. Set the council dates when they are known."))
+    ctx.say(_("📅 The planned rounds are ready. Set the council dates when they are known."))
     await ctx.goto("rounds")
 
 
@@ -150,7 +154,7 @@ async def ask_round(ctx: Context) -> None:
         else Choice(_("🔓 Reopen the round"), P + "reopen")
     )
     ctx.say(
-        round_line(found) + "\n" + _("{count} dossiers").format(count=count),
+        round_line(found, ctx.today) + "\n" + _("{count} dossiers").format(count=count),
         [
             Choice(_("📂 Dossiers ({count})").format(count=count), P + "list"),
             Choice(_("✏️ Name"), P + "ename"),

@@ -94,17 +94,33 @@ async def dossier_counts(session: AsyncSession, round_ids: Collection[int]) -> d
     return {int(round_id): int(count) for round_id, count in rows if round_id is not None}
 
 
+def year_ahead(today: dt.date, deadlines: Iterable[tuple[int, int]]) -> int:
+    """The year whose planned rounds a province should create now: this year while one of its deadlines is
+    still ahead, else the next (pressed in November, "create this year's rounds" means next year's)."""
+    planned = planned_rounds(today.year, list(deadlines))
+    return today.year if any(deadline >= today for _name, deadline in planned) else today.year + 1
+
+
 async def seed_rounds(
-    session: AsyncSession, province: str, year: int, deadlines: Iterable[tuple[int, int]], now: dt.datetime
+    session: AsyncSession,
+    province: str,
+    year: int,
+    deadlines: Iterable[tuple[int, int]],
+    now: dt.datetime,
+    *,
+    today: dt.date | None = None,
 ) -> list[Round]:
     """This year's rounds with these (day, month) submission deadlines (``planned_rounds``), created once.
 
     Idempotent: a round with the same name or the same deadline in this province counts as already there
     (an officer may have typed it by hand), so running it twice, or after manual entry, adds nothing.
-    Returns the rounds of the plan, found or created.
+    With ``today``, a round whose deadline has already passed is not created: an open round nobody can
+    submit to any more would only invite late dossiers. Returns the rounds of the plan, found or created.
     """
     result: list[Round] = []
     for name, deadline in planned_rounds(year, deadlines):
+        if today is not None and deadline < today:
+            continue
         existing = await session.scalar(
             select(Round)
             .where(Round.province == province, or_(Round.name == name, Round.submit_deadline == deadline))
@@ -117,6 +133,11 @@ async def seed_rounds(
             )
         result.append(existing)
     return result
+
+
+def days_left(found: Round, today: dt.date) -> int:
+    """Days until the submission deadline (0 on the day itself, negative once it passed)."""
+    return (found.submit_deadline - today).days
 
 
 def snapshot(found: Round) -> dict[str, str | None]:

@@ -245,7 +245,7 @@ async def test_the_round_button_follows_the_setting(app: App) -> None:
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
     await officer.press("prov:rounds")
-    assert "15/04, 15/08, 15/11" in next(c.label for c in officer.choices if c.payload == "pv:seed")
+    assert "15/04/2026, 15/08/2026, 15/11/2026" in next(c.label for c in officer.choices if c.payload == "pv:seed")
     await officer.press("pv:seed")
     async with app.engine.sessions() as session:
         found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))

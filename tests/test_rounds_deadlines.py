@@ -1,0 +1,84 @@
+"""Rounds that make sense in the calendar: the planned rounds are created only while their deadline is ahead
+(in November, next year's), an open round says how many days are left, and a dossier that reached the commune
+after a round's deadline goes into it only by an explicit, audit-logged exception. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.rules import DossierStatus as S
+from storage.models import AuditEntry, Round
+from tests.chat import Chat, FrozenClock
+from tests.test_province import audit_actions, dossier, make_round, make_staff, open_dossier, payloads, setup
+
+NOVEMBER = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
+
+
+async def planned(app: App) -> list[tuple[str, dt.date]]:
+    async with app.engine.sessions() as session:
+        return [(r.name, r.submit_deadline) for r in await session.scalars(select(Round).order_by(Round.id))]
+
+
+async def test_in_november_the_button_creates_next_years_rounds(app: App, clock: FrozenClock) -> None:
+    clock.now = NOVEMBER
+    await make_staff(app, "prov1")
+    officer = Chat(app.engine, "prov1")
+    await officer.press("prov:rounds")
+    label = next(c.label for c in officer.choices if c.payload == "pv:seed")
+    assert "20/05/2027, 20/10/2027" in label
+    await officer.press("pv:seed")
+    assert await planned(app) == [("Đợt 1/2027", dt.date(2027, 5, 20)), ("Đợt 2/2027", dt.date(2027, 10, 20))]
+    assert "còn 173 ngày" in officer.text  # 28/11/2026 → 20/05/2027
+
+
+async def test_in_july_only_the_round_still_ahead_is_created(app: App, clock: FrozenClock) -> None:
+    clock.now = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
+    await make_staff(app, "prov1")
+    officer = Chat(app.engine, "prov1")
+    await officer.press("prov:rounds")
+    await officer.press("pv:seed")
+    assert await planned(app) == [("Đợt 2/2026", dt.date(2026, 10, 20))]
+
+
+async def test_a_late_dossier_goes_into_a_passed_round_only_by_an_audited_exception(
+    app: App, clock: FrozenClock
+) -> None:
+    # The dossier reached the commune on the fixture's day (02/03/2026), after the deadline of a 2025 round.
+    _producer, dossier_id, officer = await setup(app)
+    round_id = await make_round(app, "Đợt 2/2025")
+    async with app.engine.sessions() as session, session.begin():
+        found = await session.get_one(Round, round_id)
+        found.submit_deadline = dt.date(2025, 10, 20)
+    await open_dossier(officer, dossier_id)
+    await officer.press("pv:accept")
+    await officer.press(f"pv:r:{round_id}")
+    assert "sau hạn" in officer.text and {"pv:late_yes", "pv:late_other"} <= payloads(officer)
+    assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE  # nothing yet
+
+    await officer.press("pv:back")
+    assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE
+    assert await audit_actions(app) == []
+
+    await officer.press("pv:accept")
+    await officer.press(f"pv:r:{round_id}")
+    await officer.press("pv:late_yes")
+    found_dossier = await dossier(app, dossier_id)
+    assert (found_dossier.status, found_dossier.round_id) == (S.SCHEDULED, round_id)
+    assert await audit_actions(app) == ["dossier.late_round_override", "dossier.schedule"]
+    async with app.engine.sessions() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "dossier.late_round_override"))
+    assert entry is not None and entry.after == {"round_id": round_id, "deadline": "2025-10-20"}
+
+
+async def test_a_dossier_in_time_is_accepted_after_the_deadline_without_asking(app: App, clock: FrozenClock) -> None:
+    _producer, dossier_id, officer = await setup(app)
+    round_id = await make_round(app)  # deadline 20/05/2026, the dossier came on 02/03/2026
+    clock.now = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # the province checks it after the deadline
+    await open_dossier(officer, dossier_id)
+    await officer.press("pv:accept")
+    await officer.press(f"pv:r:{round_id}")
+    assert (await dossier(app, dossier_id)).status == S.SCHEDULED
+    assert await audit_actions(app) == ["dossier.schedule"]
