@@ -16,6 +16,7 @@ from storage import producers, reviews
 COMMUNE_QUEUE = "cr:q"
 PROVINCE_HOME = "prov:home"  # handlers.province
 ADMIN_HOME = "adm:home"
+FIND = "find:"  # handlers.staff_search
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -34,6 +35,8 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
     if scope.province_officer and "prov:" in ctx.registry.global_payloads:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
+    if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
+        choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None

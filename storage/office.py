@@ -228,3 +228,86 @@ async def idea_counts_by_commune(session: AsyncSession, year: int) -> dict[int, 
         .group_by(ProductIdea.commune_code)
     )
     return {int(code): int(count) for code, count in (await session.execute(statement)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class FindRow:
+    """One line of a staff search: a product (with its newest dossier and certificate) or a producer who
+    has no product yet."""
+
+    producer_id: int
+    producer: str
+    producer_kind: str
+    commune_code: int
+    commune: str
+    phone: str | None
+    product_id: int | None
+    product: str | None
+    dossier_status: str | None
+    decision_no: str | None
+
+
+async def find_rows(session: AsyncSession, *, communes: Collection[int] | None = None) -> list[FindRow]:
+    """Everything a staff member may search, in their scope, as plain rows (no ORM objects: a province of
+    several hundred products is one light query)."""
+    newest_dossier = (
+        select(Dossier.product_id, func.max(Dossier.id).label("dossier_id")).group_by(Dossier.product_id).subquery()
+    )
+    newest_certificate = (
+        select(Certificate.product_id, func.max(Certificate.id).label("certificate_id"))
+        .group_by(Certificate.product_id)
+        .subquery()
+    )
+    statement = (
+        select(
+            Producer.id,
+            Producer.name,
+            Producer.kind,
+            Producer.commune_code,
+            Producer.commune_name,
+            User.phone,
+            Product.id,
+            Product.name,
+            Dossier.status,
+            Certificate.decision_no,
+        )
+        .join(User, User.id == Producer.user_id)
+        .outerjoin(Product, Product.producer_id == Producer.id)
+        .outerjoin(newest_dossier, newest_dossier.c.product_id == Product.id)
+        .outerjoin(Dossier, Dossier.id == newest_dossier.c.dossier_id)
+        .outerjoin(newest_certificate, newest_certificate.c.product_id == Product.id)
+        .outerjoin(Certificate, Certificate.id == newest_certificate.c.certificate_id)
+        .order_by(Product.name_folded, Producer.name_folded, Producer.id)
+    )
+    if communes is not None:
+        # A product counts where it is made; a producer without products where they registered.
+        statement = statement.where(func.coalesce(Product.commune_code, Producer.commune_code).in_(list(communes)))
+    return [
+        FindRow(
+            producer_id=producer_id,
+            producer=producer,
+            producer_kind=kind,
+            commune_code=commune_code,
+            commune=commune,
+            phone=phone,
+            product_id=product_id,
+            product=product,
+            dossier_status=status,
+            decision_no=decision_no,
+        )
+        for producer_id, producer, kind, commune_code, commune, phone, product_id, product, status, decision_no in (
+            await session.execute(statement)
+        ).all()
+    ]
+
+
+async def last_seen(session: AsyncSession, user_id: int) -> dict[str, dt.datetime | None]:
+    """Each chat app the user has, and when they last wrote there."""
+    rows = await session.execute(
+        select(ChannelIdentity.channel, ChannelIdentity.last_seen_at).where(ChannelIdentity.user_id == user_id)
+    )
+    return {channel: seen for channel, seen in rows.all()}
+
+
+async def user_of_producer(session: AsyncSession, producer_id: int) -> int | None:
+    return await session.scalar(select(Producer.user_id).where(Producer.id == producer_id))

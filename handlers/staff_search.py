@@ -1,0 +1,261 @@
+"""🔎 Find (staff): type part of a product's or producer's name, a phone number, a commune or a decision
+number — without diacritics is fine — page through what matches, and open a producer's card to call them.
+
+A commune officer finds the records of their communes only; a province officer finds all. Opening a card
+shows the producer's phone, which is a read of personal data: it is written to the audit log.
+
+```mermaid
+stateDiagram-v2
+    [*] --> query: 🔎 Tìm (staff menu), /tim
+    query --> results: typed words
+    results --> results: ◀ ▶ (pages), typed words (a new search)
+    results --> card: a row
+    card --> results: ⬅️ Results
+    results --> query: 🔎 New search
+    results --> [*]: ⬅️ Menu
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _, format_day
+from bot.messages import Choice
+from bot.roles import Scope, deny, scope_of
+from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, label
+from bot.search import matches
+from bot.text import has_words, shorten, tidy
+from storage import audit, office
+from storage.office import FindRow
+
+FLOW_NAME = "find"
+START = "find:start"  # the staff menu's button, valid from any message
+P = "sr:"
+PAGE_SIZE = 8
+LABEL_MAX = 60
+QUERY_MAX = 100
+CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "console": "console"}
+
+flow = Flow(FLOW_NAME, first_step="query")
+
+
+def _communes(scope: Scope) -> frozenset[int] | None:
+    """None (everything) for the province; the officer's communes otherwise."""
+    return None if scope.province_officer else scope.communes
+
+
+async def _allowed(ctx: Context) -> Scope | None:
+    scope = await scope_of(ctx)
+    if not (scope.province_officer or scope.communes):
+        ctx.end_flow()
+        await deny(ctx)
+        return None
+    return scope
+
+
+async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
+    query = str(ctx.data.get("q") or "")
+    rows = await office.find_rows(ctx.session, communes=_communes(scope))
+    return [
+        row
+        for row in rows
+        if matches(query, (row.product, row.producer, row.commune, row.decision_no), phone=row.phone)
+    ]
+
+
+def _state(row: FindRow) -> str:
+    if row.product is None:
+        return _("no product yet")
+    if row.dossier_status is None:
+        return _("no dossier yet")
+    return label(DOSSIER_STATUS_LABELS, row.dossier_status) if row.dossier_status in DOSSIER_STATUS_LABELS else ""
+
+
+def _line(row: FindRow) -> str:
+    """Product, producer, commune and state: enough to tell namesakes apart."""
+    name = row.product or _("(no product)")
+    return f"• {name} — {row.producer} — {row.commune} — {_state(row)}"
+
+
+# query -----------------------------------------------------------------------------------------------------
+
+
+@flow.ask("query", free_text=True)
+async def ask_query(ctx: Context) -> None:
+    ctx.say(
+        _("🔎 Type part of a product or producer name, a phone number, a commune or a decision number:"),
+        [Choice(_("⬅️ Menu"), P + "menu")],
+    )
+
+
+@flow.answer("query")
+async def got_query(ctx: Context) -> None:
+    if ctx.payload == P + "menu":
+        await ctx.finish()
+        return
+    await _search(ctx)
+
+
+async def _search(ctx: Context) -> None:
+    query = tidy(ctx.text)[:QUERY_MAX]
+    if not has_words(query):
+        await ctx.reask(_("Please type a few letters or digits."))
+        return
+    ctx.data["q"] = query
+    ctx.data["page"] = 0
+    await ctx.goto("results")
+
+
+# results ---------------------------------------------------------------------------------------------------
+
+
+@flow.ask("results", free_text=True)
+async def ask_results(ctx: Context) -> None:
+    scope = await _allowed(ctx)
+    if scope is None:
+        return
+    rows = await _found(ctx, scope)
+    query = str(ctx.data.get("q") or "")
+    if not rows:
+        ctx.say(
+            _("Nothing found for “{query}”. Type other words, or part of the name.").format(query=query),
+            [Choice(_("⬅️ Menu"), P + "menu")],
+        )
+        return
+    pages = (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(int(ctx.data.get("page") or 0), 0), pages - 1)
+    ctx.data["page"] = page
+    shown = rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    first = page * PAGE_SIZE + 1
+    header = _("“{query}”: {first}–{last} / {total}").format(
+        query=query, first=first, last=first + len(shown) - 1, total=len(rows)
+    )
+    choices = [
+        Choice(shorten(f"{row.product or row.producer} · {row.producer}", LABEL_MAX), _payload(row)) for row in shown
+    ]
+    if page > 0:
+        choices.append(Choice(_("◀ Previous"), P + "prev"))
+    if page < pages - 1:
+        choices.append(Choice(_("Next ▶"), P + "next"))
+    choices.append(Choice(_("⬅️ Menu"), P + "menu"))
+    ctx.say("\n".join([header, *(_line(row) for row in shown), _("Type other words to search again.")]), choices)
+
+
+def _payload(row: FindRow) -> str:
+    return f"{P}o:{row.producer_id}:{row.product_id or 0}"
+
+
+@flow.answer("results")
+async def got_results(ctx: Context) -> None:
+    payload = ctx.payload or ""
+    if payload == P + "menu":
+        await ctx.finish()
+    elif payload in (P + "next", P + "prev"):
+        ctx.data["page"] = int(ctx.data.get("page") or 0) + (1 if payload == P + "next" else -1)
+        await ctx.goto("results")
+    elif payload.startswith(P + "o:"):
+        producer_id, _sep, product_id = payload[len(P) + 2 :].partition(":")
+        ctx.data["open"] = [int(producer_id), int(product_id or 0)]
+        await ctx.goto("card")
+    elif ctx.text:
+        await _search(ctx)
+    else:
+        await ctx.reask()
+
+
+# card ------------------------------------------------------------------------------------------------------
+
+
+@flow.ask("card")
+async def ask_card(ctx: Context) -> None:
+    scope = await _allowed(ctx)
+    if scope is None:
+        return
+    producer_id, product_id = ctx.data.get("open") or [0, 0]
+    rows = await office.find_rows(ctx.session, communes=_communes(scope))
+    mine = [row for row in rows if row.producer_id == producer_id]
+    row = next((r for r in mine if (r.product_id or 0) == product_id), None)
+    if row is None:  # not in this officer's communes (a crafted button), or gone meanwhile
+        ctx.data.pop("open", None)
+        await deny(ctx)
+        await ctx.goto("results")
+        return
+    user_id = await office.user_of_producer(ctx.session, producer_id)
+    seen = await office.last_seen(ctx.session, user_id) if user_id is not None else {}
+    lines = [
+        f"🏷 {row.product}" if row.product else _("(no product)"),
+        f"🏠 {row.producer} ({label(PRODUCER_KIND_LABELS, row.producer_kind)})"
+        if row.producer_kind in PRODUCER_KIND_LABELS
+        else f"🏠 {row.producer}",
+        f"📍 {row.commune}",
+        _("📞 {phone}").format(phone=_callable(row.phone)) if row.phone else _("📞 no phone number given"),
+        _("💬 {apps}").format(apps=_presence(seen)),
+        _("State: {state}").format(state=_state(row)),
+    ]
+    others = [r.product for r in mine if r.product and r.product_id != row.product_id]
+    if others:
+        lines.append(_("Other products: {names}").format(names=", ".join(others[:5])))
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        action="personal_data.read",
+        object_type="producer",
+        object_id=producer_id,
+        before=None,
+        after=None,
+        note="staff search card",
+    )
+    ctx.say("\n".join(lines), [Choice(_("⬅️ Results"), P + "back"), Choice(_("⬅️ Menu"), P + "menu")])
+
+
+def _callable(phone: str) -> str:
+    """+84 form: phones and chat apps turn it into a tap-to-call link."""
+    return "+84" + phone[1:] if phone.startswith("0") else phone
+
+
+def _presence(seen: Mapping[str, dt.datetime | None]) -> str:
+    if not seen:
+        return _("does not use the chat (imported from a list)")
+    parts = []
+    for channel, when in sorted(seen.items()):
+        name = CHANNEL_NAMES.get(channel, channel)
+        parts.append(_("{app}: last seen {day}").format(app=name, day=format_day(when)) if when is not None else name)
+    return " · ".join(parts)
+
+
+@flow.answer("card")
+async def got_card(ctx: Context) -> None:
+    if ctx.payload == P + "back":
+        await ctx.goto("results")
+    elif ctx.payload == P + "menu":
+        await ctx.finish()
+    else:
+        await ctx.reask()
+
+
+# entry -----------------------------------------------------------------------------------------------------
+
+
+async def start(ctx: Context, _argument: str | None = None) -> None:
+    if await _allowed(ctx) is None:
+        return
+    if _argument:
+        ctx.state.flow, ctx.state.data = FLOW_NAME, {"q": tidy(_argument)[:QUERY_MAX], "page": 0}
+        await ctx.goto("results")
+        return
+    await ctx.start(FLOW_NAME)
+
+
+async def on_button(ctx: Context) -> None:
+    await start(ctx)
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.global_payloads["find:"] = on_button
+    registry.commands["tim"] = start
+    registry.commands["find"] = start
