@@ -34,6 +34,7 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice, Text
 from bot.notices import notice
+from bot.paging import nav_choices, page_of
 from bot.roles import Scope, deny, is_commune_officer, scope_of
 from bot.rules import (
     COMMUNE_CRITERIA,
@@ -53,13 +54,14 @@ from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_files import send_dossier_files
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
-from storage import audit, reviews
+from storage import audit, province, reviews
 from storage.dossiers import dossier_in_communes
-from storage.models import Dossier, DossierItem, ProductIdea
+from storage.models import Dossier, DossierItem, Producer, ProductIdea
 
 PREFIX = "cr:"
 FLOW = "commune_review"
 QUEUE = "cr:q"
+QUEUE_PAGE = "cr:qp:"
 MENU = "cr:menu"
 CANCEL = "cr:x"
 
@@ -131,38 +133,58 @@ async def on_review_button(ctx: Context) -> None:
 # The queue --------------------------------------------------------------------------------------------------
 
 
-async def show_queue(ctx: Context, scope: Scope) -> None:
+async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
     ctx.end_flow()
     ideas = await reviews.ideas_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS)
     dossiers = await reviews.dossiers_waiting(ctx.session, scope.communes, QUEUE_DOSSIER_STATUSES)
     if not ideas and not dossiers:
         ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), MENU)])
         return
-    choices: list[Choice] = []
-    lines = [
-        _("📋 Waiting for your review, oldest first: {ideas} ideas, {dossiers} dossiers.").format(
-            ideas=len(ideas), dossiers=len(dossiers)
-        )
-    ]
-    entries: list[tuple[Any, Choice]] = []
+    owners = await province.producers_of_products(ctx.session, [d.product_id for d in dossiers])
+    idea_producers = {p: await reviews.producer_by_id(ctx.session, p) for p in {idea.producer_id for idea in ideas}}
+    # (when, button, line): the line names product, producer and commune, so namesakes are told apart.
+    entries: list[tuple[Any, Choice, str]] = []
     for dossier in dossiers:
         mark = "🔍" if dossier.status == DossierStatus.COMMUNE_REVIEW else "📂"
+        owner = owners.get(dossier.product_id)
         entries.append(
             (
                 dossier.submitted_at,
                 Choice(shorten(f"{mark} {dossier.product.name}", BUTTON_LABEL_MAX), f"cr:d:{dossier.id}"),
+                _queue_line(mark, dossier.product.name, owner),
             )
         )
     for idea in ideas:
-        entries.append((idea.submitted_at, Choice(shorten(f"💡 {idea.name}", BUTTON_LABEL_MAX), f"cr:i:{idea.id}")))
+        owner = idea_producers.get(idea.producer_id)
+        entries.append(
+            (
+                idea.submitted_at,
+                Choice(shorten(f"💡 {idea.name}", BUTTON_LABEL_MAX), f"cr:i:{idea.id}"),
+                _queue_line("💡", idea.name, owner),
+            )
+        )
     entries.sort(key=lambda entry: (entry[0] is None, entry[0]))
-    for _when, choice in entries[:MAX_QUEUE_BUTTONS]:
-        choices.append(choice)
-    if len(entries) > MAX_QUEUE_BUTTONS:
-        lines.append(_("Showing the oldest {count}.").format(count=MAX_QUEUE_BUTTONS))
-    lines.append(_("💡 idea · 📂 new dossier · 🔍 under your review"))
+    page = page_of(entries, page_number, MAX_QUEUE_BUTTONS)
+    lines = [
+        _("📋 Waiting for your review, oldest first: {ideas} ideas, {dossiers} dossiers.").format(
+            ideas=len(ideas), dossiers=len(dossiers)
+        ),
+        page.position,
+        *(line for _when, _choice, line in page.rows),
+        _("💡 idea · 📂 new dossier · 🔍 under your review"),
+    ]
+    choices = [choice for _when, choice, _line in page.rows]
+    choices += nav_choices(page, QUEUE_PAGE)
     choices.append(Choice(_("⬅️ Menu"), MENU))
     ctx.say("\n".join(lines), choices)
+
+
+def _queue_line(mark: str, name: str, owner: Producer | None) -> str:
+    return f"{mark} {name}" + (f" — {owner.name} — {owner.commune_name}" if owner else "")
+
+
+async def show_queue_page(ctx: Context, scope: Scope, page_number: int) -> None:
+    await show_queue(ctx, scope, page_number)
 
 
 # A dossier --------------------------------------------------------------------------------------------------
@@ -680,6 +702,7 @@ def render_idea_returned(params: dict[str, Any]) -> Text:
 
 
 _ACTIONS: tuple[tuple[str, int, Any], ...] = (
+    (QUEUE_PAGE, 1, show_queue_page),
     ("cr:d:", 1, open_dossier),
     ("cr:v:", 1, view_dossier),
     ("cr:f:", 1, resend_files),

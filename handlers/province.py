@@ -53,7 +53,18 @@ HOME = "prov:home"
 ROUNDS = "prov:rounds"
 
 # Step data that belongs to one task; the home screen starts afresh.
-TASK_DATA = ("dossier_id", "version", "list", "score", "cert", "round_id", "new_round", "then", "revoke")
+TASK_DATA = (
+    "dossier_id",
+    "version",
+    "list",
+    "page",
+    "score",
+    "cert",
+    "round_id",
+    "new_round",
+    "then",
+    "revoke",
+)
 
 steps = Flow(FLOW_NAME, first_step="home")
 
@@ -109,10 +120,10 @@ async def got_home(ctx: Context) -> None:
     elif ctx.payload == P + "rounds":
         await ctx.goto("rounds")
     elif ctx.payload == P + "list:none":
-        ctx.data["list"] = "none"
+        ctx.data["list"], ctx.data["page"] = "none", 0
         await ctx.goto("list")
     elif (round_id := payload_id(ctx.payload, P + "list:")) is not None:
-        ctx.data["list"] = round_id
+        ctx.data["list"], ctx.data["page"] = round_id, 0
         await ctx.goto("list")
     else:
         await ctx.reask(_("Please press one of the buttons."))

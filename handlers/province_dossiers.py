@@ -35,6 +35,7 @@ from bot.communes import commune_by_code
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice
+from bot.paging import nav_choices, page_of
 from bot.roles import deny
 from bot.rules import DossierStatus, SuppliedBy
 from bot.text import has_words, shorten
@@ -99,19 +100,25 @@ async def ask_list(ctx: Context) -> None:
         title = round_line(found)
     order = {status.value: index for index, status in enumerate(WORKING + FINISHED)}
     rows.sort(key=lambda d: (order.get(d.status, 99), d.submitted_at or d.created_at, d.id))
-    lines = [title]
+    page = page_of(rows, int(ctx.data.get("page") or 0))
+    ctx.data["page"] = page.number
+    owners = await province.producers_of_products(ctx.session, [d.product_id for d in page.rows])
+    lines = [title, page.position]
     if not rows:
         lines.append(_("No dossier here."))
     status_seen = None
-    for dossier in rows[:LIST_MAX]:
+    for dossier in page.rows:
         if dossier.status != status_seen:
             status_seen = dossier.status
             lines.append("")
             lines.append(f"▸ {status_label(dossier.status)}")
-        lines.append(f"• {dossier.product.name}")
-    if len(rows) > LIST_MAX:
-        lines.append(_("… and {count} more.").format(count=len(rows) - LIST_MAX))
-    choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), f"{P}d:{d.id}") for d in rows[:LIST_MAX]]
+        owner = owners.get(dossier.product_id)
+        commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)
+        # Product, producer and commune: two products of one name are told apart.
+        parts = (dossier.product.name, owner.name if owner else "", commune.name if commune else "")
+        lines.append("• " + " — ".join(part for part in parts if part))
+    choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), f"{P}d:{d.id}") for d in page.rows]
+    choices += nav_choices(page, P + "pg:")
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
@@ -121,7 +128,12 @@ async def got_list(ctx: Context) -> None:
     if not await guard(ctx):
         return
     if ctx.payload == P + "back":
+        ctx.data.pop("page", None)
         await ctx.goto("round" if isinstance(ctx.data.get("round_id"), int) else "home")
+        return
+    if (page := payload_id(ctx.payload, P + "pg:")) is not None:
+        ctx.data["page"] = page
+        await ctx.goto("list")
         return
     dossier_id = payload_id(ctx.payload, P + "d:")
     if dossier_id is None:

@@ -53,6 +53,18 @@ async def count_by_round(
     return {round_id: int(count) for round_id, count in rows}
 
 
+async def producers_of_products(session: AsyncSession, product_ids: Collection[int]) -> dict[int, Producer]:
+    """The producer of each product, in one query (a page of a staff list)."""
+    if not product_ids:
+        return {}
+    rows = await session.execute(
+        select(Product.id, Producer)
+        .join(Producer, Producer.id == Product.producer_id)
+        .where(Product.id.in_(product_ids))
+    )
+    return {product_id: producer for product_id, producer in rows.all()}
+
+
 async def producer_of_dossier(session: AsyncSession, dossier: Dossier) -> Producer | None:
     return await session.scalar(
         select(Producer).join(Product, Product.producer_id == Producer.id).where(Product.id == dossier.product_id)

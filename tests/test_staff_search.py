@@ -122,3 +122,35 @@ async def test_every_laichau_product_is_found_by_part_of_its_name(app: App, tmp_
         while name not in officer.text and "sr:next" in {c.payload for c in officer.choices}:
             await officer.press("sr:next")
         assert name in officer.text, name
+
+
+async def test_long_staff_lists_page_and_name_product_producer_and_commune(app: App, tmp_path: Path) -> None:
+    """30 dossiers at the province and 25 in a commune's queue: every one reachable, page by page."""
+    from bot.rules import DossierStatus as S
+    from tests.conftest import make_producer
+    from tests.test_province import make_dossier
+
+    for n in range(55):
+        user = await make_producer(app, f"p{n}", name=f"HTX số {n:02d}")
+        status = S.AT_PROVINCE if n < 30 else S.SUBMITTED_COMMUNE
+        await make_dossier(app, user, status=status, with_file=False)
+    await make_staff(app, "prov1", "province")
+    officer = Chat(app.engine, "prov1")
+    await officer.press("prov:home")
+    await officer.press("pv:list:none")
+    assert "1–20 / 30" in officer.text and "— HTX số 00 — Xã Bình Lư" in officer.text
+    await officer.tap("Tiếp")
+    assert "21–30 / 30" in officer.text and "HTX số 29" in officer.text
+    assert not any("Tiếp" in c.label for c in officer.choices)
+
+    await make_staff(app, "xa1", "commune", "binh lu")
+    clerk = Chat(app.engine, "xa1")
+    await clerk.press("cr:q")
+    assert "1–20 / 25" in clerk.text
+    seen = {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    await clerk.tap("Tiếp")
+    assert "21–25 / 25" in clerk.text
+    seen |= {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    assert len(seen) == 25
+    await clerk.tap("Trước")
+    assert "1–20 / 25" in clerk.text
