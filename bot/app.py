@@ -33,6 +33,7 @@ def build_registry() -> Registry:
         "province",
         "link",
         "staff_search",
+        "office_reports",
     )
     for module_name in (*handler_modules, "calendar"):
         module = _optional_handler(module_name)

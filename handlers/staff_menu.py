@@ -17,6 +17,7 @@ COMMUNE_QUEUE = "cr:q"
 PROVINCE_HOME = "prov:home"  # handlers.province
 ADMIN_HOME = "adm:home"
 FIND = "find:"  # handlers.staff_search
+REPORTS = "reports:"  # handlers.office_reports
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -37,6 +38,8 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
     if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
         choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
+    if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:
+        choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None

@@ -154,3 +154,41 @@ async def test_long_staff_lists_page_and_name_product_producer_and_commune(app: 
     assert len(seen) == 25
     await clerk.tap("Trước")
     assert "1–20 / 25" in clerk.text
+
+
+async def test_excel_files_in_the_chat_arrive_through_the_outbox(app: App, tmp_path: Path) -> None:
+    import asyncio
+
+    from openpyxl import load_workbook
+
+    from bot import office_jobs
+    from bot.messages import SendFile
+    from bot.notices import render
+    from storage.models import OutboxMessage
+
+    await office_list(app, tmp_path)
+    await make_staff(app, "xa1", "commune", "binh lu")
+    clerk = Chat(app.engine, "xa1")
+    await clerk.send("/menu")
+    await clerk.tap("Excel")
+    await clerk.tap("Chủ thể")
+    assert "Đang chuẩn bị" in clerk.text
+    await clerk.press("reports:start")
+    await clerk.tap("Báo cáo")
+    await asyncio.gather(*office_jobs.RUNNING)
+    async with app.engine.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [row.kind for row in rows] == ["office_file", "office_file"]
+    producers_file = render(rows[0].kind, rows[0].params, "vi")
+    assert isinstance(producers_file, SendFile) and producers_file.name.endswith(".xlsx")
+    sheet = load_workbook(producers_file.path).worksheets[0]
+    assert sheet.max_row == 2 and sheet.cell(row=2, column=2).value == "HTX Chè Bình Lư"  # their commune only
+    report = render(rows[1].kind, rows[1].params, "vi")
+    assert isinstance(report, SendFile) and "Báo cáo OCOP" in report.caption
+
+    from tests.conftest import make_producer
+
+    await make_producer(app, "p1")
+    producer = Chat(app.engine, "p1")
+    await producer.send("/baocao")
+    assert "Đang chuẩn bị" not in producer.text
