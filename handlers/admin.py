@@ -7,6 +7,8 @@ server: the payload only names what to do, the scope says whether it may be done
 ```mermaid
 stateDiagram-v2
     [*] --> Welcome: /start inv_… (valid) → role granted
+    Welcome --> Name: what is your full name?
+    Name --> [*]: a name (audit) → main menu
     [*] --> Refused: /start inv_… (used / expired / revoked / unknown)
     [*] --> Panel: 🔑 Staff and invites (admins only)
     Panel --> Role: ➕ Invite
@@ -33,6 +35,8 @@ from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.roles import deny, forget_scope, is_admin, scope_of
 from bot.rules import ROLE_LABELS, Role, label
+from bot.text import tidy
+from handlers.idea import text_problem
 from storage import audit, producers, staff
 from storage.models import Invite, StaffRole
 
@@ -44,6 +48,7 @@ STAFF = "adm:staff"
 MENU = "adm:menu"
 MAX_COMMUNE_BUTTONS = 8
 MAX_STAFF_BUTTONS = 30
+NAME_MIN, NAME_MAX = 2, 100
 
 flow = Flow(FLOW, first_step="commune")
 
@@ -103,7 +108,8 @@ async def on_invite_link(ctx: Context, code: str | None) -> None:
     )
     forget_scope(ctx)
     ctx.say(_welcome(ctx, invite))
-    await ctx.main_menu()
+    # Staff lists, the audit log and notices name people: "Cán bộ xã Nguyễn Thị Hoa (Bình Lư)", not "user #2".
+    await ctx.start(FLOW, step="staff_name")
 
 
 def _refusal(result: staff.Redeemed) -> str:
@@ -139,6 +145,47 @@ def _welcome(ctx: Context, invite: Invite) -> str:
     else:
         can = _("You can now invite staff, see the staff list and revoke roles. Press “🔑 Staff and invites”.")
     return _("👋 Welcome! You are now: {role}.\n{can}").format(role=what, can=can)
+
+
+@flow.ask("staff_name", free_text=True)
+async def ask_staff_name(ctx: Context) -> None:
+    ctx.say(_("What is your full name? Colleagues and producers will see it, e.g. Nguyễn Thị Hoa."))
+
+
+@flow.answer("staff_name")
+async def got_staff_name(ctx: Context) -> None:
+    name = tidy(ctx.text)
+    problem = text_problem(name or None, minimum=NAME_MIN, maximum=NAME_MAX)
+    if problem is None and sum(ch.isalpha() for ch in name) < NAME_MIN:
+        problem = _("Please type your name in letters.")
+    if problem is not None:
+        await ctx.reask(problem)
+        return
+    before = ctx.user.display_name
+    ctx.user.display_name = name
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=name,
+        action="staff.name",
+        object_type="user",
+        object_id=ctx.user.id,
+        before={"name": before},
+        after={"name": name},
+    )
+    ctx.say(_("✓ Thank you, {name}.").format(name=name))
+    await ctx.finish()
+
+
+def staff_title(province: str, role: str, commune_code: int | None, name: str) -> str:
+    """How staff are named to others: "Commune officer Nguyễn Thị Hoa (Xã Bình Lư)"."""
+    try:
+        title = label(ROLE_LABELS, role)
+    except KeyError:
+        title = role
+    where = commune_name(province, commune_code)
+    return f"{title} {name} ({where})" if where else f"{title} {name}"
 
 
 # The panel ----------------------------------------------------------------------------------------------------
@@ -282,7 +329,7 @@ async def show_staff(ctx: Context) -> None:
     choices: list[Choice] = []
     for number, member in enumerate(members, start=1):
         who = member.display_name or member.phone or f"#{member.role.user_id}"
-        lines.append(f"{number}. {who} — {role_text(province, member.role.role, member.role.commune_code)}")
+        lines.append(f"• {staff_title(province, member.role.role, member.role.commune_code, who)}")
         if number <= MAX_STAFF_BUTTONS:
             choices.append(Choice(f"❌ {number}. {who}"[:48], f"adm:rv:{member.role.id}"))
     lines.append(_("Press ❌ to revoke a role."))

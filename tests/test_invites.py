@@ -63,8 +63,13 @@ async def test_brand_new_user_redeems_a_commune_invite(app: App) -> None:
     await newcomer.send(f"/start {code}")
     roles = await _roles(app)
     assert len(roles) == 1 and roles[0][1:] == ("commune", commune_code(app, BINH_LU), True)
-    assert any(c.payload == "cr:q" for c in newcomer.choices)  # straight to the staff menu, no onboarding
-    assert "role.grant" in [e.action for e in await audit_log(app)]
+    assert "họ và tên" in newcomer.text.casefold()  # staff are named to colleagues and producers
+    await newcomer.send("😀")
+    assert "họ và tên" in newcomer.text.casefold()
+    await newcomer.send("Nguyễn Thị  Hoa")
+    assert any(c.payload == "cr:q" for c in newcomer.choices)  # then the staff menu, no onboarding
+    assert [e.action for e in await audit_log(app)][-2:] == ["role.grant", "staff.name"]
+    assert (await audit_log(app))[-1].actor_label == "Nguyễn Thị Hoa"
     # Still no producer onboarding on the next message.
     await newcomer.send("chao")
     assert any(c.payload == "cr:q" for c in newcomer.choices)

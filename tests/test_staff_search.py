@@ -192,3 +192,17 @@ async def test_excel_files_in_the_chat_arrive_through_the_outbox(app: App, tmp_p
     producer = Chat(app.engine, "p1")
     await producer.send("/baocao")
     assert "Đang chuẩn bị" not in producer.text
+
+
+async def test_staff_are_named_in_the_staff_list(app: App) -> None:
+    from bot.rules import Role
+    from tests.test_invites import _invite
+
+    code = await _invite(app, Role.COMMUNE, "binh lu")
+    hoa = Chat(app.engine, "hoa")
+    await hoa.send(f"/start {code}")
+    await hoa.send("Nguyễn Thị Hoa")
+    await make_staff(app, "admin1", "admin", name="Admin")
+    admin = Chat(app.engine, "admin1")
+    await admin.press("adm:staff")
+    assert "Cán bộ xã Nguyễn Thị Hoa (Xã Bình Lư)" in admin.text
