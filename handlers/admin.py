@@ -45,6 +45,7 @@ FLOW = "admin"
 HOME = "adm:home"
 INVITE = "adm:inv"
 STAFF = "adm:staff"
+PENDING = "adm:pending"
 MENU = "adm:menu"
 MAX_COMMUNE_BUTTONS = 8
 MAX_STAFF_BUTTONS = 30
@@ -215,6 +216,12 @@ async def on_admin_button(ctx: Context) -> None:
         await _confirm_revoke(ctx, _number(payload, "adm:rv:"))
     elif payload.startswith("adm:rvy:"):
         await _revoke(ctx, _number(payload, "adm:rvy:"))
+    elif payload == PENDING:
+        await show_pending(ctx)
+    elif payload.startswith("adm:wd:"):
+        await _confirm_withdraw(ctx, _number(payload, "adm:wd:"))
+    elif payload.startswith("adm:wdy:"):
+        await _withdraw(ctx, _number(payload, "adm:wdy:"))
     else:
         ctx.end_flow()
         ctx.say(_("That button is no longer valid."))
@@ -233,6 +240,7 @@ async def show_panel(ctx: Context) -> None:
         [
             Choice(_("➕ Invite a staff member"), INVITE),
             Choice(_("👥 Staff list"), STAFF),
+            Choice(_("📨 Unused invites"), PENDING),
             Choice(_("⬅️ Menu"), MENU),
         ],
     )
@@ -313,6 +321,65 @@ async def got_commune(ctx: Context) -> None:
         _("Which one?"),
         [Choice(c.name, f"adm:ic:{c.code}") for c in found] + [Choice(_("⬅️ Back"), HOME)],
     )
+
+
+# Unused invites: see and withdraw ------------------------------------------------------------------------------
+
+
+async def show_pending(ctx: Context) -> None:
+    ctx.end_flow()
+    province = ctx.settings.ocop_province
+    pending = await staff.pending_invites(ctx.session, province, ctx.now)
+    if not pending:
+        ctx.say(_("No unused invite."), [Choice(_("⬅️ Back"), HOME)])
+        return
+    lines = [_("📨 Unused invites ({count}):").format(count=len(pending))]
+    choices: list[Choice] = []
+    for invite in pending[:MAX_STAFF_BUTTONS]:
+        what = role_text(province, invite.role, invite.commune_code)
+        lines.append(
+            "• "
+            + _("#{id} {role}, made {made}, valid until {until}").format(
+                id=invite.id, role=what, made=format_day(invite.created_at), until=format_day(invite.expires_at)
+            )
+        )
+        choices.append(Choice(_("❌ Withdraw #{id}").format(id=invite.id), f"adm:wd:{invite.id}"))
+    choices.append(Choice(_("⬅️ Back"), HOME))
+    ctx.say("\n".join(lines), choices)
+
+
+async def _confirm_withdraw(ctx: Context, invite_id: int | None) -> None:
+    pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop_province, ctx.now)}
+    invite = pending.get(invite_id or 0)
+    if invite is None:
+        ctx.say(_("That invite is already used, expired or withdrawn."))
+        await show_pending(ctx)
+        return
+    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    ctx.say(
+        _("Withdraw invite #{id} ({role})? The link will stop working.").format(id=invite.id, role=what),
+        [Choice(_("✅ Withdraw"), f"adm:wdy:{invite.id}"), Choice(_("⬅️ Back"), PENDING)],
+    )
+
+
+async def _withdraw(ctx: Context, invite_id: int | None) -> None:
+    if invite_id is None or not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop_province, ctx.now):
+        ctx.say(_("That invite is already used, expired or withdrawn."))
+        await show_pending(ctx)
+        return
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=actor_label(ctx),
+        action="invite.withdraw",
+        object_type="invite",
+        object_id=invite_id,
+        before=None,
+        after={"revoked": True},
+    )
+    ctx.say(_("✅ Invite #{id} withdrawn.").format(id=invite_id))
+    await show_pending(ctx)
 
 
 # Staff list and revoking ------------------------------------------------------------------------------------

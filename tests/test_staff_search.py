@@ -206,3 +206,26 @@ async def test_staff_are_named_in_the_staff_list(app: App) -> None:
     admin = Chat(app.engine, "admin1")
     await admin.press("adm:staff")
     assert "Cán bộ xã Nguyễn Thị Hoa (Xã Bình Lư)" in admin.text
+
+
+async def test_an_admin_sees_and_withdraws_unused_invites(app: App) -> None:
+    from bot.rules import Role
+    from tests.test_invites import _invite
+
+    code = await _invite(app, Role.COMMUNE, "binh lu")
+    used = await _invite(app, Role.PROVINCE)
+    await Chat(app.engine, "prov").send(f"/start {used}")
+    await make_staff(app, "admin1", "admin", name="Admin")
+    admin = Chat(app.engine, "admin1")
+    await admin.press("adm:home")
+    await admin.tap("Lời mời chưa dùng")
+    assert "(1)" in admin.text and "Cán bộ xã — Xã Bình Lư" in admin.text
+    await admin.tap("Thu hồi")
+    await admin.tap("✅")
+    assert "Không có lời mời" in admin.text
+    async with app.engine.sessions() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert "invite.withdraw" in actions
+    newcomer = Chat(app.engine, "late")
+    await newcomer.send(f"/start {code}")
+    assert "thu hồi" in newcomer.text  # the withdrawn link says so
