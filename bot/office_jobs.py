@@ -126,16 +126,94 @@ async def _run(
         current_locale.reset(token)
 
 
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # Telegram bots upload at most 50 MB
+ZIP = "application/zip"
+
+
+def start_dossier_zip(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    files_root: Path,
+    user_id: int,
+    locale: str,
+    dossier_id: int,
+    communes: Collection[int] | None,
+) -> None:
+    """ "📦 Download the dossier": one ZIP (or its parts) of every file, sent through the outbox when ready."""
+    task = asyncio.get_running_loop().create_task(
+        _zip(sessions, files_root, user_id, locale, dossier_id, set(communes) if communes is not None else None)
+    )
+    RUNNING.add(task)
+    task.add_done_callback(RUNNING.discard)
+
+
+async def _zip(
+    sessions: async_sessionmaker[AsyncSession],
+    files_root: Path,
+    user_id: int,
+    locale: str,
+    dossier_id: int,
+    communes: set[int] | None,
+) -> None:
+    from bot import dossier_zip
+
+    token = current_locale.set(locale)
+    try:
+        folder = files_root / "exports"
+        await asyncio.to_thread(_forget_old, folder)
+        async with sessions() as session:
+            found = await dossier_zip.load(session, dossier_id, files_root, communes)
+        if found is None:
+            return  # outside the officer's communes: the button was checked before, so this is a race
+        target = folder / uuid.uuid4().hex / f"{found.base_name}.zip"
+        paths = await asyncio.to_thread(dossier_zip.write, found, target, UPLOAD_LIMIT_BYTES)
+        now = dt.datetime.now(dt.UTC)
+        async with sessions() as session, session.begin():
+            for number, path in enumerate(paths, start=1):
+                caption = _("📦 {name}: {count} files").format(name=found.base_name, count=len(found.entries))
+                if len(paths) > 1:
+                    caption += " · " + _("part {number} of {parts}").format(number=number, parts=len(paths))
+                await outbox.enqueue(
+                    session,
+                    user_id=user_id,
+                    kind=KIND,
+                    params={"path": str(path), "name": path.name, "caption": caption, "mime": ZIP},
+                    dedupe_key=f"{KIND}:{path.parent.name}:{number}",
+                    not_before=now,
+                    urgent=True,
+                )
+            await audit.record(
+                session,
+                at=now,
+                actor_user_id=user_id,
+                action="personal_data.export",
+                object_type="dossier",
+                object_id=dossier_id,
+                before=None,
+                after={"files": len(found.entries), "parts": len(paths)},
+                note="dossier zip",
+            )
+    except Exception:
+        log.exception("dossier zip %s for user %s failed", dossier_id, user_id)
+    finally:
+        current_locale.reset(token)
+
+
 def _forget_old(folder: Path) -> None:
     """Exports are handed on, not kept: files older than two days go (the sender had them long before)."""
     if not folder.is_dir():
         return
     cutoff = time.time() - KEEP_EXPORTS.total_seconds()
-    for path in folder.glob("*.xlsx"):
-        if path.stat().st_mtime < cutoff:
+    for path in folder.rglob("*"):
+        if path.is_file() and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
 
 
 @notice(KIND)
 def _office_file(params: dict[str, object]) -> SendFile:
-    return SendFile(path=Path(str(params["path"])), name=str(params["name"]), mime=XLSX, caption=str(params["caption"]))
+    return SendFile(
+        path=Path(str(params["path"])),
+        name=str(params["name"]),
+        mime=str(params.get("mime") or XLSX),
+        caption=str(params["caption"]),
+    )

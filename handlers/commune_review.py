@@ -30,6 +30,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot import office_jobs
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice, Text
@@ -52,7 +55,6 @@ from bot.text import shorten
 from handlers.admin import actor_label, commune_name
 from handlers.dossier import item_label
 from handlers.idea import text_problem
-from handlers.staff_files import send_dossier_files
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from storage import audit, province, reviews
 from storage.dossiers import dossier_in_communes
@@ -67,7 +69,6 @@ CANCEL = "cr:x"
 
 REASON_MIN, REASON_MAX = 5, 1000
 MAX_QUEUE_BUTTONS = 20
-MAX_FILES_SENT = 30
 BUTTON_LABEL_MAX = 48
 
 CRITERIA = tuple(COMMUNE_CRITERIA)  # index in payloads keeps them short: cr:ok:<dossier>:<version>:<n>
@@ -214,15 +215,23 @@ async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
         # A resubmitted dossier is reviewed afresh: earlier decisions were about what it was then.
         await reviews.reset_criteria(ctx.session, dossier.id)
         await _audit(ctx, "dossier.commune_review", dossier, before)
-    send_dossier_files(ctx, dossier, MAX_FILES_SENT)
     await _show_dossier(ctx, dossier)
 
 
 async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
+    """📦 The dossier's files as one ZIP, a folder per item, sent when ready (never one message per file)."""
     dossier = await _dossier(ctx, scope, dossier_id)
     if dossier is None:
         return
-    send_dossier_files(ctx, dossier, MAX_FILES_SENT)
+    office_jobs.start_dossier_zip(
+        async_sessionmaker(ctx.session.bind, expire_on_commit=False),
+        files_root=ctx.files.root,
+        user_id=ctx.user.id,
+        locale=ctx.user.locale,
+        dossier_id=dossier.id,
+        communes=scope.communes,
+    )
+    ctx.say(_("⏳ Packing the dossier's files into one ZIP. It arrives here in a moment."))
     await _show_dossier(ctx, dossier)
 
 
@@ -289,7 +298,7 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
         choices.append(Choice(_("📝 Ask for a supplement"), f"cr:sup:{dossier.id}:{dossier.version}"))
         lines.append(_("Confirm ✅ or reject ❌ each criterion."))
     if any(item.files for item in dossier.items):
-        choices.append(Choice(_("📎 Send the files again"), f"cr:f:{dossier.id}"))
+        choices.append(Choice(_("📦 Download the dossier (ZIP)"), f"cr:f:{dossier.id}"))
     choices.append(Choice(_("⬅️ Queue"), QUEUE))
     # Pairs of ✅/❌ side by side; the last buttons fill their own rows.
     ctx.say("\n".join(lines), choices, columns=2 if reviewing else 1)

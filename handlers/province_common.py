@@ -53,7 +53,6 @@ NOTE_MIN, NOTE_MAX = 5, 1000
 ROUND_NAME_MIN, ROUND_NAME_MAX = 3, 100
 DECISION_MAX = 100
 LIST_MAX = 40  # buttons on one list screen
-FILES_MAX = 20  # files sent back when a dossier is opened
 LABEL_MAX = 48
 
 

@@ -31,6 +31,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot import office_jobs
 from bot.communes import commune_by_code
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
@@ -43,7 +46,6 @@ from handlers.dossier import case_label, item_done, item_label, progress_line, s
 from handlers.province_common import (
     CERTIFIED,
     CHECKABLE,
-    FILES_MAX,
     FINISHED,
     FLOW_NAME,
     LABEL_MAX,
@@ -68,7 +70,6 @@ from handlers.province_common import (
     round_line,
     tell_producer,
 )
-from handlers.staff_files import send_dossier_files
 from storage import certificates, province, rounds
 from storage.models import Dossier, Round
 
@@ -177,7 +178,7 @@ async def _dossier_choices(ctx: Context, dossier: Dossier) -> list[Choice]:
     choices: list[Choice] = []
     files = sum(len(item.files) for item in dossier.items)
     if files:
-        choices.append(Choice(_("📎 Files ({count})").format(count=files), P + "files"))
+        choices.append(Choice(_("📦 Download the dossier (ZIP, {count} files)").format(count=files), P + "files"))
     if status in CHECKABLE:
         choices.append(Choice(_("✅ Complete: schedule for the council"), P + "accept"))
         choices.append(Choice(_("↩️ Return for supplement"), P + "return"))
@@ -209,8 +210,7 @@ async def ask_dossier(ctx: Context) -> None:
         return
     # The officer acts on what this screen shows: its version is the one every action must still find.
     ctx.data["version"] = dossier.version
-    if ctx.data.pop("send_files", False):
-        send_dossier_files(ctx, dossier, FILES_MAX)
+    ctx.data.pop("send_files", None)  # opening no longer sends every file: 📦 asks for the ZIP
     producer = await province.producer_of_dossier(ctx.session, dossier)
     commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)
     producer_line = "🏠 " + " · ".join(
@@ -235,7 +235,15 @@ async def got_dossier(ctx: Context) -> None:
         await changed_meanwhile(ctx)
         return
     if payload == P + "files":
-        send_dossier_files(ctx, dossier, FILES_MAX)
+        office_jobs.start_dossier_zip(
+            async_sessionmaker(ctx.session.bind, expire_on_commit=False),
+            files_root=ctx.files.root,
+            user_id=ctx.user.id,
+            locale=ctx.user.locale,
+            dossier_id=dossier.id,
+            communes=None,
+        )
+        ctx.say(_("⏳ Packing the dossier's files into one ZIP. It arrives here in a moment."))
         await ctx.goto("dossier")
     elif payload == P + "accept":
         await _accept(ctx, dossier)

@@ -54,15 +54,32 @@ async def test_staff_pass_the_onboarding_gate(app: App) -> None:
     assert any(c.payload == "cr:q" for c in officer.choices)
 
 
-async def test_open_sends_files_and_confirming_all_four_forwards_to_province(app: App) -> None:
+async def test_open_offers_the_zip_and_confirming_all_four_forwards_to_province(app: App) -> None:
+    import asyncio
+    import zipfile
+
+    from sqlalchemy import select
+
+    from bot import office_jobs
+    from storage.models import OutboxMessage
+
     producer = await make_producer(app, "p1")
     dossier_id = await make_dossier(app, producer)
     officer = await _officer(app)
     await officer.press("cr:q")
     assert f"cr:d:{dossier_id}" in _buttons(officer, "cr:d:")
     await officer.press(f"cr:d:{dossier_id}")
-    files = [r for r in officer.replies if isinstance(r, SendFile)]
-    assert len(files) == 1 and files[0].path.exists() and files[0].name == "anh.png"
+    assert not any(isinstance(r, SendFile) for r in officer.replies)  # opening no longer sends every file
+    await officer.tap("ZIP")
+    await asyncio.gather(*office_jobs.RUNNING)
+    async with app.engine.sessions() as session:
+        queued = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == office_jobs.KIND))
+    assert queued is not None
+    sent = render(queued.kind, queued.params, "vi")
+    assert isinstance(sent, SendFile) and sent.name.endswith(".zip") and sent.mime == "application/zip"
+    with zipfile.ZipFile(sent.path) as archive:
+        names = archive.namelist()
+    assert "00-muc-luc.xlsx" in names and len(names) == 2 and names[1].endswith(".png")
     assert "Chè Tả Van" in officer.text and "HTX Chè Tả Van" in officer.text
     row = await dossier_row(app, dossier_id)
     assert row.status == DossierStatus.COMMUNE_REVIEW and row.version == 1

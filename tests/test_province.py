@@ -322,7 +322,8 @@ async def test_accept_needs_an_open_round_then_schedules(app: App) -> None:
     producer_user, dossier_id, officer = await setup(app)
     await make_round(app, "Đợt cũ", status="closed")
     await open_dossier(officer, dossier_id)
-    assert any(isinstance(r, SendFile) for r in officer.replies)  # the producer's files come back
+    assert not any(isinstance(r, SendFile) for r in officer.replies)  # files come as one ZIP, on request
+    assert any("ZIP" in c.label for c in officer.choices)
     await officer.press("pv:accept")
     assert "pv:rounds" in payloads(officer)  # no open round: create one first
     assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE

@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
+from bot import office_jobs
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.rules import DossierStatus, Role
@@ -120,7 +121,11 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     reply = await act(api, PROVINCE, data="prov:home")
     reply = await act(api, PROVINCE, data="pv:list:none")
     reply = await act(api, PROVINCE, data=f"pv:d:{dossier_id}")
-    assert any(call.name == "senddocument" for call in api.replies_to(PROVINCE))  # the producer's file
+    reply = await act(api, PROVINCE, data="pv:files")  # the producer's files, as one ZIP through the outbox
+    await asyncio.gather(*office_jobs.RUNNING)
+    async with app.engine.sessions() as session:
+        zipped = await session.scalar(select(OutboxMessage.params).where(OutboxMessage.kind == office_jobs.KIND))
+    assert zipped is not None and str(zipped["name"]).endswith(".zip")
     reply = await act(api, PROVINCE, data="pv:accept")
     reply = await act(api, PROVINCE, data=f"pv:r:{first_round.id}")
     assert await status_of(app, dossier_id) == DossierStatus.SCHEDULED
