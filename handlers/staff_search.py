@@ -8,6 +8,8 @@ shows the producer's phone, which is a read of personal data: it is written to t
 stateDiagram-v2
     [*] --> query: 🔎 Tìm (staff menu), /tim
     query --> results: typed words
+    query --> filters: 🔽 Filters
+    filters --> results: expiring certificates · stars · state · round
     results --> results: ◀ ▶ (pages), typed words (a new search)
     results --> card: a row
     card --> results: ⬅️ Results
@@ -25,10 +27,10 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.roles import Scope, deny, scope_of
-from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, label
+from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, DossierStatus, label
 from bot.search import matches
 from bot.text import has_words, shorten, tidy
-from storage import audit, office
+from storage import audit, office, rounds
 from storage.office import FindRow
 
 FLOW_NAME = "find"
@@ -37,6 +39,17 @@ P = "sr:"
 PAGE_SIZE = 8
 LABEL_MAX = 60
 QUERY_MAX = 100
+EXPIRING_DAYS = 90
+ROUNDS_SHOWN = 4
+_S = DossierStatus
+FILTER_STATES = (
+    _S.SUBMITTED_COMMUNE,
+    _S.NEEDS_SUPPLEMENT,
+    _S.AT_PROVINCE,
+    _S.PROVINCE_SUPPLEMENT,
+    _S.SCHEDULED,
+    _S.CERTIFIED_4,
+)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "console": "console"}
 
 flow = Flow(FLOW_NAME, first_step="query")
@@ -57,13 +70,47 @@ async def _allowed(ctx: Context) -> Scope | None:
 
 
 async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
-    query = str(ctx.data.get("q") or "")
     rows = await office.find_rows(ctx.session, communes=_communes(scope))
+    chosen = ctx.data.get("filter")
+    if isinstance(chosen, list) and len(chosen) == 2:
+        return [row for row in rows if _passes(row, str(chosen[0]), str(chosen[1]), ctx.today)]
+    query = str(ctx.data.get("q") or "")
     return [
         row
         for row in rows
         if matches(query, (row.product, row.producer, row.commune, row.decision_no), phone=row.phone)
     ]
+
+
+def _passes(row: FindRow, kind: str, value: str, today: dt.date) -> bool:
+    if kind == "expiring":
+        return (
+            row.certificate_status == "valid"
+            and row.expires_on is not None
+            and today <= row.expires_on <= today + dt.timedelta(days=EXPIRING_DAYS)
+        )
+    if kind == "stars":
+        return row.certificate_status == "valid" and str(row.stars) == value
+    if kind == "status":
+        return row.dossier_status == value
+    if kind == "round":
+        return str(row.round_id) == value
+    return False
+
+
+def _title(ctx: Context) -> str:
+    """What the list shows: the typed words, or the filter chosen."""
+    chosen = ctx.data.get("filter")
+    if not (isinstance(chosen, list) and len(chosen) == 2):
+        return "“" + str(ctx.data.get("q") or "") + "”"
+    kind, value = str(chosen[0]), str(chosen[1])
+    if kind == "expiring":
+        return _("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS)
+    if kind == "stars":
+        return _("{stars}★ products").format(stars=value)
+    if kind == "status" and value in DOSSIER_STATUS_LABELS:
+        return label(DOSSIER_STATUS_LABELS, value)
+    return "📅 " + _("Round")
 
 
 def _state(row: FindRow) -> str:
@@ -87,7 +134,7 @@ def _line(row: FindRow) -> str:
 async def ask_query(ctx: Context) -> None:
     ctx.say(
         _("🔎 Type part of a product or producer name, a phone number, a commune or a decision number:"),
-        [Choice(_("⬅️ Menu"), P + "menu")],
+        [Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"), Choice(_("⬅️ Menu"), P + "menu")],
     )
 
 
@@ -96,7 +143,39 @@ async def got_query(ctx: Context) -> None:
     if ctx.payload == P + "menu":
         await ctx.finish()
         return
+    if ctx.payload == P + "filters":
+        await ctx.goto("filters")
+        return
     await _search(ctx)
+
+
+# filters: what an officer looks at daily -------------------------------------------------------------------
+
+
+@flow.ask("filters")
+async def ask_filters(ctx: Context) -> None:
+    if await _allowed(ctx) is None:
+        return
+    choices = [
+        Choice(_("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS), P + "f:expiring"),
+        *(Choice(_("{stars}★ products").format(stars=stars), f"{P}f:stars:{stars}") for stars in (3, 4, 5)),
+        *(Choice(_(DOSSIER_STATUS_LABELS[status]), f"{P}f:status:{status.value}") for status in FILTER_STATES),
+    ]
+    for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop_province))[:ROUNDS_SHOWN]:
+        choices.append(Choice(shorten(f"📅 {found.name}", LABEL_MAX), f"{P}f:round:{found.id}"))
+    choices.append(Choice(_("⬅️ Back"), P + "back"))
+    ctx.say(_("🔽 Show the records of:"), choices)
+
+
+@flow.answer("filters")
+async def got_filters(ctx: Context) -> None:
+    payload = ctx.payload or ""
+    if not payload.startswith(P + "f:"):
+        await ctx.goto("query")
+        return
+    kind, _sep, value = payload.removeprefix(P + "f:").partition(":")
+    ctx.data.update(q="", page=0, filter=[kind, value])
+    await ctx.goto("results")
 
 
 async def _search(ctx: Context) -> None:
@@ -104,8 +183,7 @@ async def _search(ctx: Context) -> None:
     if not has_words(query):
         await ctx.reask(_("Please type a few letters or digits."))
         return
-    ctx.data["q"] = query
-    ctx.data["page"] = 0
+    ctx.data.update(q=query, page=0, filter=None)
     await ctx.goto("results")
 
 
@@ -118,11 +196,11 @@ async def ask_results(ctx: Context) -> None:
     if scope is None:
         return
     rows = await _found(ctx, scope)
-    query = str(ctx.data.get("q") or "")
+    title = _title(ctx)
     if not rows:
         ctx.say(
-            _("Nothing found for “{query}”. Type other words, or part of the name.").format(query=query),
-            [Choice(_("⬅️ Menu"), P + "menu")],
+            _("Nothing found for {query}. Type other words, or part of the name.").format(query=title),
+            [Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"), Choice(_("⬅️ Menu"), P + "menu")],
         )
         return
     pages = (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE
@@ -130,8 +208,8 @@ async def ask_results(ctx: Context) -> None:
     ctx.data["page"] = page
     shown = rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     first = page * PAGE_SIZE + 1
-    header = _("“{query}”: {first}–{last} / {total}").format(
-        query=query, first=first, last=first + len(shown) - 1, total=len(rows)
+    header = _("{query}: {first}–{last} / {total}").format(
+        query=title, first=first, last=first + len(shown) - 1, total=len(rows)
     )
     choices = [
         Choice(shorten(f"{row.product or row.producer} · {row.producer}", LABEL_MAX), _payload(row)) for row in shown
@@ -140,6 +218,7 @@ async def ask_results(ctx: Context) -> None:
         choices.append(Choice(_("◀ Previous"), P + "prev"))
     if page < pages - 1:
         choices.append(Choice(_("Next ▶"), P + "next"))
+    choices.append(Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"))
     choices.append(Choice(_("⬅️ Menu"), P + "menu"))
     ctx.say("\n".join([header, *(_line(row) for row in shown), _("Type other words to search again.")]), choices)
 
@@ -160,6 +239,8 @@ async def got_results(ctx: Context) -> None:
         producer_id, _sep, product_id = payload[len(P) + 2 :].partition(":")
         ctx.data["open"] = [int(producer_id), int(product_id or 0)]
         await ctx.goto("card")
+    elif payload == P + "filters":
+        await ctx.goto("filters")
     elif ctx.text:
         await _search(ctx)
     else:

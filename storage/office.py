@@ -245,6 +245,10 @@ class FindRow:
     product: str | None
     dossier_status: str | None
     decision_no: str | None
+    round_id: int | None = None
+    stars: int | None = None
+    certificate_status: str | None = None
+    expires_on: dt.date | None = None
 
 
 async def find_rows(session: AsyncSession, *, communes: Collection[int] | None = None) -> list[FindRow]:
@@ -270,6 +274,10 @@ async def find_rows(session: AsyncSession, *, communes: Collection[int] | None =
             Product.name,
             Dossier.status,
             Certificate.decision_no,
+            Dossier.round_id,
+            Certificate.stars,
+            Certificate.status,
+            Certificate.expires_on,
         )
         .join(User, User.id == Producer.user_id)
         .outerjoin(Product, Product.producer_id == Producer.id)
@@ -294,10 +302,27 @@ async def find_rows(session: AsyncSession, *, communes: Collection[int] | None =
             product=product,
             dossier_status=status,
             decision_no=decision_no,
+            round_id=round_id,
+            stars=stars,
+            certificate_status=certificate_status,
+            expires_on=expires_on,
         )
-        for producer_id, producer, kind, commune_code, commune, phone, product_id, product, status, decision_no in (
-            await session.execute(statement)
-        ).all()
+        for (
+            producer_id,
+            producer,
+            kind,
+            commune_code,
+            commune,
+            phone,
+            product_id,
+            product,
+            status,
+            decision_no,
+            round_id,
+            stars,
+            certificate_status,
+            expires_on,
+        ) in (await session.execute(statement)).all()
     ]
 
 

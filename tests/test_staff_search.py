@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.text import fold
 from storage.models import AuditEntry, Producer, Product
-from tests.chat import Chat, force_offered
+from tests.chat import Chat, FrozenClock, force_offered
 from tests.staff_helpers import make_staff
 from tests.test_office import LAICHAU, OFFICE_LIST, run, write_xlsx
 
@@ -229,3 +229,26 @@ async def test_an_admin_sees_and_withdraws_unused_invites(app: App) -> None:
     newcomer = Chat(app.engine, "late")
     await newcomer.send(f"/start {code}")
     assert "thu hồi" in newcomer.text  # the withdrawn link says so
+
+
+async def test_filters_expiring_certificates_stars_state_and_round(
+    app: App, tmp_path: Path, clock: FrozenClock
+) -> None:
+    import datetime as dt
+
+    await office_list(app, tmp_path)
+    clock.now = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
+    await make_staff(app, "prov1", "province")
+    officer = Chat(app.engine, "prov1")
+    await officer.press(START)
+    await officer.tap("Lọc")
+    await officer.tap("hết hạn trong 90 ngày")
+    assert "1–1 / 1" in officer.text and "Mật ong Mường Tè" in officer.text  # 20/01/2027: 53 days away
+    await officer.tap("Lọc")
+    await officer.tap("Sản phẩm 4★")
+    assert "1–1 / 1" in officer.text and "Chè Shan Tuyết Bình Lư" in officer.text
+    await officer.tap("Lọc")
+    await officer.tap("Đang ở tỉnh")
+    assert "Không tìm thấy" in officer.text  # imported lists without a case make no dossiers
+    await officer.send("mien dong")  # typing searches again, the filter is dropped
+    assert "Miến dong Bình Lư" in officer.text
