@@ -6,6 +6,7 @@ Reached from the main menu (``prov:home``, a global payload, so the button works
 written in one module per paper task, and joined here into the single flow the engine stores:
 
 - ``handlers.province_dossiers``: the dossier lists, one dossier's screen, the completeness check;
+- ``handlers.province_batch``: several dossiers accepted into a round at once;
 - ``handlers.province_rounds``: the evaluation rounds (list, create, edit, close, this year's two);
 - ``handlers.province_council``: the council's result → stars, the certificate, its revocation;
 - ``handlers.province_common``: the pipeline as data and the checks every step makes;
@@ -30,6 +31,7 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.text import shorten
 from handlers import (
+    province_batch,
     province_council,
     province_dossiers,
     province_notices,  # noqa: F401  (importing it registers the producer's @notice templates)
@@ -64,6 +66,11 @@ TASK_DATA = (
     "new_round",
     "then",
     "revoke",
+    "batch",
+    "batch_round",
+    "batch_page",
+    "late",
+    "late_ok",
 )
 
 steps = Flow(FLOW_NAME, first_step="home")
@@ -137,7 +144,7 @@ def joined_flow() -> Flow:
     of another (a round's 📂 Dossiers, the round picker's 🗓 Rounds) with the step data kept, and stored
     conversations name the flow "province" whichever module wrote the step."""
     flow = Flow(FLOW_NAME, first_step=steps.first_step)
-    for part in (steps, province_dossiers.steps, province_rounds.steps, province_council.steps):
+    for part in (steps, province_dossiers.steps, province_batch.steps, province_rounds.steps, province_council.steps):
         clash = (set(flow.asks) | set(flow.answers)) & (set(part.asks) | set(part.answers))
         if clash:
             raise ValueError(f"province steps defined twice: {sorted(clash)}")

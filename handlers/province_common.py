@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,6 +117,15 @@ def round_line(found: Round, today: dt.date | None = None) -> str:
     if left == 0:
         return line + " · " + _("deadline is today")
     return line + " · " + _("⚠️ deadline passed {days} days ago").format(days=-left)
+
+
+def reached_after_deadline(ctx: Context, dossier: Dossier, found: Round) -> bool:
+    """The dossier reached the commune after the round's deadline (or has not been submitted at all): it goes
+    into that round only by an explicit exception."""
+    if dossier.submitted_at is None:
+        return True
+    submitted = dossier.submitted_at if dossier.submitted_at.tzinfo else dossier.submitted_at.replace(tzinfo=dt.UTC)
+    return submitted.astimezone(ZoneInfo(ctx.settings.ocop_timezone)).date() > found.submit_deadline
 
 
 async def record_audit(ctx: Context, action: str, object_type: str, object_id: int | None, **kwargs: Any) -> None:

@@ -11,6 +11,7 @@ stateDiagram-v2
     [*] --> list: a round / not in a round (home) · 📂 Dossiers (a round)
     list --> dossier: a dossier (summary + files)
     list --> [*]: ⬅️ Back (to the round or home)
+    list --> batch: ☑️ Accept several into a round (province_batch)
     dossier --> dossier: 📎 Files
     dossier --> dossier: ✅ Complete, already in an open round (→ SCHEDULED)
     dossier --> round_pick: 📅 Assign round / ✅ Complete (no open round yet)
@@ -27,9 +28,6 @@ stateDiagram-v2
 """
 
 from __future__ import annotations
-
-import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -66,6 +64,7 @@ from handlers.province_common import (
     not_now,
     payload_id,
     province_communes,
+    reached_after_deadline,
     record_audit,
     round_line,
     tell_producer,
@@ -120,6 +119,8 @@ async def ask_list(ctx: Context) -> None:
         lines.append("• " + " — ".join(part for part in parts if part))
     choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), f"{P}d:{d.id}") for d in page.rows]
     choices += nav_choices(page, P + "pg:")
+    if sum(1 for d in rows if _S(d.status) in CHECKABLE) > 1:
+        choices.append(Choice(_("☑️ Accept several into a round"), P + "batch"))
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
@@ -135,6 +136,10 @@ async def got_list(ctx: Context) -> None:
     if (page := payload_id(ctx.payload, P + "pg:")) is not None:
         ctx.data["page"] = page
         await ctx.goto("list")
+        return
+    if ctx.payload == P + "batch":
+        ctx.data.update(batch={}, batch_page=0)
+        await ctx.goto("batch")
         return
     dossier_id = payload_id(ctx.payload, P + "d:")
     if dossier_id is None:
@@ -277,18 +282,10 @@ async def _accept(ctx: Context, dossier: Dossier) -> None:
     await _schedule(ctx, dossier, found)
 
 
-def _late(ctx: Context, dossier: Dossier, found: Round) -> bool:
-    """The dossier reached the commune after the round's deadline (or has not been submitted at all)."""
-    if dossier.submitted_at is None:
-        return True
-    submitted = dossier.submitted_at if dossier.submitted_at.tzinfo else dossier.submitted_at.replace(tzinfo=dt.UTC)
-    return submitted.astimezone(ZoneInfo(ctx.settings.ocop_timezone)).date() > found.submit_deadline
-
-
 async def _needs_override(ctx: Context, dossier: Dossier, found: Round, then: str) -> bool:
     """A late dossier goes into a round only after the officer says so explicitly (and the audit log keeps
     it): the round's deadline is the province's published rule."""
-    if not _late(ctx, dossier, found) or ctx.data.pop("late_ok", None) == found.id:
+    if not reached_after_deadline(ctx, dossier, found) or ctx.data.pop("late_ok", None) == found.id:
         return False
     ctx.data["late"] = {"round_id": found.id, "then": then}
     await ctx.goto("late_round")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.rules import DossierStatus as S
-from storage.models import AuditEntry, Round
+from storage.models import AuditEntry, Dossier, Round
 from tests.chat import Chat, FrozenClock
 from tests.test_province import audit_actions, dossier, make_round, make_staff, open_dossier, payloads, setup
 
@@ -81,4 +81,39 @@ async def test_a_dossier_in_time_is_accepted_after_the_deadline_without_asking(a
     await officer.press("pv:accept")
     await officer.press(f"pv:r:{round_id}")
     assert (await dossier(app, dossier_id)).status == S.SCHEDULED
+    assert await audit_actions(app) == ["dossier.schedule"]
+
+
+async def test_several_dossiers_accepted_into_a_round_at_once(app: App) -> None:
+    from tests.conftest import make_producer
+    from tests.test_province import make_dossier, outbox_kinds
+
+    await make_staff(app, "prov1")
+    officer = Chat(app.engine, "prov1")
+    ids, producers = [], []
+    for n in range(4):
+        user = await make_producer(app, f"p{n}", name=f"HTX {n}")
+        producers.append(user)
+        ids.append(await make_dossier(app, user, name=f"Sản phẩm {n}", with_file=False))
+    round_id = await make_round(app)  # deadline 20/05/2026
+    async with app.engine.sessions() as session, session.begin():
+        late = await session.get_one(Dossier, ids[3])
+        late.submitted_at = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # after the deadline
+    await officer.press("prov:home")
+    await officer.press("pv:list:none")
+    await officer.tap("Nhận nhiều")
+    for n in range(4):
+        await officer.tap(f"Sản phẩm {n}")
+    await officer.tap("Sản phẩm 2")  # un-ticked again
+    assert "Nhận 3 hồ sơ" in " ".join(c.label for c in officer.choices)
+    async with app.engine.sessions() as session, session.begin():  # someone returns #1 meanwhile
+        changed = await session.get_one(Dossier, ids[1])
+        changed.version += 1
+    await officer.tap("Nhận 3 hồ sơ")
+    await officer.press(f"pv:btr:{round_id}")
+    await officer.tap("✅")
+    assert "1 hồ sơ" in officer.text and "Sản phẩm 3" in officer.text and "Sản phẩm 1" in officer.text
+    statuses = [(await dossier(app, i)).status for i in ids]
+    assert statuses == [S.SCHEDULED, S.AT_PROVINCE, S.AT_PROVINCE, S.AT_PROVINCE]
+    assert await outbox_kinds(app, producers[0]) == ["province_scheduled"]
     assert await audit_actions(app) == ["dossier.schedule"]
