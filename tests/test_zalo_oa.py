@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -285,3 +286,29 @@ async def test_files_are_uploaded_and_sent(app: App, oa: Harness, tmp_path: Any)
     assert sent[0].text == "Ảnh" and sent[1].template_type == "media"
     assert sent[2].message["attachment"]["type"] == "file"
     assert "big.zip" in sent[3].text
+
+
+async def test_debug_logs_never_show_tokens_or_phone_numbers(
+    app: App, oa: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LOG_LEVEL=DEBUG logs every SQL statement; the bound values (OA tokens, phones) must not come with it."""
+    caplog.set_level(logging.DEBUG)
+    # An operator who turns on SQLAlchemy's statement log sees the statements, not the values.
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    seeded = oa.channel.settings.zalo_oa_refresh_token
+    assert seeded is not None
+    await oa.say(USER, "xin chào")
+    await oa.say(USER, onboarding.CONSENT_YES)  # the first send rotates the seeded token pair
+    await oa.post(oa.fake.submit_info(USER, "84987654321", timestamp_ms=oa.ts()))
+    oa.fake.expire_access_tokens()  # and a second rotation, forced by the API refusing the token
+    await oa.say(USER, "ob:kind:htx")
+    async with app.engine.sessions() as session:
+        row = await session.get_one(OAToken, OA_ID)
+        phone = await session.scalar(select(User.phone).where(User.phone.is_not(None)))
+    assert oa.fake.refresh_calls == 2 and phone == "0987654321"
+    logged = caplog.text
+    assert "SELECT" in logged and "UPDATE oa_tokens" in logged  # the SQL itself is logged…
+    secrets = {seeded.get_secret_value(), row.access_token, row.refresh_token, *oa.fake.refresh_tokens}
+    for secret in secrets:
+        assert secret not in logged  # …but never a token
+    assert "987654321" not in logged  # nor the phone, in any form
