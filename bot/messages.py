@@ -6,7 +6,7 @@ Channel adapters translate to and from these; flows never see a platform type.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -44,15 +44,11 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A message, optionally with choices (buttons where the platform has them, a numbered list otherwise).
-
-    ``by_words``: the answer expected next is a number, so the choices are listed without numbers and are
-    chosen by their words (set by the engine on such steps, see ``bot.flow.Answer``)."""
+    """A message, optionally with choices (buttons where the platform has them, a numbered list otherwise)."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1
-    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +58,6 @@ class AskPhone:
     text: str
     button_label: str
     choices: tuple[Choice, ...] = ()
-    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +67,6 @@ class AskFile:
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1
-    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +104,3 @@ class RejectedFile:
 
 def choices_of(outbound: Outbound) -> tuple[Choice, ...]:
     return () if isinstance(outbound, SendFile) else outbound.choices
-
-
-def by_words(outbound: Outbound) -> Outbound:
-    """The same message with its choices to be chosen by words, not numbers."""
-    if isinstance(outbound, SendFile) or not outbound.choices:
-        return outbound
-    return replace(outbound, by_words=True)
