@@ -286,7 +286,7 @@ async def test_wrapped_and_unwrapped_bodies_and_redelivery(app: App, zalo: Harne
         ids = list(
             await session.scalars(select(ProcessedUpdate.update_id).where(ProcessedUpdate.channel == "zalo_bot"))
         )
-    assert ids == [f"message.text.received:{update['message']['message_id']}"]
+    assert ids == [f"message.text.received:{USER}:{update['message']['message_id']}"]
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x"])
