@@ -23,7 +23,7 @@ from bot.channels.webhook import KeyedQueue, build_webhook_app, serve
 from bot.channels.zalo_oa import OAEvent, TokenStore, ZaloOAChannel, signature_matches, window_of
 from bot.communes import find_communes
 from bot.delivery import OutsideWindow, Unreachable
-from bot.messages import SendFile, Text
+from bot.messages import Inbound, Outbound, SendFile, Text
 from bot.settings import Settings
 from handlers import onboarding
 from storage.models import ChannelIdentity, DossierItem, DossierItemFile, OAToken, ProcessedUpdate, User
@@ -312,3 +312,50 @@ async def test_debug_logs_never_show_tokens_or_phone_numbers(
     for secret in secrets:
         assert secret not in logged  # …but never a token
     assert "987654321" not in logged  # nor the phone, in any form
+
+
+async def test_an_event_is_seen_only_once_processed_and_the_memory_survives_a_restart(app: App, oa: Harness) -> None:
+    await make_producer(app, USER, channel="zalo_oa")
+    real = oa.channel.engine
+
+    class FailingOnce:
+        def __init__(self) -> None:
+            self.failed = False
+
+        async def handle(self, inbound: Inbound) -> list[Outbound]:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("the database went away")
+            return await real.handle(inbound)
+
+    oa.channel.engine = FailingOnce()
+    event = oa.fake.text_event(USER, "menu", timestamp_ms=oa.ts())
+    assert await oa.post(event) == 200  # acknowledged, but processing failed
+    assert oa.fake.sent_to(USER) == []
+    assert await oa.post(event) == 200  # Zalo's retry is processed, not dropped as seen
+    assert oa.fake.sent_to(USER)
+
+    # Follow, unfollow, then a restart and a replay of the old "follow": the unfollow stands.
+    follow = {**oa.fake.follow(USER), "timestamp": str(oa.ts(2))}
+    assert await oa.post(follow) == 200
+    assert await oa.post({**oa.fake.follow(USER, follow=False), "timestamp": str(oa.ts(1))}) == 200
+    restarted = ZaloOAChannel(real, app.engine.sessions, oa.channel.settings, oa.channel.client, oa.clock)
+    assert (
+        await restarted.accept(
+            json.dumps(follow).encode(), oa.fake.sign(json.dumps(follow).encode(), follow["timestamp"])
+        )
+    ).reason == "seen before"
+    await restarted.process(OAEvent(follow))
+    async with app.engine.sessions() as session:
+        assert await session.scalar(select(ChannelIdentity.active)) is False
+        ledger = set(await session.scalars(select(ProcessedUpdate.update_id)))
+    assert f"follow:{USER}:{follow['timestamp']}" in ledger
+
+
+async def test_oa_ids_that_we_could_not_store_are_refused(app: App, oa: Harness) -> None:
+    assert await oa.post(oa.fake.text_event("9" * 300, "xin chao", timestamp_ms=oa.ts())) == 400
+    event = oa.fake.text_event(USER, "xin chao", timestamp_ms=oa.ts())
+    event["message"]["msg_id"] = "x" * 500
+    assert await oa.post(event) == 400
+    async with app.engine.sessions() as session:
+        assert await session.scalar(select(ChannelIdentity.id)) is None
