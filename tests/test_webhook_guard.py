@@ -132,9 +132,17 @@ async def test_refusals_are_summed_up_once_a_minute(server: Server, caplog: pyte
     assert SECRET not in caplog.text
 
 
-async def test_a_slow_body_is_cut_off(server: Server) -> None:
+async def test_a_slow_body_is_cut_off(server: Server, caplog: pytest.LogCaptureFixture) -> None:
     status = await server.raw(head(BOT_PATH, 1000, f"X-Bot-Api-Secret-Token: {SECRET}".encode()), b"{", within=5)
     assert status == 408
+    for _ in range(3):  # senders that hang up halfway through the body: no traceback, no line each
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(head(OA_PATH, 1000) + b"\r\n{")
+        await writer.drain()
+        writer.close()
+    await asyncio.sleep(0.2)
+    assert ours(caplog, logging.ERROR) == [] and "Traceback" not in caplog.text
+    assert len(ours(caplog, logging.WARNING)) == 1
 
 
 async def test_requests_still_sending_their_body_are_capped(server: Server) -> None:

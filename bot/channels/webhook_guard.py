@@ -131,6 +131,8 @@ class WebhookGuard:
                 return self.refuse(request, 408, f"body not received within {self.body_timeout:g} s")
             except web.HTTPRequestEntityTooLarge:
                 return self.refuse(request, 413, "body too large")
+            except ConnectionError:  # the sender hung up halfway: nobody to answer, nothing worth a traceback
+                return self.refuse(request, 400, "connection lost during the body")
         return None
 
     async def _summaries(self, _app: web.Application) -> AsyncIterator[None]:

@@ -379,7 +379,9 @@ class ZaloBotChannel:
                     await asyncio.wait_for(stop.wait(), timeout=min(30.0, 0.5 * 2**failures))
                 continue
             update = parse_update(result)
-            if update is not None:
+            if update is not None and update.problem() is not None:
+                log.warning("zalo bot getUpdates: update skipped (%s)", update.problem())
+            elif update is not None:
                 submit(update)
 
 
