@@ -50,6 +50,12 @@ def header(request: web.Request, name: str) -> str | None:
     return value
 
 
+def _route_of(request: web.Request) -> str:
+    """The route's own path, not the requested one: made-up paths must not each get a line in the summary."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
 class RejectionLog:
     """Refused requests, logged as at most a line as the first comes and a summary line per period after it:
     a flood of forged requests must not become a flood of log lines."""
@@ -104,7 +110,7 @@ class WebhookGuard:
 
     def refuse(self, request: web.Request, status: int, reason: str, body: Any = None) -> web.Response:
         """Answer a refused request and note it in the (rate-limited) rejection log."""
-        self.rejections.note(request.path, status, reason, request.remote)
+        self.rejections.note(_route_of(request), status, reason, request.remote)
         return web.json_response(body if body is not None else {"ok": False}, status=status)
 
     @web.middleware
