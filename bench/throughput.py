@@ -166,7 +166,7 @@ async def scratch_schema(database_url: str) -> AsyncIterator[str]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     schema = f"bench_{random.randrange(16**8):08x}"
-    admin = create_async_engine(database_url)
+    admin = create_async_engine(database_url, hide_parameters=True)
     try:
         async with admin.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__, admin_cli, office_cli, round_cli
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 
 log = logging.getLogger("ocop")
 
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
 
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "version":
         print(f"ocop-bot {__version__}")

@@ -181,10 +181,20 @@ class Context:
         self.replies.append(file)
 
     async def notify(
-        self, user_id: int, kind: str, params: dict[str, Any], *, dedupe_key: str | None = None, urgent: bool = True
+        self,
+        user_id: int,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        urgent: bool = True,
+        identity_id: int | None = None,
     ) -> None:
         """Tell another user something (a decision on their dossier): queued in this update's transaction,
-        so the notice exists exactly when the change does; the sender delivers it (``bot.notices``)."""
+        so the notice exists exactly when the change does; the sender delivers it (``bot.notices``).
+        ``identity_id``: to that one account of the user rather than the app they used last."""
+        if identity_id is not None:
+            params = {**params, outbox.TO_IDENTITY: identity_id}
         await outbox.enqueue(
             self.session,
             user_id=user_id,

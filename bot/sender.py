@@ -191,6 +191,7 @@ class Sender:
         """
         queue: asyncio.Queue[Bundle | None] = asyncio.Queue(maxsize=self.batch)
         reaches: dict[int, Reach] = {}
+        targeted: dict[int, Reach] = {}  # row id → the one account a notice is addressed to
         workers_count = max(1, self.concurrency)
 
         async def feed() -> None:
@@ -205,6 +206,7 @@ class Sender:
                         reaches.update(
                             await outbox.reach(session, {b[0].user_id for b in claimed}, self.deliveries.keys())
                         )
+                        targeted.update(await outbox.targeted_reaches(session, claimed, self.deliveries.keys()))
                     for bundle in claimed:
                         await queue.put(bundle)
             finally:
@@ -213,7 +215,7 @@ class Sender:
 
         async def work() -> None:
             while (bundle := await queue.get()) is not None:
-                await self._send_one(bundle, reaches.get(bundle[0].user_id))
+                await self._send_one(bundle, targeted.get(bundle[0].id) or reaches.get(bundle[0].user_id))
 
         tasks = [asyncio.create_task(feed()), *(asyncio.create_task(work()) for _ in range(workers_count))]
         try:

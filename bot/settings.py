@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Zalo's setWebhook takes a secret of 8–256 characters.
+WEBHOOK_SECRET_MIN = 8
 
 
 class Settings(BaseSettings):
@@ -77,6 +80,23 @@ class Settings(BaseSettings):
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
 
+    # Webhook hardening (bot/channels/webhook_guard.py): a request's body must arrive within this many
+    # seconds, and at most this many requests may be still sending their body (nobody is authenticated before
+    # the body is in); more are answered 503 at once.
+    webhook_body_timeout_s: float = 10.0
+    webhook_max_unauthenticated: int = 64
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < WEBHOOK_SECRET_MIN:
+            raise ValueError(
+                f"ZALO_WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN} characters (Zalo takes 8–256); "
+                "a short secret can be guessed. Set a long random one, e.g. `openssl rand -hex 32`, or unset it "
+                "to poll in development."
+            )
+        return value
+
     @property
     def zalo_oa_configured(self) -> bool:
         return bool(self.zalo_oa_id and self.zalo_oa_app_id and self.zalo_oa_secret_key)
@@ -88,3 +108,17 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.ocop_data_dir / "files"
+
+
+class SettingsError(SystemExit):
+    """Settings the bot cannot start with; the message names each setting and why, never its value."""
+
+
+def load_settings() -> Settings:
+    """``Settings()`` for the command line: a bad setting stops the start with a clear message (pydantic's
+    own error would print the value, and a value here may be a secret)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = [f"{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in error.errors()]
+        raise SettingsError("ocop-bot cannot start, a setting is wrong:\n" + "\n".join(lines)) from None

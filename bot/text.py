@@ -87,3 +87,17 @@ def progress_bar(done: int, total: int, width: int = 5) -> str:
         return "▱" * width
     filled = round(width * done / total)
     return "▰" * filled + "▱" * (width - filled)
+
+
+# What a platform says a person is called goes into our database and into staff's lists: one tidy line, short.
+DISPLAY_NAME_LIMIT = 100
+
+
+def display_name(value: object) -> str | None:
+    """A platform's display name as we keep it: text only, control characters dropped, one line, at most
+    ``DISPLAY_NAME_LIMIT`` characters (a 500,000-character name was once sent); None when nothing is left."""
+    if not isinstance(value, str):
+        return None
+    printable = "".join(ch if ch.isprintable() else " " for ch in value[: DISPLAY_NAME_LIMIT * 4])
+    name = shorten(tidy(nfc(printable)), DISPLAY_NAME_LIMIT)
+    return name or None

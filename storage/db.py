@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# aiosqlite logs every call at DEBUG with its arguments, i.e. the bound values of every statement.
+_DRIVER_LOGGERS_WITH_VALUES = ("aiosqlite",)
 
 
 def is_sqlite(url: str) -> bool:
@@ -23,14 +26,18 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine tuned per backend.
 
+    Bound values are never logged (``hide_parameters``): with LOG_LEVEL=DEBUG the statements show, but not
+    the OA tokens or phone numbers that go with them.
+
     SQLite: WAL (readers do not block the writer), a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE``
     so that a transaction takes the write lock up front instead of failing when it upgrades a read lock.
     """
+    _quiet_driver_logs()
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -55,8 +62,21 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         parsed = parsed.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
     return create_async_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        hide_parameters=True,
     )
+
+
+def _quiet_driver_logs() -> None:
+    """Keep the drivers' own DEBUG lines (which carry the bound values) out of a DEBUG log."""
+    for name in _DRIVER_LOGGERS_WITH_VALUES:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Base, ChannelIdentity, Conversation, LinkCode, Producer, StaffRole, User
+from storage.models import Base, ChannelIdentity, Conversation, LinkAttempt, LinkCode, Producer, StaffRole, User
 
 # Tables whose user column is not simply moved to the kept user.
 _NOT_MOVED = frozenset({"conversations", "link_codes", "staff_roles"})
@@ -23,17 +23,74 @@ async def create_code(session: AsyncSession, user_id: int, code_hash: str, expir
     await session.flush()
 
 
-async def take_code(session: AsyncSession, code_hash: str, now: dt.datetime) -> LinkCode | None:
-    """The live code with this hash, marked used (single use); None when unknown, used or expired."""
+async def recent_attempts(session: AsyncSession, identity_id: int, since: dt.datetime) -> int:
+    """How many codes this account typed since ``since``."""
+    count = await session.scalar(
+        select(func.count()).where(LinkAttempt.identity_id == identity_id, LinkAttempt.at >= since)
+    )
+    return int(count or 0)
+
+
+async def record_attempt(session: AsyncSession, identity_id: int, now: dt.datetime, forget_before: dt.datetime) -> None:
+    """Count one typed code; the account's attempts older than ``forget_before`` are dropped on the way."""
+    await session.execute(
+        delete(LinkAttempt).where(LinkAttempt.identity_id == identity_id, LinkAttempt.at < forget_before)
+    )
+    session.add(LinkAttempt(identity_id=identity_id, at=now))
+    await session.flush()
+
+
+async def take_code(session: AsyncSession, code_hash: str, now: dt.datetime, max_wrong: int) -> LinkCode | None:
+    """The live code with this hash, marked used (single use); None when unknown, used, expired, or killed
+    by ``max_wrong`` wrong tries."""
     code = await session.scalar(
         select(LinkCode)
-        .where(LinkCode.code_hash == code_hash, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+        .where(
+            LinkCode.code_hash == code_hash,
+            LinkCode.used_at.is_(None),
+            LinkCode.expires_at > now,
+            LinkCode.wrong_tries < max_wrong,
+        )
         .with_for_update()
     )
     if code is not None:
         code.used_at = now
         await session.flush()
     return code
+
+
+async def count_wrong_try(session: AsyncSession, now: dt.datetime) -> None:
+    """A wrong code was typed: every live code is one try closer to dying. A wrong guess cannot be pinned to
+    the code it aimed at, so each code counts every wrong try made while it lives."""
+    await session.execute(
+        update(LinkCode)
+        .where(LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+        .values(wrong_tries=LinkCode.wrong_tries + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def claim_code(session: AsyncSession, code: LinkCode, identity_id: int, now: dt.datetime) -> None:
+    """The account ``identity_id`` typed ``code``: it waits for the code's owner to allow the join."""
+    code.claimed_by = identity_id
+    code.claimed_at = now
+    await session.flush()
+
+
+async def pending_claim(
+    session: AsyncSession, user_id: int, *, code_id: int | None, since: dt.datetime
+) -> LinkCode | None:
+    """A code of ``user_id`` typed in another account since ``since`` and not decided yet (locked); the
+    newest, or the one with ``code_id``."""
+    query = select(LinkCode).where(
+        LinkCode.user_id == user_id,
+        LinkCode.claimed_by.is_not(None),
+        LinkCode.decided_at.is_(None),
+        LinkCode.claimed_at >= since,
+    )
+    if code_id is not None:
+        query = query.where(LinkCode.id == code_id)
+    return await session.scalar(query.order_by(LinkCode.claimed_at.desc()).limit(1).with_for_update())
 
 
 # Joining two users ------------------------------------------------------------------------------------------

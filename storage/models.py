@@ -384,6 +384,13 @@ class LinkCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+    # Wrong codes typed anywhere while this one was live: a code dies after a few, so that guessing across
+    # many accounts gets no more chances than guessing from one.
+    wrong_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The account that typed the code, waiting for the code's owner to allow the join.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="SET NULL"))
+    claimed_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
 
 
 class Conversation(Base):
@@ -407,8 +414,22 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
 
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    update_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Room for event name + sender id + message id (Zalo has no update id of its own).
+    update_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 Index("ix_processed_updates_processed_at", ProcessedUpdate.processed_at)
+
+
+class LinkAttempt(Base):
+    """A link code typed by one account: at most a few an hour per account, counted across processes."""
+
+    __tablename__ = "link_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+
+
+Index("ix_link_attempts_identity_at", LinkAttempt.identity_id, LinkAttempt.at)

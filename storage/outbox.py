@@ -259,6 +259,37 @@ async def reach(session: AsyncSession, user_ids: Collection[int], channels: Coll
     return found
 
 
+# A notice's parameter naming the one account it must go to (e.g. the app where a link code was typed), when
+# "the app the user wrote from last" would be the wrong one.
+TO_IDENTITY = "to_identity"
+
+
+async def targeted_reaches(
+    session: AsyncSession, bundles: Sequence[Bundle], channels: Collection[str]
+) -> dict[int, Reach]:
+    """For single-row bundles addressed to one account (``TO_IDENTITY``): row id → that account, when it is
+    active on one of ``channels``. Rows whose account is gone fall back to the user's usual reach."""
+    wanted = {
+        bundle[0].id: int(bundle[0].params[TO_IDENTITY])
+        for bundle in bundles
+        if len(bundle) == 1 and isinstance(bundle[0].params.get(TO_IDENTITY), int)
+    }
+    if not wanted or not channels:
+        return {}
+    rows = await session.execute(
+        select(ChannelIdentity.id, ChannelIdentity.channel, ChannelIdentity.chat_id, User.locale)
+        .join(User, User.id == ChannelIdentity.user_id)
+        .where(
+            ChannelIdentity.id.in_(set(wanted.values())),
+            ChannelIdentity.active.is_(True),
+            ChannelIdentity.channel.in_(channels),
+            ChannelIdentity.chat_id.is_not(None),
+        )
+    )
+    found = {row.id: Reach(row.id, row.channel, str(row.chat_id), row.locale or "vi") for row in rows}
+    return {row_id: found[identity_id] for row_id, identity_id in wanted.items() if identity_id in found}
+
+
 async def deactivate_identity(session: AsyncSession, identity_id: int) -> None:
     """The platform says this account cannot be reached (blocked the bot): stop trying it until they write."""
     await session.execute(

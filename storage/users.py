@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import dialect_of, insert_ignore
 from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
 
+DISPLAY_NAME_MAX = User.display_name.type.length or 200
 # How precisely we track when a user last wrote (Zalo's reply window counts in hours, not seconds).
 SEEN_PRECISION = dt.timedelta(minutes=1)
 
@@ -25,6 +26,16 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str, no
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def was_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
+    """Whether an update is in the ledger already (a cheap look before queueing a redelivery)."""
+    found = await session.scalar(
+        select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
+        )
+    )
+    return found is not None
+
+
 async def identity_user(
     session: AsyncSession,
     channel: str,
@@ -36,6 +47,8 @@ async def identity_user(
     now: dt.datetime,
 ) -> tuple[User, ChannelIdentity]:
     """The user behind a platform account, created on first contact."""
+    if display_name is not None:  # whatever a platform sends, never more than the column holds
+        display_name = display_name[:DISPLAY_NAME_MAX] or None
     found = (
         await session.execute(
             select(ChannelIdentity, User)

@@ -57,7 +57,7 @@ def pg_schema() -> Iterator[str | None]:
 
     async def run(statement: str) -> None:
         assert PG_URL
-        engine = create_async_engine(PG_URL)
+        engine = create_async_engine(PG_URL, hide_parameters=True)
         async with engine.begin() as connection:
             await connection.execute(text(statement))
         await engine.dispose()

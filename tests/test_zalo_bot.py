@@ -286,7 +286,7 @@ async def test_wrapped_and_unwrapped_bodies_and_redelivery(app: App, zalo: Harne
         ids = list(
             await session.scalars(select(ProcessedUpdate.update_id).where(ProcessedUpdate.channel == "zalo_bot"))
         )
-    assert ids == [f"message.text.received:{update['message']['message_id']}"]
+    assert ids == [f"message.text.received:{USER}:{update['message']['message_id']}"]
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x"])
@@ -429,3 +429,33 @@ async def test_run_zalo_serves_the_webhook_and_polls_without_a_secret(
     finally:
         stop.set()
         await asyncio.wait_for(running, 15)
+
+
+async def test_the_same_message_id_from_two_senders_is_two_messages(app: App, zalo: Harness) -> None:
+    """Zalo's message ids are only known to be unique per sender: the ledger key carries the sender."""
+    await make_producer(app, USER, channel="zalo_bot")
+    other = "f" * 20
+    await make_producer(app, other, channel="zalo_bot", name="HTX khác")
+    first = zalo.api.text(USER, "menu")
+    second = zalo.api.text(other, "menu")
+    second["message"]["message_id"] = first["message"]["message_id"]
+    assert await zalo.post(first) == 200 and await zalo.post(second) == 200
+    assert zalo.api.texts_to(USER) and zalo.api.texts_to(other)
+
+
+async def test_ids_and_display_names_are_capped(app: App, zalo: Harness) -> None:
+    long_id = zalo.api.text("a" * 500, "xin chao")
+    odd_id = zalo.api.text("a1b2'; drop table users;--", "xin chao")
+    long_message = zalo.api.text(USER, "xin chao")
+    long_message["message"]["message_id"] = "9" * 300
+    for update in (long_id, odd_id, long_message):
+        assert await zalo.post(update) == 400
+    async with app.engine.sessions() as session:
+        assert list(await session.scalars(select(ChannelIdentity.external_id))) == []
+
+    huge = zalo.api.text(USER, "xin chao")
+    huge["message"]["from"]["display_name"] = "Lò Văn Sáng\n\x00" + "A" * 500_000
+    assert await zalo.post(huge) == 200
+    async with app.engine.sessions() as session:
+        name = await session.scalar(select(User.display_name))
+    assert name is not None and name.startswith("Lò Văn Sáng A") and len(name) <= 100 and "\x00" not in name

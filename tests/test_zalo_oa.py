@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from bot.channels.webhook import KeyedQueue, build_webhook_app, serve
 from bot.channels.zalo_oa import OAEvent, TokenStore, ZaloOAChannel, signature_matches, window_of
 from bot.communes import find_communes
 from bot.delivery import OutsideWindow, Unreachable
-from bot.messages import SendFile, Text
+from bot.messages import Inbound, Outbound, SendFile, Text
 from bot.settings import Settings
 from handlers import onboarding
 from storage.models import ChannelIdentity, DossierItem, DossierItemFile, OAToken, ProcessedUpdate, User
@@ -285,3 +286,76 @@ async def test_files_are_uploaded_and_sent(app: App, oa: Harness, tmp_path: Any)
     assert sent[0].text == "Ảnh" and sent[1].template_type == "media"
     assert sent[2].message["attachment"]["type"] == "file"
     assert "big.zip" in sent[3].text
+
+
+async def test_debug_logs_never_show_tokens_or_phone_numbers(
+    app: App, oa: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LOG_LEVEL=DEBUG logs every SQL statement; the bound values (OA tokens, phones) must not come with it."""
+    caplog.set_level(logging.DEBUG)
+    # An operator who turns on SQLAlchemy's statement log sees the statements, not the values.
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    seeded = oa.channel.settings.zalo_oa_refresh_token
+    assert seeded is not None
+    await oa.say(USER, "xin chào")
+    await oa.say(USER, onboarding.CONSENT_YES)  # the first send rotates the seeded token pair
+    await oa.post(oa.fake.submit_info(USER, "84987654321", timestamp_ms=oa.ts()))
+    oa.fake.expire_access_tokens()  # and a second rotation, forced by the API refusing the token
+    await oa.say(USER, "ob:kind:htx")
+    async with app.engine.sessions() as session:
+        row = await session.get_one(OAToken, OA_ID)
+        phone = await session.scalar(select(User.phone).where(User.phone.is_not(None)))
+    assert oa.fake.refresh_calls == 2 and phone == "0987654321"
+    logged = caplog.text
+    assert "SELECT" in logged and "UPDATE oa_tokens" in logged  # the SQL itself is logged…
+    secrets = {seeded.get_secret_value(), row.access_token, row.refresh_token, *oa.fake.refresh_tokens}
+    for secret in secrets:
+        assert secret not in logged  # …but never a token
+    assert "987654321" not in logged  # nor the phone, in any form
+
+
+async def test_an_event_is_seen_only_once_processed_and_the_memory_survives_a_restart(app: App, oa: Harness) -> None:
+    await make_producer(app, USER, channel="zalo_oa")
+    real = oa.channel.engine
+
+    class FailingOnce:
+        def __init__(self) -> None:
+            self.failed = False
+
+        async def handle(self, inbound: Inbound) -> list[Outbound]:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("the database went away")
+            return await real.handle(inbound)
+
+    oa.channel.engine = FailingOnce()
+    event = oa.fake.text_event(USER, "menu", timestamp_ms=oa.ts())
+    assert await oa.post(event) == 200  # acknowledged, but processing failed
+    assert oa.fake.sent_to(USER) == []
+    assert await oa.post(event) == 200  # Zalo's retry is processed, not dropped as seen
+    assert oa.fake.sent_to(USER)
+
+    # Follow, unfollow, then a restart and a replay of the old "follow": the unfollow stands.
+    follow = {**oa.fake.follow(USER), "timestamp": str(oa.ts(2))}
+    assert await oa.post(follow) == 200
+    assert await oa.post({**oa.fake.follow(USER, follow=False), "timestamp": str(oa.ts(1))}) == 200
+    restarted = ZaloOAChannel(real, app.engine.sessions, oa.channel.settings, oa.channel.client, oa.clock)
+    assert (
+        await restarted.accept(
+            json.dumps(follow).encode(), oa.fake.sign(json.dumps(follow).encode(), follow["timestamp"])
+        )
+    ).reason == "seen before"
+    await restarted.process(OAEvent(follow))
+    async with app.engine.sessions() as session:
+        assert await session.scalar(select(ChannelIdentity.active)) is False
+        ledger = set(await session.scalars(select(ProcessedUpdate.update_id)))
+    assert f"follow:{USER}:{follow['timestamp']}" in ledger
+
+
+async def test_oa_ids_that_we_could_not_store_are_refused(app: App, oa: Harness) -> None:
+    assert await oa.post(oa.fake.text_event("9" * 300, "xin chao", timestamp_ms=oa.ts())) == 400
+    event = oa.fake.text_event(USER, "xin chao", timestamp_ms=oa.ts())
+    event["message"]["msg_id"] = "x" * 500
+    assert await oa.post(event) == 400
+    async with app.engine.sessions() as session:
+        assert await session.scalar(select(ChannelIdentity.id)) is None

@@ -1,6 +1,8 @@
 """Our webhook server (aiohttp): the Zalo Bot Platform and the Zalo OA post their events here.
 
-Each request is checked (secret header or signature) and answered at once: Zalo expects an answer within
+Every request first passes ``webhook_guard`` (body read within a time limit, a cap on requests being read,
+junk answered 400, refusals logged as a summary per minute); then each route checks its secret header or
+signature and answers at once: Zalo expects an answer within
 about two seconds and retries, then disables the webhook, when it does not get one. The work happens
 afterwards from a queue that keeps each user's events in arrival order (two quick messages never race one
 step, and replies come out in order) while different users run side by side. Redeliveries are dropped by
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections import deque
@@ -25,6 +26,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
+from bot.channels.webhook_guard import WebhookGuard, header, json_body
 from bot.channels.zalo_bot import ZaloBotChannel, parse_update
 from bot.channels.zalo_oa import ZaloOAChannel
 from bot.delivery import Delivery
@@ -88,8 +90,11 @@ def build_webhook_app(
     *,
     zalo_bot: ZaloBotChannel | None = None,
     zalo_oa: ZaloOAChannel | None = None,
+    guard: WebhookGuard | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    guard = guard or guard_for(settings)
+    guard.install(app)
     base = "/" + settings.webhook_path.strip("/") if settings.webhook_path.strip("/") else ""
 
     async def health(_request: web.Request) -> web.Response:
@@ -97,40 +102,48 @@ def build_webhook_app(
 
     app.router.add_get(f"{base}/health", health)
     if zalo_bot is not None:
-        app.router.add_post(f"{base}/zalo-bot", _zalo_bot_route(zalo_bot, queue))
+        app.router.add_post(f"{base}/zalo-bot", _zalo_bot_route(zalo_bot, queue, guard))
     if zalo_oa is not None:
-        app.router.add_post(f"{base}/zalo-oa", _zalo_oa_route(zalo_oa, queue))
+        app.router.add_post(f"{base}/zalo-oa", _zalo_oa_route(zalo_oa, queue, guard))
     return app
 
 
-def _zalo_bot_route(channel: ZaloBotChannel, queue: KeyedQueue) -> Callable[[web.Request], Awaitable[web.Response]]:
+def guard_for(settings: Settings) -> WebhookGuard:
+    return WebhookGuard(
+        body_timeout=settings.webhook_body_timeout_s, max_unauthenticated=settings.webhook_max_unauthenticated
+    )
+
+
+def _zalo_bot_route(
+    channel: ZaloBotChannel, queue: KeyedQueue, guard: WebhookGuard
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def route(request: web.Request) -> web.Response:
-        if not channel.check_secret(request.headers.get(BOT_SECRET_HEADER)):
+        if not channel.check_secret(header(request, BOT_SECRET_HEADER)):
             # Never the header itself: a near miss of the secret is still a secret.
-            log.warning("zalo bot webhook refused: bad secret header from %s", request.remote)
-            return web.json_response({"ok": False}, status=401)
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return web.json_response({"ok": False}, status=400)
-        update = parse_update(body)
+            return guard.refuse(request, 401, "bad secret header")
+        update = parse_update(json_body(await request.read()))
         if update is None:
             log.info("zalo bot webhook: nothing to handle in the body")
             return web.json_response({"ok": True})
+        problem = update.problem()
+        if problem is not None:
+            return guard.refuse(request, 400, problem)
         queue.put(channel.key(update), lambda: channel.process(update))
         return web.json_response({"ok": True})
 
     return route
 
 
-def _zalo_oa_route(channel: ZaloOAChannel, queue: KeyedQueue) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _zalo_oa_route(
+    channel: ZaloOAChannel, queue: KeyedQueue, guard: WebhookGuard
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def route(request: web.Request) -> web.Response:
         raw = await request.read()
-        verdict = channel.accept(raw, request.headers.get(OA_SIGNATURE_HEADER))
+        verdict = await channel.accept(raw, header(request, OA_SIGNATURE_HEADER))
         if verdict.event is None:
             if verdict.status >= 400:
-                log.warning("zalo oa webhook refused (%s) from %s", verdict.reason, request.remote)
-            return web.json_response({"error": 0 if verdict.status < 400 else -1}, status=verdict.status)
+                return guard.refuse(request, verdict.status, verdict.reason, {"error": -1})
+            return web.json_response({"error": 0}, status=verdict.status)
         event = verdict.event
         queue.put(channel.key(event), lambda: channel.process(event))
         return web.json_response({"error": 0})

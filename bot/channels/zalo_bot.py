@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
 from bot.messages import AskFile, AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile, Text
 from bot.settings import Settings
-from bot.text import split_message
+from bot.text import display_name, split_message
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ DEFAULT_RETRY_AFTER = 30.0
 SEND_ATTEMPTS = 3
 POLL_TIMEOUT = 30
 MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
+
+# Zalo's ids are 20-odd hex digits; anything else, or longer than we store, is refused rather than stored.
+_ID = re.compile(r"[0-9A-Za-z_.-]{1,64}")
+MAX_EVENT_NAME = 64
 
 TEXT_EVENT = "message.text.received"
 IMAGE_EVENT = "message.image.received"
@@ -150,8 +155,18 @@ class ZaloUpdate:
 
     @property
     def update_id(self) -> str:
-        """Stable across redeliveries: Zalo has no update id, so event + message id stand in for one."""
-        return f"{self.event_name}:{self.message_id}"
+        """Stable across redeliveries: Zalo has no update id, so event + sender + message id stand in for one
+        (a message id is only known to be unique per sender)."""
+        return f"{self.event_name}:{self.sender_id}:{self.message_id}"
+
+    def problem(self) -> str | None:
+        """Why this update cannot be taken as it is (ids we could not store or trust), or None."""
+        if len(self.event_name) > MAX_EVENT_NAME or not self.event_name.isprintable():
+            return "bad event name"
+        for what, value in (("sender id", self.sender_id), ("chat id", self.chat_id), ("message id", self.message_id)):
+            if not _ID.fullmatch(value):
+                return f"bad {what}"
+        return None
 
     @property
     def photo_url(self) -> str | None:
@@ -183,7 +198,7 @@ def parse_update(body: Any) -> ZaloUpdate | None:
 
 def secret_matches(expected: str | None, given: str | None) -> bool:
     """The webhook secret header, compared in constant time; no configured secret accepts nothing."""
-    if not expected or given is None:
+    if not expected or given is None or not given.isascii():
         return False
     return hmac.compare_digest(expected.encode(), given.encode())
 
@@ -236,13 +251,12 @@ class ZaloBotChannel:
             )
         else:  # voice and anything new: the engine asks again or shows the menu
             note = self._in_default_locale(lambda: _("I cannot read this kind of message. Please type instead."))
-        display_name = sender.get("display_name")
         inbound = Inbound(
             CHANNEL,
             update.sender_id,
             update.update_id,
             chat_id=update.chat_id,
-            display_name=display_name if isinstance(display_name, str) else None,
+            display_name=display_name(sender.get("display_name")),
             **fields,
         )
         return inbound, note
@@ -365,7 +379,9 @@ class ZaloBotChannel:
                     await asyncio.wait_for(stop.wait(), timeout=min(30.0, 0.5 * 2**failures))
                 continue
             update = parse_update(result)
-            if update is not None:
+            if update is not None and update.problem() is not None:
+                log.warning("zalo bot getUpdates: update skipped (%s)", update.problem())
+            elif update is not None:
                 submit(update)
 
 

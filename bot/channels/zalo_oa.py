@@ -32,10 +32,9 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
+import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -44,12 +43,13 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.webhook_guard import JunkRequest, json_body
 from bot.delivery import DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
 from bot.settings import Settings
 from bot.text import split_message
-from storage import links
+from storage import links, users
 from storage.db import dialect_of, insert_ignore
 from storage.models import OAToken
 
@@ -76,7 +76,9 @@ UPLOADABLE_FILES = frozenset(
 AUTH_ERRORS = frozenset({-216, -124})
 OUT_OF_WINDOW_ERRORS = frozenset({-230})
 UNREACHABLE_ERRORS = frozenset({-213})
-_SEEN_KEPT = 20_000
+# Zalo's ids are digits; anything else, or longer than we store, is refused rather than stored.
+_ID = re.compile(r"[0-9A-Za-z_.-]{1,64}")
+MAX_EVENT_NAME = 64
 
 Clock = Callable[[], dt.datetime]
 Window = Literal["free", "paid", "closed"]
@@ -105,7 +107,7 @@ def signature(app_id: str, raw_body: bytes, timestamp: str, secret_key: str) -> 
 
 
 def signature_matches(header: str | None, app_id: str, raw_body: bytes, timestamp: str, secret_key: str) -> bool:
-    if not header:
+    if not header or not header.isascii():
         return False
     given = header.strip()
     if given.casefold().startswith("mac="):
@@ -138,6 +140,17 @@ class OAEvent:
     @property
     def timestamp(self) -> str:
         return str(self.body.get("timestamp") or "")
+
+    def problem(self) -> str | None:
+        """Why this event cannot be taken as it is (names and ids we could not store or trust), or None."""
+        if len(self.name) > MAX_EVENT_NAME or not self.name.isprintable():
+            return "bad event name"
+        if self.user_id and not _ID.fullmatch(self.user_id):
+            return "bad user id"
+        msg_id = self.message.get("msg_id")
+        if msg_id and not _ID.fullmatch(str(msg_id)):
+            return "bad message id"
+        return None
 
     @property
     def update_id(self) -> str:
@@ -360,20 +373,21 @@ class ZaloOAChannel:
         self.settings = settings
         self.client = client
         self.clock = clock
-        self._seen: OrderedDict[str, None] = OrderedDict()
         # Payloads on the buttons last sent to each user; a restart falls back to the conversation row.
         self._offered: dict[str, set[str]] = {}
 
     # Intake ------------------------------------------------------------------------------------------------
-    def accept(self, raw: bytes, signature_header: str | None) -> Verdict:
-        """Check one webhook request; an event to process, or the status to answer with."""
+    async def accept(self, raw: bytes, signature_header: str | None) -> Verdict:
+        """Check one webhook request; an event to process, or the status to answer with. An event counts as
+        seen only once it was processed (the engine's ledger, or ``process`` for follow/unfollow), so a retry
+        of an event whose processing failed is processed, and a replay after a restart is not."""
         secret = self.settings.zalo_oa_secret_key
         app_id = self.settings.zalo_oa_app_id
         if secret is None or not app_id:
             return Verdict(403, reason="OA not configured")
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = json_body(raw)
+        except JunkRequest:
             return Verdict(400, reason="not JSON")
         if not isinstance(body, dict):
             return Verdict(400, reason="not an object")
@@ -382,18 +396,19 @@ class ZaloOAChannel:
             return Verdict(401, reason="bad signature")
         try:
             sent_at = dt.datetime.fromtimestamp(int(event.timestamp) / 1000, dt.UTC)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, OSError):
             return Verdict(400, reason="bad timestamp")
         age = self.clock() - sent_at
         if abs(age.total_seconds()) > self.settings.zalo_oa_max_event_age_s:
             return Verdict(403, reason=f"stale timestamp ({int(age.total_seconds())} s)")
-        if event.update_id in self._seen:
-            return Verdict(200, reason="seen before")  # Zalo's retry of an event we have: acknowledge it
-        self._seen[event.update_id] = None
-        while len(self._seen) > _SEEN_KEPT:
-            self._seen.popitem(last=False)
+        problem = event.problem()
+        if problem is not None:
+            return Verdict(400, reason=problem)
         if not event.user_id:
             return Verdict(200, reason="no user")
+        async with self.sessions() as session:
+            if await users.was_processed(session, CHANNEL, event.update_id):
+                return Verdict(200, reason="seen before")  # Zalo's retry of an event we have: acknowledge it
         return Verdict(200, event)
 
     @staticmethod
@@ -404,13 +419,16 @@ class ZaloOAChannel:
         try:
             if event.name in ("follow", "unfollow"):
                 async with self.sessions() as session, session.begin():
-                    await links.set_active(session, CHANNEL, event.user_id, event.name == "follow")
+                    # Into the ledger with the change itself: a replayed "follow" never undoes a later unfollow.
+                    if await users.mark_processed(session, CHANNEL, event.update_id, self.clock()):
+                        await links.set_active(session, CHANNEL, event.user_id, event.name == "follow")
                 return
             inbound = await self.inbound_for(event)
             if inbound is None:
                 return
-            replies = await self.engine.handle(inbound)
-            await self.send(event.user_id, replies)
+            replies = await self.engine.handle(inbound)  # the engine marks the event in its transaction
+            if replies:  # none: a redelivery that was handled already
+                await self.send(event.user_id, replies)
         except Exception:
             log.exception("zalo oa event %s failed", event.update_id)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 10:53:53.192593
+Create Date: 2026-11-28 08:07:24.746271
 """
 
 from collections.abc import Sequence
@@ -32,7 +32,7 @@ def upgrade() -> None:
     op.create_table(
         "processed_updates",
         sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("update_id", sa.String(length=100), nullable=False),
+        sa.Column("update_id", sa.String(length=200), nullable=False),
         sa.Column(
             "processed_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
         ),
@@ -168,22 +168,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash", name=op.f("uq_invites_code_hash")),
     )
     op.create_table(
-        "link_codes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_link_codes_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_codes")),
-        sa.UniqueConstraint("code_hash", name=op.f("uq_link_codes_code_hash")),
-    )
-    with op.batch_alter_table("link_codes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_link_codes_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dedupe_key", sa.String(length=200), nullable=False),
@@ -254,6 +238,48 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_roles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_roles_commune_code"), ["commune_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_staff_roles_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "link_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["identity_id"],
+            ["channel_identities.id"],
+            name=op.f("fk_link_attempts_identity_id_channel_identities"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_attempts")),
+    )
+    with op.batch_alter_table("link_attempts", schema=None) as batch_op:
+        batch_op.create_index("ix_link_attempts_identity_at", ["identity_id", "at"], unique=False)
+
+    op.create_table(
+        "link_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("wrong_tries", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("claimed_by", sa.Integer(), nullable=True),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["claimed_by"],
+            ["channel_identities.id"],
+            name=op.f("fk_link_codes_claimed_by_channel_identities"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_link_codes_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_codes")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_link_codes_code_hash")),
+    )
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_link_codes_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "product_ideas",
@@ -515,6 +541,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_ideas_commune_code"))
 
     op.drop_table("product_ideas")
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_link_codes_user_id"))
+
+    op.drop_table("link_codes")
+    with op.batch_alter_table("link_attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_link_attempts_identity_at")
+
+    op.drop_table("link_attempts")
     with op.batch_alter_table("staff_roles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_roles_user_id"))
         batch_op.drop_index(batch_op.f("ix_staff_roles_commune_code"))
@@ -530,10 +564,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_status_not_before")
 
     op.drop_table("outbox")
-    with op.batch_alter_table("link_codes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_link_codes_user_id"))
-
-    op.drop_table("link_codes")
     op.drop_table("invites")
     op.drop_table("conversations")
     with op.batch_alter_table("channel_identities", schema=None) as batch_op:
