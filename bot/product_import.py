@@ -363,6 +363,7 @@ async def import_rows(
     if "product" not in columns or "producer" not in columns:
         raise ImportFileError("the list needs a product column and a producer column")
     result = ImportResult()
+    known = await _Known.load(session)
     producers: dict[tuple[str, str], Producer] = {}
     for line_no, values in rows:
         try:
@@ -371,7 +372,7 @@ async def import_rows(
             product = str(values[columns["product"]] or "") if columns["product"] < len(values) else ""
             result.rows.append(RowOutcome(line_no, product, accepted=False, reason=str(error)))
             continue
-        added = await _write(session, line, now, producers, result)
+        added = await _write(session, line, now, producers, result, known)
         result.rows.append(
             RowOutcome(
                 line_no, line.product, accepted=True, reason="" if added else "already imported", warning=line.warning
@@ -381,17 +382,36 @@ async def import_rows(
     return result
 
 
+@dataclass
+class _Known:
+    """What the database already holds, read once: a list of thousands of rows is then matched in memory
+    instead of three look-ups per row."""
+
+    products: dict[tuple[int, str], Product]
+    certificates: set[tuple[int, str, dt.date]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> _Known:
+        products = {(p.producer_id, p.name_folded): p for p in await session.scalars(select(Product))}
+        certificates = {
+            (product_id, decision_no, issued_on)
+            for product_id, decision_no, issued_on in (
+                await session.execute(select(Certificate.product_id, Certificate.decision_no, Certificate.issued_on))
+            ).all()
+        }
+        return cls(products, certificates)
+
+
 async def _write(
     session: AsyncSession,
     line: ProductLine,
     now: dt.datetime,
     producers: dict[tuple[str, str], Producer],
     result: ImportResult,
+    known: _Known,
 ) -> bool:
     producer = await _producer(session, line, now, producers, result)
-    product = await session.scalar(
-        select(Product).where(Product.producer_id == producer.id, Product.name_folded == fold(line.product))
-    )
+    product = known.products.get((producer.id, fold(line.product)))
     added = False
     if product is None:
         product = Product(
@@ -405,6 +425,7 @@ async def _write(
         )
         session.add(product)
         await session.flush()
+        known.products[(producer.id, product.name_folded)] = product
         result.products += 1
         added = True
         if line.case is not None:
@@ -426,14 +447,9 @@ async def _write(
             result.dossiers += 1
     if line.stars is not None and line.decision_date is not None and line.expires is not None:
         decision_no = (line.decision_no or "")[:100]
-        existing = await session.scalar(
-            select(Certificate.id).where(
-                Certificate.product_id == product.id,
-                Certificate.decision_no == decision_no,
-                Certificate.issued_on == line.decision_date,
-            )
-        )
-        if existing is None:
+        key = (product.id, decision_no, line.decision_date)
+        if key not in known.certificates:
+            known.certificates.add(key)
             session.add(
                 Certificate(
                     product_id=product.id,
