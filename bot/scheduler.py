@@ -22,6 +22,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.dates import day_months
 from bot.delivery import Delivery
 from bot.sender import Sender
@@ -77,7 +78,9 @@ class Reminders:
 
     async def _sweep_job(self) -> None:
         try:
-            await self.sweep_once()
+            with metrics.timed_sweep():
+                result = await self.sweep_once()
+            metrics.sweep_rows(result.written)
         except Exception:  # logged, and the next run tries again
             log.exception("reminder sweep failed")
 

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import reminders  # also registers the reminder templates the sender renders
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.messages import Outbound, Text
+from bot.metrics import CountedDelivery
 from bot.notices import TEMPLATES, render
 from bot.settings import Settings
 from bot.text import split_message
@@ -149,7 +150,7 @@ class Sender:
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.deliveries = dict(deliveries)
+        self.deliveries: dict[str, Delivery] = {name: CountedDelivery(d) for name, d in deliveries.items()}
         self.clock = clock
         self.worker = worker or f"sender-{uuid.uuid4().hex[:12]}"
         self.batch = batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     ocop_outbox_lease_seconds: int = 120
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
+
+    # Operations (bot/logs.py, bot/ops.py, bot/backup_cli.py): "kv" writes one key=value line per event,
+    # "json" one JSON object per line.
+    log_format: Literal["kv", "json"] = "kv"
 
     @property
     def zalo_oa_configured(self) -> bool:

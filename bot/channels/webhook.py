@@ -25,6 +25,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
+from bot import ops
 from bot.channels.zalo_bot import ZaloBotChannel, parse_update
 from bot.channels.zalo_oa import ZaloOAChannel
 from bot.delivery import Delivery
@@ -205,9 +206,10 @@ async def run_zalo(
     polling: asyncio.Task[None] | None = None
     try:
         web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa)
+        ops.install(web_app, app.engine.sessions, settings, clock=app.engine.clock)
         async with serve(web_app, settings.webhook_host, settings.webhook_port):
             log.info(
-                "zalo webhooks listening on %s:%d%s",
+                "web server listening on %s:%d (webhooks under %s; /healthz, /readyz, /metrics)",
                 settings.webhook_host,
                 settings.webhook_port,
                 settings.webhook_path,
