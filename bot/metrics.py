@@ -55,7 +55,7 @@ OUTBOX = Gauge(
 )
 OUTBOX_OLDEST_DUE = Gauge(
     "ocop_outbox_oldest_due_seconds",
-    "How long the oldest due pending outbox row has been waiting (0 when none is due).",
+    "How long the oldest pending outbox row the sender should be sending has been due (0: none).",
     registry=REGISTRY,
 )
 SENDS = Counter(
@@ -144,11 +144,12 @@ def webhook_rejected(route: str, status: int) -> None:
     WEBHOOK_REJECTIONS.labels(route, str(status)).inc()
 
 
-async def refresh_outbox(sessions: async_sessionmaker[AsyncSession], now: dt.datetime) -> None:
-    """Read the outbox's depth into the gauges (called by ``GET /metrics`` before rendering)."""
+async def refresh_outbox(sessions: async_sessionmaker[AsyncSession], now: dt.datetime, *, quiet: bool) -> None:
+    """Read the outbox's depth into the gauges (called by ``GET /metrics`` before rendering). During quiet
+    hours only urgent rows count as due: the others wait for the morning on purpose."""
     async with sessions() as session:
         depth = await outbox.depth(session, OUTBOX_STATUSES)
-        oldest = await outbox.oldest_due(session, now)
+        oldest = await outbox.oldest_due(session, now, urgent_only=quiet)
     OUTBOX.clear()  # a kind whose rows are all sent must drop to nothing, not keep its last value
     for (status, kind), count in depth.items():
         OUTBOX.labels(status, kind).set(count)

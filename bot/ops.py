@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.sender import quiet_hours
 from bot.settings import Settings
 from storage.db import alembic_config
 
@@ -100,7 +101,8 @@ def install(
 
     async def metrics_route(_request: web.Request) -> web.Response:
         try:
-            await metrics.refresh_outbox(sessions, now())
+            moment = now()
+            await metrics.refresh_outbox(sessions, moment, quiet=quiet_hours(settings, moment))
         except Exception as error:  # the process's own counters are still worth a scrape
             log.warning("metrics: outbox depth unavailable: %s", type(error).__name__)
         response = web.Response(body=generate_latest(metrics.REGISTRY))

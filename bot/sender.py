@@ -165,13 +165,7 @@ class Sender:
         return dt.timedelta(seconds=self.settings.ocop_outbox_lease_seconds)
 
     def quiet_now(self, now: dt.datetime) -> bool:
-        local = now.astimezone(ZoneInfo(self.settings.ocop_timezone)).time()
-        start, end = self.settings.ocop_quiet_start, self.settings.ocop_quiet_end
-        if start == end:
-            return False
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end  # across midnight: 21:00–07:00
+        return quiet_hours(self.settings, now)
 
     def _chat_bucket(self, reach: Reach) -> TokenBucket:
         key = (reach.channel, reach.chat_id)
@@ -359,6 +353,17 @@ class Sender:
             "retry",
             lambda s: outbox.mark_retry(s, ids, self.worker, attempts=attempts, not_before=not_before, error=error),
         )
+
+
+def quiet_hours(settings: Settings, now: dt.datetime) -> bool:
+    """Inside the quiet hours, when only urgent rows are sent (also what the outbox metrics count as due)."""
+    local = now.astimezone(ZoneInfo(settings.ocop_timezone)).time()
+    start, end = settings.ocop_quiet_start, settings.ocop_quiet_end
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # across midnight: 21:00–07:00
 
 
 def _ids(bundle: Bundle) -> list[int]:

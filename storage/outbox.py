@@ -284,13 +284,12 @@ async def depth(session: AsyncSession, statuses: Collection[str]) -> dict[tuple[
     return {(status, kind): int(count) for status, kind, count in rows}
 
 
-async def oldest_due(session: AsyncSession, now: dt.datetime) -> dt.datetime | None:
-    """When the longest-waiting due pending row became due (aware UTC), or None when nothing is due."""
-    oldest = await session.scalar(
-        select(func.min(OutboxMessage.not_before)).where(
-            OutboxMessage.status == "pending", OutboxMessage.not_before <= now
-        )
-    )
+async def oldest_due(session: AsyncSession, now: dt.datetime, *, urgent_only: bool) -> dt.datetime | None:
+    """When the longest-waiting pending row the sender would send now became due (aware UTC), or None."""
+    due = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now]
+    if urgent_only:
+        due.append(OutboxMessage.urgent.is_(True))
+    oldest = await session.scalar(select(func.min(OutboxMessage.not_before)).where(*due))
     if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
         oldest = oldest.replace(tzinfo=dt.UTC)
     return oldest

@@ -39,6 +39,7 @@ from storage import outbox
 from storage.db import create_engine, session_factory
 from storage.models import ChannelIdentity
 from tests import reminder_data as data
+from tests.chat import FrozenClock
 from tests.fakes.server import free_port
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeBotAPI
@@ -293,3 +294,26 @@ async def test_ocop_bot_run_serves_health_and_metrics_with_telegram_polling_alon
     events = [json.loads(line) for line in lines]  # every line is one JSON event
     assert all({"time", "level", "logger", "msg"} <= event.keys() for event in events)
     assert any("web server listening" in event["msg"] for event in events)
+
+
+async def test_oldest_due_counts_what_the_sender_should_send_now(app: App, server: Server) -> None:
+    clock = app.engine.clock
+    assert isinstance(clock, FrozenClock)
+    noon = dt.datetime(2026, 3, 2, 5, 0, tzinfo=dt.UTC)  # 12:00 in Lai Châu
+    clock.now = noon
+    assert value(await scrape(server.base), "ocop_outbox_oldest_due_seconds") == 0
+    async with app.engine.sessions() as session, session.begin():
+        for key, urgent, waited in (("nudge", False, 3600), ("legal", True, 600), ("later", True, -600)):
+            person = await data.user(session)
+            await outbox.enqueue(
+                session,
+                user_id=person.id,
+                kind="certificate_expiry",
+                params={},
+                dedupe_key=key,
+                not_before=noon - dt.timedelta(seconds=waited),
+                urgent=urgent,
+            )
+    assert value(await scrape(server.base), "ocop_outbox_oldest_due_seconds") == 3600
+    clock.now = noon + dt.timedelta(hours=10)  # 22:00: quiet hours, only the urgent row is due now
+    assert value(await scrape(server.base), "ocop_outbox_oldest_due_seconds") == 36000 + 600
