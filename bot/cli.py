@@ -51,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_chat(settings, args.user))
         return 0
     if args.command in (None, "run"):
-        return asyncio.run(_run(settings))
+        try:
+            return asyncio.run(_run(settings))
+        except Exception:  # logged as one event like every other, not a bare traceback on stderr
+            log.exception("ocop-bot run stopped")
+            return 1
     parser.print_help()
     return 2
 
