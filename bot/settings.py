@@ -79,8 +79,7 @@ class Settings(BaseSettings):
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
 
-    # Operations (bot/logs.py, bot/ops.py, bot/backup_cli.py): "kv" writes one key=value line per event,
-    # "json" one JSON object per line.
+    # Logs (bot/logs.py): "kv" writes one key=value line per event, "json" one JSON object per line.
     log_format: Literal["kv", "json"] = "kv"
 
     @property
