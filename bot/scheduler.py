@@ -72,7 +72,7 @@ class Reminders:
                 self._seeded_year = year
             result = await sweep(session, self.settings, now)
         if result.total:
-            log.info("sweep queued %d reminders: %s", result.total, result.written)
+            log.info("sweep queued %d reminders", result.total, extra={"rows": result.total, "kinds": result.written})
             self._wake.set()
         return result
 

@@ -283,7 +283,12 @@ class Sender:
                 await delivery.deliver(reach.chat_id, [message])
             except RetryAfter as error:
                 self.stats.rate_limited += 1
-                log.warning("%s asks to wait %s s", reach.channel, error.seconds)
+                log.warning(
+                    "%s asks to wait %s s",
+                    reach.channel,
+                    error.seconds,
+                    extra={"channel": reach.channel, "retry_after": error.seconds},
+                )
                 self.global_bucket.pause(error.seconds)
                 continue
             except Unreachable as error:

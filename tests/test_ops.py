@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -113,7 +114,8 @@ async def server(app: App, settings: Settings) -> AsyncIterator[Server]:
         await client.close()
 
 
-async def test_metrics_count_real_traffic(app: App, server: Server) -> None:
+async def test_metrics_count_real_traffic(app: App, server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     before = await scrape(server.base)
 
     # Zalo updates through the webhook: two answered, one redelivered, two refused at the door.
@@ -177,6 +179,10 @@ async def test_metrics_count_real_traffic(app: App, server: Server) -> None:
     assert value(after, "ocop_outbox_messages", status="undeliverable", kind="certificate_expiry") >= 1
     assert not any(value(after, "ocop_outbox_messages", status="pending", kind=kind) for _s, kind in depth)
     assert value(after, "process_resident_memory_bytes") > 0
+    # The same events in the logs, with their fields for a log shipper.
+    fields = [vars(record) for record in caplog.records]
+    assert any(event.get("retry_after") == 1 and event.get("channel") == "telegram" for event in fields)
+    assert any(event.get("rows") == written for event in fields)
 
 
 async def test_a_failed_update_is_counted_as_failed(app: App) -> None:
