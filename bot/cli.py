@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import __version__, admin_cli, office_cli, round_cli
+from bot import __version__, admin_cli, backup_cli, logs, office_cli, round_cli
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("ocop")
@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin_cli.add_commands(commands)
     round_cli.add_parser(commands)
     office_cli.add_parsers(commands)
+    backup_cli.add_commands(commands)
     laichau = commands.add_parser(
         "import-laichau", help="the Lai Châu 2023 list: same as 'import products PATH --preset laichau-2023'"
     )
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "version":
         print(f"ocop-bot {__version__}")
         return 0
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin_cli.run(args, settings)
     if args.command == "round":
         return round_cli.run(args, settings)
+    if args.command in backup_cli.COMMANDS:
+        return backup_cli.run(args, settings)
     if args.command == "import-laichau":
         args = argparse.Namespace(
             command="import", import_what="products", path=Path(args.path), dry_run=False, map=[], preset="laichau-2023"
@@ -54,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_chat(settings, args.user))
         return 0
     if args.command in (None, "run"):
-        return asyncio.run(_run(settings))
+        try:
+            return asyncio.run(_run(settings))
+        except Exception:  # logged as one event like every other, not a bare traceback on stderr
+            log.exception("ocop-bot run stopped")
+            return 1
     parser.print_help()
     return 2
 
@@ -86,10 +93,9 @@ async def _chat(settings: Settings, user: str) -> None:
 
 
 async def _run(settings: Settings) -> int:
-    zalo = settings.zalo_bot_token is not None or settings.zalo_oa_configured
-    if zalo:
-        return await _run_with_zalo(settings)
-    if settings.telegram_bot_token is None:
+    from bot.ops import configured_channels
+
+    if not configured_channels(settings):
         print(
             "No channel is configured. Set TELEGRAM_BOT_TOKEN (in the environment or a .env file) to run the\n"
             "Telegram bot; see README.md. Opening the console chat instead.\n",
@@ -97,29 +103,14 @@ async def _run(settings: Settings) -> int:
         )
         await _chat(settings, "console-user")
         return 0
-    from bot.app import build_app
-    from bot.channels.telegram import build_bot, run_polling
-    from bot.channels.telegram_delivery import TelegramDelivery
-    from bot.scheduler import Reminders
-
-    app = await build_app(settings)
-    delivery_bot = build_bot(settings)
-    reminders = Reminders(
-        app.engine.sessions, settings, {"telegram": TelegramDelivery(delivery_bot)}, clock=app.engine.clock
-    )
-    reminders.start()
-    try:
-        await run_polling(app, settings)
-    finally:
-        await reminders.stop()
-        await delivery_bot.session.close()
-        await app.close()
-    return 0
+    # Every configured run serves the web server, even Telegram by polling alone: /healthz, /readyz and
+    # /metrics are how an operator (and compose, and a load balancer) sees the bot.
+    return await _run_with_zalo(settings)
 
 
 async def _run_with_zalo(settings: Settings) -> int:
-    """The Zalo webhook server, with Telegram polling beside it when a Telegram token is set too, and the
-    reminders delivered through every configured channel."""
+    """The web server (Zalo webhooks, health and metrics), with Telegram polling beside it when a Telegram
+    token is set, and the reminders delivered through every configured channel."""
     from bot.app import build_app
     from bot.channels.webhook import open_zalo, run_zalo
     from bot.scheduler import Reminders

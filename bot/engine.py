@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.files import receive
 from bot.flow import Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale
@@ -81,6 +82,13 @@ class Engine:
         return lock
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
+        with metrics.timed_update(inbound.channel):
+            replies = await self._handle_update(inbound)
+        outcome = "failed" if isinstance(replies, _Apology) else "answered" if replies else "duplicate"
+        metrics.update_outcome(inbound.channel, outcome)
+        return replies
+
+    async def _handle_update(self, inbound: Inbound) -> list[Outbound]:
         inbound = _normalised(inbound)
         received = None
         if inbound.file is not None:
@@ -324,5 +332,9 @@ def _retryable(error: Exception) -> bool:
     return any(word in message for word in ("deadlock", "could not serialize", "database is locked"))
 
 
+class _Apology(list[Outbound]):
+    """The replies of an update that failed, told apart so the metrics count it as failed."""
+
+
 def _apology() -> list[Outbound]:
-    return [Text(_("Sorry, something went wrong on our side. Nothing you sent is lost; please try again."))]
+    return _Apology([Text(_("Sorry, something went wrong on our side. Nothing you sent is lost; please try again."))])

@@ -22,6 +22,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.dates import day_months
 from bot.delivery import Delivery
 from bot.sender import Sender
@@ -76,13 +77,15 @@ class Reminders:
                 self._seeded_year = year
             result = await sweep(session, self.settings, now)
         if result.total:
-            log.info("sweep queued %d reminders: %s", result.total, result.written)
+            log.info("sweep queued %d reminders", result.total, extra={"rows": result.total, "kinds": result.written})
             self._wake.set()
         return result
 
     async def _sweep_job(self) -> None:
         try:
-            await self.sweep_once()
+            with metrics.timed_sweep():
+                result = await self.sweep_once()
+            metrics.sweep_rows(result.written)
         except Exception:  # logged, and the next run tries again
             log.exception("reminder sweep failed")
 

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import reminders  # also registers the reminder templates the sender renders
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.messages import Outbound, Text
+from bot.metrics import CountedDelivery
 from bot.notices import TEMPLATES, render
 from bot.settings import Settings
 from bot.text import split_message
@@ -149,7 +150,7 @@ class Sender:
     ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.deliveries = dict(deliveries)
+        self.deliveries: dict[str, Delivery] = {name: CountedDelivery(d) for name, d in deliveries.items()}
         self.clock = clock
         self.worker = worker or f"sender-{uuid.uuid4().hex[:12]}"
         self.batch = batch
@@ -164,13 +165,7 @@ class Sender:
         return dt.timedelta(seconds=self.settings.ocop_outbox_lease_seconds)
 
     def quiet_now(self, now: dt.datetime) -> bool:
-        local = now.astimezone(ZoneInfo(self.settings.ocop_timezone)).time()
-        start, end = self.settings.ocop_quiet_start, self.settings.ocop_quiet_end
-        if start == end:
-            return False
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end  # across midnight: 21:00–07:00
+        return quiet_hours(self.settings, now)
 
     def _chat_bucket(self, reach: Reach) -> TokenBucket:
         key = (reach.channel, reach.chat_id)
@@ -290,7 +285,12 @@ class Sender:
                 await delivery.deliver(reach.chat_id, [message])
             except RetryAfter as error:
                 self.stats.rate_limited += 1
-                log.warning("%s asks to wait %s s", reach.channel, error.seconds)
+                log.warning(
+                    "%s asks to wait %s s",
+                    reach.channel,
+                    error.seconds,
+                    extra={"channel": reach.channel, "retry_after": error.seconds},
+                )
                 self.global_bucket.pause(error.seconds)
                 continue
             except Unreachable as error:
@@ -360,6 +360,17 @@ class Sender:
             "retry",
             lambda s: outbox.mark_retry(s, ids, self.worker, attempts=attempts, not_before=not_before, error=error),
         )
+
+
+def quiet_hours(settings: Settings, now: dt.datetime) -> bool:
+    """Inside the quiet hours, when only urgent rows are sent (also what the outbox metrics count as due)."""
+    local = now.astimezone(ZoneInfo(settings.ocop_timezone)).time()
+    start, end = settings.ocop_quiet_start, settings.ocop_quiet_end
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # across midnight: 21:00–07:00
 
 
 def _ids(bundle: Bundle) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,8 @@ WEBHOOK_SECRET_MIN = 8
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (``TELEGRAM_BOT_TOKEN=`` left blank in .env) means unset, not an empty token.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     telegram_bot_token: SecretStr | None = None
     # Base URL of the Bot API server, e.g. http://127.0.0.1:8081 for a local telegram-bot-api.
@@ -79,6 +81,9 @@ class Settings(BaseSettings):
     ocop_outbox_lease_seconds: int = 120
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
+
+    # Logs (bot/logs.py): "kv" writes one key=value line per event, "json" one JSON object per line.
+    log_format: Literal["kv", "json"] = "kv"
 
     # Webhook hardening (bot/channels/webhook_guard.py): a request's body must arrive within this many
     # seconds, and at most this many requests may be still sending their body (nobody is authenticated before

@@ -303,3 +303,24 @@ async def deactivate_identity(session: AsyncSession, identity_id: int) -> None:
 async def counts_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     return {status: int(count) for status, count in rows}
+
+
+async def depth(session: AsyncSession, statuses: Collection[str]) -> dict[tuple[str, str], int]:
+    """How many rows of each (status, kind) there are, for the given statuses (the metrics' outbox gauges)."""
+    rows = await session.execute(
+        select(OutboxMessage.status, OutboxMessage.kind, func.count())
+        .where(OutboxMessage.status.in_(statuses))
+        .group_by(OutboxMessage.status, OutboxMessage.kind)
+    )
+    return {(status, kind): int(count) for status, kind, count in rows}
+
+
+async def oldest_due(session: AsyncSession, now: dt.datetime, *, urgent_only: bool) -> dt.datetime | None:
+    """When the longest-waiting pending row the sender would send now became due (aware UTC), or None."""
+    due = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now]
+    if urgent_only:
+        due.append(OutboxMessage.urgent.is_(True))
+    oldest = await session.scalar(select(func.min(OutboxMessage.not_before)).where(*due))
+    if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return oldest

@@ -26,6 +26,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 
+from bot import ops
 from bot.channels.webhook_guard import WebhookGuard, header, json_body
 from bot.channels.zalo_bot import ZaloBotChannel, parse_update
 from bot.channels.zalo_oa import ZaloOAChannel
@@ -218,9 +219,10 @@ async def run_zalo(
     polling: asyncio.Task[None] | None = None
     try:
         web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa)
+        ops.install(web_app, app.engine.sessions, settings, clock=app.engine.clock)
         async with serve(web_app, settings.webhook_host, settings.webhook_port):
             log.info(
-                "zalo webhooks listening on %s:%d%s",
+                "web server listening on %s:%d (webhooks under %s; /healthz, /readyz, /metrics)",
                 settings.webhook_host,
                 settings.webhook_port,
                 settings.webhook_path,

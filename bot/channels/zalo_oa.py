@@ -524,7 +524,8 @@ class ZaloOAChannel:
                 file_token = await self.client.upload("file", outbound.name, data, outbound.mime)
                 return [*caption, {"attachment": {"type": "file", "payload": {"token": file_token}}}]
         except (OSError, OAError) as error:
-            log.warning("zalo oa could not upload %s: %s", outbound.name, error)
+            # Not the file's name: it may be a person's.
+            log.warning("zalo oa could not upload a %s file: %s", outbound.mime, error)
         line = _("📎 {name}: too large to send here. Ask your commune officer for a copy.").format(name=outbound.name)
         return [*caption, {"text": line}]
 
