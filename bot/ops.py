@@ -113,7 +113,8 @@ def install(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_route)
-    app.middlewares.append(_count_rejections)
+    # Outermost, so that refusals answered by other middlewares (the webhook guard) are counted too.
+    app.middlewares.insert(0, _count_rejections)
 
 
 @web.middleware
