@@ -33,6 +33,7 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice, Text
 from bot.notices import notice
+from bot.paging import nav_choices, page_of
 from bot.roles import deny, forget_scope, is_admin, scope_of
 from bot.rules import ROLE_LABELS, Role, label
 from bot.text import tidy
@@ -45,6 +46,7 @@ FLOW = "admin"
 HOME = "adm:home"
 INVITE = "adm:inv"
 STAFF = "adm:staff"
+STAFF_PAGE = "adm:sp:"
 PENDING = "adm:pending"
 MENU = "adm:menu"
 MAX_COMMUNE_BUTTONS = 8
@@ -212,6 +214,8 @@ async def on_admin_button(ctx: Context) -> None:
         await _invite_for_commune(ctx, _number(payload, "adm:ic:"))
     elif payload == STAFF:
         await show_staff(ctx)
+    elif payload.startswith(STAFF_PAGE):
+        await show_staff(ctx, _number(payload, STAFF_PAGE) or 0)
     elif payload.startswith("adm:rv:"):
         await _confirm_revoke(ctx, _number(payload, "adm:rv:"))
     elif payload.startswith("adm:rvy:"):
@@ -385,21 +389,22 @@ async def _withdraw(ctx: Context, invite_id: int | None) -> None:
 # Staff list and revoking ------------------------------------------------------------------------------------
 
 
-async def show_staff(ctx: Context) -> None:
+async def show_staff(ctx: Context, page_number: int = 0) -> None:
     ctx.end_flow()
     province = ctx.settings.ocop_province
     members = await staff.list_staff(ctx.session, province)
     if not members:
         ctx.say(_("There is no staff yet."), [Choice(_("➕ Invite a staff member"), INVITE), Choice(_("⬅️ Back"), HOME)])
         return
-    lines = [_("👥 Staff ({count}):").format(count=len(members))]
+    page = page_of(members, page_number)
+    lines = [_("👥 Staff ({count}):").format(count=len(members)), page.position]
     choices: list[Choice] = []
-    for number, member in enumerate(members, start=1):
+    for member in page.rows:
         who = member.display_name or member.phone or f"#{member.role.user_id}"
         lines.append(f"• {staff_title(province, member.role.role, member.role.commune_code, who)}")
-        if number <= MAX_STAFF_BUTTONS:
-            choices.append(Choice(f"❌ {number}. {who}"[:48], f"adm:rv:{member.role.id}"))
+        choices.append(Choice(f"❌ {who}"[:48], f"adm:rv:{member.role.id}"))
     lines.append(_("Press ❌ to revoke a role."))
+    choices += nav_choices(page, STAFF_PAGE)
     choices.append(Choice(_("⬅️ Back"), HOME))
     ctx.say("\n".join(lines), choices)
 

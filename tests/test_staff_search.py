@@ -252,3 +252,14 @@ async def test_filters_expiring_certificates_stars_state_and_round(
     assert "Không tìm thấy" in officer.text  # imported lists without a case make no dossiers
     await officer.send("mien dong")  # typing searches again, the filter is dropped
     assert "Miến dong Bình Lư" in officer.text
+
+
+async def test_the_staff_list_pages(app: App) -> None:
+    for n in range(24):
+        await make_staff(app, f"xa{n}", "commune", "binh lu", name=f"Cán bộ {n:02d}")
+    await make_staff(app, "admin1", "admin", name="Admin")
+    admin = Chat(app.engine, "admin1")
+    await admin.press("adm:staff")
+    assert "1–20 / 25" in admin.text and sum(c.payload.startswith("adm:rv:") for c in admin.choices) == 20
+    await admin.tap("Tiếp")
+    assert "21–25 / 25" in admin.text and sum(c.payload.startswith("adm:rv:") for c in admin.choices) == 5
