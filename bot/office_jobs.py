@@ -15,8 +15,9 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Coroutine
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,9 +52,11 @@ def start(
     year: int,
     tz: str,
 ) -> None:
-    task = asyncio.get_running_loop().create_task(
-        _run(sessions, files_root, user_id, locale, what, communes, today, year, tz)
-    )
+    _spawn(_run(sessions, files_root, user_id, locale, what, communes, today, year, tz))
+
+
+def _spawn(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
     RUNNING.add(task)
     task.add_done_callback(RUNNING.discard)
 
@@ -140,11 +143,7 @@ def start_dossier_zip(
     communes: Collection[int] | None,
 ) -> None:
     """ "📦 Download the dossier": one ZIP (or its parts) of every file, sent through the outbox when ready."""
-    task = asyncio.get_running_loop().create_task(
-        _zip(sessions, files_root, user_id, locale, dossier_id, set(communes) if communes is not None else None)
-    )
-    RUNNING.add(task)
-    task.add_done_callback(RUNNING.discard)
+    _spawn(_zip(sessions, files_root, user_id, locale, dossier_id, set(communes) if communes is not None else None))
 
 
 async def _zip(

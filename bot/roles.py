@@ -109,6 +109,21 @@ def is_staff(scope: Scope) -> bool:
     return scope.is_staff
 
 
+async def office_scope(ctx: Context) -> Scope | None:
+    """The scope of a commune or province officer (the office views: search, Excel, reports); for anyone else
+    the refusal is said and None returned. Commune officers see their communes, the province everything."""
+    scope = await scope_of(ctx)
+    if not (scope.province_officer or scope.communes):
+        await deny(ctx)
+        return None
+    return scope
+
+
+def office_communes(scope: Scope) -> frozenset[int] | None:
+    """None (the whole province) for a province officer; the officer's communes otherwise."""
+    return None if scope.province_officer else scope.communes
+
+
 async def deny(ctx: Context) -> None:
     """The one friendly answer to an action outside the user's scope: nothing is said about whether the
     object exists, nothing is written; the main menu follows."""

@@ -19,7 +19,7 @@ from bot import office_jobs
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
-from bot.roles import Scope, deny, scope_of
+from bot.roles import office_communes, office_scope
 
 FLOW_NAME = "reports"
 START = "reports:start"
@@ -28,18 +28,9 @@ P = "rep:"
 flow = Flow(FLOW_NAME, first_step="menu")
 
 
-async def _allowed(ctx: Context) -> Scope | None:
-    scope = await scope_of(ctx)
-    if not (scope.province_officer or scope.communes):
-        ctx.end_flow()
-        await deny(ctx)
-        return None
-    return scope
-
-
 @flow.ask("menu")
 async def ask_menu(ctx: Context) -> None:
-    if await _allowed(ctx) is None:
+    if await office_scope(ctx) is None:
         return
     ctx.say(
         _("📊 Which file do you need? It arrives in this chat in a moment."),
@@ -58,7 +49,7 @@ async def ask_menu(ctx: Context) -> None:
 
 @flow.answer("menu")
 async def got_menu(ctx: Context) -> None:
-    scope = await _allowed(ctx)
+    scope = await office_scope(ctx)
     if scope is None:
         return
     what = (ctx.payload or "").removeprefix(P)
@@ -72,7 +63,7 @@ async def got_menu(ctx: Context) -> None:
         user_id=ctx.user.id,
         locale=ctx.user.locale,
         what=what,
-        communes=None if scope.province_officer else scope.communes,
+        communes=office_communes(scope),
         today=ctx.today,
         year=ctx.today.year,
         tz=ctx.settings.ocop_timezone,
@@ -82,7 +73,7 @@ async def got_menu(ctx: Context) -> None:
 
 
 async def start(ctx: Context, _argument: str | None = None) -> None:
-    if await _allowed(ctx) is None:
+    if await office_scope(ctx) is None:
         return
     await ctx.start(FLOW_NAME)
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
-from bot.roles import Scope, deny, scope_of
+from bot.roles import Scope, deny, office_communes, office_scope
 from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, DossierStatus, label
 from bot.search import matches
 from bot.text import has_words, shorten, tidy
@@ -55,22 +55,8 @@ CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA
 flow = Flow(FLOW_NAME, first_step="query")
 
 
-def _communes(scope: Scope) -> frozenset[int] | None:
-    """None (everything) for the province; the officer's communes otherwise."""
-    return None if scope.province_officer else scope.communes
-
-
-async def _allowed(ctx: Context) -> Scope | None:
-    scope = await scope_of(ctx)
-    if not (scope.province_officer or scope.communes):
-        ctx.end_flow()
-        await deny(ctx)
-        return None
-    return scope
-
-
 async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
-    rows = await office.find_rows(ctx.session, communes=_communes(scope))
+    rows = await office.find_rows(ctx.session, communes=office_communes(scope))
     chosen = ctx.data.get("filter")
     if isinstance(chosen, list) and len(chosen) == 2:
         return [row for row in rows if _passes(row, str(chosen[0]), str(chosen[1]), ctx.today)]
@@ -154,7 +140,7 @@ async def got_query(ctx: Context) -> None:
 
 @flow.ask("filters")
 async def ask_filters(ctx: Context) -> None:
-    if await _allowed(ctx) is None:
+    if await office_scope(ctx) is None:
         return
     choices = [
         Choice(_("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS), P + "f:expiring"),
@@ -192,7 +178,7 @@ async def _search(ctx: Context) -> None:
 
 @flow.ask("results", free_text=True)
 async def ask_results(ctx: Context) -> None:
-    scope = await _allowed(ctx)
+    scope = await office_scope(ctx)
     if scope is None:
         return
     rows = await _found(ctx, scope)
@@ -252,11 +238,11 @@ async def got_results(ctx: Context) -> None:
 
 @flow.ask("card")
 async def ask_card(ctx: Context) -> None:
-    scope = await _allowed(ctx)
+    scope = await office_scope(ctx)
     if scope is None:
         return
     producer_id, product_id = ctx.data.get("open") or [0, 0]
-    rows = await office.find_rows(ctx.session, communes=_communes(scope))
+    rows = await office.find_rows(ctx.session, communes=office_communes(scope))
     mine = [row for row in rows if row.producer_id == producer_id]
     row = next((r for r in mine if (r.product_id or 0) == product_id), None)
     if row is None:  # not in this officer's communes (a crafted button), or gone meanwhile
@@ -322,7 +308,7 @@ async def got_card(ctx: Context) -> None:
 
 
 async def start(ctx: Context, _argument: str | None = None) -> None:
-    if await _allowed(ctx) is None:
+    if await office_scope(ctx) is None:
         return
     if _argument:
         ctx.state.flow, ctx.state.data = FLOW_NAME, {"q": tidy(_argument)[:QUERY_MAX], "page": 0}
