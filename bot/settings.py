@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_UPDATES_IN_FLIGHT = 64
 
 
 class Settings(BaseSettings):
@@ -76,6 +78,10 @@ class Settings(BaseSettings):
     ocop_outbox_lease_seconds: int = 120
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
+
+    # Burst control (bot/channels/telegram.py): Telegram updates handled at once while polling. The rest wait
+    # at the Bot API, not in our memory; 64 keeps the database busy without a task per queued update.
+    telegram_updates_in_flight: int = Field(default=TELEGRAM_UPDATES_IN_FLIGHT, ge=1)
 
     @property
     def zalo_oa_configured(self) -> bool:
