@@ -123,3 +123,28 @@ async def test_the_console_shows_its_own_users_notices(app: App) -> None:
     async with app.engine.sessions() as session:
         statuses = dict((await session.execute(select(OutboxMessage.user_id, OutboxMessage.status))).all())
     assert statuses[other] == "pending"
+
+
+def test_command_line_is_quiet_unless_asked(tmp_path: Path) -> None:
+    """One-shot commands print their answer, not Alembic's INFO lines; -v (before or after the command) or an
+    explicit LOG_LEVEL brings them back."""
+    env = {key: value for key, value in os.environ.items() if key != "LOG_LEVEL"}
+    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db", OCOP_DATA_DIR=str(tmp_path / "data"))
+
+    def migrate(*extra: str, **more_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *extra],
+            capture_output=True,
+            text=True,
+            env={**env, **more_env},
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        )
+
+    quiet = migrate("migrate")
+    assert quiet.stdout.strip() == "database is up to date"
+    assert quiet.stderr == ""
+    assert "INFO alembic" in migrate("-v", "migrate").stderr
+    assert "INFO alembic" in migrate("migrate", "-v").stderr
+    assert "INFO alembic" in migrate("migrate", LOG_LEVEL="INFO").stderr
