@@ -45,7 +45,7 @@ from tests.fakes.telegram_api import SEND_METHODS, TOKEN, Call, FakeBotAPI
 
 STEPS: list[Step] = [("text", "menu"), ("text", "kiem tra ho so")]
 TARGET_GROWTH_MB = 50
-ANSWER_WITHIN_S = 900.0
+ANSWER_WITHIN_S = 1800.0  # a loaded 2-core machine needed 860 s
 SETTLE_S = 3.0  # after the last expected reply: time for any extra (duplicate) reply to show up
 
 
