@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine import Clock, Engine, utc_now
 from bot.flow import Registry
+from bot.i18n import require_catalogue
 from bot.settings import Settings
 from storage import users
 from storage.db import create_engine, migrate, session_factory
@@ -64,6 +65,7 @@ class App:
 
 
 async def build_app(settings: Settings, *, clock: Clock = utc_now, run_migrations: bool | None = None) -> App:
+    require_catalogue(settings.ocop_default_locale)
     db = create_engine(settings.database_url)
     if run_migrations is None:
         run_migrations = db.dialect.name == "sqlite"  # PostgreSQL is migrated by `ocop-bot migrate`

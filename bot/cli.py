@@ -8,8 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__, admin_cli, backup_cli, logs, office_cli, round_cli
+from bot.i18n import MissingCatalogue
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("ocop")
@@ -31,10 +33,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import-laichau", help="the Lai Châu 2023 list: same as 'import products PATH --preset laichau-2023'"
     )
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
+    _add_verbose(parser, commands)
     args = parser.parse_args(argv)
 
     settings = load_settings()
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(log_level(args, settings), settings.log_format)
+    try:
+        return _dispatch(parser, args, settings)
+    except MissingCatalogue as error:
+        print(f"ocop-bot: {error}", file=sys.stderr)
+        return 1
+
+
+def _add_verbose(parser: argparse.ArgumentParser, commands: Any) -> None:
+    """``-v`` before or after the subcommand (``ocop-bot -v migrate``, ``ocop-bot migrate -v``)."""
+    text = "say more: -v shows progress (INFO), -vv everything (DEBUG)"
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=text)
+    for subparser in commands.choices.values():
+        subparser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=text)
+
+
+def log_level(args: argparse.Namespace, settings: Settings) -> str:
+    """A one-shot command prints its answer and only warnings (no Alembic INFO lines) unless asked with
+    ``-v`` or an explicit ``LOG_LEVEL``; the long-running bot logs at ``LOG_LEVEL`` (INFO by default)."""
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    if verbose >= 2:
+        return "DEBUG"
+    if verbose == 1:
+        return "INFO"
+    if args.command in (None, "run") or "log_level" in settings.model_fields_set:
+        return settings.log_level.upper()
+    return "WARNING"
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "version":
         print(f"ocop-bot {__version__}")
         return 0

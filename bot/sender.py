@@ -37,7 +37,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -147,6 +147,7 @@ class Sender:
         worker: str | None = None,
         batch: int = 100,
         concurrency: int = 8,
+        only_users: Collection[int] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -155,6 +156,7 @@ class Sender:
         self.worker = worker or f"sender-{uuid.uuid4().hex[:12]}"
         self.batch = batch
         self.concurrency = concurrency
+        self.only_users = only_users  # None: everyone's rows; the console chat sends only its own user's
         self.global_bucket = TokenBucket(settings.ocop_send_per_second * RATE_SAFETY, GLOBAL_BURST)
         self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
         self.stats = SendStats()
@@ -247,6 +249,7 @@ class Sender:
                 urgent_only=self.quiet_now(now),
                 families=FAMILIES,
                 max_together=reminders.DIGEST_MAX_ITEMS,
+                user_ids=self.only_users,
             )
 
     @staticmethod

@@ -6,11 +6,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Zalo's setWebhook takes a secret of 8–256 characters.
 WEBHOOK_SECRET_MIN = 8
+TELEGRAM_UPDATES_IN_FLIGHT = 64
 
 
 class Settings(BaseSettings):
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     # the body is in); more are answered 503 at once.
     webhook_body_timeout_s: float = 10.0
     webhook_max_unauthenticated: int = 64
+
+    # Burst control (bot/channels/telegram.py): Telegram updates handled at once while polling. The rest wait
+    # at the Bot API, not in our memory; 64 keeps the database busy without a task per queued update.
+    telegram_updates_in_flight: int = Field(default=TELEGRAM_UPDATES_IN_FLIGHT, ge=1)
 
     @field_validator("zalo_webhook_secret")
     @classmethod

@@ -1,4 +1,5 @@
-"""Main menu, help, and the answers for what nobody asked for (unknown text, stale buttons).
+"""Main menu, help (per role: producer, commune officer, province officer, admin), and the answers for what
+nobody asked for (unknown text, stale buttons).
 
 ```mermaid
 stateDiagram-v2
@@ -13,9 +14,11 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.communes import commune_by_code
 from bot.flow import Context, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.roles import Scope, scope_of
 
 IDEA = "m:idea"
 DOSSIER = "m:dossier"
@@ -58,23 +61,74 @@ async def on_menu_button(ctx: Context) -> None:
 
 
 async def show_help(ctx: Context, _argument: str | None) -> None:
+    """Help for what this user can do: a producer's tasks, and a paragraph for each staff role they hold."""
+    from handlers.staff_menu import staff_choices
+
     ctx.end_flow()
-    ctx.say(
-        _(
-            "I help you take part in OCOP (One Commune One Product):\n"
-            "• 📝 register a product idea with your commune;\n"
-            "• 📂 prepare the evaluation dossier: send photos or documents for each item;\n"
-            "• 🔎 see where your idea or dossier is.\n\n"
-            'Press a button, or type a few words without accents, for example "kiem tra ho so".\n'
-            'Type "menu" at any time to come back here, or "huy" to stop what you are doing.'
+    scope = await scope_of(ctx)
+    _staff, with_producer = await staff_choices(ctx)
+    paragraphs = _staff_help(ctx, scope)
+    if with_producer:
+        paragraphs.append(
+            _(
+                "I help you take part in OCOP (One Commune One Product):\n"
+                "• 📝 register a product idea with your commune;\n"
+                "• 📂 prepare the evaluation dossier: send photos or documents for each item;\n"
+                "• 🔎 see where your idea or dossier is.\n\n"
+                'Press a button, or type a few words without accents, for example "kiem tra ho so".\n'
+                'Type "menu" at any time to come back here, or "huy" to stop what you are doing.'
+            )
         )
-    )
-    if "lk:" in ctx.registry.global_payloads:
+    else:
+        paragraphs.append(
+            _(
+                "Press a button, or type a few words without accents.\n"
+                'Type "menu" at any time to come back here, or "huy" to stop what you are doing.'
+            )
+        )
+    ctx.say("\n\n".join(paragraphs))
+    # Staff accounts join by invite only, never by a link code.
+    if not scope.is_staff and "lk:" in ctx.registry.global_payloads:
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
         )
     await show_menu(ctx)
+
+
+def _staff_help(ctx: Context, scope: Scope) -> list[str]:
+    paragraphs: list[str] = []
+    if scope.communes:
+        names = [commune_by_code(ctx.settings.ocop_province, code) for code in sorted(scope.communes)]
+        paragraphs.append(
+            _(
+                "You are a commune officer ({communes}):\n"
+                "• 📋 Waiting for commune review: the ideas and dossiers of your commune, oldest first;\n"
+                "• open one to see its answers and files, then confirm ✅ or reject ❌ each of the four local "
+                "criteria with a reason, or return the dossier for a supplement with a note;\n"
+                "• the producer is told at once, with your reason. Four confirmations send the dossier to the "
+                "province."
+            ).format(communes=", ".join(c.name for c in names if c is not None))
+        )
+    if scope.province_officer:
+        paragraphs.append(
+            _(
+                "You are a province OCOP officer (🏛 Province: rounds and dossiers):\n"
+                "• evaluation rounds: create, edit, close;\n"
+                "• the dossiers of each round: check they are complete, accept them into a round or return them "
+                "with a note;\n"
+                "• record the council's points and mandatory criteria, issue certificates (3–4★), propose 5★ to "
+                "the central level, revoke a certificate with a reason."
+            )
+        )
+    if scope.admin:
+        paragraphs.append(
+            _(
+                "You are an administrator (🔑 Staff and invites): invite commune and province officers with a "
+                "single-use link, see the staff list, revoke a role."
+            )
+        )
+    return paragraphs
 
 
 async def on_menu_command(ctx: Context, _argument: str | None) -> None:

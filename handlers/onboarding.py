@@ -158,7 +158,7 @@ async def on_profile(ctx: Context, _argument: str | None) -> None:
         + "\n"
         + _summary(ctx, producer.name, producer.kind, producer.commune_name)
         + "\n\n"
-        + _("Answer the questions again. Press ✅ Keep to keep a value as it is.")
+        + _("Answer the questions again.")
     )
     await ctx.start(FLOW, {"current": current}, step="kind")
 

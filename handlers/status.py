@@ -72,9 +72,12 @@ def dossier_lines(dossier: Dossier) -> list[str]:
     lines = [
         f"📂 {dossier.product.name} — {case_label(dossier.case)}",
         _("Status: {status}").format(status=status_label(dossier.status)),
-        progress_line(dossier),
     ]
-    missing = missing_items(dossier)
+    # Once the council has met, nothing can be added any more: no checklist, no samples to bring.
+    before_council = dossier.status in BEFORE_COUNCIL
+    if before_council:
+        lines.append(progress_line(dossier))
+    missing = missing_items(dossier) if before_council else []
     if missing:
         lines.append(_("Missing:"))
         lines += [f"✗ {item_label(item.code)}" for item in missing]

@@ -114,6 +114,7 @@ async def claim(
     urgent_only: bool = False,
     families: Sequence[Family] = (),
     max_together: int = 50,
+    user_ids: Collection[int] | None = None,
 ) -> list[Bundle]:
     """Take up to ``limit`` due rows for ``worker`` until ``now + lease``, plus their digest siblings.
 
@@ -128,12 +129,16 @@ async def claim(
     Rows stay one per reminder, so deduplication and idempotence are untouched; a sender that dies after
     claiming a digest leaves all of its rows claimed, and once the lease runs out the next claim takes them
     over together and the whole digest is sent again (at least once, as for a single row).
+
+    ``user_ids``: only rows for these users (the console chat delivers to the person at its terminal only).
     """
     table = OutboxMessage
     due = _due(now)
     candidates = select(table.id, table.user_id, table.kind, table.urgent, table.not_before).where(due)
     if urgent_only:
         candidates = candidates.where(table.urgent.is_(True))
+    if user_ids is not None:
+        candidates = candidates.where(table.user_id.in_(list(user_ids)))
     candidates = candidates.order_by(table.not_before, table.id).limit(limit).with_for_update(skip_locked=True)
     found = list((await session.execute(candidates)).all())
     if not found:

@@ -107,6 +107,15 @@ async def lock_conversation(session: AsyncSession, user_id: int) -> Conversation
     return conversation
 
 
+async def user_id_of(session: AsyncSession, channel: str, external_id: str) -> int | None:
+    """The user behind a platform account, if it has written before."""
+    return await session.scalar(
+        select(ChannelIdentity.user_id).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+
+
 async def identities_of(session: AsyncSession, user_id: int) -> list[ChannelIdentity]:
     rows = await session.scalars(select(ChannelIdentity).where(ChannelIdentity.user_id == user_id))
     return list(rows)

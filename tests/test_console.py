@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -70,3 +71,80 @@ def test_command_line_version_and_run_without_token(tmp_path: Path) -> None:
     assert "TELEGRAM_BOT_TOKEN" in run.stderr  # says how to configure a channel
     assert "  1. " in run.stdout  # and opened the console chat with numbered choices
     assert (tmp_path / "cli.db").exists()  # migrated at start
+
+
+async def _queue_idea_accepted(app: App, user_id: int, idea: str) -> None:
+    from storage import outbox
+
+    async with app.engine.sessions() as session, session.begin():
+        await outbox.enqueue(
+            session,
+            user_id=user_id,
+            kind="idea_accepted",
+            params={"idea": idea, "reason": ""},
+            dedupe_key=f"idea_accepted:{idea}",
+            not_before=app.engine.clock(),
+            urgent=True,
+        )
+
+
+async def test_the_console_shows_its_own_users_notices(app: App) -> None:
+    """A notice for the person at the terminal appears after their next answer and while the chat waits for
+    input; another user's notice stays in the outbox for their own channel."""
+    from sqlalchemy import select
+
+    from storage.models import OutboxMessage
+    from tests.conftest import make_producer
+
+    me = await make_producer(app, "terminal")
+    other = await make_producer(app, "someone-else")
+    await _queue_idea_accepted(app, me, "Chè Shan Tuyết")
+    await _queue_idea_accepted(app, other, "Mật ong bạc hà")
+    written: list[str] = []
+    lines = iter(["menu"])
+
+    async def read_line() -> str:
+        line = next(lines, None)
+        if line is not None:
+            return line + "\n"
+        # While the person is thinking, the commune accepts another idea: it shows up without any typing.
+        await _queue_idea_accepted(app, me, "Gạo Séng Cù")
+        for _ in range(100):
+            if "Gạo Séng Cù" in "\n".join(written):
+                break
+            await asyncio.sleep(0.05)
+        return "/quit\n"
+
+    await chat(app.engine, user_id="terminal", write=written.append, read_line=read_line, notice_poll_seconds=0.05)
+    screen = "\n".join(written)
+    assert "Xã đã chấp nhận ý tưởng sản phẩm Chè Shan Tuyết" in screen
+    assert "Gạo Séng Cù" in screen
+    assert "Mật ong bạc hà" not in screen
+    async with app.engine.sessions() as session:
+        statuses = dict((await session.execute(select(OutboxMessage.user_id, OutboxMessage.status))).all())
+    assert statuses[other] == "pending"
+
+
+def test_command_line_is_quiet_unless_asked(tmp_path: Path) -> None:
+    """One-shot commands print their answer, not Alembic's INFO lines; -v (before or after the command) or an
+    explicit LOG_LEVEL brings them back."""
+    env = {key: value for key, value in os.environ.items() if key != "LOG_LEVEL"}
+    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db", OCOP_DATA_DIR=str(tmp_path / "data"))
+
+    def migrate(*extra: str, **more_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *extra],
+            capture_output=True,
+            text=True,
+            env={**env, **more_env},
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        )
+
+    quiet = migrate("migrate")
+    assert quiet.stdout.strip() == "database is up to date"
+    assert quiet.stderr == ""
+    assert "INFO alembic" in migrate("-v", "migrate").stderr
+    assert "INFO alembic" in migrate("migrate", "-v").stderr
+    assert "INFO alembic" in migrate("migrate", LOG_LEVEL="INFO").stderr

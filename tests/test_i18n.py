@@ -56,3 +56,9 @@ def test_dates_are_day_month_year_in_vietnam() -> None:
     # 20:30 UTC on 19/05 is already 20/05 in Lai Châu.
     assert format_day(dt.datetime(2026, 5, 19, 20, 30, tzinfo=dt.UTC)) == "20/05/2026"
     assert format_day(dt.date(2026, 10, 20)) == "20/10/2026"
+
+
+def test_the_bot_calls_everyone_ban() -> None:
+    """One way of addressing people throughout ("bạn"), never "anh/chị" in one corner (it was /lich)."""
+    formal = sorted(msgid for msgid, msgstr in _catalog("vi").items() if re.search(r"anh\s*/\s*chị", msgstr, re.I))
+    assert not formal, formal

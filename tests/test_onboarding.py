@@ -311,3 +311,18 @@ async def test_onboarded_user_passes_the_gate(app: App) -> None:
     await chat.send("something random")
     assert await _step(app, "p1") == (None, None)
     assert "m:idea" in _payloads(chat)
+
+
+async def test_profile_mentions_keep_only_where_the_button_is(app: App) -> None:
+    await make_producer(app, "p1", name="HTX Chè Tả Van")
+    chat = Chat(app.engine, user_id="p1")
+
+    def keep_said_without_the_button() -> bool:
+        offered = any("Giữ nguyên" in choice.label for choice in chat.choices)
+        return any(words in chat.text for words in ("Giữ nguyên", "Keep")) and not offered
+
+    await chat.send("/profile")  # the producer-type step: no ✅ Keep there
+    assert not any("Giữ nguyên" in choice.label for choice in chat.choices)
+    assert not keep_said_without_the_button(), chat.text
+    await chat.press("ob:kind:dn")  # the name step offers it
+    assert any("Giữ nguyên" in choice.label for choice in chat.choices)

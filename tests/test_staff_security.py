@@ -178,3 +178,26 @@ async def test_a_revoked_officer_is_refused_on_the_next_press(app: App) -> None:
     admin = Chat(app.engine, user_id="admin")
     await admin.press(f"adm:rvy:{world.officer_x_role}")
     await _refused(app, officer, f"cr:ok:{world.x_dossier}:0:0", foreign_words=())
+
+
+async def test_help_is_written_for_each_role(app: App) -> None:
+    """A commune officer's help is about reviewing their commune, not about registering an idea; a producer's
+    help is the producer's; someone with two roles reads both paragraphs."""
+    await make_staff(app, "xa", "commune", "Bình Lư")
+    officer = Chat(app.engine, "xa")
+    await officer.send("/help")
+    assert "cán bộ xã (Xã Bình Lư)" in officer.text and "bốn tiêu chí" in officer.text
+    assert "đăng ký ý tưởng sản phẩm với xã" not in officer.text
+    assert "lk:start" not in {choice.payload for choice in officer.choices}  # staff link by invite only
+
+    await make_staff(app, "tinh", "province")
+    await make_staff(app, "tinh", "admin")
+    province = Chat(app.engine, "tinh")
+    await province.send("/help")
+    assert "cán bộ OCOP tỉnh" in province.text and "quản trị viên" in province.text
+    assert "cán bộ xã (" not in province.text
+
+    await make_producer(app, "nong-dan")
+    producer = Chat(app.engine, "nong-dan")
+    await producer.send("/help")
+    assert "đăng ký ý tưởng sản phẩm với xã" in producer.text and "cán bộ" not in producer.text

@@ -53,3 +53,20 @@ async def test_status_from_the_menu_ends_its_flow(app: App, producer_chat: Chat)
     async with app.engine.sessions() as session:
         conversation = await session.scalar(select(Conversation))
     assert conversation is not None and conversation.flow is None  # the report ends its flow
+
+
+async def test_after_the_council_no_checklist_and_no_samples_to_bring(app: App) -> None:
+    """A scored dossier is past the point where anything can be added: the status lists no missing items
+    (the samples among them) and shows the council's part instead."""
+    from bot.rules import DossierStatus
+    from storage import users
+    from tests.test_province import make_round, setup
+
+    round_id = await make_round(app)
+    producer_user, _dossier_id, _officer = await setup(app, status=DossierStatus.SCORED, round_id=round_id)
+    async with app.engine.sessions() as session:
+        (identity,) = await users.identities_of(session, producer_user)
+    chat = Chat(app.engine, identity.external_id, identity.channel)
+    await chat.send("kiem tra ho so")
+    assert "Hội đồng đã chấm điểm" in chat.text
+    assert "mẫu" not in chat.text.casefold() and "✗" not in chat.text

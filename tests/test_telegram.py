@@ -317,3 +317,35 @@ def _message(content: dict[str, Any], sender: User) -> Message:
             **content,
         }
     )
+
+
+async def test_a_burst_is_handled_a_few_updates_at_a_time(app: App, settings: Settings, api: FakeBotAPI) -> None:
+    """A burst of users: every update answered once, never more of them in hand than the setting allows
+    (unbounded, polling would start a task for each of the 100 updates a getUpdates returns)."""
+
+    class Counting:
+        def __init__(self) -> None:
+            self.now = self.most = 0
+
+        async def handle(self, inbound: Inbound) -> list[Outbound]:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            try:
+                return await app.engine.handle(inbound)
+            finally:
+                self.now -= 1
+
+    limited = telegram_settings(settings, api).model_copy(update={"telegram_updates_in_flight": 4})
+    engine = Counting()
+    dispatcher, bot, channel = build_dispatcher(engine, limited)
+    users = range(8000, 8080)
+    async with polling(
+        dispatcher, bot, polling_timeout=1, drain=channel.drain, in_flight=limited.telegram_updates_in_flight
+    ):
+        for user_id in users:
+            api.push_text(user_id, "/start")
+        await api.wait_for(lambda: all(api.replies_to(user_id) for user_id in users), within=60)
+        await asyncio.sleep(0.3)
+    counts = {len(api.replies_to(user_id)) for user_id in users}
+    assert len(counts) == 1, f"some users got more or fewer replies than others: {counts}"
+    assert 1 <= engine.most <= 4

@@ -1,20 +1,30 @@
-"""Console chat: try every flow without any token. Choices are numbered; a file is sent by typing its path."""
+"""Console chat: try every flow without any token. Choices are numbered; a file is sent by typing its path.
+
+Notices and reminders for the person at the terminal (an idea accepted, a rejection's reason, a certificate)
+go through the outbox as on every channel; the chat runs a sender for its own user only, after each answer and
+every few seconds while waiting for input, so a trial shows the whole story. Other users' rows are left for
+their own channel (or their own console). Nobody sleeps at a terminal in use: quiet hours do not apply.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import mimetypes
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine
 from bot.i18n import _
 from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile
+from bot.sender import Sender
+from storage import users
 
 CHANNEL = "console"
+NOTICE_POLL_SECONDS = 2.0
 
 
 def render(outbound: Outbound) -> str:
@@ -54,6 +64,52 @@ def inbound_from_line(line: str, user_id: str) -> Inbound:
     return Inbound(CHANNEL, user_id, update_id, chat_id=user_id, text=line)
 
 
+class ConsoleDelivery:
+    """The terminal as a ``bot.delivery.Delivery``: what the sender delivers is printed like a reply."""
+
+    channel = CHANNEL
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+
+    async def deliver(self, chat_id: str, outbounds: Sequence[Outbound]) -> None:
+        for outbound in outbounds:
+            self.write(render(outbound))
+            self.write("")
+
+
+class Postman:
+    """Delivers the outbox rows of the console's own user to this terminal."""
+
+    def __init__(self, engine: Engine, external_id: str, write: Callable[[str], None]) -> None:
+        self.engine = engine
+        self.external_id = external_id
+        self.delivery = ConsoleDelivery(write)
+        self.sender: Sender | None = None
+
+    async def deliver(self) -> int:
+        """Send what is due now; how many messages were printed."""
+        if self.sender is None:
+            async with self.engine.sessions() as session:
+                user_id = await users.user_id_of(session, CHANNEL, self.external_id)
+            if user_id is None:
+                return 0  # not even /start yet: nothing can be waiting
+            awake = self.engine.settings.model_copy(
+                update={"ocop_quiet_start": dt.time(0), "ocop_quiet_end": dt.time(0)}
+            )
+            self.sender = Sender(
+                self.engine.sessions,
+                awake,
+                {CHANNEL: self.delivery},
+                clock=self.engine.clock,
+                concurrency=1,
+                only_users={user_id},
+            )
+        before = self.sender.stats.messages
+        await self.sender.run_once()
+        return self.sender.stats.messages - before
+
+
 async def chat(
     engine: Engine,
     *,
@@ -62,6 +118,7 @@ async def chat(
     write: Callable[[str], None] = print,
     first_line: str | None = "/start",
     read_line: Callable[[], Awaitable[str]] | None = None,
+    notice_poll_seconds: float = NOTICE_POLL_SECONDS,
 ) -> None:
     """Run an interactive chat until end of input (Ctrl-D) or "/quit"."""
 
@@ -69,17 +126,30 @@ async def chat(
         return await asyncio.to_thread(stdin.readline)
 
     read = read_line or default_read
+    postman = Postman(engine, user_id, write)
+
+    async def read_meanwhile_delivering() -> str:
+        reading = asyncio.ensure_future(read())
+        while True:
+            done, _pending = await asyncio.wait({reading}, timeout=notice_poll_seconds)
+            if done:
+                return reading.result()
+            if await postman.deliver():
+                write("> ")
+
     if first_line:
         await _exchange(engine, first_line, user_id, write)
+        await postman.deliver()
     while True:
         write("> ")
-        line = await read()
+        line = await read_meanwhile_delivering()
         if not line:
             return
         line = line.rstrip("\n")
         if line.strip() in {"/quit", "/exit"}:
             return
         await _exchange(engine, line, user_id, write)
+        await postman.deliver()
 
 
 async def _exchange(engine: Engine, line: str, user_id: str, write: Callable[[str], None]) -> None:

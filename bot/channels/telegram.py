@@ -9,6 +9,10 @@ Every aiogram type stays in this module. One update becomes exactly one ``Inboun
 * a photo (largest size) or document → ``file``, downloaded lazily through ``getFile`` by the engine;
 * anything else (sticker, voice, location, video) → an empty ``Inbound``: the engine answers with guidance.
 
+Polling handles at most ``TELEGRAM_UPDATES_IN_FLIGHT`` updates at once (aiogram's ``tasks_concurrency_limit``):
+a burst of thousands of users waits at the Bot API, in order, instead of becoming thousands of tasks that
+swell the process and make everyone wait for everyone (``python -m bench.burst``).
+
 Replying to an update honours ``retry_after`` on 429 with a bounded number of attempts; any other error is
 logged and the update carries on. Handling an update never raises into aiogram. ``send(..., raise_errors=True)``
 is the other policy, for the reminder sender (``bot.channels.telegram_delivery``): no retry, the Bot API's
@@ -54,7 +58,7 @@ from aiogram.types import (
 )
 
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
-from bot.settings import Settings
+from bot.settings import TELEGRAM_UPDATES_IN_FLIGHT, Settings
 from bot.text import split_message
 
 log = logging.getLogger(__name__)
@@ -376,11 +380,23 @@ def build_dispatcher(engine: Handler, settings: Settings) -> tuple[Dispatcher, B
 
 @contextlib.asynccontextmanager
 async def polling(
-    dispatcher: Dispatcher, bot: Bot, *, polling_timeout: int = 10, drain: Callable[[], Awaitable[None]] | None = None
+    dispatcher: Dispatcher,
+    bot: Bot,
+    *,
+    polling_timeout: int = 10,
+    drain: Callable[[], Awaitable[None]] | None = None,
+    in_flight: int = TELEGRAM_UPDATES_IN_FLIGHT,
 ) -> AsyncIterator[None]:
-    """Poll in a background task while the block runs; then stop, let in-flight updates finish, close."""
+    """Poll in a background task while the block runs (at most ``in_flight`` updates handled at once); then
+    stop, let in-flight updates finish, close."""
     task = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=polling_timeout)
+        dispatcher.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            polling_timeout=polling_timeout,
+            tasks_concurrency_limit=in_flight,
+        )
     )
     try:
         yield
@@ -403,7 +419,12 @@ async def run_polling(app: HasEngine, settings: Settings) -> None:
     try:
         # A webhook left over from another deployment would make getUpdates fail with 409.
         await bot.delete_webhook(drop_pending_updates=False)
-        await dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
+        await dispatcher.start_polling(
+            bot,
+            handle_signals=True,
+            close_bot_session=False,
+            tasks_concurrency_limit=settings.telegram_updates_in_flight,
+        )
         await channel.drain()
     finally:
         await bot.session.close()
