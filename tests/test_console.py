@@ -145,6 +145,6 @@ def test_command_line_is_quiet_unless_asked(tmp_path: Path) -> None:
     quiet = migrate("migrate")
     assert quiet.stdout.strip() == "database is up to date"
     assert quiet.stderr == ""
-    assert "INFO alembic" in migrate("-v", "migrate").stderr
-    assert "INFO alembic" in migrate("migrate", "-v").stderr
-    assert "INFO alembic" in migrate("migrate", LOG_LEVEL="INFO").stderr
+    assert "level=info logger=alembic" in migrate("-v", "migrate").stderr
+    assert "level=info logger=alembic" in migrate("migrate", "-v").stderr
+    assert "level=info logger=alembic" in migrate("migrate", LOG_LEVEL="INFO").stderr
