@@ -27,11 +27,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import receive
-from bot.flow import Context, ConversationState, Registry
+from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, by_words, choices_of
 from bot.settings import Settings
-from bot.text import fold, nfc
+from bot.text import fold, label_words, nfc
 from storage import users
 from storage.filestore import FileStore
 from storage.models import Conversation
@@ -137,6 +137,9 @@ class Engine:
                 await self._route(ctx, conversation)
                 if not ctx.replies:  # never leave the user in silence
                     await self._not_understood(ctx)
+                if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
+                    # The next message is a number: the options shown with it must not carry numbers too.
+                    ctx.replies = [by_words(reply) for reply in ctx.replies]
                 _save(conversation, ctx, now)
                 return ctx.replies
             finally:
@@ -178,8 +181,8 @@ class Engine:
             return
 
         if ctx.payload is None and text:
-            typed_answer = ctx.flow is not None and ctx.state.step in ctx.flow.free_text_steps
-            ctx.payload = _match_choice(folded, conversation.last_choices, numbers=not typed_answer)
+            answer = ctx.flow.takes(ctx.state.step) if ctx.flow is not None else Answer.CHOICE
+            ctx.payload = _match_choice(text, conversation.last_choices, answer)
         if ctx.payload is not None:
             prefix = ctx.payload.split(":", 1)[0] + ":"
             handler = registry.global_payloads.get(prefix)
@@ -252,37 +255,56 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
     return settings.ocop_default_locale
 
 
-def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str | None:
-    """A typed number ("2", "2.") or the folded words of one offered option select that option.
+def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | None:
+    """The offered option that a typed message selects, on every kind of step (``bot.flow.Answer``).
 
-    Where the step expects a typed answer (``numbers`` is False) only an exact label counts, so that a name
-    is never mistaken for a button. Elsewhere a unique option containing what was typed ("ho so" for
-    "📂 Hồ sơ của tôi"), or a near miss ("dong y" typed as "dong yy"), is forgiven: many producers type
-    slowly, without diacritics, on small keyboards.
+    - A bare number ("2", "2.") within the newest message's options selects that option, except where the
+      answer is itself a number: there the options are shown without numbers and chosen by words only.
+    - An option's words select it, folded, emoji and punctuation ignored ("giu nguyen").
+    - Where the step takes only options, a unique part of a label ("ho so" for "📂 Hồ sơ của tôi") or a near
+      miss ("dong yy") is forgiven too: many producers type slowly, without diacritics, on small keyboards.
+    - Where the step takes typed data (a name, a date, a number), a part counts only as the start of the
+      label ("giu nguyen" for "✅ Giữ nguyên: HTX Chè Tả Van", "hom nay" for "📅 Hôm nay, 28/11/2026"), and a
+      near miss only against as many of the label's first words. A name that merely contains an option's
+      words ("HTX Giữ Nguyên Bản Sắc") or a part of the value quoted in a label ("HTX Chè") stays data.
     """
     if not last_choices:
         return None
-    number = _NUMBER.match(folded) if numbers else None
-    if number:
+    number = _NUMBER.match(typed)
+    if number and answer is not Answer.NUMBER:
         # Channels number the choices of each message from 1: a number means the newest question's choices.
         numbered = _newest(last_choices)
         index = int(number.group(1)) - 1
         return str(numbered[index][1]) if 0 <= index < len(numbered) else None
     labels = [(fold(str(choice[0])), str(choice[1])) for choice in last_choices]
     # A label pressed on a reply keyboard, or copied, comes with its emoji; the stored labels have none.
-    folded = fold(_strip_label(folded))
+    folded = fold(label_words(typed))
+    if not folded:
+        return None
     exact = [payload for label, payload in labels if label == folded]
     if exact:
         return exact[0]
-    if not numbers or len(folded) < 3:
+    if len(folded) < 3:
         return None
-    containing = [payload for label, payload in labels if folded in label]
-    if len(containing) == 1:
+    if answer is Answer.CHOICE:
+        containing = [payload for label, payload in labels if folded in label]
+        candidates = [label for label, _payload in labels]
+        cutoff = 0.8
+    else:
+        containing = [payload for label, payload in labels if label.startswith(folded + " ")]
+        words = len(folded.split())
+        candidates = [" ".join(label.split()[:words]) for label, _payload in labels]
+        cutoff = 0.85
+    if len(set(containing)) == 1:
         return containing[0]
-    close = difflib.get_close_matches(folded, [label for label, _payload in labels], n=2, cutoff=0.8)
-    if len(close) == 1:
-        return next(payload for label, payload in labels if label == close[0])
-    return None
+    if len(folded) < 4:
+        return None
+    close = [
+        payload
+        for candidate, (_label, payload) in zip(candidates, labels, strict=True)
+        if difflib.SequenceMatcher(None, folded, candidate).ratio() >= cutoff
+    ]
+    return close[0] if len(set(close)) == 1 else None
 
 
 def _group(choice: list[Any]) -> int:
@@ -300,7 +322,7 @@ def _newest(last_choices: list[Any]) -> list[Any]:
 
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     offered = [
-        [_strip_label(choice.label), choice.payload, index, choice.label]
+        [label_words(choice.label), choice.payload, index, choice.label]
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]
@@ -310,11 +332,6 @@ def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     conversation.flow, conversation.step, conversation.data, conversation.last_choices = state
     conversation.version += 1
     conversation.updated_at = now
-
-
-def _strip_label(label: str) -> str:
-    """Keep the words of a label (emoji and marks dropped) so typed words can match it later."""
-    return "".join(ch for ch in label if ch.isalnum() or ch.isspace() or ch in "-/★").strip()
 
 
 def _retryable(error: Exception) -> bool:

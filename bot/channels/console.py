@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels.menus import menu_lines
 from bot.engine import Engine
 from bot.i18n import _
 from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile
@@ -26,7 +27,7 @@ def render(outbound: Outbound) -> str:
         lines.append(_("(Type your phone number, for example 0912 345 678.)"))
     if isinstance(outbound, AskFile):
         lines.append(_("(To send a file here, type its path, for example /home/me/photo.jpg.)"))
-    lines.extend(f"  {number}. {choice.label}" for number, choice in enumerate(outbound.choices, start=1))
+    lines.extend(menu_lines(outbound, indent="  "))
     return "\n".join(lines)
 
 

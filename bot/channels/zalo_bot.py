@@ -29,9 +29,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot.channels.menus import menu_lines
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
-from bot.messages import AskFile, AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile, Text
+from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile, Text
 from bot.settings import Settings
 from bot.text import split_message
 
@@ -309,7 +310,7 @@ class ZaloBotChannel:
                 )
             if outbound.choices:
                 lines.append("")
-                lines.extend(numbered(outbound.choices))
+                lines.extend(menu_lines(outbound))
             return "\n".join(lines)
         finally:
             current_locale.reset(token)
@@ -367,10 +368,6 @@ class ZaloBotChannel:
             update = parse_update(result)
             if update is not None:
                 submit(update)
-
-
-def numbered(choices: Sequence[Choice]) -> list[str]:
-    return [f"{number}. {choice.label}" for number, choice in enumerate(choices, start=1)]
 
 
 def build_client(settings: Settings) -> ZaloBotClient:
