@@ -28,8 +28,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.files import receive
 from bot.flow import Answer, Context, ConversationState, Registry
-from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, by_words, choices_of
+from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
+from bot.messages import (
+    NUMBERED_MENU_CHANNELS,
+    Choice,
+    Inbound,
+    Outbound,
+    ReceivedFile,
+    RejectedFile,
+    Text,
+    by_words,
+    choices_of,
+)
 from bot.settings import Settings
 from bot.text import fold, label_words, nfc
 from storage import users
@@ -120,6 +130,7 @@ class Engine:
             )
             conversation = await users.lock_conversation(session, user.id)
             token = current_locale.set(user.locale)
+            buttons = has_buttons.set(inbound.channel not in NUMBERED_MENU_CHANNELS)
             try:
                 state = ConversationState(conversation.flow, conversation.step, dict(conversation.data or {}))
                 ctx = Context(
@@ -143,6 +154,7 @@ class Engine:
                 _save(conversation, ctx, now)
                 return ctx.replies
             finally:
+                has_buttons.reset(buttons)
                 current_locale.reset(token)
 
     async def _route(self, ctx: Context, conversation: Conversation) -> None:
@@ -163,18 +175,9 @@ class Engine:
             if command is not None:
                 await command(ctx, argument or None)
                 return
-        if folded in CANCEL_WORDS or folded == "/cancel":
-            if ctx.state.flow:
-                ctx.say(_("Cancelled. What you had saved is kept."))
-            ctx.end_flow()
-            await ctx.main_menu()
-            return
-        if folded in MENU_WORDS:
-            ctx.end_flow()
-            await ctx.main_menu()
-            return
-        if folded in HELP_WORDS and "help" in registry.commands:
-            await registry.commands["help"](ctx, None)
+        # A word that is also an offered option's label ("⬅️ Huỷ" on a reason question) is that option.
+        offered = {fold(label_words(str(choice[0]))) for choice in conversation.last_choices}
+        if folded not in offered and await self._global_word(ctx, folded):
             return
 
         if registry.gate is not None and await registry.gate(ctx):
@@ -206,6 +209,23 @@ class Engine:
                 await intent.run(ctx)
                 return
         await self._not_understood(ctx, conversation.last_choices)
+
+    async def _global_word(self, ctx: Context, folded: str) -> bool:
+        """Cancel, menu and help words, valid in any step; True when one was handled."""
+        if folded in CANCEL_WORDS or folded == "/cancel":
+            if ctx.state.flow:
+                ctx.say(_("Cancelled. What you had saved is kept."))
+            ctx.end_flow()
+            await ctx.main_menu()
+            return True
+        if folded in MENU_WORDS:
+            ctx.end_flow()
+            await ctx.main_menu()
+            return True
+        if folded in HELP_WORDS and "help" in self.registry.commands:
+            await self.registry.commands["help"](ctx, None)
+            return True
+        return False
 
     async def _stale(self, ctx: Context) -> None:
         """An old or foreign button. Inside a flow the question being answered is asked again, so nothing

@@ -9,6 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+# Channels that show choices as a numbered text list, answered by typing (no buttons).
+NUMBERED_MENU_CHANNELS = frozenset({"console", "zalo_bot"})
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingFile:

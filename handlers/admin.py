@@ -281,10 +281,12 @@ async def show_staff(ctx: Context) -> None:
     lines = [_("👥 Staff ({count}):").format(count=len(members))]
     choices: list[Choice] = []
     for number, member in enumerate(members, start=1):
-        who = member.display_name or member.phone or f"#{member.role.user_id}"
-        lines.append(f"{number}. {who} — {role_text(province, member.role.role, member.role.commune_code)}")
+        # Never a bare number: typed, it would be read as the number of a choice.
+        who = member.display_name or member.phone or _("user #{id}").format(id=member.role.user_id)
+        # Bullets, not numbers: on numbered-menu channels only the choices carry numbers.
+        lines.append(f"• {who} — {role_text(province, member.role.role, member.role.commune_code)}")
         if number <= MAX_STAFF_BUTTONS:
-            choices.append(Choice(f"❌ {number}. {who}"[:48], f"adm:rv:{member.role.id}"))
+            choices.append(Choice(f"❌ {who}"[:48], f"adm:rv:{member.role.id}"))
     lines.append(_("Press ❌ to revoke a role."))
     choices.append(Choice(_("⬅️ Back"), HOME))
     ctx.say("\n".join(lines), choices)

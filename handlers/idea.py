@@ -549,8 +549,8 @@ async def ask_summary(ctx: Context) -> None:
         await ctx.goto(missing)
         return
     lines = [_("📋 Your product idea. Please check it:"), ""]
-    for number, step in enumerate(ORDER, start=1):
-        lines.append(f"{number}. {_(FIELD_LABELS[step])}: {_display(ctx, step)}")
+    # Bullets, not numbers: on numbered-menu channels only the choices below carry numbers.
+    lines += [f"• {_(FIELD_LABELS[step])}: {_display(ctx, step)}" for step in ORDER]
     earlier = ctx.data.get("same_name_on")
     if earlier:
         lines += ["", _("⚠️ You already registered an idea with this name on {day}.").format(day=earlier)]

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels.menus import menu_lines
+from bot.channels.menus import menu_lines, numbered_messages
 from bot.engine import Engine
 from bot.i18n import _
 from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile
@@ -18,8 +18,8 @@ from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, Sen
 CHANNEL = "console"
 
 
-def render(outbound: Outbound) -> str:
-    """Plain text for a terminal: the message, then its choices numbered from 1."""
+def render(outbound: Outbound, *, numbered: bool = True) -> str:
+    """Plain text for a terminal: the message, then its choices (numbered from 1 when ``numbered``)."""
     if isinstance(outbound, SendFile):
         return f"📎 {outbound.name} ({outbound.path}) {outbound.caption}".rstrip()
     lines = [outbound.text]
@@ -27,7 +27,7 @@ def render(outbound: Outbound) -> str:
         lines.append(_("(Type your phone number, for example 0912 345 678.)"))
     if isinstance(outbound, AskFile):
         lines.append(_("(To send a file here, type its path, for example /home/me/photo.jpg.)"))
-    lines.extend(menu_lines(outbound, indent="  "))
+    lines.extend(menu_lines(outbound, indent="  ", numbered=numbered))
     return "\n".join(lines)
 
 
@@ -84,6 +84,7 @@ async def chat(
 
 
 async def _exchange(engine: Engine, line: str, user_id: str, write: Callable[[str], None]) -> None:
-    for outbound in await engine.handle(inbound_from_line(line, user_id)):
-        write(render(outbound))
+    replies = await engine.handle(inbound_from_line(line, user_id))
+    for outbound, numbered in zip(replies, numbered_messages(replies), strict=True):
+        write(render(outbound, numbered=numbered))
         write("")

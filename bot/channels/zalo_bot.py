@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.channels.menus import menu_lines
+from bot.channels.menus import menu_lines, numbered_messages
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
 from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile, Text
@@ -284,13 +284,13 @@ class ZaloBotChannel:
     def render(self, outbounds: Sequence[Outbound]) -> list[str]:
         """The texts to send, each at most 2,000 characters."""
         texts: list[str] = []
-        for outbound in outbounds:
-            text = self._render_one(outbound)
+        for outbound, numbered in zip(outbounds, numbered_messages(outbounds), strict=True):
+            text = self.render_one(outbound, numbered=numbered)
             if text.strip():
                 texts.extend(split_message(text, TEXT_LIMIT))
         return texts
 
-    def _render_one(self, outbound: Outbound) -> str:
+    def render_one(self, outbound: Outbound, *, numbered: bool = True) -> str:
         token = current_locale.set(self.settings.ocop_default_locale)
         try:
             if isinstance(outbound, SendFile):
@@ -310,7 +310,7 @@ class ZaloBotChannel:
                 )
             if outbound.choices:
                 lines.append("")
-                lines.extend(menu_lines(outbound))
+                lines.extend(menu_lines(outbound, numbered=numbered))
             return "\n".join(lines)
         finally:
             current_locale.reset(token)
