@@ -94,3 +94,31 @@ def test_only_the_last_message_of_a_reply_numbers_its_choices() -> None:
     rendered = [console.render(first, numbered=False), console.render(last, numbered=True)]
     assert numbered_messages([first, Text("chỉ chữ"), last, Text("cuối")]) == [False, False, True, False]
     assert "• 🔗 Liên kết" in rendered[0] and "1. 📝 Ý tưởng" in rendered[1]
+
+
+async def test_a_notice_says_go_so_to_a_zalo_bot_user_and_bam_on_telegram(app: App) -> None:
+    from bot.sender import Sender
+    from storage import outbox
+    from tests import reminder_data as data
+    from tests.reminder_data import RecordingDelivery
+    from tests.test_sender import NOON, Clock, fast
+
+    async with app.engine.sessions() as session, session.begin():
+        for channel in ("zalo_bot", "telegram"):
+            person = await data.user(session, channel=channel, chat_id=f"chat-{channel}")
+            await outbox.enqueue(
+                session,
+                user_id=person.id,
+                kind="commune_supplement",
+                params={"product": "Mật ong", "reason": "Thiếu ảnh nhãn"},
+                dedupe_key=f"wording:{channel}",
+                not_before=NOON,
+                urgent=True,
+            )
+    zalo, telegram = RecordingDelivery("zalo_bot"), RecordingDelivery("telegram")
+    sender = Sender(app.engine.sessions, fast(app), {"zalo_bot": zalo, "telegram": telegram}, clock=Clock(NOON))
+    await sender.run_once()
+    [(_chat, on_zalo)] = zalo.sent
+    [(_chat, on_telegram)] = telegram.sent
+    assert "gõ số của “📤 Nộp hồ sơ”" in on_zalo and "bấm" not in on_zalo.casefold()
+    assert "bấm “📤 Nộp hồ sơ”" in on_telegram
