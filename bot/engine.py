@@ -6,9 +6,10 @@ Order of business for one update:
 2. take the per-user lock (one process) and, inside the transaction, the conversation row lock
    (``FOR UPDATE``, several processes), so that two quick messages never race one step;
 3. skip updates already processed (same channel + update id);
-4. route: commands and global words (/menu, menu, giúp, /cancel) → a number or an option's words turned
-   into that option's payload → global buttons (the main menu) → the current step's answer →
-   free-text intents → "not understood";
+4. route: commands and global words (/menu, menu, giúp, /cancel; an offered option's own words win over them)
+   → a number or an option's words turned into that option's payload (on every step; how much of the
+   words counts depends on what the step takes, see ``_match_choice``) → global buttons (the main menu) →
+   the current step's answer → free-text intents → "not understood";
 5. save the conversation and commit; on any error roll back and answer with an apology, never a trace.
 """
 
