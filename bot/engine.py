@@ -6,9 +6,10 @@ Order of business for one update:
 2. take the per-user lock (one process) and, inside the transaction, the conversation row lock
    (``FOR UPDATE``, several processes), so that two quick messages never race one step;
 3. skip updates already processed (same channel + update id);
-4. route: commands and global words (/menu, menu, giúp, /cancel) → a number or an option's words turned
-   into that option's payload → global buttons (the main menu) → the current step's answer →
-   free-text intents → "not understood";
+4. route: commands and global words (/menu, menu, giúp, /cancel; an offered option's own words win over them)
+   → a number or an option's words turned into that option's payload (on every step; how much of the
+   words counts depends on what the step takes, see ``_match_choice``) → global buttons (the main menu) →
+   the current step's answer → free-text intents → "not understood";
 5. save the conversation and commit; on any error roll back and answer with an apology, never a trace.
 """
 
@@ -28,11 +29,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.files import receive
-from bot.flow import Context, ConversationState, Registry
-from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.flow import Answer, Context, ConversationState, Registry
+from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
+from bot.messages import (
+    NUMBERED_MENU_CHANNELS,
+    Choice,
+    Inbound,
+    Outbound,
+    ReceivedFile,
+    RejectedFile,
+    Text,
+    by_words,
+    choices_of,
+)
 from bot.settings import Settings
-from bot.text import fold, nfc
+from bot.text import fold, label_words, nfc
 from storage import users
 from storage.filestore import FileStore
 from storage.models import Conversation
@@ -128,6 +139,7 @@ class Engine:
             )
             conversation = await users.lock_conversation(session, user.id)
             token = current_locale.set(user.locale)
+            buttons = has_buttons.set(inbound.channel not in NUMBERED_MENU_CHANNELS)
             try:
                 state = ConversationState(conversation.flow, conversation.step, dict(conversation.data or {}))
                 ctx = Context(
@@ -145,9 +157,13 @@ class Engine:
                 await self._route(ctx, conversation)
                 if not ctx.replies:  # never leave the user in silence
                     await self._not_understood(ctx)
+                if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
+                    # The next message is a number: the options shown with it must not carry numbers too.
+                    ctx.replies = [by_words(reply) for reply in ctx.replies]
                 _save(conversation, ctx, now)
                 return ctx.replies
             finally:
+                has_buttons.reset(buttons)
                 current_locale.reset(token)
 
     async def _route(self, ctx: Context, conversation: Conversation) -> None:
@@ -168,26 +184,17 @@ class Engine:
             if command is not None:
                 await command(ctx, argument or None)
                 return
-        if folded in CANCEL_WORDS or folded == "/cancel":
-            if ctx.state.flow:
-                ctx.say(_("Cancelled. What you had saved is kept."))
-            ctx.end_flow()
-            await ctx.main_menu()
-            return
-        if folded in MENU_WORDS:
-            ctx.end_flow()
-            await ctx.main_menu()
-            return
-        if folded in HELP_WORDS and "help" in registry.commands:
-            await registry.commands["help"](ctx, None)
+        # A word that is also an offered option's label ("⬅️ Huỷ" on a reason question) is that option.
+        offered = {fold(label_words(str(choice[0]))) for choice in conversation.last_choices}
+        if folded not in offered and await self._global_word(ctx, folded):
             return
 
         if registry.gate is not None and await registry.gate(ctx):
             return
 
         if ctx.payload is None and text:
-            typed_answer = ctx.flow is not None and ctx.state.step in ctx.flow.free_text_steps
-            ctx.payload = _match_choice(folded, conversation.last_choices, numbers=not typed_answer)
+            answer = ctx.flow.takes(ctx.state.step) if ctx.flow is not None else Answer.CHOICE
+            ctx.payload = _match_choice(text, conversation.last_choices, answer)
         if ctx.payload is not None:
             prefix = ctx.payload.split(":", 1)[0] + ":"
             handler = registry.global_payloads.get(prefix)
@@ -211,6 +218,23 @@ class Engine:
                 await intent.run(ctx)
                 return
         await self._not_understood(ctx, conversation.last_choices)
+
+    async def _global_word(self, ctx: Context, folded: str) -> bool:
+        """Cancel, menu and help words, valid in any step; True when one was handled."""
+        if folded in CANCEL_WORDS or folded == "/cancel":
+            if ctx.state.flow:
+                ctx.say(_("Cancelled. What you had saved is kept."))
+            ctx.end_flow()
+            await ctx.main_menu()
+            return True
+        if folded in MENU_WORDS:
+            ctx.end_flow()
+            await ctx.main_menu()
+            return True
+        if folded in HELP_WORDS and "help" in self.registry.commands:
+            await self.registry.commands["help"](ctx, None)
+            return True
+        return False
 
     async def _stale(self, ctx: Context) -> None:
         """An old or foreign button. Inside a flow the question being answered is asked again, so nothing
@@ -260,37 +284,56 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
     return settings.ocop_default_locale
 
 
-def _match_choice(folded: str, last_choices: list[Any], *, numbers: bool) -> str | None:
-    """A typed number ("2", "2.") or the folded words of one offered option select that option.
+def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | None:
+    """The offered option that a typed message selects, on every kind of step (``bot.flow.Answer``).
 
-    Where the step expects a typed answer (``numbers`` is False) only an exact label counts, so that a name
-    is never mistaken for a button. Elsewhere a unique option containing what was typed ("ho so" for
-    "📂 Hồ sơ của tôi"), or a near miss ("dong y" typed as "dong yy"), is forgiven: many producers type
-    slowly, without diacritics, on small keyboards.
+    - A bare number ("2", "2.") within the newest message's options selects that option, except where the
+      answer is itself a number: there the options are shown without numbers and chosen by words only.
+    - An option's words select it, folded, emoji and punctuation ignored ("giu nguyen").
+    - Where the step takes only options, a unique part of a label ("ho so" for "📂 Hồ sơ của tôi") or a near
+      miss ("dong yy") is forgiven too: many producers type slowly, without diacritics, on small keyboards.
+    - Where the step takes typed data (a name, a date, a number), a part counts only as the start of the
+      label ("giu nguyen" for "✅ Giữ nguyên: HTX Chè Tả Van", "hom nay" for "📅 Hôm nay, 28/11/2026"), and a
+      near miss only against as many of the label's first words. A name that merely contains an option's
+      words ("HTX Giữ Nguyên Bản Sắc") or a part of the value quoted in a label ("HTX Chè") stays data.
     """
     if not last_choices:
         return None
-    number = _NUMBER.match(folded) if numbers else None
-    if number:
+    number = _NUMBER.match(typed)
+    if number and answer is not Answer.NUMBER:
         # Channels number the choices of each message from 1: a number means the newest question's choices.
         numbered = _newest(last_choices)
         index = int(number.group(1)) - 1
         return str(numbered[index][1]) if 0 <= index < len(numbered) else None
     labels = [(fold(str(choice[0])), str(choice[1])) for choice in last_choices]
     # A label pressed on a reply keyboard, or copied, comes with its emoji; the stored labels have none.
-    folded = fold(_strip_label(folded))
+    folded = fold(label_words(typed))
+    if not folded:
+        return None
     exact = [payload for label, payload in labels if label == folded]
     if exact:
         return exact[0]
-    if not numbers or len(folded) < 3:
+    if len(folded) < 3:
         return None
-    containing = [payload for label, payload in labels if folded in label]
-    if len(containing) == 1:
+    if answer is Answer.CHOICE:
+        containing = [payload for label, payload in labels if folded in label]
+        candidates = [label for label, _payload in labels]
+        cutoff = 0.8
+    else:
+        containing = [payload for label, payload in labels if label.startswith(folded + " ")]
+        words = len(folded.split())
+        candidates = [" ".join(label.split()[:words]) for label, _payload in labels]
+        cutoff = 0.85
+    if len(set(containing)) == 1:
         return containing[0]
-    close = difflib.get_close_matches(folded, [label for label, _payload in labels], n=2, cutoff=0.8)
-    if len(close) == 1:
-        return next(payload for label, payload in labels if label == close[0])
-    return None
+    if len(folded) < 4:
+        return None
+    close = [
+        payload
+        for candidate, (_label, payload) in zip(candidates, labels, strict=True)
+        if difflib.SequenceMatcher(None, folded, candidate).ratio() >= cutoff
+    ]
+    return close[0] if len(set(close)) == 1 else None
 
 
 def _group(choice: list[Any]) -> int:
@@ -308,7 +351,7 @@ def _newest(last_choices: list[Any]) -> list[Any]:
 
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     offered = [
-        [_strip_label(choice.label), choice.payload, index, choice.label]
+        [label_words(choice.label), choice.payload, index, choice.label]
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]
@@ -318,11 +361,6 @@ def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     conversation.flow, conversation.step, conversation.data, conversation.last_choices = state
     conversation.version += 1
     conversation.updated_at = now
-
-
-def _strip_label(label: str) -> str:
-    """Keep the words of a label (emoji and marks dropped) so typed words can match it later."""
-    return "".join(ch for ch in label if ch.isalnum() or ch.isspace() or ch in "-/★").strip()
 
 
 def _retryable(error: Exception) -> bool:

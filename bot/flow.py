@@ -19,6 +19,7 @@ The engine keeps the current flow, step and step data in the ``conversations`` t
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +45,16 @@ from storage.filestore import FileStore
 from storage.models import ChannelIdentity, User
 
 Step = Callable[["Context"], Awaitable[None]]
+
+
+class Answer(enum.Enum):
+    """What a step takes when the user types: decides how typed text is matched to the offered options."""
+
+    CHOICE = "choice"  # only the options: a number, a unique part of a label, a near miss
+    TEXT = "text"  # data (a name, a date) unless it is an option's number or the option's own words
+    NUMBER = "number"  # data that is a number: options by their words only, shown without numbers
+
+
 Command = Callable[["Context", str | None], Awaitable[None]]
 
 
@@ -53,18 +64,31 @@ class Flow:
         self.first_step = first_step
         self.asks: dict[str, Step] = {}
         self.answers: dict[str, Step] = {}
-        # Steps whose answer is typed (a name, a number of workers): a typed "2" there is an answer,
-        # not the second button.
+        # Steps whose answer is typed (a name, a date): an offered option is still chosen by its number or
+        # its words, but typed words must be the option's own (see ``bot.engine``) to count.
         self.free_text_steps: set[str] = set()
+        # Steps whose answer is itself a number (workers, points): options there are chosen by words only
+        # and shown without numbers, so that "2" can only ever mean 2.
+        self.number_steps: set[str] = set()
 
-    def ask(self, step: str, *, free_text: bool = False) -> Callable[[Step], Step]:
+    def ask(self, step: str, *, free_text: bool = False, number: bool = False) -> Callable[[Step], Step]:
         def register(function: Step) -> Step:
             self.asks[step] = function
-            if free_text:
+            if free_text or number:
                 self.free_text_steps.add(step)
+            if number:
+                self.number_steps.add(step)
             return function
 
         return register
+
+    def takes(self, step: str | None) -> Answer:
+        """What a typed message is on ``step``: a pick among options, typed text, or a number."""
+        if step in self.number_steps:
+            return Answer.NUMBER
+        if step in self.free_text_steps:
+            return Answer.TEXT
+        return Answer.CHOICE
 
     def answer(self, step: str) -> Callable[[Step], Step]:
         def register(function: Step) -> Step:

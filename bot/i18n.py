@@ -33,6 +33,11 @@ DEFAULT_LOCALE = "vi"
 SUPPORTED_LOCALES = ("vi", "en")
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+# Whether the user being served sees choices as buttons (Telegram, Zalo OA) or as a numbered list they answer
+# by typing (Zalo Bot Platform, console). A sentence that says "press" has a variant under the message
+# context ``NUMBERED`` that says "type the number of" instead; ``_`` picks it where there are no buttons.
+has_buttons: ContextVar[bool] = ContextVar("has_buttons", default=True)
+NUMBERED = "numbered"
 
 
 class MissingCatalogue(RuntimeError):
@@ -74,8 +79,13 @@ def require_catalogue(locale: str) -> None:
 
 
 def _(message: str) -> str:
-    """Translate ``message`` into the locale of the user being served."""
-    return translations(current_locale.get()).gettext(message)
+    """Translate ``message`` into the locale of the user being served, worded for their channel."""
+    catalogue = translations(current_locale.get())
+    if not has_buttons.get():
+        variant = str(catalogue.pgettext(NUMBERED, message))
+        if variant != message:
+            return variant
+    return catalogue.gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -6,8 +6,11 @@ Channel adapters translate to and from these; flows never see a platform type.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+# Channels that show choices as a numbered text list, answered by typing (no buttons).
+NUMBERED_MENU_CHANNELS = frozenset({"console", "zalo_bot"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +47,15 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A message, optionally with choices (buttons where the platform has them, a numbered list otherwise)."""
+    """A message, optionally with choices (buttons where the platform has them, a numbered list otherwise).
+
+    ``by_words``: the answer expected next is a number, so the choices are listed without numbers and are
+    chosen by their words (set by the engine on such steps, see ``bot.flow.Answer``)."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1
+    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,7 @@ class AskPhone:
     text: str
     button_label: str
     choices: tuple[Choice, ...] = ()
+    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class AskFile:
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1
+    by_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +113,10 @@ class RejectedFile:
 
 def choices_of(outbound: Outbound) -> tuple[Choice, ...]:
     return () if isinstance(outbound, SendFile) else outbound.choices
+
+
+def by_words(outbound: Outbound) -> Outbound:
+    """The same message with its choices to be chosen by words, not numbers."""
+    if isinstance(outbound, SendFile) or not outbound.choices:
+        return outbound
+    return replace(outbound, by_words=True)

@@ -45,7 +45,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reminders  # also registers the reminder templates the sender renders
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
-from bot.messages import Outbound, Text
+from bot.i18n import has_buttons
+from bot.messages import NUMBERED_MENU_CHANNELS, Outbound, Text
 from bot.metrics import CountedDelivery
 from bot.notices import TEMPLATES, render
 from bot.settings import Settings
@@ -270,12 +271,15 @@ class Sender:
         if unknown:
             await self._fail(bundle, f"unknown notice kind {unknown[0]!r}")
             return
+        buttons = has_buttons.set(reach.channel not in NUMBERED_MENU_CHANNELS)  # "bấm" or "gõ số"
         try:
             message = self._render(bundle, reach.locale)
         except Exception as error:  # a template bug: visible as failed, never retried in a loop
             log.exception("rendering %s failed", sorted({row.kind for row in bundle}))
             await self._fail(bundle, f"render: {error!r}")
             return
+        finally:
+            has_buttons.reset(buttons)
         delivery = self.deliveries[reach.channel]
         chat_bucket = self._chat_bucket(reach)
         for _attempt in range(MAX_RETRY_AFTERS):

@@ -25,6 +25,11 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", stripped.casefold()).strip()
 
 
+def label_words(label: str) -> str:
+    """The words of a button label (emoji and marks dropped), what a user types to choose it."""
+    return " ".join("".join(ch if ch.isalnum() or ch.isspace() or ch in "-/★" else " " for ch in label).split())
+
+
 def tidy(text: str | None) -> str:
     """A typed answer on one line: runs of spaces and line breaks become one space, none at the ends."""
     return " ".join((text or "").split())

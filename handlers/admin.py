@@ -400,7 +400,9 @@ async def show_staff(ctx: Context, page_number: int = 0) -> None:
     lines = [_("👥 Staff ({count}):").format(count=len(members)), page.position]
     choices: list[Choice] = []
     for member in page.rows:
-        who = member.display_name or member.phone or f"#{member.role.user_id}"
+        # Never a bare number: typed, it would be read as the number of a choice.
+        who = member.display_name or member.phone or _("user #{id}").format(id=member.role.user_id)
+        # Bullets, not numbers: on numbered-menu channels only the choices carry numbers.
         lines.append(f"• {staff_title(province, member.role.role, member.role.commune_code, who)}")
         choices.append(Choice(f"❌ {who}"[:48], f"adm:rv:{member.role.id}"))
     lines.append(_("Press ❌ to revoke a role."))

@@ -277,8 +277,8 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
         lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
     lines += ["", _("Items:")] + [_item_line(item) for item in dossier.items]
     lines += ["", _("The four commune criteria:")]
-    for number, (code, row) in enumerate(criteria.items(), start=1):
-        line = f"{_MARK.get(row.status, '⏳')} {number}. {label(COMMUNE_CRITERIA, code)}"
+    for code, row in criteria.items():  # not numbered: only choices carry numbers
+        line = f"{_MARK.get(row.status, '⏳')} {label(COMMUNE_CRITERIA, code)}"
         if row.status == REJECTED and row.reason:
             line += f" — {row.reason}"
         lines.append(line)

@@ -391,7 +391,7 @@ async def _place_answer(ctx: Context) -> None:
 
 
 # 6–7. Workers --------------------------------------------------------------------------------------------
-@flow.ask("workers", free_text=True)
+@flow.ask("workers", number=True)
 async def ask_workers(ctx: Context) -> None:
     ctx.say(
         _question(ctx, "workers", _("How many people work on this product, yourself included? Type a number.")),
@@ -424,7 +424,7 @@ async def got_workers(ctx: Context) -> None:
     await _next(ctx, "workers")
 
 
-@flow.ask("local_workers", free_text=True)
+@flow.ask("local_workers", number=True)
 async def ask_local_workers(ctx: Context) -> None:
     total = ctx.data.get("workers")
     question = _("How many of them live in this commune or nearby? Type a number (0 if none).")
@@ -549,8 +549,8 @@ async def ask_summary(ctx: Context) -> None:
         await ctx.goto(missing)
         return
     lines = [_("📋 Your product idea. Please check it:"), ""]
-    for number, step in enumerate(ORDER, start=1):
-        lines.append(f"{number}. {_(FIELD_LABELS[step])}: {_display(ctx, step)}")
+    # Bullets, not numbers: on numbered-menu channels only the choices below carry numbers.
+    lines += [f"• {_(FIELD_LABELS[step])}: {_display(ctx, step)}" for step in ORDER]
     earlier = ctx.data.get("same_name_on")
     if earlier:
         lines += ["", _("⚠️ You already registered an idea with this name on {day}.").format(day=earlier)]

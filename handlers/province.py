@@ -151,6 +151,7 @@ def joined_flow() -> Flow:
         flow.asks.update(part.asks)
         flow.answers.update(part.answers)
         flow.free_text_steps |= part.free_text_steps
+        flow.number_steps |= part.number_steps
     return flow
 
 

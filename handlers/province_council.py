@@ -117,7 +117,7 @@ async def _got_part(ctx: Context, part: str, next_step: str) -> None:
     await ctx.goto(next_step)
 
 
-@steps.ask("score_a", free_text=True)
+@steps.ask("score_a", number=True)
 async def ask_score_a(ctx: Context) -> None:
     await _ask_part(ctx, "A")
 
@@ -127,7 +127,7 @@ async def got_score_a(ctx: Context) -> None:
     await _got_part(ctx, "A", "score_b")
 
 
-@steps.ask("score_b", free_text=True)
+@steps.ask("score_b", number=True)
 async def ask_score_b(ctx: Context) -> None:
     await _ask_part(ctx, "B")
 
@@ -137,7 +137,7 @@ async def got_score_b(ctx: Context) -> None:
     await _got_part(ctx, "B", "score_c")
 
 
-@steps.ask("score_c", free_text=True)
+@steps.ask("score_c", number=True)
 async def ask_score_c(ctx: Context) -> None:
     await _ask_part(ctx, "C")
 
@@ -288,7 +288,7 @@ async def _certificate_stars(ctx: Context, dossier: Dossier) -> int | None:
     return result.stars if result is not None and result.stars in CERTIFIED else None
 
 
-@steps.ask("cert_no", free_text=True)
+@steps.ask("cert_no", number=True)
 async def ask_cert_no(ctx: Context) -> None:
     if not await guard(ctx):
         return

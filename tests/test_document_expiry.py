@@ -62,7 +62,7 @@ async def test_the_date_is_asked_after_the_first_file_and_stored(app: App, produ
 async def test_typed_nonsense_is_asked_again(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     _dossier_id, item_id = await open_item_with_a_file(app, chat, "lab_test")
-    for nonsense in ("abc", "😀😀", "31/02/2027", "2", "12/2027/99"):
+    for nonsense in ("abc", "😀😀", "31/02/2027", "9", "12/2027/99"):  # "1"/"2" are the two buttons
         await chat.send(nonsense)
         assert asks_for_expiry(chat), nonsense
         assert await expires_on(app, item_id) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.app import App
+from bot.flow import Answer
 from bot.messages import Inbound
 from tests.chat import Chat
 
@@ -46,23 +47,48 @@ def test_typed_words_select_an_offered_choice() -> None:
     from bot.engine import _match_choice
 
     offered = [["Đồng ý", "ob:yes"], ["Không đồng ý", "ob:no"], ["Hồ sơ của tôi", "m:dossier"]]
-    assert _match_choice("2", offered, numbers=True) == "ob:no"
-    assert _match_choice("khong dong y", offered, numbers=True) == "ob:no"
-    assert _match_choice("ho so", offered, numbers=True) == "m:dossier"  # a unique part of a label
-    assert _match_choice("khong dong yy", offered, numbers=True) == "ob:no"  # a typo
-    assert _match_choice("dong y", offered, numbers=True) == "ob:yes"  # exact beats "contains"
-    assert _match_choice("❌ khong dong y", offered, numbers=False) == "ob:no"  # a label sent with its emoji
-    assert _match_choice("xyz", offered, numbers=True) is None
-    assert _match_choice("9", offered, numbers=True) is None
+    assert _match_choice("2", offered, Answer.CHOICE) == "ob:no"
+    assert _match_choice("khong dong y", offered, Answer.CHOICE) == "ob:no"
+    assert _match_choice("ho so", offered, Answer.CHOICE) == "m:dossier"  # a unique part of a label
+    assert _match_choice("khong dong yy", offered, Answer.CHOICE) == "ob:no"  # a typo
+    assert _match_choice("dong y", offered, Answer.CHOICE) == "ob:yes"  # exact beats "contains"
+    assert _match_choice("❌ khong dong y", offered, Answer.TEXT) == "ob:no"  # a label sent with its emoji
+    assert _match_choice("xyz", offered, Answer.CHOICE) is None
+    assert _match_choice("9", offered, Answer.CHOICE) is None
 
 
-def test_a_typed_answer_is_never_taken_for_a_button() -> None:
+def test_on_a_text_step_a_number_or_the_options_own_words_select_it() -> None:
     from bot.engine import _match_choice
 
-    offered = [["Quay lại", "back"], ["Hồ sơ của tôi", "m:dossier"]]
-    assert _match_choice("2", offered, numbers=False) is None
-    assert _match_choice("ho so", offered, numbers=False) is None
-    assert _match_choice("quay lai", offered, numbers=False) == "back"
+    offered = [["Giữ nguyên HTX Chè Tả Van", "keep"], ["Quay lại", "back"]]
+    assert _match_choice("1", offered, Answer.TEXT) == "keep"
+    assert _match_choice("2.", offered, Answer.TEXT) == "back"
+    assert _match_choice("giu nguyen", offered, Answer.TEXT) == "keep"  # the start of the label
+    assert _match_choice("Giữ nguyên", offered, Answer.TEXT) == "keep"
+    assert _match_choice("giu nguyenn", offered, Answer.TEXT) == "keep"  # a near miss of its first words
+    assert _match_choice("quay lai", offered, Answer.TEXT) == "back"
+    # Data that merely contains an option's words, or part of the value quoted in it, stays data.
+    assert _match_choice("HTX Giữ Nguyên Bản Sắc", offered, Answer.TEXT) is None
+    assert _match_choice("HTX Chè", offered, Answer.TEXT) is None
+    assert _match_choice("Nguyễn", offered, Answer.TEXT) is None
+    assert _match_choice("Hộ Nguyên", offered, Answer.TEXT) is None
+    assert _match_choice("Quảng Ninh", offered, Answer.TEXT) is None
+    assert _match_choice("3", offered, Answer.TEXT) is None  # out of range: the step reads it
+    dated = [["Hôm nay 28/11/2026", "today"], ["Quay lại", "back"]]
+    assert _match_choice("hom nay", dated, Answer.TEXT) == "today"
+    assert _match_choice("1", dated, Answer.TEXT) == "today"
+    assert _match_choice("28/11/2026", dated, Answer.TEXT) is None
+
+
+def test_on_a_number_step_numbers_are_answers_and_options_go_by_words() -> None:
+    from bot.engine import _match_choice
+
+    offered = [["Tất cả 5", "all"], ["Quay lại", "back"]]
+    assert _match_choice("1", offered, Answer.NUMBER) is None
+    assert _match_choice("2", offered, Answer.NUMBER) is None
+    assert _match_choice("tat ca", offered, Answer.NUMBER) == "all"
+    assert _match_choice("quay lai", offered, Answer.NUMBER) == "back"
+    assert _match_choice("5 nguoi", offered, Answer.NUMBER) is None
 
 
 async def test_old_processed_update_ids_are_forgotten(app: App) -> None:
@@ -80,9 +106,9 @@ def test_a_number_means_the_newest_question_when_one_reply_has_several() -> None
     from bot.engine import _match_choice
 
     offered = [["Liên kết", "lk:start", 0], ["Đăng ký ý tưởng", "m:idea", 1], ["Hồ sơ", "m:dossier", 1]]
-    assert _match_choice("1", offered, numbers=True) == "m:idea"
-    assert _match_choice("lien ket", offered, numbers=True) == "lk:start"  # words still reach every message
-    assert _match_choice("1", [["Cũ", "old"]], numbers=True) == "old"  # rows saved before the groups existed
+    assert _match_choice("1", offered, Answer.CHOICE) == "m:idea"
+    assert _match_choice("lien ket", offered, Answer.CHOICE) == "lk:start"  # words still reach every message
+    assert _match_choice("1", [["Cũ", "old"]], Answer.CHOICE) == "old"  # rows saved before the groups existed
 
 
 async def test_help_then_a_number_picks_from_the_menu_shown_last(producer_chat: Chat) -> None:

@@ -199,17 +199,40 @@ async def test_forged_commune_payload_is_refused(app: App, chat: Chat) -> None:
     assert await _producer(app) is None
 
 
-async def test_typed_number_at_the_name_step_is_a_name_not_a_button(app: App, chat: Chat) -> None:
+async def test_typed_number_at_the_name_step_picks_the_numbered_button_else_is_a_name(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
     await chat.press("ob:kind:htx")
     assert await _step(app) == ("onboarding", "name")
-    await chat.send("1")  # button 1 is "Back": a typed answer must not press it
+    await chat.send("1")  # button 1 is "Back": the console and Zalo Bot show it as "1."
+    assert await _step(app) == ("onboarding", "kind")
+    await chat.press("ob:kind:htx")
+    await chat.send("2")  # no button 2: a (too short) name, asked again
     assert await _step(app) == ("onboarding", "name")
-    await chat.send("2")
-    assert await _step(app) == ("onboarding", "name")  # one character: too short, asked again
     await chat.send("22")
     conversation = await _conversation(app)
     assert (conversation.step, conversation.data["name"], conversation.data["kind"]) == ("commune", "22", "htx")
+
+
+async def test_profile_keep_by_number_or_words_and_names_that_contain_the_words_stay_names(app: App) -> None:
+    await make_producer(app, "p1", name="HTX Chè Tả Van", kind="htx", commune="Bình Lư", channel="zalo_bot")
+    chat = Chat(app.engine, user_id="p1", channel="zalo_bot")
+    for typed in ("giu nguyen", "1", "Giữ nguyên"):
+        await chat.send("/profile")
+        await chat.press("ob:kind:htx")
+        await chat.send(typed)
+        assert await _step(app, "p1") == ("onboarding", "commune"), typed
+        await chat.send("1")  # "✅ Giữ nguyên: Bình Lư" by its number on the commune question
+        producer = await _producer(app, "p1")
+        assert producer is not None
+        assert (producer.name, producer.commune_code) == ("HTX Chè Tả Van", _commune_code("Bình Lư")), typed
+    for name in ("HTX Giữ Nguyên Bản Sắc", "HTX Chè"):
+        await chat.send("/profile")
+        await chat.press("ob:kind:htx")
+        await chat.send(name)
+        await chat.send("giu nguyen")
+        producer = await _producer(app, "p1")
+        assert producer is not None
+        assert producer.name == name
 
 
 async def test_name_validation(app: App, chat: Chat) -> None:

@@ -372,7 +372,7 @@ def test_rendering_numbers_choices_and_splits(tmp_path: Path) -> None:
             Text(long_text),
         ]
     )
-    assert texts[0].splitlines()[-2:] == ["1. A", "2. B"]
+    assert texts[0].splitlines()[-2:] == ["• A", "• B"]  # numbers belong to the last message's choices only
     assert "0912" in texts[1] and texts[1].splitlines()[-1] == "1. ⬅️"
     assert "📷" in texts[2]
     assert "ho-so.pdf" in texts[3] and "Hồ sơ" in texts[3]

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels.menus import menu_lines, numbered_messages
 from bot.engine import Engine
 from bot.i18n import _
 from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile
@@ -27,8 +28,8 @@ CHANNEL = "console"
 NOTICE_POLL_SECONDS = 2.0
 
 
-def render(outbound: Outbound) -> str:
-    """Plain text for a terminal: the message, then its choices numbered from 1."""
+def render(outbound: Outbound, *, numbered: bool = True) -> str:
+    """Plain text for a terminal: the message, then its choices (numbered from 1 when ``numbered``)."""
     if isinstance(outbound, SendFile):
         return f"📎 {outbound.name} ({outbound.path}) {outbound.caption}".rstrip()
     lines = [outbound.text]
@@ -36,7 +37,7 @@ def render(outbound: Outbound) -> str:
         lines.append(_("(Type your phone number, for example 0912 345 678.)"))
     if isinstance(outbound, AskFile):
         lines.append(_("(To send a file here, type its path, for example /home/me/photo.jpg.)"))
-    lines.extend(f"  {number}. {choice.label}" for number, choice in enumerate(outbound.choices, start=1))
+    lines.extend(menu_lines(outbound, indent="  ", numbered=numbered))
     return "\n".join(lines)
 
 
@@ -153,6 +154,7 @@ async def chat(
 
 
 async def _exchange(engine: Engine, line: str, user_id: str, write: Callable[[str], None]) -> None:
-    for outbound in await engine.handle(inbound_from_line(line, user_id)):
-        write(render(outbound))
+    replies = await engine.handle(inbound_from_line(line, user_id))
+    for outbound, numbered in zip(replies, numbered_messages(replies), strict=True):
+        write(render(outbound, numbered=numbered))
         write("")

@@ -30,9 +30,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot.channels.menus import menu_lines, numbered_messages
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
-from bot.messages import AskFile, AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile, Text
+from bot.messages import AskFile, AskPhone, Inbound, IncomingFile, Outbound, SendFile, Text
 from bot.settings import Settings
 from bot.text import display_name, split_message
 
@@ -297,13 +298,13 @@ class ZaloBotChannel:
     def render(self, outbounds: Sequence[Outbound]) -> list[str]:
         """The texts to send, each at most 2,000 characters."""
         texts: list[str] = []
-        for outbound in outbounds:
-            text = self._render_one(outbound)
+        for outbound, numbered in zip(outbounds, numbered_messages(outbounds), strict=True):
+            text = self.render_one(outbound, numbered=numbered)
             if text.strip():
                 texts.extend(split_message(text, TEXT_LIMIT))
         return texts
 
-    def _render_one(self, outbound: Outbound) -> str:
+    def render_one(self, outbound: Outbound, *, numbered: bool = True) -> str:
         token = current_locale.set(self.settings.ocop_default_locale)
         try:
             if isinstance(outbound, SendFile):
@@ -323,7 +324,7 @@ class ZaloBotChannel:
                 )
             if outbound.choices:
                 lines.append("")
-                lines.extend(numbered(outbound.choices))
+                lines.extend(menu_lines(outbound, numbered=numbered))
             return "\n".join(lines)
         finally:
             current_locale.reset(token)
@@ -383,10 +384,6 @@ class ZaloBotChannel:
                 log.warning("zalo bot getUpdates: update skipped (%s)", update.problem())
             elif update is not None:
                 submit(update)
-
-
-def numbered(choices: Sequence[Choice]) -> list[str]:
-    return [f"{number}. {choice.label}" for number, choice in enumerate(choices, start=1)]
 
 
 def build_client(settings: Settings) -> ZaloBotClient:

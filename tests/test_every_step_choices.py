@@ -1,0 +1,294 @@
+"""Every offered option of every step of every registered flow, chosen by the number the channel shows and by
+its words typed without diacritics, does what pressing its button does: on the console and on the Zalo Bot
+Platform (both show choices as numbered text).
+
+The walk is data-driven: it starts from each kind of user's menu and commands, presses every option and
+types the answers in ``ANSWERS`` to move on, and so reaches the steps of flows added later without being
+told. A step the walk cannot reach fails the test by name: give it an answer in ``ANSWERS`` (or the data it
+needs in ``_setup``).
+
+Each attempt runs inside a SAVEPOINT that is rolled back afterwards, so pressing and typing start from the
+very same database state and their outcomes (replies, conversation step and data) can be compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+
+from bot.app import App
+from bot.channels import console
+from bot.channels.menus import numbered_messages
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotClient
+from bot.engine import Engine
+from bot.flow import Context, Step
+from bot.messages import Choice, Inbound, Outbound, SendFile, choices_of
+from bot.rules import Role
+from bot.text import fold, label_words
+from storage.models import ChannelIdentity, Conversation
+from tests import files
+from tests.conftest import make_producer
+from tests.staff_helpers import BINH_LU, commune_code, make_idea
+from tests.test_province import S, make_dossier, make_round, make_staff
+
+CHANNELS = ("console", "zalo_bot")
+
+# What a user types (or sends) to move past a step that waits for data rather than a button.
+ANSWERS: dict[tuple[str, str], tuple[str | bytes, ...]] = {
+    ("onboarding", "phone"): ("0912 345 678",),
+    ("onboarding", "name"): ("HTX Mới Tả Van",),
+    ("onboarding", "commune"): ("Bình Lư", "binh"),  # one commune, and several to pick from
+    ("idea", "name"): ("Mật ong bạc hà",),
+    ("idea", "description"): ("Mật ong hoa bạc hà, quay ly tâm.",),
+    ("idea", "materials"): ("Mật ong hoa bạc hà",),
+    ("idea", "origin_place"): ("Hà Giang",),
+    ("idea", "workers"): ("5",),
+    ("idea", "local_workers"): ("3",),
+    ("idea", "market"): ("Chợ phiên Tả Van",),
+    ("idea", "support"): ("Làm nhãn và bao bì",),
+    ("dossier", "new_name"): ("Chè xanh Sìn Hồ",),
+    ("dossier", "item"): (files.jpeg(3),),
+    ("dossier", "checklist"): (files.jpeg(4),),
+    ("dossier", "expiry"): ("31/12/2027",),
+    ("commune_review", "reason"): ("Thiếu ảnh nhãn sản phẩm.",),
+    ("admin", "commune"): ("Bình Lư",),
+    ("link", "code"): ("12345678",),
+    ("province", "round_name"): ("Đợt 3/2026",),
+    ("province", "round_deadline"): ("20/12",),
+    ("province", "round_meeting"): ("28/12/2026",),
+    ("province", "return_note"): ("Bổ sung phiếu kiểm nghiệm.",),
+    ("province", "score_a"): ("30",),
+    ("province", "score_b"): ("20",),
+    ("province", "score_c"): ("30",),
+    ("province", "cert_no"): ("1234/QĐ-UBND",),
+    ("province", "cert_date"): ("20/02/2026",),
+    ("province", "revoke_reason"): ("Vi phạm an toàn thực phẩm.",),
+}
+# Where each kind of user starts: what they type first.
+STARTS: dict[str, tuple[str, ...]] = {
+    "newcomer": ("/start",),
+    "producer": ("menu", "/profile", "/link", "/lich"),
+    "commune": ("menu",),
+    "province": ("menu", "/province"),
+    "admin": ("menu",),
+}
+MAX_DEPTH = 24
+
+
+@dataclass
+class Walk:
+    channel: str
+    engine: Engine
+    connection: AsyncConnection
+    renderer: Callable[[list[Outbound]], list[str]]
+    update: int = 0
+    asked: set[tuple[str, str]] = field(default_factory=set)
+    expanded: set[tuple[Any, ...]] = field(default_factory=set)
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    async def send(self, user: str, **fields: Any) -> list[Outbound]:
+        self.update += 1
+        inbound = Inbound(self.channel, user, f"walk-{self.update}", chat_id=user, **fields)
+        return await self.engine.handle(inbound)
+
+    async def act(self, user: str, move: str | bytes | Choice) -> list[Outbound]:
+        if isinstance(move, Choice):
+            return await self.send(user, payload=move.payload)
+        if isinstance(move, bytes):
+            data = move
+
+            async def download() -> bytes:
+                return data
+
+            from bot.messages import IncomingFile
+
+            return await self.send(user, file=IncomingFile("anh.jpg", None, len(data), download))
+        return await self.send(user, text=move)
+
+    async def conversation(self, user: str) -> Conversation:
+        user_id = await self.connection.scalar(
+            select(ChannelIdentity.user_id).where(
+                ChannelIdentity.channel == self.channel, ChannelIdentity.external_id == user
+            )
+        )
+        row = (await self.connection.execute(select(Conversation).where(Conversation.user_id == user_id))).one()
+        return Conversation(flow=row.flow, step=row.step, data=row.data, last_choices=row.last_choices)
+
+    @asynccontextmanager
+    async def attempt(self) -> AsyncIterator[None]:
+        savepoint = await self.connection.begin_nested()
+        try:
+            yield
+        finally:
+            await savepoint.rollback()
+
+    async def outcome(self, user: str, move: str | Choice) -> tuple[Any, ...]:
+        """What ``move`` does from here (replies, step, step data), undone afterwards."""
+        async with self.attempt():
+            replies = await self.act(user, move)
+            conversation = await self.conversation(user)
+            return (
+                _place(conversation, replies),
+                json.dumps(conversation.data, sort_keys=True, default=str),
+                [_shown(reply) for reply in replies],
+            )
+
+
+def _place(conversation: Conversation, replies: list[Outbound]) -> tuple[Any, ...]:
+    """Where a user is, for the walk: the step and the kinds of options offered (ids left out)."""
+    kinds = {re.sub(r"\d+", "#", choice.payload) for reply in replies for choice in choices_of(reply)}
+    return (conversation.flow, conversation.step, tuple(sorted(kinds)))
+
+
+def _shown(reply: Outbound) -> tuple[Any, ...]:
+    if isinstance(reply, SendFile):
+        return ("file", reply.name)
+    return (type(reply).__name__, _unrandom(reply.text), tuple((c.label, c.payload) for c in reply.choices))
+
+
+def _unrandom(text: str) -> str:
+    """Link codes and invite tokens are random by design: two equal presses show different ones."""
+    text = re.sub(r"\b\d{4} ?\d{4}\b", "<code>", text)
+    return re.sub(r"(?<!\S)(?=\S*\d)\S{16,}", "<token>", text)
+
+
+def _number_shown(rendered: str, label: str) -> int | None:
+    match = re.search(rf"^\s*(\d+)\. {re.escape(label)}$", rendered, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+async def check_step(walk: Walk, user: str, replies: list[Outbound]) -> dict[str, tuple[Any, ...]]:
+    """Each option of the reply: its shown number and its words lead where its button leads. Returns where
+    each option's button leads."""
+    conversation = await walk.conversation(user)
+    where = f"{walk.channel} {conversation.flow}.{conversation.step}"
+    flow = walk.engine.registry.flows.get(conversation.flow or "")
+    number_step = flow is not None and conversation.step in flow.number_steps
+    rendered = walk.renderer(replies)
+    numbered = numbered_messages(replies)
+    offered = [choice for reply in replies for choice in choices_of(reply)]
+    words_of = [fold(label_words(choice.label)) for choice in offered]
+    for index, reply in enumerate(replies):
+        labels = {choice.label for choice in choices_of(reply)}
+        for line in rendered[index].splitlines():
+            numbered_line = re.match(r"^\s*\d+[.)] (.*)$", line)
+            if numbered_line and numbered_line.group(1) not in labels:
+                walk.problems.append(f"{where}: content numbered like a choice: {line!r}")
+        if "bấm" in rendered[index].casefold():
+            walk.problems.append(f"{where}: says “bấm” where there are no buttons: {rendered[index]!r}")
+    leads: dict[str, tuple[Any, ...]] = {}
+    for index, reply in enumerate(replies):
+        for choice in choices_of(reply):
+            walk.checked += 1
+            pressed = await walk.outcome(user, choice)
+            leads[choice.payload] = pressed[0]
+            shown = _number_shown(rendered[index], choice.label)
+            if number_step or not numbered[index]:
+                if shown is not None:
+                    walk.problems.append(f"{where}: “{choice.label}” carries the number {shown}")
+            elif shown is None:
+                walk.problems.append(f"{where}: “{choice.label}” is shown without its number")
+            elif await walk.outcome(user, str(shown)) != pressed:
+                walk.problems.append(f"{where}: typing {shown} is not pressing “{choice.label}”")
+            words = fold(label_words(choice.label))
+            if words and words_of.count(words) == 1 and await walk.outcome(user, words) != pressed:
+                walk.problems.append(f"{where}: typing “{words}” is not pressing “{choice.label}”")
+    return leads
+
+
+async def explore(walk: Walk, user: str, replies: list[Outbound], depth: int) -> None:
+    conversation = await walk.conversation(user)
+    offered = [choice for reply in replies for choice in choices_of(reply)]
+    place = _place(conversation, replies)
+    if place in walk.expanded:
+        return
+    walk.expanded.add(place)
+    leads = await check_step(walk, user, replies)
+    if depth >= MAX_DEPTH:
+        return
+    answers = ANSWERS.get((conversation.flow or "", conversation.step or ""), ())
+    for move in [*offered, *answers]:
+        if isinstance(move, Choice) and leads[move.payload] in walk.expanded:
+            continue  # its button leads where the walk has been
+        async with walk.attempt():
+            await explore(walk, user, await walk.act(user, move), depth + 1)
+
+
+async def _setup(app: App, channel: str) -> None:
+    """A producer with an idea and dossiers in every state staff act on, and one staff member per role."""
+    code = commune_code(app, BINH_LU)
+    producer = await make_producer(app, "producer", channel=channel)
+    await make_idea(app, producer, name="Trà hoa vàng")
+    await make_dossier(app, producer, status=S.DRAFT, name="Miến dong")
+    await make_dossier(app, producer, status=S.SUBMITTED_COMMUNE, name="Măng khô")
+    await make_dossier(app, producer, status=S.AT_PROVINCE, name="Gạo séng cù")
+    round_id = await make_round(app)
+    await make_dossier(app, producer, status=S.SCHEDULED, name="Thảo quả sấy", round_id=round_id)
+    await make_staff(app, "commune", Role.COMMUNE, commune_code=code, channel=channel)
+    await make_staff(app, "province", Role.PROVINCE, channel=channel)
+    await make_staff(app, "admin", Role.ADMIN, channel=channel)
+
+
+def _record_asks(walk: Walk) -> None:
+    """Note every step whose question is asked (some end their flow at once, like the status report)."""
+    for name, flow in walk.engine.registry.flows.items():
+        for step, ask in list(flow.asks.items()):
+            flow.asks[step] = _recording(walk, name, step, ask)
+
+
+def _recording(walk: Walk, name: str, step: str, ask: Step) -> Step:
+    async def recorded(ctx: Context) -> None:
+        walk.asked.add((name, step))
+        await ask(ctx)
+
+    return recorded
+
+
+def _renderer(app: App, channel: str) -> Callable[[list[Outbound]], list[str]]:
+    if channel == "console":
+        return lambda replies: [
+            console.render(reply, numbered=numbered)
+            for reply, numbered in zip(replies, numbered_messages(replies), strict=True)
+        ]
+    zalo = ZaloBotChannel(_NoEngine(), ZaloBotClient("0:unused", "http://127.0.0.1:9"), app.settings)
+    return lambda replies: [
+        zalo.render_one(reply, numbered=numbered)
+        for reply, numbered in zip(replies, numbered_messages(replies), strict=True)
+    ]
+
+
+class _NoEngine:
+    async def handle(self, inbound: Inbound) -> list[Outbound]:  # pragma: no cover - rendering only
+        raise AssertionError("the walk talks to the engine directly")
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_every_option_of_every_step_by_number_and_by_words(app: App, channel: str) -> None:
+    if app.db.dialect.name != "sqlite":
+        pytest.skip("the walk compares ids of rows made and rolled back; PostgreSQL sequences do not roll back")
+    await _setup(app, channel)
+    async with app.db.connect() as connection:
+        await connection.begin()
+        sessions = async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        engine = Engine(sessions, app.engine.registry, app.settings, app.engine.files, clock=app.engine.clock)
+        walk = Walk(channel, engine, connection, _renderer(app, channel))
+        _record_asks(walk)
+        for user, starts in STARTS.items():
+            for start in starts:
+                async with walk.attempt():
+                    await explore(walk, user, await walk.act(user, start), 0)
+        await connection.rollback()
+    every_step = {(name, step) for name, flow in app.engine.registry.flows.items() for step in flow.asks}
+    missing = sorted(every_step - walk.asked)
+    assert not missing, f"steps the walk never reached (add an answer to ANSWERS or data to _setup): {missing}"
+    assert not walk.problems, "\n".join(walk.problems)
+    assert walk.checked > 100
