@@ -30,8 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from bot import office_jobs
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
@@ -57,6 +55,7 @@ from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from storage import audit, province, reviews
+from storage.db import detached_sessions
 from storage.dossiers import dossier_in_communes
 from storage.models import Dossier, DossierItem, Producer, ProductIdea
 
@@ -224,7 +223,7 @@ async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
     if dossier is None:
         return
     office_jobs.start_dossier_zip(
-        async_sessionmaker(ctx.session.bind, expire_on_commit=False),
+        detached_sessions(ctx.session),
         files_root=ctx.files.root,
         user_id=ctx.user.id,
         locale=ctx.user.locale,

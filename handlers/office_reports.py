@@ -13,13 +13,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from bot import office_jobs
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import office_communes, office_scope
+from storage.db import detached_sessions
 
 FLOW_NAME = "reports"
 START = "reports:start"
@@ -56,9 +55,8 @@ async def got_menu(ctx: Context) -> None:
     if what not in office_jobs.WHATS:
         await ctx.finish()
         return
-    bind = ctx.session.bind
     office_jobs.start(
-        async_sessionmaker(bind, expire_on_commit=False),
+        detached_sessions(ctx.session),
         files_root=ctx.files.root,
         user_id=ctx.user.id,
         locale=ctx.user.locale,

@@ -29,8 +29,6 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from bot import office_jobs
 from bot.communes import commune_by_code
 from bot.flow import Context, Flow
@@ -70,6 +68,7 @@ from handlers.province_common import (
     tell_producer,
 )
 from storage import certificates, province, rounds
+from storage.db import detached_sessions
 from storage.models import Dossier, Round
 
 _S = DossierStatus
@@ -241,7 +240,7 @@ async def got_dossier(ctx: Context) -> None:
         return
     if payload == P + "files":
         office_jobs.start_dossier_zip(
-            async_sessionmaker(ctx.session.bind, expire_on_commit=False),
+            detached_sessions(ctx.session),
             files_root=ctx.files.root,
             user_id=ctx.user.id,
             locale=ctx.user.locale,

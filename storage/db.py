@@ -12,7 +12,13 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # aiosqlite logs every call at DEBUG with its arguments, i.e. the bound values of every statement.
@@ -81,6 +87,15 @@ def _quiet_driver_logs() -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def detached_sessions(session: AsyncSession) -> async_sessionmaker[AsyncSession]:
+    """Sessions on connections of their own, for work that outlives the update that started it (a file built
+    in the background): the update's own connection is busy with its transaction."""
+    bind = session.bind
+    engine = bind.engine if isinstance(bind, AsyncConnection) else bind
+    assert isinstance(engine, AsyncEngine)
+    return session_factory(engine)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -13,6 +13,8 @@ very same database state and their outcomes (replies, conversation step and data
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +26,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
+from bot import office_jobs
 from bot.app import App
 from bot.channels import console
 from bot.channels.menus import numbered_messages
@@ -33,6 +36,7 @@ from bot.flow import Context, Step
 from bot.messages import Choice, Inbound, Outbound, SendFile, choices_of
 from bot.rules import Role
 from bot.text import fold, label_words
+from storage import rounds, staff
 from storage.models import ChannelIdentity, Conversation
 from tests import files
 from tests.conftest import make_producer
@@ -71,7 +75,10 @@ ANSWERS: dict[tuple[str, str], tuple[str | bytes, ...]] = {
     ("province", "cert_no"): ("1234/QĐ-UBND",),
     ("province", "cert_date"): ("20/02/2026",),
     ("province", "revoke_reason"): ("Vi phạm an toàn thực phẩm.",),
+    ("admin", "staff_name"): ("Nguyễn Thị Hoa",),
+    ("find", "query"): ("gao",),
 }
+INVITE_CODE = "inv_walk-every-step-0123456789abcdef"
 # Where each kind of user starts: what they type first.
 STARTS: dict[str, tuple[str, ...]] = {
     "newcomer": ("/start",),
@@ -79,6 +86,7 @@ STARTS: dict[str, tuple[str, ...]] = {
     "commune": ("menu",),
     "province": ("menu", "/province"),
     "admin": ("menu",),
+    "invitee": (f"/start {INVITE_CODE}",),
 }
 MAX_DEPTH = 24
 
@@ -231,7 +239,29 @@ async def _setup(app: App, channel: str) -> None:
     await make_dossier(app, producer, status=S.DRAFT, name="Miến dong")
     await make_dossier(app, producer, status=S.SUBMITTED_COMMUNE, name="Măng khô")
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Gạo séng cù")
+    await make_dossier(app, producer, status=S.AT_PROVINCE, name="Nấm hương")  # two: the batch accept
     round_id = await make_round(app)
+    # A round whose deadline passed before the dossiers reached the commune: taking one in asks for the
+    # audit-logged exception.
+    async with app.engine.sessions() as session, session.begin():
+        await rounds.create_round(
+            session,
+            province=app.settings.ocop_province,
+            name="Đợt 2/2025",
+            submit_deadline=dt.date(2025, 10, 20),
+            meeting_date=None,
+            now=app.engine.clock(),
+        )
+        await staff.create_invite(
+            session,
+            code=INVITE_CODE,
+            role=Role.COMMUNE.value,
+            province=app.settings.ocop_province,
+            commune_code=code,
+            created_by=None,
+            now=app.engine.clock(),
+            valid_for=dt.timedelta(days=7),
+        )
     await make_dossier(app, producer, status=S.SCHEDULED, name="Thảo quả sấy", round_id=round_id)
     await make_staff(app, "commune", Role.COMMUNE, commune_code=code, channel=channel)
     await make_staff(app, "province", Role.PROVINCE, channel=channel)
@@ -287,6 +317,8 @@ async def test_every_option_of_every_step_by_number_and_by_words(app: App, chann
                 async with walk.attempt():
                     await explore(walk, user, await walk.act(user, start), 0)
         await connection.rollback()
+    # Files asked for on the way (Excel, ZIP) are built in the background on connections of their own.
+    await asyncio.gather(*office_jobs.RUNNING)
     every_step = {(name, step) for name, flow in app.engine.registry.flows.items() for step in flow.asks}
     missing = sorted(every_step - walk.asked)
     assert not missing, f"steps the walk never reached (add an answer to ANSWERS or data to _setup): {missing}"
