@@ -24,7 +24,8 @@ def build_registry() -> Registry:
     registry = Registry()
     menu.register(registry)
     handler_modules = ("onboarding", "idea", "dossier", "status", "commune_review", "admin", "province", "link")
-    for module_name in (*handler_modules, "calendar"):
+    # privacy last: its gate runs before the onboarding gate it wraps.
+    for module_name in (*handler_modules, "calendar", "privacy", "privacy_admin"):
         module = _optional_handler(module_name)
         if module is not None:
             module.register(registry)

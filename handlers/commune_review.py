@@ -53,6 +53,7 @@ from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_files import send_dossier_files
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
+from handlers.staff_reads import log_read
 from storage import audit, reviews
 from storage.dossiers import dossier_in_communes
 from storage.models import Dossier, DossierItem, ProductIdea
@@ -192,6 +193,7 @@ async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
         # A resubmitted dossier is reviewed afresh: earlier decisions were about what it was then.
         await reviews.reset_criteria(ctx.session, dossier.id)
         await _audit(ctx, "dossier.commune_review", dossier, before)
+    await log_read(ctx, "dossier", dossier.id)
     send_dossier_files(ctx, dossier, MAX_FILES_SENT)
     await _show_dossier(ctx, dossier)
 
@@ -486,6 +488,7 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
     idea = await _idea(ctx, scope, idea_id)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
+    await log_read(ctx, "idea", idea.id)
     producer = await reviews.producer_by_id(ctx.session, idea.producer_id)
     try:
         group = label(PRODUCT_GROUP_LABELS, idea.group_code)

@@ -8,6 +8,7 @@ stateDiagram-v2
     Menu --> status: 🔎 Tình trạng
     Menu --> calendar: 📅 Lịch
     Menu --> Help: ❓ Hướng dẫn
+    Help --> privacy: 🔒 Dữ liệu của tôi
 ```
 """
 
@@ -73,6 +74,11 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
+        )
+    if "pvo:" in ctx.registry.global_payloads:
+        ctx.say(
+            _("Your data: see it, download it, correct it, or have it deleted."),
+            [Choice(_("🔒 My data"), "pvo:home")],
         )
     await show_menu(ctx)
 

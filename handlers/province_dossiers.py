@@ -61,6 +61,7 @@ from handlers.province_common import (
     tell_producer,
 )
 from handlers.staff_files import send_dossier_files
+from handlers.staff_reads import log_read
 from storage import certificates, province, rounds
 from storage.models import Dossier, Round
 
@@ -190,6 +191,7 @@ async def ask_dossier(ctx: Context) -> None:
         return
     # The officer acts on what this screen shows: its version is the one every action must still find.
     ctx.data["version"] = dossier.version
+    await log_read(ctx, "dossier", dossier.id)
     if ctx.data.pop("send_files", False):
         send_dossier_files(ctx, dossier, FILES_MAX)
     producer = await province.producer_of_dossier(ctx.session, dossier)
