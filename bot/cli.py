@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import __version__, admin_cli, round_cli
+from bot import __version__, admin_cli, privacy_cli, round_cli
 from bot.settings import Settings
 
 log = logging.getLogger("ocop")
@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     admin_cli.add_commands(commands)
     round_cli.add_parser(commands)
+    privacy_cli.add_parser(commands)
     laichau = commands.add_parser("import-laichau", help="import the Lai Châu 2023 OCOP list as placeholder data")
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin_cli.run(args, settings)
     if args.command == "round":
         return round_cli.run(args, settings)
+    if args.command == "privacy":
+        return privacy_cli.run(args, settings)
     if args.command == "import-laichau":
         from bot.importer import run_import
 

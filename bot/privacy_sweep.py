@@ -5,7 +5,7 @@ after the commit (``storage.blobs.unlink``).
 
 * A deletion request is carried out ``OCOP_PRIVACY_DELETE_AFTER_HOURS`` (24) after it was made, unless an
   admin recorded a legal hold: ``bot.erasure.erase_user``, then a notice telling the person what was kept.
-  Their chat identities go at the next sweep once that notice has left (or at the deadline, whatever happens).
+  Their chat identities go at the next sweep once that notice has left (at most an hour later).
 * Admins are reminded of every request still pending ``OCOP_PRIVACY_REMIND_HOURS`` before its deadline.
 * Retention: a draft dossier or idea untouched for ``OCOP_RETENTION_MONTHS`` (24) is deleted, after a notice
   ``OCOP_RETENTION_NOTICE_DAYS`` (30) before; a placeholder producer (imported, never claimed by anyone in
@@ -95,8 +95,11 @@ async def privacy_sweep(session: AsyncSession, settings: Settings, now: dt.datet
         result.erased += 1
     for request in await requests.erased_requests(session):
         user_id = request.user_id
-        if user_id is not None and now < _aware(request.due_at) and await erasure.has_unsent_messages(session, user_id):
-            continue  # the person is still to be told what was kept
+        # The identities are how the person is told what was kept: they go once that notice has left, or an hour
+        # after the erasure when the notice cannot leave (no channel running, the bot blocked).
+        told_or_late = now >= _aware(request.erased_at or now) + NOTICE_WAIT
+        if user_id is not None and not told_or_late and await erasure.has_unsent_messages(session, user_id):
+            continue
         if user_id is not None:
             await erasure.purge(session, user_id)
         request.status = requests.DONE
@@ -109,6 +112,7 @@ async def privacy_sweep(session: AsyncSession, settings: Settings, now: dt.datet
 
 
 EXPORTS_KEPT = dt.timedelta(days=1)
+NOTICE_WAIT = dt.timedelta(hours=1)
 
 
 async def after_privacy_sweep(settings: Settings, result: PrivacyResult, now: dt.datetime) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from bot.flow import Context, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.rules import CONSENT_VERSION
 
 IDEA = "m:idea"
 DOSSIER = "m:dossier"
@@ -40,6 +41,12 @@ def menu_choices() -> list[Choice]:
 
 async def show_menu(ctx: Context) -> None:
     from handlers.staff_menu import staff_choices
+
+    if ctx.user.consent_version != CONSENT_VERSION and ctx.state.flow is None:
+        # No consent to the current text (an older one, withdrawn, a deletion pending): "menu" is answered
+        # before the gates, so the menu asks them instead of offering what needs consent.
+        if ctx.registry.gate is not None and await ctx.registry.gate(ctx):
+            return
 
     staff, with_producer = await staff_choices(ctx)
     choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
