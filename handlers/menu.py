@@ -18,6 +18,7 @@ from bot.flow import Context, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.rules import CONSENT_VERSION
+from storage import producers
 
 IDEA = "m:idea"
 DOSSIER = "m:dossier"
@@ -42,15 +43,19 @@ def menu_choices() -> list[Choice]:
 async def show_menu(ctx: Context) -> None:
     from handlers.staff_menu import staff_choices
 
-    if ctx.user.consent_version != CONSENT_VERSION and ctx.state.flow is None:
-        # No consent to the current text (an older one, withdrawn, a deletion pending): "menu" is answered
-        # before the gates, so the menu asks them instead of offering what needs consent.
+    if ctx.user.consent_version != CONSENT_VERSION and ctx.state.flow is None and await _registered(ctx):
+        # A producer without consent to the current text (an older one, withdrawn, a deletion pending): "menu"
+        # is answered before the gates, so the menu asks them instead of offering what needs consent.
         if ctx.registry.gate is not None and await ctx.registry.gate(ctx):
             return
 
     staff, with_producer = await staff_choices(ctx)
     choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
     ctx.say(_("What would you like to do?"), choices)
+
+
+async def _registered(ctx: Context) -> bool:
+    return await producers.producer_of_user(ctx.session, ctx.user.id) is not None
 
 
 async def on_menu_button(ctx: Context) -> None:
@@ -82,10 +87,10 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
         )
-    if "pvo:" in ctx.registry.global_payloads:
+    if "pdo:" in ctx.registry.global_payloads:
         ctx.say(
             _("Your data: see it, download it, correct it, or have it deleted."),
-            [Choice(_("🔒 My data"), "pvo:home")],
+            [Choice(_("🔒 My data"), "pdo:home")],
         )
     await show_menu(ctx)
 

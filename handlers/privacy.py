@@ -49,8 +49,8 @@ from storage import audit, privacy, producers
 from storage.models import PrivacyRequest, StaffRole
 
 FLOW = "privacy"
-P = "pv:"
-OPEN = "pvo:"  # valid from any message (the help menu, the pending-request receipt, a refusal of consent)
+P = "pd:"
+OPEN = "pdo:"  # valid from any message (the help menu, the pending-request receipt, a refusal of consent)
 HOME = OPEN + "home"
 CANCEL_REQUEST = OPEN + "cancel"
 

@@ -22,9 +22,9 @@ from handlers.privacy_notices import when
 from storage import audit, privacy
 
 FLOW = "privacy_admin"
-HOLD = "pvo:hold:"
-RELEASE = "pvo:release:"
-BACK = "pva:back"
+HOLD = "pdo:hold:"
+RELEASE = "pdo:release:"
+BACK = "pda:back"
 REASON_MAX = 500
 
 flow = Flow(FLOW, first_step="hold_reason")

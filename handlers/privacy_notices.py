@@ -21,7 +21,7 @@ from bot.notices import notice
 from bot.privacy_sweep import DEADLINE_STAFF, ERASED, REQUEST_STAFF, RETENTION_DOSSIER, RETENTION_IDEA
 
 CORRECTION = "privacy_correction"
-REQUESTS_BUTTON = "pvo:requests"
+REQUESTS_BUTTON = "pdo:requests"
 
 
 def when(value: Any) -> str:

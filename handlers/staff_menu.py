@@ -36,10 +36,10 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if "pvo:" in ctx.registry.global_payloads:
+        if "pdo:" in ctx.registry.global_payloads:
             from handlers.privacy import pending_count
 
             count = await pending_count(ctx)
-            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pvo:requests"))
+            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer
