@@ -43,19 +43,21 @@ def menu_choices() -> list[Choice]:
 async def show_menu(ctx: Context) -> None:
     from handlers.staff_menu import staff_choices
 
-    if ctx.user.consent_version != CONSENT_VERSION and ctx.state.flow is None and await _registered(ctx):
-        # A producer without consent to the current text (an older one, withdrawn, a deletion pending): "menu"
-        # is answered before the gates, so the menu asks them instead of offering what needs consent.
-        if ctx.registry.gate is not None and await ctx.registry.gate(ctx):
-            return
+    # A producer without consent to the current text (an older one, withdrawn, a deletion pending): "menu" is
+    # answered before the gates, so the menu asks them instead of offering what needs consent.
+    if await _asked_for_consent(ctx):
+        return
 
     staff, with_producer = await staff_choices(ctx)
     choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
     ctx.say(_("What would you like to do?"), choices)
 
 
-async def _registered(ctx: Context) -> bool:
-    return await producers.producer_of_user(ctx.session, ctx.user.id) is not None
+async def _asked_for_consent(ctx: Context) -> bool:
+    gate = ctx.registry.gate
+    if ctx.user.consent_version == CONSENT_VERSION or ctx.state.flow is not None or gate is None:
+        return False
+    return await producers.producer_of_user(ctx.session, ctx.user.id) is not None and await gate(ctx)
 
 
 async def on_menu_button(ctx: Context) -> None:
