@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import export
 from bot.admin_cli import CLI_ACTOR, _session
 from bot.engine import utc_now
-from bot.privacy_sweep import after_privacy_sweep, carry_out
+from bot.privacy_sweep import EXPORT_PREFIX, after_privacy_sweep, carry_out
 from bot.rules import CONSENT_VERSION
 from bot.settings import Settings
 from bot.text import normalise_phone
@@ -110,7 +110,7 @@ async def export_user(settings: Settings, raw: str, out_dir: Path, now: dt.datet
             object_type="user",
             object_id=user.id,
         )
-    stem = f"du-lieu-{user.id}-{now:%Y%m%d%H%M%S}"
+    stem = f"{EXPORT_PREFIX}{user.id}-{now:%Y%m%d%H%M%S}"
     paths = await asyncio.to_thread(export.build_zip, data, files, out_dir, stem, 1024 * 1024 * 1024)
     for path in paths:
         print(path, file=out)
@@ -151,7 +151,7 @@ async def delete_user(
     if erased is not None:
         from bot.privacy_sweep import PrivacyResult
 
-        await after_privacy_sweep(settings, PrivacyResult(blob_paths=erased.blob_paths), now)
+        await after_privacy_sweep(settings, PrivacyResult(blob_paths=erased.blob_paths, erased_users=[user.id]), now)
         print("deleted; kept as administrative records:" if erased.kept else "deleted; nothing kept", file=out)
         for record in erased.kept:
             print("  " + ", ".join(f"{key}={value}" for key, value in record.items()), file=out)

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import erasure
@@ -57,6 +57,7 @@ class PrivacyResult:
     retention_deleted: int = 0
     silenced: int = 0
     blob_paths: list[str] = field(default_factory=list)
+    erased_users: list[int] = field(default_factory=list)
 
 
 async def carry_out(
@@ -92,6 +93,7 @@ async def privacy_sweep(session: AsyncSession, settings: Settings, now: dt.datet
     for request in await requests.due_requests(session, now - dt.timedelta(hours=hours)):
         erased = await carry_out(session, request.id, request.user_id, now=now, actor="sweep")
         result.blob_paths += erased.blob_paths
+        result.erased_users += [request.user_id] if request.user_id is not None else []
         result.erased += 1
     for request in await requests.erased_requests(session):
         user_id = request.user_id
@@ -113,6 +115,7 @@ async def privacy_sweep(session: AsyncSession, settings: Settings, now: dt.datet
 
 EXPORTS_KEPT = dt.timedelta(days=1)
 NOTICE_WAIT = dt.timedelta(hours=1)
+EXPORT_PREFIX = "du-lieu-"  # exports are named du-lieu-<user id>-<time>.zip (handlers.privacy, bot.privacy_cli)
 
 
 async def after_privacy_sweep(settings: Settings, result: PrivacyResult, now: dt.datetime) -> None:
@@ -126,6 +129,9 @@ async def after_privacy_sweep(settings: Settings, result: PrivacyResult, now: dt
             return
         for path in exports.glob("*.zip"):
             if dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < now - EXPORTS_KEPT:
+                path.unlink(missing_ok=True)
+        for user_id in result.erased_users:  # a download of someone just erased goes at once
+            for path in exports.glob(f"{EXPORT_PREFIX}{user_id}-*.zip"):
                 path.unlink(missing_ok=True)
 
     await asyncio.to_thread(old_exports)
@@ -249,7 +255,7 @@ async def _stale_ideas(session: AsyncSession, older_than: dt.datetime) -> list[t
 async def _unclaimed_placeholders(session: AsyncSession, cutoff: dt.datetime) -> int:
     """Imported producers nobody claimed in chat (no identity, no phone, no consent), with no dossier and no
     certificate left: the user row goes, and the producer and products with it."""
-    products = select(Product.id).join(Producer, Producer.id == Product.producer_id).where(Producer.user_id == User.id)
+    of_user = and_(Product.producer_id == Producer.id, Producer.user_id == User.id)
     unclaimed = select(User.id).where(
         User.created_at < cutoff,
         User.phone.is_(None),
@@ -258,8 +264,8 @@ async def _unclaimed_placeholders(session: AsyncSession, cutoff: dt.datetime) ->
         ~exists().where(ChannelIdentity.user_id == User.id),
         ~exists().where(StaffRole.user_id == User.id),
         exists().where(Producer.user_id == User.id),
-        ~exists().where(Dossier.product_id.in_(products)),
-        ~exists().where(Certificate.product_id.in_(products)),
+        ~exists().where(Dossier.product_id == Product.id, of_user),
+        ~exists().where(Certificate.product_id == Product.id, of_user),
     )
     ids = list(await session.scalars(unclaimed))
     if ids:

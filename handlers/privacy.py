@@ -39,6 +39,7 @@ from bot import export
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice, SendFile
+from bot.privacy_sweep import EXPORT_PREFIX
 from bot.roles import scope_of
 from bot.rules import CONSENT_VERSION, ROLE_LABELS, ZIP_PART_BYTES, label
 from bot.text import fold, has_words, tidy
@@ -206,7 +207,7 @@ async def _download(ctx: Context) -> None:
         )
         return
     data, files = await _collect(ctx)
-    stem = f"du-lieu-{ctx.user.id}-{ctx.now:%Y%m%d%H%M%S}"
+    stem = f"{EXPORT_PREFIX}{ctx.user.id}-{ctx.now:%Y%m%d%H%M%S}"
     out_dir = ctx.settings.ocop_data_dir / "exports"
     paths = await asyncio.to_thread(export.build_zip, data, files, out_dir, stem, part_bytes)
     for index, path in enumerate(paths, start=1):

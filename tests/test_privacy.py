@@ -376,10 +376,14 @@ async def test_with_nothing_to_keep_the_user_row_goes_too_once_the_notice_was_se
     await make_idea(app, user_id)
     chat = Chat(app.engine, "p1", channel="telegram")
     await chat.send("/privacy")
+    await chat.tap("Tải")
+    download = next(r for r in chat.replies if isinstance(r, SendFile)).path
+    assert download.is_file()
     await chat.tap("Rút đồng ý")
     await chat.tap("Có, xóa")
     clock.advance(hours=25)  # carried out 24 h after the request, well inside the 72 h
     await sweep_privacy(app)
+    assert not download.exists()  # their download went with them
     assert await count(app, ChannelIdentity) == 1  # kept until the person has been told
     delivery = await send_outbox(app, clock, "telegram")
     assert len(delivery.sent) == 1 and "Không còn giữ gì của bạn" in delivery.sent[0][1]
@@ -451,6 +455,31 @@ async def test_abandoned_drafts_get_a_notice_then_go_and_unclaimed_placeholders_
         session.add(
             Producer(user_id=user.id, kind="htx", name="HTX Cũ", name_folded="htx cu", commune_code=1, commune_name="X")
         )
+        certified = User(locale="vi", display_name="[import] HTX Có Sao", created_at=clock.now)
+        session.add(certified)
+        await session.flush()
+        holder = Producer(
+            user_id=certified.id,
+            kind="htx",
+            name="HTX Có Sao",
+            name_folded="htx co sao",
+            commune_code=1,
+            commune_name="X",
+        )
+        session.add(holder)
+        await session.flush()
+        product = Product(producer_id=holder.id, name="Gạo", name_folded="gao", group_code="food", commune_code=1)
+        session.add(product)
+        await session.flush()
+        session.add(
+            Certificate(
+                product_id=product.id,
+                stars=3,
+                decision_no="1/QĐ",
+                issued_on=clock.now.date(),
+                expires_on=clock.now.date() + dt.timedelta(days=1095),
+            )
+        )
         idea = ProductIdea(
             producer_id=(await session.scalar(select(Producer.id).where(Producer.user_id == user_id))),
             commune_code=1,
@@ -477,6 +506,7 @@ async def test_abandoned_drafts_get_a_notice_then_go_and_unclaimed_placeholders_
     assert await count(app, Dossier, Dossier.id == draft) == 0
     assert await count(app, ProductIdea) == 0
     assert await count(app, Producer, Producer.name == "HTX Cũ") == 0  # unclaimed placeholder, nothing left
+    assert await count(app, Producer, Producer.name == "HTX Có Sao") == 1  # a certificate keeps it
     assert await count(app, Producer, Producer.user_id == user_id) == 1  # a real producer stays
     assert await count(app, StoredFile) == 0
 
