@@ -33,6 +33,7 @@ from storage.models import (
     Producer,
     Product,
     ProductIdea,
+    StaffRole,
     StoredFile,
     User,
 )
@@ -171,18 +172,33 @@ async def collect(session: AsyncSession, user_id: int, files_root: Path) -> tupl
         data["council_results"].append(
             _row(result, "dossier_id", "points_a", "points_b", "points_c", "total", "stars", "recorded_at")
         )
-    reads = await audit.reads_of(session, {"dossier": [d.id for d in dossiers], "idea": [i.id for i in ideas]})
+    reads = await audit.reads_of(
+        session, {"producer": [producer.id], "dossier": [d.id for d in dossiers], "idea": [i.id for i in ideas]}
+    )
     data["staff_reads"] = [
         {
             "at": _iso(entry.at),
-            "who": entry.actor_label,
-            "roles": (entry.after or {}).get("roles", []),
+            "who": entry.actor_label or await _name_of(session, entry.actor_user_id),
+            "roles": (entry.after or {}).get("roles") or await _roles_of(session, entry.actor_user_id),
             "object": entry.object_type,
             "object_id": entry.object_id,
         }
         for entry in reads
     ]
     return data, files
+
+
+async def _name_of(session: AsyncSession, user_id: int | None) -> str:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return (user.display_name or "") if user is not None else ""
+
+
+async def _roles_of(session: AsyncSession, user_id: int | None) -> list[dict[str, Any]]:
+    """For read lines written without the officer's roles (the staff search): the roles they hold now."""
+    if user_id is None:
+        return []
+    rows = await session.scalars(select(StaffRole).where(StaffRole.user_id == user_id, StaffRole.revoked_at.is_(None)))
+    return [{"role": r.role, "commune": r.commune_code} for r in rows]
 
 
 # The ZIP ---------------------------------------------------------------------------------------------------------

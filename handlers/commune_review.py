@@ -193,7 +193,6 @@ async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
         # A resubmitted dossier is reviewed afresh: earlier decisions were about what it was then.
         await reviews.reset_criteria(ctx.session, dossier.id)
         await _audit(ctx, "dossier.commune_review", dossier, before)
-    await log_read(ctx, "dossier", dossier.id)
     send_dossier_files(ctx, dossier, MAX_FILES_SENT)
     await _show_dossier(ctx, dossier)
 
@@ -224,6 +223,7 @@ def _item_line(item: DossierItem) -> str:
 
 
 async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
+    await log_read(ctx, "dossier", dossier.id)  # every way an officer sees a producer's dossier passes here
     criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
     producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
     product = dossier.product

@@ -45,7 +45,9 @@ async def entries_since(session: AsyncSession, since: dt.datetime) -> list[Audit
     return list(rows)
 
 
-READ = "staff.read"
+# The same action the staff search writes when it shows a producer's card: one name for every staff read of a
+# producer's personal data.
+READ = "personal_data.read"
 # A staff officer paging through one dossier opens it many times; one line per officer and object per hour is
 # enough to tell the producer who looked.
 _READ_QUIET = dt.timedelta(hours=1)
@@ -87,7 +89,7 @@ async def record_read(
 
 
 async def reads_of(session: AsyncSession, objects: dict[str, list[int]]) -> list[AuditEntry]:
-    """Staff reads of the given objects (``{"dossier": [ids], "idea": [ids]}``), oldest first."""
+    """Staff reads of the given objects (``{"producer": [ids], "dossier": [ids], "idea": [ids]}``), oldest first."""
     from sqlalchemy import and_, or_
 
     conditions = [

@@ -174,7 +174,9 @@ async def audit_log(app: App) -> list[AuditEntry]:
 
     async def work(session: AsyncSession) -> list[AuditEntry]:
         return list(
-            await session.scalars(select(AuditEntry).where(AuditEntry.action != "staff.read").order_by(AuditEntry.id))
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action != "personal_data.read").order_by(AuditEntry.id)
+            )
         )
 
     return await in_session(app, work)

@@ -184,9 +184,9 @@ async def test_see_lists_what_is_kept_and_the_staff_who_opened_it(app: App) -> N
     await make_staff(app, "cb1", "commune", "Bình Lư", name="Nguyễn Văn Cán")
     officer = Chat(app.engine, "cb1")
     await officer.press(f"cr:d:{dossier_id}")
-    assert await count(app, AuditEntry, AuditEntry.action == "staff.read") == 1
+    assert await count(app, AuditEntry, AuditEntry.action == "personal_data.read") == 1
     await officer.press(f"cr:d:{dossier_id}")  # the same officer again within the hour: one line is enough
-    assert await count(app, AuditEntry, AuditEntry.action == "staff.read") == 1
+    assert await count(app, AuditEntry, AuditEntry.action == "personal_data.read") == 1
 
     producer = Chat(app.engine, "p1")
     await producer.send("du lieu cua toi")

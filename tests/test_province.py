@@ -161,7 +161,7 @@ async def audit_actions(app: App) -> list[str]:
     async with app.engine.sessions() as session:
         return list(
             await session.scalars(
-                select(AuditEntry.action).where(AuditEntry.action != "staff.read").order_by(AuditEntry.id)
+                select(AuditEntry.action).where(AuditEntry.action != "personal_data.read").order_by(AuditEntry.id)
             )
         )
 
