@@ -41,10 +41,10 @@ from bot.i18n import _
 from bot.messages import Choice, SendFile
 from bot.privacy_sweep import EXPORT_PREFIX
 from bot.roles import scope_of
-from bot.rules import CONSENT_VERSION, ROLE_LABELS, ZIP_PART_BYTES, label
+from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
 from bot.text import fold, has_words, tidy
 from handlers import privacy_notices
-from handlers.admin import commune_name
+from handlers.admin import role_text
 from handlers.privacy_notices import when
 from storage import audit, privacy, producers
 from storage.models import PrivacyRequest, StaffRole
@@ -180,13 +180,8 @@ def _list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
 def _role(ctx: Context, held: object) -> str:
     if not isinstance(held, dict):
         return ""
-    try:
-        name = label(ROLE_LABELS, str(held.get("role")))
-    except (KeyError, ValueError):
-        name = str(held.get("role"))
     commune = held.get("commune")
-    where = commune_name(ctx.settings.ocop_province, int(commune)) if isinstance(commune, int) else ""
-    return f"{name} {where}".strip()
+    return role_text(ctx.settings.ocop_province, str(held.get("role")), commune if isinstance(commune, int) else None)
 
 
 def _channel_name(channel: str) -> str:

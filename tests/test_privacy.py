@@ -194,7 +194,7 @@ async def test_see_lists_what_is_kept_and_the_staff_who_opened_it(app: App) -> N
     text = producer.text
     assert "0912345678" in text and "HTX Chè Tả Van" in text and "Mật ong bạc hà" in text and "Chè Tả Van" in text
     assert "Ý tưởng: 1" in text and "Hồ sơ: 1" in text and "Tệp: 1" in text
-    assert "Cán bộ xã Xã Bình Lư (Nguyễn Văn Cán)" in text
+    assert "Cán bộ xã — Xã Bình Lư (Nguyễn Văn Cán)" in text
 
 
 async def test_the_downloaded_zip_opens_and_holds_everything_the_summary_showed(app: App) -> None:
