@@ -113,6 +113,7 @@ async def bench_echo(users: int, steps: list[Step]) -> Result:
 async def onboard(app: App, user_ids: list[int]) -> None:
     """Producers who finished onboarding (consent, phone, producer row), written straight to the database."""
     from bot.communes import find_communes
+    from bot.rules import CONSENT_VERSION
     from bot.text import fold
     from storage import producers, users
 
@@ -124,6 +125,7 @@ async def onboard(app: App, user_ids: list[int]) -> None:
                 session, "telegram", str(user_id), chat_id=str(user_id), display_name=None, locale="vi", now=now
             )
             user.consent_at = now
+            user.consent_version = CONSENT_VERSION
             user.phone = "0912345678"
             name = f"HTX Chè {user_id}"
             await producers.save_producer(

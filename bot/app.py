@@ -36,7 +36,8 @@ def build_registry() -> Registry:
         "staff_search",
         "office_reports",
     )
-    for module_name in (*handler_modules, "calendar"):
+    # privacy last: its gate runs before the onboarding gate it wraps.
+    for module_name in (*handler_modules, "calendar", "privacy", "privacy_admin"):
         module = _optional_handler(module_name)
         if module is not None:
             module.register(registry)

@@ -381,3 +381,12 @@ def accepted_types_text() -> str:
 def label(labels: Mapping[Any, str], key: str) -> str:
     """Translate a label from one of the tables above (their keys are ``StrEnum`` members, equal to strings)."""
     return _(labels[key])
+
+
+# Personal data (Law on Personal Data Protection No. 91/2025/QH15, in force 01/01/2026) -----------------------
+# Change the version whenever the consent text changes: everyone is asked again at their next message.
+CONSENT_VERSION = "2026-01"
+PERSONAL_DATA_LAW = "Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15"
+# Telegram uploads at most 50 MB per file; a download is split into ZIP parts below that. Channels missing here
+# cannot send a ZIP at all (Zalo Bot sends no files; Zalo OA only PDF/DOC/DOCX up to 5 MB).
+ZIP_PART_BYTES: dict[str, int] = {"telegram": 45 * 1024 * 1024, "console": 1024 * 1024 * 1024}

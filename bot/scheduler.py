@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.dates import day_months
 from bot.delivery import Delivery
+from bot.privacy_sweep import after_privacy_sweep, privacy_sweep
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.sweep import SweepResult, local_today, sweep
@@ -76,6 +77,10 @@ class Reminders:
                 )
                 self._seeded_year = year
             result = await sweep(session, self.settings, now)
+            private = await privacy_sweep(session, self.settings, now)
+        await after_privacy_sweep(self.settings, private, now)
+        if private.erased or private.reminded or private.retention_notices:
+            self._wake.set()
         if result.total:
             log.info("sweep queued %d reminders", result.total, extra={"rows": result.total, "kinds": result.written})
             self._wake.set()

@@ -96,6 +96,24 @@ class Settings(BaseSettings):
     # at the Bot API, not in our memory; 64 keeps the database busy without a task per queued update.
     telegram_updates_in_flight: int = Field(default=TELEGRAM_UPDATES_IN_FLIGHT, ge=1)
 
+    # Personal data rights (Law 91/2025/QH15; handlers/privacy.py, bot/erasure.py). The controller named in the
+    # consent text; empty means "the OCOP office of OCOP_PROVINCE".
+    ocop_data_controller: str = ""
+    ocop_data_controller_contact: str = ""
+    # A deletion request must be carried out within this many hours (see README, "Personal data").
+    ocop_privacy_deadline_hours: int = 72
+    # ...and is carried out this many hours after it was made, which leaves admins time to record a legal hold.
+    ocop_privacy_delete_after_hours: int = 24
+    # Admins are reminded of a request still open this many hours before its deadline.
+    ocop_privacy_remind_hours: int = 24
+    # Abandoned drafts and unclaimed placeholder records are deleted after this many months, with a notice first.
+    ocop_retention_months: int = 24
+    ocop_retention_notice_days: int = 30
+
+    @property
+    def data_controller(self) -> str:
+        return self.ocop_data_controller or f"Văn phòng Điều phối Chương trình OCOP tỉnh {self.ocop_province}"
+
     @field_validator("zalo_webhook_secret")
     @classmethod
     def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:

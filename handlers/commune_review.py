@@ -54,6 +54,7 @@ from handlers.admin import actor_label, commune_name
 from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
+from handlers.staff_reads import log_read
 from storage import audit, province, reviews
 from storage.db import detached_sessions
 from storage.dossiers import dossier_in_communes
@@ -252,6 +253,7 @@ def _item_line(item: DossierItem) -> str:
 
 
 async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
+    await log_read(ctx, "dossier", dossier.id)  # every way an officer sees a producer's dossier passes here
     criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
     producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
     product = dossier.product
@@ -516,6 +518,7 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
     idea = await _idea(ctx, scope, idea_id)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
+    await log_read(ctx, "idea", idea.id)
     producer = await reviews.producer_by_id(ctx.session, idea.producer_id)
     try:
         group = label(PRODUCT_GROUP_LABELS, idea.group_code)

@@ -9,6 +9,7 @@ stateDiagram-v2
     Menu --> status: 🔎 Tình trạng
     Menu --> calendar: 📅 Lịch
     Menu --> Help: ❓ Hướng dẫn
+    Help --> privacy: 🔒 Dữ liệu của tôi
 ```
 """
 
@@ -19,6 +20,8 @@ from bot.flow import Context, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import Scope, scope_of
+from bot.rules import CONSENT_VERSION
+from storage import producers
 
 IDEA = "m:idea"
 DOSSIER = "m:dossier"
@@ -43,9 +46,21 @@ def menu_choices() -> list[Choice]:
 async def show_menu(ctx: Context) -> None:
     from handlers.staff_menu import staff_choices
 
+    # A producer without consent to the current text (an older one, withdrawn, a deletion pending): "menu" is
+    # answered before the gates, so the menu asks them instead of offering what needs consent.
+    if await _asked_for_consent(ctx):
+        return
+
     staff, with_producer = await staff_choices(ctx)
     choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
     ctx.say(_("What would you like to do?"), choices)
+
+
+async def _asked_for_consent(ctx: Context) -> bool:
+    gate = ctx.registry.gate
+    if ctx.user.consent_version == CONSENT_VERSION or ctx.state.flow is not None or gate is None:
+        return False
+    return await producers.producer_of_user(ctx.session, ctx.user.id) is not None and await gate(ctx)
 
 
 async def on_menu_button(ctx: Context) -> None:
@@ -92,6 +107,11 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
+        )
+    if "pdo:" in ctx.registry.global_payloads:
+        ctx.say(
+            _("Your data: see it, download it, correct it, or have it deleted."),
+            [Choice(_("🔒 My data"), "pdo:home")],
         )
     await show_menu(ctx)
 

@@ -8,8 +8,11 @@ producer row is saved. ``/profile`` runs the same steps again from the producer 
 ```mermaid
 stateDiagram-v2
     [*] --> consent: /start, or any message before onboarding is done (gate)
+    [*] --> consent: the consent text's version changed (gate, at the next message)
+    consent --> consent: ℹ️ more (the rights in detail)
     consent --> consent: ❌ decline (nothing stored; "I agree now" button, any message re-asks)
-    consent --> phone: ✅ agree (users.consent_at)
+    consent --> [*]: ✅ agree again after a new version (a producer already registered)
+    consent --> phone: ✅ agree (users.consent_at, consent_version, a consent record)
     phone --> phone: not a mobile number (hint)
     phone --> kind: contact shared or number typed (users.phone)
     kind --> phone: ⬅️ back
@@ -37,9 +40,9 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
-from bot.rules import PRODUCER_KIND_LABELS, ProducerKind
+from bot.rules import CONSENT_VERSION, PERSONAL_DATA_LAW, PRODUCER_KIND_LABELS, ProducerKind
 from bot.text import fold, has_words, normalise_phone, shorten, tidy
-from storage import producers
+from storage import privacy, producers
 from storage.models import Producer, User
 
 FLOW = "onboarding"
@@ -47,6 +50,8 @@ PREFIX = "ob:"
 
 CONSENT_YES = "ob:consent:yes"
 CONSENT_NO = "ob:consent:no"
+CONSENT_MORE = "ob:consent:more"
+PRIVACY_OPEN = "pdo:home"  # handlers.privacy
 KIND_PREFIX = "ob:kind:"
 COMMUNE_PREFIX = "ob:commune:"
 COMMUNE_AGAIN = "ob:commune:again"
@@ -78,12 +83,17 @@ async def _producer(ctx: Context) -> Producer | None:
     return await producers.producer_of_user(ctx.session, ctx.user.id)
 
 
+def has_consent(user: User) -> bool:
+    """Consent to the current text: a user who agreed to an older version is asked again."""
+    return user.consent_at is not None and user.consent_version == CONSENT_VERSION
+
+
 async def is_onboarded(ctx: Context) -> bool:
-    return ctx.user.consent_at is not None and await _producer(ctx) is not None
+    return has_consent(ctx.user) and await _producer(ctx) is not None
 
 
 def _first_missing_step(user: User) -> str:
-    if user.consent_at is None:
+    if not has_consent(user):
         return "consent"
     if not user.phone:
         return "phone"
@@ -109,6 +119,11 @@ async def gate(ctx: Context) -> bool:
         return False  # e.g. a main-menu button pressed while editing the profile: let it through
     if (await scope_of(ctx)).is_staff:
         return False  # staff joined by invite; they need no producer registration
+    if not has_consent(ctx.user) and await _producer(ctx) is not None:
+        # Registered under an older consent text: this message waits until the new one is answered.
+        ctx.say(_("We have changed how we look after your data. Please read it and answer."))
+        await ctx.start(FLOW, step="consent")
+        return True
     if in_onboarding:
         # A main-menu button from an older message: it would start a flow that needs a producer.
         ctx.say(_("First, let us finish registering you. It takes about a minute."))
@@ -128,7 +143,7 @@ async def on_start(ctx: Context, _argument: str | None) -> None:
         await ctx.reask()
         return
     producer = await _producer(ctx)
-    if producer is not None and ctx.user.consent_at is not None:
+    if producer is not None and has_consent(ctx.user):
         ctx.end_flow()
         ctx.say(_("Welcome back, {name}!").format(name=producer.name))
         await ctx.main_menu()
@@ -144,7 +159,7 @@ async def on_start(ctx: Context, _argument: str | None) -> None:
 async def on_profile(ctx: Context, _argument: str | None) -> None:
     """/profile: go through producer type, name and commune again, with the current values offered."""
     producer = await _producer(ctx)
-    if producer is None or ctx.user.consent_at is None:
+    if producer is None or not has_consent(ctx.user):
         await on_start(ctx, None)
         return
     current = {
@@ -164,38 +179,103 @@ async def on_profile(ctx: Context, _argument: str | None) -> None:
 
 
 # Step 1: consent -----------------------------------------------------------------------------------------
+def consent_text(ctx: Context) -> str:
+    """What the law asks the person be told before agreeing: who controls the data, what is kept, for what,
+    how long, and how to use each right — in as few short lines as that takes."""
+    return _(
+        "🔒 Your data is looked after by {controller} (the data controller).\n"
+        "We keep: your phone number, your name or your organisation's name, your commune, your ideas, "
+        "dossiers and the files you send.\n"
+        "For: preparing and evaluating your OCOP dossier with the commune and the province.\n"
+        "How long: until you ask us to delete it; unfinished drafts are deleted after {months} months.\n"
+        "Your rights: see, download, correct or delete your data, or withdraw your consent. "
+        "Type “du lieu cua toi” at any time.\n"
+        "({law})"
+    ).format(controller=ctx.settings.data_controller, months=ctx.settings.ocop_retention_months, law=PERSONAL_DATA_LAW)
+
+
+def consent_details(ctx: Context) -> str:
+    text = _(
+        "ℹ️ Your rights under {law}:\n"
+        "• to be told what we keep and why (this message);\n"
+        "• to agree, to refuse, or to withdraw your consent later. Silence is not consent;\n"
+        "• to see and download your data, and to have it corrected;\n"
+        "• to have it deleted or its use restricted, and to object. A deletion request is carried out within "
+        "{hours} hours;\n"
+        "• to complain to {controller} or to the authority for personal data protection.\n"
+        "The province must keep some records as administrative documents: an issued certificate, its decision "
+        "and the council's result stay, with only the organisation and the product."
+    ).format(
+        law=PERSONAL_DATA_LAW, hours=ctx.settings.ocop_privacy_deadline_hours, controller=ctx.settings.data_controller
+    )
+    if ctx.settings.ocop_data_controller_contact:
+        text += "\n" + _("Contact: {contact}").format(contact=ctx.settings.ocop_data_controller_contact)
+    return text
+
+
+def _consent_choices() -> list[Choice]:
+    return [
+        Choice(_("✅ I agree"), CONSENT_YES),
+        Choice(_("❌ I do not agree"), CONSENT_NO),
+        Choice(_("ℹ️ More"), CONSENT_MORE),
+    ]
+
+
 @flow.ask("consent")
 async def ask_consent(ctx: Context) -> None:
-    ctx.say(
-        _(
-            "👋 Hello! I am the OCOP assistant of {province}.\n"
-            "I help you register product ideas and prepare your OCOP dossier, step by step."
-        ).format(province=ctx.settings.ocop_province)
-        + "\n\n"
-        + _(
-            "🔒 To prepare your dossier with the commune and the province, I need to keep: your phone number, "
-            "your name or your organisation's name, your commune, and the files you send. "
-            "They are used only for your OCOP dossier, and you can ask us to delete them at any time "
-            "(Decree 13/2023/NĐ-CP on personal data protection).\n\n"
-            "Do you agree?"
-        ),
-        [Choice(_("✅ I agree"), CONSENT_YES), Choice(_("❌ I do not agree"), CONSENT_NO)],
-        columns=2,
-    )
+    greeting = ""
+    if await _producer(ctx) is None:
+        greeting = (
+            _(
+                "👋 Hello! I am the OCOP assistant of {province}.\n"
+                "I help you register product ideas and prepare your OCOP dossier, step by step."
+            ).format(province=ctx.settings.ocop_province)
+            + "\n\n"
+        )
+    ctx.say(greeting + consent_text(ctx) + "\n\n" + _("Do you agree?"), _consent_choices(), columns=2)
 
 
 @flow.answer("consent")
 async def got_consent(ctx: Context) -> None:
     answer = ctx.payload or ""
     folded = fold(ctx.text or "")
+    if answer == CONSENT_MORE:
+        ctx.say(consent_details(ctx))
+        ctx.say(_("Do you agree?"), _consent_choices(), columns=2)
+        return
     if answer == CONSENT_YES or (not answer and folded in _YES_WORDS):
         ctx.user.consent_at = ctx.now
+        ctx.user.consent_version = CONSENT_VERSION
         ctx.user.consent_declined_at = None
+        await privacy.record_consent(
+            ctx.session, ctx.user, version=CONSENT_VERSION, decision="agreed", channel=ctx.channel, now=ctx.now
+        )
         ctx.say(_("✓ Thank you."))
+        if await _producer(ctx) is not None:  # agreed to a new version of the text: carry on
+            await ctx.finish()
+            return
         await ctx.goto("phone" if not ctx.user.phone else "kind")
         return
     if answer == CONSENT_NO or (not answer and folded in _NO_WORDS):
         ctx.user.consent_declined_at = ctx.now
+        if await _producer(ctx) is not None:
+            # Registered before: their records exist. Refusing the new text stops their use; deleting them is
+            # one button away.
+            ctx.user.consent_at = None
+            ctx.user.consent_version = None
+            await privacy.record_consent(
+                ctx.session, ctx.user, version=CONSENT_VERSION, decision="declined", channel=ctx.channel, now=ctx.now
+            )
+            ctx.say(
+                _("I understand. I will not use your details until you agree. To have them deleted, press 🔒 My data."),
+                [Choice(_("✅ I agree now"), CONSENT_YES), Choice(_("🔒 My data"), PRIVACY_OPEN)],
+            )
+            return
+        # Refusing keeps nothing: not the name the app told us, not a phone typed earlier.
+        ctx.user.display_name = None
+        ctx.user.phone = None
+        ctx.user.consent_at = None
+        ctx.user.consent_version = None
         # Stay on this step: whatever the user sends next brings the question back.
         ctx.say(
             _(
@@ -424,7 +504,7 @@ def _offered_communes(ctx: Context) -> list[Commune]:
 async def _save(ctx: Context, commune: Commune) -> None:
     kind = ctx.data.get("kind")
     name = ctx.data.get("name")
-    if ctx.user.consent_at is None or not ctx.user.phone or not kind or not name:
+    if not has_consent(ctx.user) or not ctx.user.phone or not kind or not name:
         # Only reachable through an odd path (data lost); start again at what is missing.
         await ctx.start(FLOW, step=_first_missing_step(ctx.user))
         return

@@ -67,6 +67,7 @@ from handlers.province_common import (
     round_line,
     tell_producer,
 )
+from handlers.staff_reads import log_read
 from storage import certificates, province, rounds
 from storage.db import detached_sessions
 from storage.models import Dossier, Round
@@ -214,6 +215,7 @@ async def ask_dossier(ctx: Context) -> None:
         return
     # The officer acts on what this screen shows: its version is the one every action must still find.
     ctx.data["version"] = dossier.version
+    await log_read(ctx, "dossier", dossier.id)
     ctx.data.pop("send_files", None)  # opening no longer sends every file: 📦 asks for the ZIP
     producer = await province.producer_of_dossier(ctx.session, dossier)
     commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)

@@ -42,5 +42,10 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
+        if "pdo:" in ctx.registry.global_payloads:
+            from handlers.privacy import pending_count
+
+            count = await pending_count(ctx)
+            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer

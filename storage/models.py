@@ -54,6 +54,11 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     consent_at: Mapped[dt.datetime | None]
     consent_declined_at: Mapped[dt.datetime | None]
+    # Which consent text was agreed to: a user whose version is not the current one is asked again.
+    consent_version: Mapped[str | None] = mapped_column(String(20))
+    # Set when a deletion request was carried out: what is left of the user is a shell that keeps the
+    # province's administrative records (certificate, decision, council result) attached to an organisation.
+    erased_at: Mapped[dt.datetime | None]
     # Optional nudges (weekly "items missing") can be muted; legal notices (certificate expiry) cannot.
     mute_nudges: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
@@ -433,3 +438,39 @@ class LinkAttempt(Base):
 
 
 Index("ix_link_attempts_identity_at", LinkAttempt.identity_id, LinkAttempt.at)
+
+
+class ConsentRecord(Base):
+    """Each consent decision with the version of the text it answered: the proof the law asks for."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(12))  # agreed | declined | withdrawn
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class PrivacyRequest(Base):
+    """A request to delete a person's data, with its legal deadline. It outlives the person's rows (user_id is
+    cleared when the user row goes), so that the province can show it honoured the request."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(12), default="delete")
+    source: Mapped[str] = mapped_column(String(12))  # chat | paper
+    # open → erased (the person is being told) → done; open ⇄ held (an admin's legal hold, with a reason)
+    status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    requested_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime] = mapped_column(index=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    held_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    held_at: Mapped[dt.datetime | None]
+    erased_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+    # What stayed and why (organisation, product, decision numbers: no personal data), shown to the person.
+    kept: Mapped[list[Any]] = mapped_column(default=list)

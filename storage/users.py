@@ -72,7 +72,8 @@ async def identity_user(
         identity.active = True
     if chat_id and identity.chat_id != chat_id:
         identity.chat_id = chat_id
-    if display_name and not user.display_name:
+    # Someone who refused consent asked us to keep nothing: their app's name is not taken again.
+    if display_name and not user.display_name and user.consent_declined_at is None:
         user.display_name = display_name
     return user, identity
 

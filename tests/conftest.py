@@ -172,6 +172,7 @@ async def make_producer(
     """Create an onboarded producer directly in the database (consent, phone, producer row); returns the
     user id. Flow tests of idea/dossier/status start from here instead of replaying onboarding."""
     from bot.communes import find_communes
+    from bot.rules import CONSENT_VERSION
     from bot.text import fold
     from storage import producers, users
 
@@ -182,6 +183,7 @@ async def make_producer(
             session, channel, external_id, chat_id=external_id, display_name=None, locale="vi", now=now
         )
         user.consent_at = now
+        user.consent_version = CONSENT_VERSION
         user.phone = "0912345678"
         await producers.save_producer(
             session,

@@ -170,8 +170,14 @@ async def outbox(app: App, user_id: int | None = None) -> list[OutboxMessage]:
 
 
 async def audit_log(app: App) -> list[AuditEntry]:
+    """The changes staff made (their reads of a producer's records are counted in tests/test_privacy.py)."""
+
     async def work(session: AsyncSession) -> list[AuditEntry]:
-        return list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+        return list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action != "personal_data.read").order_by(AuditEntry.id)
+            )
+        )
 
     return await in_session(app, work)
 
@@ -185,7 +191,9 @@ async def snapshot(app: App) -> dict[str, Any]:
         criterion_rows = [
             (c.dossier_id, c.criterion, c.status) for c in await session.scalars(select(CommuneCriterion))
         ]
-        audits = len(list(await session.scalars(select(AuditEntry.id))))
+        actions = list(await session.scalars(select(AuditEntry.action)))
+        audits = sum(action != "personal_data.read" for action in actions)
+        reads = len(actions) - audits
         notices = len(list(await session.scalars(select(OutboxMessage.id))))
         from storage.models import Invite, StaffRole
 
@@ -196,6 +204,7 @@ async def snapshot(app: App) -> dict[str, Any]:
             "ideas": sorted(idea_rows),
             "criteria": sorted(criterion_rows),
             "audit": audits,
+            "reads": reads,  # staff reads of a producer's data: a refused action must not write one either
             "outbox": notices,
             "roles": sorted(roles, key=lambda r: r[0]),
             "invites": invites,

@@ -108,7 +108,7 @@ async def test_a_producer_goes_from_start_to_a_submitted_dossier_and_asks_where_
     async with polling(dispatcher, bot, polling_timeout=1, drain=channel.drain):
         # Onboarding: consent, phone by the contact button, type, name, commune typed without diacritics.
         await phone.type("/start")
-        assert "Nghị định 13/2023" in phone.seen
+        assert "91/2025/QH15" in phone.seen
         await phone.tap("Đồng ý")
         assert any("request_contact" in str(c.params.get("reply_markup")) for c in api.replies_to(PRODUCER))
         await phone.share_contact("+84 912 345 678")

@@ -61,7 +61,7 @@ async def _through_consent_and_phone(chat: Chat) -> None:
 
 async def test_full_path_with_contact_button(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    assert _payloads(chat) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO]
+    assert _payloads(chat) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE]
     assert await _step(app) == ("onboarding", "consent")
 
     await chat.press(onboarding.CONSENT_YES)
@@ -124,7 +124,7 @@ async def test_decline_consent_stores_nothing_then_change_of_mind(app: App, chat
 
     # Any later message offers consent again; the user is never stuck.
     await chat.send("toi muon lam ho so")
-    assert set(_payloads(chat)) == {onboarding.CONSENT_YES, onboarding.CONSENT_NO}
+    assert set(_payloads(chat)) == {onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE}
     await chat.press(onboarding.CONSENT_NO)
     await chat.tap("✅")  # the single "agree now" button
     user = await _user(app)

@@ -114,7 +114,7 @@ async def oa(app: App, settings: Settings, fake: FakeZaloOA, clock: FrozenClock)
 
 async def test_onboarding_by_buttons_phone_card_and_a_file(app: App, oa: Harness) -> None:
     await oa.say(USER, "xin chào")
-    assert oa.last_buttons(USER) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO]
+    assert oa.last_buttons(USER) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE]
     await oa.say(USER, onboarding.CONSENT_YES)  # an oa.query.show button sends its payload back as text
     assert any(sent.template_type == "request_user_info" for sent in oa.fake.sent_to(USER))
     await oa.post(oa.fake.submit_info(USER, "84912345678", timestamp_ms=oa.ts()))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 08:07:24.746271
+Create Date: 2026-11-28 09:08:35.363635
 """
 
 from collections.abc import Sequence
@@ -79,6 +79,8 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("consent_declined_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("consent_version", sa.String(length=20), nullable=True),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("mute_nudges", sa.Boolean(), server_default="0", nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
@@ -128,6 +130,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("channel_identities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_channel_identities_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "consent_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(length=20), nullable=False),
+        sa.Column("decision", sa.String(length=12), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_consent_records_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_records")),
+    )
+    with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_consent_records_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "conversations",
@@ -193,6 +211,34 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_status_not_before", ["status", "not_before"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "privacy_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hold_reason", sa.Text(), nullable=True),
+        sa.Column("held_by", sa.Integer(), nullable=True),
+        sa.Column("held_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("kept", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["held_by"], ["users.id"], name=op.f("fk_privacy_requests_held_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_privacy_requests_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_requests")),
+    )
+    with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_privacy_requests_due_at"), ["due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_privacy_requests_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_privacy_requests_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "producers",
@@ -559,6 +605,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_producers_commune_code"))
 
     op.drop_table("producers")
+    with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_privacy_requests_user_id"))
+        batch_op.drop_index(batch_op.f("ix_privacy_requests_status"))
+        batch_op.drop_index(batch_op.f("ix_privacy_requests_due_at"))
+
+    op.drop_table("privacy_requests")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_user_id"))
         batch_op.drop_index("ix_outbox_status_not_before")
@@ -566,6 +618,10 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("invites")
     op.drop_table("conversations")
+    with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consent_records_user_id"))
+
+    op.drop_table("consent_records")
     with op.batch_alter_table("channel_identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_channel_identities_user_id"))
 

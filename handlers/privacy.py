@@ -1,0 +1,442 @@
+"""🔒 My data: a person's rights under the Law on Personal Data Protection (No. 91/2025/QH15).
+
+Opened from the help menu, by ``/privacy``, or by typing "du lieu cua toi" / "xoa du lieu" (exact words, at any
+point, even before consent: a right must not depend on agreeing first). See what we hold and which staff
+officers opened it; download it as one ZIP; correct it (the profile editor, or a request to the commune for a
+submitted record); withdraw consent and have it deleted. The deletion itself is ``bot.erasure``, carried out
+by the sweep (``bot.privacy_sweep``) before the legal deadline.
+
+While a deletion request is pending every message gets the receipt again, with a button to cancel it.
+
+```mermaid
+stateDiagram-v2
+    [*] --> home: /privacy, "du lieu cua toi", "xoa du lieu", 🔒 in help
+    home --> home: 👁 see (summary + staff who opened it)
+    home --> home: ⬇️ download (ZIP: JSON, XLSX, files; a sentence where the app sends no files)
+    home --> correct: ✏️ correct
+    correct --> [*]: 👤 profile (onboarding's /profile)
+    correct --> correction: 📝 ask the commune
+    correction --> [*]: text typed → notice to the commune officers
+    correct --> home: ⬅️ back
+    home --> delete: 🗑 withdraw consent and delete
+    delete --> [*]: ✅ confirm → request with its deadline, consent withdrawn, receipt
+    delete --> home: ⬅️ no
+    home --> [*]: ⬅️ menu
+    [*] --> pending: any message while a request is pending (gate)
+    pending --> [*]: ↩️ cancel the request → consent asked again
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot import export
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _
+from bot.messages import Choice, SendFile
+from bot.privacy_sweep import EXPORT_PREFIX
+from bot.roles import scope_of
+from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
+from bot.text import fold, has_words, tidy
+from handlers import privacy_notices
+from handlers.admin import role_text
+from handlers.privacy_notices import when
+from storage import audit, privacy, producers
+from storage.models import PrivacyRequest, StaffRole
+
+FLOW = "privacy"
+P = "pd:"
+OPEN = "pdo:"  # valid from any message (the help menu, the pending-request receipt, a refusal of consent)
+HOME = OPEN + "home"
+CANCEL_REQUEST = OPEN + "cancel"
+
+SEE, DOWNLOAD, CORRECT, DELETE, MENU = P + "see", P + "download", P + "correct", P + "delete", P + "menu"
+PROFILE, ASK_COMMUNE, BACK, CONFIRM = P + "profile", P + "ask", P + "back", P + "confirm"
+
+# Typed words that open this screen wherever the person is (compared with the whole folded message).
+PHRASES = frozenset(
+    {
+        "du lieu cua toi",
+        "xoa du lieu",
+        "xoa du lieu cua toi",
+        "rut dong y",
+        "rut lai dong y",
+        "quyen rieng tu",
+        "my data",
+        "delete my data",
+        "privacy",
+    }
+)
+CORRECTION_MAX = 1000
+
+flow = Flow(FLOW, first_step="home")
+
+
+def menu_choice() -> Choice:
+    return Choice(_("🔒 My data"), HOME)
+
+
+# Home ------------------------------------------------------------------------------------------------------------
+@flow.ask("home")
+async def ask_home(ctx: Context) -> None:
+    ctx.say(
+        _("🔒 Your data. What would you like to do?"),
+        [
+            Choice(_("👁 See what you keep about me"), SEE),
+            Choice(_("⬇️ Download my data"), DOWNLOAD),
+            Choice(_("✏️ Correct my data"), CORRECT),
+            Choice(_("🗑 Withdraw consent and delete"), DELETE),
+            Choice(_("⬅️ Menu"), MENU),
+        ],
+    )
+
+
+@flow.answer("home")
+async def got_home(ctx: Context) -> None:
+    if ctx.payload == SEE:
+        await _see(ctx)
+        await ctx.reask()
+    elif ctx.payload == DOWNLOAD:
+        await _download(ctx)
+        await ctx.reask()
+    elif ctx.payload == CORRECT:
+        await ctx.goto("correct")
+    elif ctx.payload == DELETE:
+        await ctx.goto("delete")
+    elif ctx.payload == MENU:
+        await ctx.finish()
+    else:
+        await ctx.reask(_("Please press one of the buttons."))
+
+
+# See -------------------------------------------------------------------------------------------------------------
+async def _collect(ctx: Context) -> tuple[dict[str, Any], list[export.HeldFile]]:
+    return await export.collect(ctx.session, ctx.user.id, ctx.files.root)
+
+
+async def _see(ctx: Context) -> None:
+    data, files = await _collect(ctx)
+    ctx.say(summary(ctx, data, len(files)))
+
+
+def summary(ctx: Context, data: dict[str, Any], file_count: int) -> str:
+    profile = data["profile"]
+    assert isinstance(profile, dict)
+    lines = [_("🔒 What we keep about you:")]
+    lines.append(
+        _("👤 Name: {name} · 📱 Phone: {phone}").format(
+            name=profile.get("display_name") or "—", phone=profile.get("phone") or "—"
+        )
+    )
+    producer = data.get("producer")
+    if isinstance(producer, dict):
+        lines.append(_("🏠 {name} · {commune}").format(name=producer["name"], commune=producer["commune_name"]))
+    apps = data.get("linked_apps")
+    if isinstance(apps, list) and apps:
+        lines.append(_("🔗 Apps: {apps}").format(apps=", ".join(_channel_name(str(a["channel"])) for a in apps)))
+    if profile.get("consent_version"):
+        lines.append(
+            _("✅ Consent: version {version}, given {day}").format(
+                version=profile["consent_version"], day=when(profile.get("consent_at"))
+            )
+        )
+    ideas, dossiers = _list(data, "ideas"), _list(data, "dossiers")
+    items = sum(len(d.get("items", [])) for d in dossiers)
+    lines.append(
+        _("💡 Ideas: {ideas} · 📂 Dossiers: {dossiers} ({items} items) · 📎 Files: {files}").format(
+            ideas=len(ideas), dossiers=len(dossiers), items=items, files=file_count
+        )
+    )
+    for idea in ideas:
+        lines.append("   💡 " + str(idea["name"]))
+    for dossier in dossiers:
+        lines.append("   📂 " + str(dossier["product"]))
+    certificates = _list(data, "certificates")
+    if certificates:
+        lines.append(_("🏅 Certificates: {count}").format(count=len(certificates)))
+    reads = _list(data, "staff_reads")
+    if reads:
+        lines.append(_("👁 Opened by staff:"))
+        for read in reads[-10:]:
+            roles = ", ".join(_role(ctx, r) for r in read.get("roles", [])) or "—"
+            lines.append(f"• {when(read['at'])} — {roles} ({read['who']})")
+        if len(reads) > 10:
+            lines.append(_("…and {count} earlier (all of them are in the download).").format(count=len(reads) - 10))
+    else:
+        lines.append(_("👁 No staff officer has opened your records."))
+    return "\n".join(lines)
+
+
+def _list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key)
+    return [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+
+
+def _role(ctx: Context, held: object) -> str:
+    if not isinstance(held, dict):
+        return ""
+    commune = held.get("commune")
+    return role_text(ctx.settings.ocop_province, str(held.get("role")), commune if isinstance(commune, int) else None)
+
+
+def _channel_name(channel: str) -> str:
+    return {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "console": _("console")}.get(
+        channel, channel
+    )
+
+
+# Download --------------------------------------------------------------------------------------------------------
+async def _download(ctx: Context) -> None:
+    part_bytes = ZIP_PART_BYTES.get(ctx.channel)
+    if part_bytes is None:
+        ctx.say(
+            _(
+                "This app cannot carry a ZIP file. Open me on Telegram (type “lien ket” to link the two apps), "
+                "or ask the commune office for a copy of your data."
+            )
+        )
+        return
+    data, files = await _collect(ctx)
+    stem = f"{EXPORT_PREFIX}{ctx.user.id}-{ctx.now:%Y%m%d%H%M%S}"
+    out_dir = ctx.settings.ocop_data_dir / "exports"
+    paths = await asyncio.to_thread(export.build_zip, data, files, out_dir, stem, part_bytes)
+    for index, path in enumerate(paths, start=1):
+        caption = _("🔒 Your data: du-lieu.json (readable), du-lieu.xlsx (a sheet per kind) and your files.")
+        if len(paths) > 1:
+            caption = _("🔒 Your data, part {index} of {count}.").format(index=index, count=len(paths))
+        ctx.send_file(SendFile(path=path, name=path.name, mime="application/zip", caption=caption))
+
+
+# Correct ---------------------------------------------------------------------------------------------------------
+@flow.ask("correct")
+async def ask_correct(ctx: Context) -> None:
+    ctx.say(
+        _(
+            "✏️ Your name, type and commune you can change yourself. "
+            "For an idea or dossier already sent, the commune corrects it: tell them what is wrong."
+        ),
+        [
+            Choice(_("👤 Change my details"), PROFILE),
+            Choice(_("📝 Ask the commune to correct a record"), ASK_COMMUNE),
+            Choice(_("⬅️ Back"), BACK),
+        ],
+    )
+
+
+@flow.answer("correct")
+async def got_correct(ctx: Context) -> None:
+    if ctx.payload == PROFILE:
+        from handlers.onboarding import on_profile
+
+        await on_profile(ctx, None)
+    elif ctx.payload == ASK_COMMUNE:
+        if await producers.producer_of_user(ctx.session, ctx.user.id) is None:
+            ctx.say(_("You have not sent anything to the commune yet, so there is nothing for them to correct."))
+            await ctx.goto("home")
+            return
+        await ctx.goto("correction")
+    elif ctx.payload == BACK:
+        await ctx.goto("home")
+    else:
+        await ctx.reask(_("Please press one of the buttons."))
+
+
+@flow.ask("correction", free_text=True)
+async def ask_correction(ctx: Context) -> None:
+    ctx.say(
+        _("📝 Type what is wrong and what it should be, for example: “Số lao động là 15, không phải 12”."),
+        [Choice(_("⬅️ Back"), BACK)],
+    )
+
+
+@flow.answer("correction")
+async def got_correction(ctx: Context) -> None:
+    if ctx.payload == BACK:
+        await ctx.goto("correct")
+        return
+    text = tidy(ctx.text)
+    if not has_words(text):
+        await ctx.reask(_("Please type the correction in words."))
+        return
+    producer = await producers.producer_of_user(ctx.session, ctx.user.id)
+    officers = []
+    if producer is not None:
+        officers = list(
+            await ctx.session.scalars(
+                select(StaffRole.user_id)
+                .where(
+                    StaffRole.role == "commune",
+                    StaffRole.commune_code == producer.commune_code,
+                    StaffRole.revoked_at.is_(None),
+                )
+                .distinct()
+            )
+        )
+    if producer is None or not officers:
+        ctx.say(_("No commune officer uses this app yet. Please bring the correction to the commune office."))
+        await ctx.finish()
+        return
+    params = {"producer": producer.name, "text": text[:CORRECTION_MAX], "phone": ctx.user.phone or ""}
+    for officer in officers:
+        await ctx.notify(officer, privacy_notices.CORRECTION, params)
+    ctx.say(_("✓ Sent to the commune. They will correct it and may call you."))
+    await ctx.finish()
+
+
+# Withdraw consent and delete ---------------------------------------------------------------------------------------
+@flow.ask("delete")
+async def ask_delete(ctx: Context) -> None:
+    ctx.say(
+        _(
+            "🗑 We stop using your data now and delete it within {hours} hours: phone, names, chats, drafts, "
+            "ideas and files, and a dossier in progress is withdrawn from the commune and the province. "
+            "An issued certificate, its decision and the council's result stay, with only your organisation and "
+            "product, because the province must keep them."
+        ).format(hours=ctx.settings.ocop_privacy_deadline_hours)
+        + "\n\n"
+        + _("Delete your data?"),
+        [Choice(_("🗑 Yes, delete my data"), CONFIRM), Choice(_("⬅️ No, keep it"), BACK)],
+    )
+
+
+@flow.answer("delete")
+async def got_delete(ctx: Context) -> None:
+    if ctx.payload == BACK:
+        await ctx.goto("home")
+        return
+    if ctx.payload != CONFIRM:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    request = await request_deletion(ctx, source="chat")
+    ctx.end_flow()
+    ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CANCEL_REQUEST)])
+
+
+async def request_deletion(ctx: Context, *, source: str) -> PrivacyRequest:
+    """Record the request with its deadline, withdraw consent, tell the admins (all in this transaction)."""
+    settings = ctx.settings
+    request = await privacy.create_request(
+        ctx.session,
+        ctx.user.id,
+        source=source,
+        now=ctx.now,
+        deadline=dt.timedelta(hours=settings.ocop_privacy_deadline_hours),
+    )
+    if ctx.user.consent_at is not None:
+        await privacy.record_consent(
+            ctx.session, ctx.user, version=CONSENT_VERSION, decision="withdrawn", channel=ctx.channel, now=ctx.now
+        )
+    ctx.user.consent_at = None
+    ctx.user.consent_version = None
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=None,
+        actor_label=source,
+        action="privacy.requested",
+        object_type="privacy_request",
+        object_id=request.id,
+    )
+    from bot.privacy_sweep import REQUEST_STAFF, admins
+
+    execute = request.requested_at + dt.timedelta(hours=settings.ocop_privacy_delete_after_hours)
+    params = {"request": request.id, "execute": execute.isoformat(), "due": request.due_at.isoformat()}
+    for admin in await admins(ctx.session, settings.ocop_province):
+        await ctx.notify(admin, REQUEST_STAFF, params, dedupe_key=f"privacy:new:{request.id}:user:{admin}")
+    return request
+
+
+def receipt(ctx: Context, request: PrivacyRequest) -> str:
+    return _(
+        "🧾 Receipt no. {number}: on {day} we received your request to delete your data. "
+        "It will be done by {due} at the latest, and you will get a message saying what was kept."
+    ).format(number=request.id, day=when(request.requested_at.isoformat()), due=when(request.due_at.isoformat()))
+
+
+# A pending request, and the way in from anywhere ----------------------------------------------------------------
+async def on_open_button(ctx: Context) -> None:
+    if ctx.payload == CANCEL_REQUEST:
+        await _cancel_request(ctx)
+        return
+    if ctx.payload == privacy_notices.REQUESTS_BUTTON:
+        from handlers.privacy_admin import show_requests
+
+        await show_requests(ctx)
+        return
+    if (ctx.payload or "").startswith((OPEN + "hold:", OPEN + "release:")):
+        from handlers.privacy_admin import on_request_button
+
+        await on_request_button(ctx)
+        return
+    await ctx.start(FLOW)
+
+
+async def on_command(ctx: Context, _argument: str | None) -> None:
+    await ctx.start(FLOW)
+
+
+async def _cancel_request(ctx: Context) -> None:
+    request = await privacy.pending_request_of(ctx.session, ctx.user.id)
+    if request is None:
+        ctx.say(_("There is no request to cancel."))
+        await ctx.main_menu()
+        return
+    request.status = privacy.CANCELLED
+    request.done_at = ctx.now
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=None,
+        actor_label="chat",
+        action="privacy.cancelled",
+        object_type="privacy_request",
+        object_id=request.id,
+    )
+    ctx.say(_("↩️ Your request is cancelled. Nothing was deleted."))
+    await ctx.start("onboarding", step="consent")
+
+
+def _asks_for_privacy(ctx: Context) -> bool:
+    return ctx.payload is None and fold(ctx.text or "") in PHRASES
+
+
+def wrap_gate(registry: Registry) -> None:
+    """Run before the onboarding gate: the typed words open this screen anywhere; a pending request answers
+    every message with its receipt; buttons of this screen pass to the engine even without consent."""
+    previous = registry.gate
+
+    async def gate(ctx: Context) -> bool:
+        if _asks_for_privacy(ctx):
+            await ctx.start(FLOW)
+            return True
+        if (ctx.payload or "").startswith((P, OPEN)) or ctx.state.flow in (FLOW, "privacy_admin"):
+            return False
+        request = await privacy.pending_request_of(ctx.session, ctx.user.id)
+        if request is not None and not (await scope_of(ctx)).is_staff:
+            ctx.end_flow()
+            ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CANCEL_REQUEST), menu_choice()])
+            return True
+        return await previous(ctx) if previous is not None else False
+
+    registry.gate = gate
+
+
+async def pending_count(ctx: Context) -> int:
+    return int(
+        await ctx.session.scalar(
+            select(func.count()).select_from(PrivacyRequest).where(PrivacyRequest.status.in_(privacy.PENDING))
+        )
+        or 0
+    )
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(flow)
+    registry.commands["privacy"] = on_command
+    registry.global_payloads[OPEN] = on_open_button
+    wrap_gate(registry)
