@@ -8,7 +8,8 @@ Order of business for one update:
 3. skip updates already processed (same channel + update id);
 4. route: commands and global words (/menu, menu, giúp, /cancel; an offered option's own words win over them)
    → a number or an option's words turned into that option's payload (on every step; how much of the
-   words counts depends on what the step takes, see ``_match_choice``) → global buttons (the main menu) →
+   words counts depends on what the step takes, see ``_match_choice``) → the gates (a pending deletion
+   request, onboarding) → global buttons (the main menu) →
    the current step's answer → free-text intents → "not understood";
 5. save the conversation and commit; on any error roll back and answer with an apology, never a trace.
 """
@@ -189,12 +190,15 @@ class Engine:
         if folded not in offered and await self._global_word(ctx, folded):
             return
 
-        if registry.gate is not None and await registry.gate(ctx):
-            return
-
+        # Before the gates: an answer typed to a question a gate asked (consent, a pending request's receipt)
+        # is that question's button, as everywhere else.
         if ctx.payload is None and text:
             answer = ctx.flow.takes(ctx.state.step) if ctx.flow is not None else Answer.CHOICE
             ctx.payload = _match_choice(text, conversation.last_choices, answer)
+
+        if registry.gate is not None and await registry.gate(ctx):
+            return
+
         if ctx.payload is not None:
             prefix = ctx.payload.split(":", 1)[0] + ":"
             handler = registry.global_payloads.get(prefix)

@@ -36,7 +36,7 @@ from bot.flow import Context, Step
 from bot.messages import Choice, Inbound, Outbound, SendFile, choices_of
 from bot.rules import Role
 from bot.text import fold, label_words
-from storage import rounds, staff
+from storage import privacy, rounds, staff
 from storage.models import ChannelIdentity, Conversation
 from tests import files
 from tests.conftest import make_producer
@@ -77,6 +77,7 @@ ANSWERS: dict[tuple[str, str], tuple[str | bytes, ...]] = {
     ("province", "revoke_reason"): ("Vi phạm an toàn thực phẩm.",),
     ("admin", "staff_name"): ("Nguyễn Thị Hoa",),
     ("find", "query"): ("gao",),
+    ("privacy_admin", "hold_reason"): ("Đang có tranh chấp về giấy chứng nhận.",),
 }
 INVITE_CODE = "inv_walk-every-step-0123456789abcdef"
 # Where each kind of user starts: what they type first.
@@ -266,6 +267,11 @@ async def _setup(app: App, channel: str) -> None:
     await make_staff(app, "commune", Role.COMMUNE, commune_code=code, channel=channel)
     await make_staff(app, "province", Role.PROVINCE, channel=channel)
     await make_staff(app, "admin", Role.ADMIN, channel=channel)
+    # Another producer asked for their data to be deleted: the admin sees the request and may hold it.
+    asking = await make_producer(app, "asking", channel=channel, name="HTX Xin Xoá")
+    async with app.engine.sessions() as session, session.begin():
+        now = app.engine.clock()
+        await privacy.create_request(session, asking, source="chat", now=now, deadline=dt.timedelta(hours=72))
 
 
 def _record_asks(walk: Walk) -> None:
