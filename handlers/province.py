@@ -53,7 +53,22 @@ HOME = "prov:home"
 ROUNDS = "prov:rounds"
 
 # Step data that belongs to one task; the home screen starts afresh.
-TASK_DATA = ("dossier_id", "version", "list", "score", "cert", "round_id", "new_round", "then", "revoke")
+TASK_DATA = (
+    "dossier_id",
+    "version",
+    "list",
+    "score",
+    "cert",
+    "round_id",
+    "new_round",
+    "then",
+    "revoke",
+    "sheet",
+    "member_id",
+    "member_name",
+    "correct",
+    "upload",
+)
 
 steps = Flow(FLOW_NAME, first_step="home")
 

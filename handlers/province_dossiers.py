@@ -43,6 +43,7 @@ from handlers.province_common import (
     LIST_MAX,
     NOTE_MAX,
     NOTE_MIN,
+    PROVINCE_STARS,
     ROUND_ASSIGNABLE,
     VISIBLE,
     WORKING,
@@ -60,6 +61,7 @@ from handlers.province_common import (
     round_line,
     tell_producer,
 )
+from handlers.province_council import send_certificate_extra
 from handlers.staff_files import send_dossier_files
 from storage import certificates, province, rounds
 from storage.models import Dossier, Round
@@ -166,15 +168,23 @@ async def _dossier_choices(ctx: Context, dossier: Dossier) -> list[Choice]:
         label = _("📅 Assign a round") if dossier.round_id is None else _("📅 Change the round")
         choices.append(Choice(label, P + "round"))
     if status is _S.SCHEDULED:
-        choices.append(Choice(_("🏅 Record the council's result"), P + "score"))
+        choices.append(Choice(_("🏅 Council sheets and result"), P + "score"))
     if status in (_S.SCORED, _S.PROPOSED_5):
         result = await certificates.result_of(ctx.session, dossier.id)
         if status is _S.PROPOSED_5:
-            choices.append(Choice(_("📜 Issue a 4★ certificate (5★ not granted)"), P + "cert"))
-        elif result is not None and result.stars in CERTIFIED:
+            choices.append(Choice(_("🏛 Central level granted 5★"), P + "c5"))
+            choices.append(Choice(_("📜 5★ not granted: issue 4★"), P + "cert"))
+        elif result is not None and result.stars in PROVINCE_STARS:
             choices.append(Choice(_("📜 Issue the certificate"), P + "cert"))
-    if status in (_S.CERTIFIED_3, _S.CERTIFIED_4):
+    if status in (_S.SCORED, _S.NOT_RATED, _S.PROPOSED_5):
+        choices.append(Choice(_("✏️ Correct the result"), P + "correct"))
+    if status in CERTIFIED.values():
         certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
+        if certificate is not None:
+            choices.append(Choice(_("📄 Upload the signed decision (PDF)"), P + "upload"))
+            if certificate.decision_file_id is not None:
+                choices.append(Choice(_("📄 The signed decision"), P + "decision"))
+            choices.append(Choice(_("🔳 QR code for the label"), P + "qr"))
         if certificate is not None and certificate.status == certificates.VALID:
             choices.append(Choice(_("⛔ Revoke the certificate"), P + "revoke"))
     choices.append(back_choice())
@@ -227,10 +237,21 @@ async def got_dossier(ctx: Context) -> None:
         await ctx.goto("round_pick")
     elif payload == P + "score":
         ctx.data["score"] = {}
-        await ctx.goto("score_a")
+        ctx.data.pop("correct", None)
+        await ctx.goto("sheets")
+    elif payload == P + "correct":
+        await ctx.goto("correct_reason")
     elif payload == P + "cert":
         ctx.data["cert"] = {}
         await ctx.goto("cert_no")
+    elif payload == P + "c5":
+        ctx.data["cert"] = {"central": True}
+        await ctx.goto("cert_no")
+    elif payload == P + "upload":
+        await ctx.goto("decision_upload")
+    elif payload in (P + "decision", P + "qr"):
+        await send_certificate_extra(ctx, dossier, payload.removeprefix(P))
+        await ctx.goto("dossier")
     elif payload == P + "revoke":
         await ctx.goto("revoke_reason")
     else:
