@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import __version__, admin_cli, round_cli
+from bot import __version__, admin_cli, certificate_cli, council_cli, round_cli
 from bot.settings import Settings
 
 log = logging.getLogger("ocop")
@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     admin_cli.add_commands(commands)
     round_cli.add_parser(commands)
+    council_cli.add_parser(commands)
+    certificate_cli.add_parser(commands)
     laichau = commands.add_parser("import-laichau", help="import the Lai Châu 2023 OCOP list as placeholder data")
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
@@ -40,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin_cli.run(args, settings)
     if args.command == "round":
         return round_cli.run(args, settings)
+    if args.command == "council":
+        return council_cli.run(args, settings)
+    if args.command == "certificate":
+        return certificate_cli.run(args, settings)
     if args.command == "import-laichau":
         from bot.importer import run_import
 

@@ -4,11 +4,27 @@ lowest sheet, and the sheets too far from the mean to save without a second look
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from bot.i18n import _
 from bot.rules import SHEET_SPREAD_FLAG_POINTS, RuleSet
+from bot.text import fold
 
 Points = tuple[float, float, float]
+PARTS = ("A", "B", "C")
+_POINTS = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:d|diem)?\s*$")
+
+
+def parse_points(text: str | None, maximum: int) -> float:
+    """Points typed as "32", "32,5" or "32.5", from 0 to ``maximum``; ValueError with a hint otherwise."""
+    match = _POINTS.match(fold(text or ""))
+    if match is None:
+        raise ValueError(_("Please type a number from 0 to {max}, for example 32 or 32,5.").format(max=maximum))
+    value = float(f"{match.group(1)}.{match.group(2) or 0}")
+    if value > maximum:
+        raise ValueError(_("At most {max} points for this part. Please type the points again.").format(max=maximum))
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,9 +41,8 @@ Every ⬅️ Back leads to the dossier or the step before.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from bot.council import Outcome, Sheet, outcome
+from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
@@ -89,7 +88,6 @@ from storage import certificates, council
 from storage.models import Certificate, CouncilMember, Dossier, Round
 
 _S = DossierStatus
-_POINTS = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:d|diem)?\s*$")
 
 # This module's steps of the province conversation; ``handlers.province`` joins them into one flow.
 steps = Flow(FLOW_NAME, first_step="sheets")
@@ -103,17 +101,6 @@ MEMBER_NAME_MIN, MEMBER_NAME_MAX = 3, 120
 # council's Excel file, ``bot.council_cli``), and the result is their mean (``bot.council``).
 
 CORRECTABLE = frozenset({_S.SCORED, _S.NOT_RATED, _S.PROPOSED_5})
-
-
-def parse_points(text: str | None, maximum: int) -> float:
-    """Points typed as "32", "32,5" or "32.5", from 0 to ``maximum``; ValueError with a hint otherwise."""
-    match = _POINTS.match(fold(text or ""))
-    if match is None:
-        raise ValueError(_("Please type a number from 0 to {max}, for example 32 or 32,5.").format(max=maximum))
-    value = float(f"{match.group(1)}.{match.group(2) or 0}")
-    if value > maximum:
-        raise ValueError(_("At most {max} points for this part. Please type the points again.").format(max=maximum))
-    return value
 
 
 def _part_max(dossier: Dossier, part: str) -> int:
