@@ -257,3 +257,50 @@ async def test_renewal_links_the_new_certificate_to_the_old_one(app: App) -> Non
     assert "2/QĐ-UBND" in producer.text and "1/QĐ-UBND" in producer.text
     assert await scalar(app, select(func.count(Certificate.id))) == 2
     assert producer_user
+
+
+async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app: App) -> None:
+    from bot.messages import SendFile
+    from tests import files
+
+    round_id = await make_round(app)
+    producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    from tests.test_province import score
+
+    await score(officer, "30", "20", "25")
+    await officer.press("pv:save")
+    await officer.press("pv:cert")
+    await officer.send("15/QĐ-UBND")
+    await officer.press("pv:today")
+    await officer.press("pv:save")
+
+    producer = Chat(app.engine, "p1")
+    await producer.press("m:status")
+    assert not any(p.startswith("crt:dec:") for p in payloads(producer))  # nothing uploaded yet
+
+    await officer.press("pv:upload")
+    await officer.send_file(b"just some words", "qd.txt")  # not a PDF
+    assert await scalar(app, select(Certificate.decision_file_id)) is None
+    scan = files.pdf(77)
+    await officer.send_file(scan, "qd-15.pdf")
+    assert await scalar(app, select(Certificate.decision_file_id)) is not None
+    assert "certificate.decision_upload" in await audit_actions(app)
+    assert "15/QĐ-UBND" in (await rendered_notices(app, producer_user))[-1]
+
+    await producer.press("m:status")
+    decision = next(p for p in payloads(producer) if p.startswith("crt:dec:"))
+    await producer.press(decision)
+    sent = [r for r in producer.replies if isinstance(r, SendFile)]
+    assert len(sent) == 1 and sent[0].mime == "application/pdf" and sent[0].path.read_bytes() == scan
+
+    # Another producer's crafted button gets nothing.
+    from tests.chat import force_offered
+    from tests.conftest import make_producer
+
+    await make_producer(app, "p2", name="HTX Khác")
+    stranger = Chat(app.engine, "p2")
+    await stranger.press("m:status")
+    await force_offered(app.engine, "p2", decision)
+    await stranger.press(decision)
+    assert not any(isinstance(r, SendFile) for r in stranger.replies)
