@@ -23,7 +23,17 @@ def build_registry() -> Registry:
 
     registry = Registry()
     menu.register(registry)
-    handler_modules = ("onboarding", "idea", "dossier", "status", "commune_review", "admin", "province", "link")
+    handler_modules = (
+        "onboarding",
+        "idea",
+        "dossier",
+        "status",
+        "commune_review",
+        "admin",
+        "province",
+        "link",
+        "commune_report",
+    )
     for module_name in (*handler_modules, "calendar"):
         module = _optional_handler(module_name)
         if module is not None:

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
 
+    # Council and certificates: the commune's report template (a .docx with {{placeholders}}; default: the
+    # one in bot/data), and how many public certificate checks one identity may make per window.
+    ocop_commune_report_template: Path | None = None
+    ocop_certificate_checks_per_window: int = 10
+    ocop_certificate_check_window_minutes: int = 10
+
     @property
     def zalo_oa_configured(self) -> bool:
         return bool(self.zalo_oa_id and self.zalo_oa_app_id and self.zalo_oa_secret_key)

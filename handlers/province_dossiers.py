@@ -30,9 +30,9 @@ from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.roles import deny
-from bot.rules import DossierStatus, SuppliedBy
+from bot.rules import DossierStatus
 from bot.text import has_words, shorten
-from handlers.dossier import case_label, item_done, item_label, progress_line, status_label, supplied_by
+from handlers.dossier import case_label, item_done, item_label, progress_line, status_label
 from handlers.province_common import (
     CERTIFIED,
     CHECKABLE,
@@ -143,8 +143,8 @@ def _dossier_text(ctx: Context, dossier: Dossier, facts: list[str], producer_lin
         lines.append(_("Submitted on {day}").format(day=format_day(dossier.submitted_at)))
     lines.append(progress_line(dossier))
     for item in dossier.items:
-        # The commune's own report counts as written once the dossier has reached the province.
-        done = item_done(item) or supplied_by(item.code) is SuppliedBy.COMMUNE
+        # The commune's report counts once its signed scan is in (handlers.commune_report), not before.
+        done = item_done(item)
         if item.required or done:
             mark = "✓" if done else "✗"
             count = f" ({len(item.files)})" if item.files else ""
