@@ -33,6 +33,7 @@ def build_registry() -> Registry:
         "province",
         "link",
         "commune_report",
+        "public_check",  # after onboarding and link: it wraps their gate
     )
     for module_name in (*handler_modules, "calendar"):
         module = _optional_handler(module_name)

@@ -131,12 +131,14 @@ async def show_status(ctx: Context) -> None:
     producer = await producer_of_user(ctx.session, ctx.user.id)
     idea_rows = await ideas.ideas_of(ctx.session, producer.id) if producer is not None else []
     dossier_rows = await dossiers.dossiers_of(ctx.session, producer.id) if producer is not None else []
+    certificate_choices = await _certificate_choices(ctx, producer.id) if producer is not None else []
     if not idea_rows and not dossier_rows:
         ctx.say(
             _("You have no product idea and no dossier yet. What would you like to start?"),
             [
                 Choice(_("📝 Register a product idea"), IDEA),
                 Choice(_("📂 My dossier"), DOSSIER),
+                *certificate_choices,
             ],
         )
         return
@@ -155,7 +157,7 @@ async def show_status(ctx: Context) -> None:
             )
             for dossier in dossier_rows
         ]
-    ctx.say("\n\n".join(blocks), await _certificate_choices(ctx, producer.id) if producer is not None else [])
+    ctx.say("\n\n".join(blocks), certificate_choices)
     ctx.say(_("What would you like to do next?"), menu_choices())
 
 

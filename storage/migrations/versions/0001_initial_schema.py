@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 08:07:59.928288
+Create Date: 2026-11-28 08:25:52.023219
 """
 
 from collections.abc import Sequence
