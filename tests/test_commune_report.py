@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 from docx import Document
 from sqlalchemy import select
@@ -170,3 +171,23 @@ def test_the_template_uses_only_placeholders_we_fill() -> None:
         "row.note",
     }
     assert placeholders(DEFAULT_TEMPLATE) <= known
+
+
+async def test_a_province_replaces_the_template(app: App, tmp_path: Path) -> None:
+    own = tmp_path / "mau-lai-chau.docx"
+    document = Document()
+    document.add_paragraph("MẪU CỦA TỈNH: {{product}} — {{commune}}")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "{{row.criterion}}"
+    table.rows[0].cells[1].text = "{{row.result}}"
+    document.save(str(own))
+    app.settings.ocop_commune_report_template = own
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await confirm_all(app, dossier_id)
+    (report,) = [r for r in officer.replies if isinstance(r, SendFile)]
+    text = document_text(report.path.read_bytes())
+    assert "MẪU CỦA TỈNH: Chè Tả Van — Xã Bình Lư" in text
+    assert text.count("Đạt") == 4 and "Sử dụng lao động địa phương" in text
+    await officer.press(f"rep:d:{dossier_id}")  # drafted again on request
+    assert any(isinstance(r, SendFile) for r in officer.replies)

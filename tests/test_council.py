@@ -294,6 +294,15 @@ async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app:
     sent = [r for r in producer.replies if isinstance(r, SendFile)]
     assert len(sent) == 1 and sent[0].mime == "application/pdf" and sent[0].path.read_bytes() == scan
 
+    # The province's own button makes the label's QR (the console has no bot username: the typed form).
+    import zxingcpp
+    from PIL import Image
+
+    await officer.press("pv:qr")
+    (png,) = [r for r in officer.replies if isinstance(r, SendFile)]
+    code = await scalar(app, select(Certificate.public_code))
+    assert zxingcpp.read_barcodes(Image.open(png.path))[0].text == f"/start cert_{code}"
+
     # Another producer's crafted button gets nothing.
     from tests.chat import force_offered
     from tests.conftest import make_producer
