@@ -35,8 +35,8 @@ def _stars(stars: int) -> str:
 
 def state_line(certificate: Certificate, today: dt.date) -> str:
     if certificate.status == certificates.REVOKED:
-        day = certificate.revoked_at.date() if certificate.revoked_at else today
-        return _("⛔ Revoked on {day}").format(day=format_day(day))
+        # The local day of the revocation (format_day converts a UTC time to the province's zone).
+        return _("⛔ Revoked on {day}").format(day=format_day(certificate.revoked_at or today))
     if certificate.status == certificates.SUPERSEDED:
         return _("🔁 Replaced by a newer certificate of the same product")
     if certificate.status == certificates.EXPIRED or certificate.expires_on < today:
