@@ -313,3 +313,20 @@ async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app:
     await force_offered(app.engine, "p2", decision)
     await stranger.press(decision)
     assert not any(isinstance(r, SendFile) for r in stranger.replies)
+
+
+async def test_a_meeting_date_set_after_the_council_met_opens_the_sheets(app: App) -> None:
+    round_id = await make_round(app, meeting=None)
+    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await officer.press("pv:score")
+    assert "pv:addm" not in payloads(officer) and "🗓" in officer.text  # set the meeting date first
+    await officer.press("prov:rounds")
+    await officer.press(f"pv:ro:{round_id}")
+    await officer.press("pv:emeeting")
+    await officer.send("15/1/2026")  # before the deadline of 20/01/2026: refused, and why
+    assert "20/01/2026" in officer.text
+    await officer.send("10/2/2026")  # in the past: the council has met
+    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await officer.press("pv:score")
+    assert "pv:addm" in payloads(officer)
