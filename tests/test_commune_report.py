@@ -3,10 +3,13 @@ sent back as the ``commune_report`` item; until then the province sees it missin
 
 from __future__ import annotations
 
+import asyncio
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
 from docx import Document
 from sqlalchemy import select
 
@@ -191,3 +194,29 @@ async def test_a_province_replaces_the_template(app: App, tmp_path: Path) -> Non
     assert text.count("Đạt") == 4 and "Sử dụng lao động địa phương" in text
     await officer.press(f"rep:d:{dossier_id}")  # drafted again on request
     assert any(isinstance(r, SendFile) for r in officer.replies)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+async def test_the_draft_opens_in_libreoffice(app: App, tmp_path: Path) -> None:
+    producer = await make_producer(app, "p1", name="HTX Chè Tả Van")
+    dossier_id = await make_dossier(app, producer)
+    officer = await confirm_all(app, dossier_id)
+    (report,) = [r for r in officer.replies if isinstance(r, SendFile)]
+    source = tmp_path / "bao-cao.docx"
+    source.write_bytes(report.path.read_bytes())
+    process = await asyncio.create_subprocess_exec(
+        "soffice",
+        f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+        "--headless",
+        "--convert-to",
+        "txt:Text (encoded):UTF8",
+        "--outdir",
+        str(tmp_path),
+        str(source),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await asyncio.wait_for(process.wait(), timeout=120) == 0
+    text = (tmp_path / "bao-cao.txt").read_text(encoding="utf-8-sig")
+    for expected in ("BÁO CÁO ĐÁNH GIÁ CỦA UBND XÃ", "Chè Tả Van", "HTX Chè Tả Van", "Xã Bình Lư", "Đạt"):
+        assert expected in text, expected
