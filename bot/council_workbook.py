@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.communes import communes_of
 from bot.council import PARTS, Sheet, outcome, parse_points
+from bot.i18n import _
 from bot.rules import DossierStatus, rule_set_by_code
 from bot.text import fold, tidy
 from storage import audit, council, province
@@ -107,7 +108,7 @@ async def read(session: AsyncSession, province_name: str, found: Round, data: by
     try:
         book = load_workbook(io.BytesIO(data), data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        return [], [f"not an .xlsx workbook ({type(error).__name__})"]
+        return [], [_("This is not an Excel workbook (.xlsx): {kind}.").format(kind=type(error).__name__)]
     waiting = {d.id: d for d in await waiting_dossiers(session, province_name, found)}
     errors: list[str] = []
     plan: Plan = []
@@ -115,7 +116,11 @@ async def read(session: AsyncSession, province_name: str, found: Round, data: by
         raw_id = _cell_text(sheet[ID_CELL].value)
         dossier = waiting.get(int(raw_id)) if raw_id.isdigit() else None
         if dossier is None:
-            errors.append(f"{sheet.title}: {ID_CELL} does not name a dossier of {found.name} waiting for the council")
+            errors.append(
+                _("{sheet}: cell {cell} does not name a dossier of {round} waiting for the council.").format(
+                    sheet=sheet.title, cell=ID_CELL, round=found.name
+                )
+            )
             continue
         rule_set = rule_set_by_code(dossier.rule_set)
         columns: list[Column] = []
@@ -126,7 +131,11 @@ async def read(session: AsyncSession, province_name: str, found: Round, data: by
             if not any(texts):
                 continue  # a spare column, or a member who did not score this dossier
             if len(name) < 3:
-                errors.append(f"{sheet.title}: column {cells[0].column_letter} has points but no member name")
+                errors.append(
+                    _("{sheet}: column {column} has points but no member's name.").format(
+                        sheet=sheet.title, column=cells[0].column_letter
+                    )
+                )
                 continue
             points: list[float] = []
             for part, cell, text in zip(PARTS, cells, texts, strict=True):
@@ -138,7 +147,7 @@ async def read(session: AsyncSession, province_name: str, found: Round, data: by
                 columns.append(Column(name, (points[0], points[1], points[2])))
         names = [fold(c.name) for c in columns]
         if len(set(names)) != len(names):
-            errors.append(f"{sheet.title}: a member's name appears twice")
+            errors.append(_("{sheet}: a member's name appears twice.").format(sheet=sheet.title))
         plan.append((dossier, columns))
     return plan, errors
 

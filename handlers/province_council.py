@@ -40,13 +40,15 @@ Every ⬅️ Back leads to the dossier or the step before.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
+from bot import council_workbook
 from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
-from bot.messages import Choice, ReceivedFile, RejectedFile
+from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
 from bot.public_codes import new_public_code
 from bot.roles import deny
 from bot.rules import (
@@ -93,6 +95,7 @@ _S = DossierStatus
 steps = Flow(FLOW_NAME, first_step="sheets")
 
 MEMBER_NAME_MIN, MEMBER_NAME_MAX = 3, 120
+WORKBOOK_ERRORS_SHOWN = 10
 
 
 # Council sheets ------------------------------------------------------------------------------------------
@@ -208,17 +211,78 @@ async def ask_sheets(ctx: Context) -> None:
         lines += _outcome_lines(outcome(rule_set_by_code(dossier.rule_set), sheets))
     choices = [Choice(shorten(f"✏️ {m.name}", LABEL_MAX), f"{P}m:{m.id}") for m in members[:LIST_MAX]]
     choices.append(Choice(_("➕ Add a council member"), P + "addm"))
+    if not _correcting(ctx):
+        choices.append(Choice(_("📥 Excel workbook of the round"), P + "xlsx"))
     if len(sheets) >= COUNCIL_MIN_SHEETS:
         choices.append(Choice(_("🧮 Work out the result"), P + "result"))
     else:
         lines.append(_("At least {count} sheets are needed for the result.").format(count=COUNCIL_MIN_SHEETS))
     choices.append(back_choice())
-    ctx.say("\n".join(lines), choices)
+    if not _correcting(ctx):
+        lines.append(_("You can also send the council's filled Excel workbook here."))
+    ctx.ask_file("\n".join(lines), choices)
+
+
+async def _workbook_template(ctx: Context) -> None:
+    current = await _round_of_current(ctx)
+    if current is None:
+        return
+    _dossier, found = current
+    made = await council_workbook.template(ctx.session, ctx.settings.ocop_province, found)
+    if made is not None:
+        data, _dossiers, _members = made
+        _sha, path = await ctx.files.put(data, "xlsx")
+        ctx.send_file(
+            SendFile(
+                path=path,
+                name=f"phieu-cham-dot-{found.id}.xlsx",
+                mime=council_workbook.MIME,
+                caption=_(
+                    "One sheet per dossier of {round}, one column per member. Fill it in and send it back here."
+                ).format(round=found.name),
+            )
+        )
+    await ctx.goto("sheets")
+
+
+async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
+    current = await _round_of_current(ctx)
+    if current is None or _correcting(ctx):
+        if current is not None:
+            await ctx.reask(_("During a correction, type the sheets again here."))
+        return
+    _dossier, found = current
+    data = await asyncio.to_thread(received.path.read_bytes)
+    plan, errors = await council_workbook.read(ctx.session, ctx.settings.ocop_province, found, data)
+    if received.mime != council_workbook.MIME or errors:
+        shown = errors[:WORKBOOK_ERRORS_SHOWN] or [_("This is not the council's Excel workbook (.xlsx).")]
+        await ctx.reask("\n".join([_("Nothing was saved from this file:"), *shown]))
+        return
+    lines = await council_workbook.save(
+        ctx.session,
+        found,
+        plan,
+        now=ctx.now,
+        source=council.XLSX,
+        file_name=received.original_name or "workbook.xlsx",
+        actor_user_id=ctx.user.id,
+    )
+    ctx.say(_("📥 Workbook read: the sheets are saved.") + "\n" + "\n".join(lines))
+    await ctx.goto("sheets")
 
 
 @steps.answer("sheets")
 async def got_sheets(ctx: Context) -> None:
     if not await guard(ctx):
+        return
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    if isinstance(ctx.received, ReceivedFile):
+        await _workbook_import(ctx, ctx.received)
+        return
+    if ctx.payload == P + "xlsx":
+        await _workbook_template(ctx)
         return
     if ctx.payload == P + "back":
         for key in ("score", "member_id", "correct"):

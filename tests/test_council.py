@@ -330,3 +330,32 @@ async def test_a_meeting_date_set_after_the_council_met_opens_the_sheets(app: Ap
     await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
     await officer.press("pv:score")
     assert "pv:addm" in payloads(officer)
+
+
+async def test_the_workbook_goes_through_the_chat_too(app: App, tmp_path: Path) -> None:
+    from bot.messages import SendFile
+
+    round_id = await make_round(app)
+    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await officer.press("pv:score")
+    await add_members(officer, MEMBERS[:1])
+    await enter_sheet(officer, MEMBERS[0][0], "30", "20", "25")
+    await officer.press("pv:xlsx")
+    (sent,) = [r for r in officer.replies if isinstance(r, SendFile)]
+    workbook = tmp_path / "from-chat.xlsx"
+    workbook.write_bytes(sent.path.read_bytes())
+    fill_column(workbook, dossier_id, "Lò Thị Bích", (31, 21, 40))  # C above 35
+    await officer.send_path(workbook)
+    assert "Không lưu gì từ tệp này" in officer.text and f"HS{dossier_id}!D10" in officer.text
+    assert await scalar(app, select(func.count(ScoreSheet.id))) == 1
+    fill_column(workbook, dossier_id, "Tẩn A Chu", (29, 19, 24))
+    book = load_workbook(workbook)
+    book[f"HS{dossier_id}"]["D10"] = 26  # the secretary corrects the slip
+    book.save(workbook)
+    await officer.send_path(workbook)
+    async with app.engine.sessions() as session:
+        rows = sorted((s.source, s.points_c) for s in await session.scalars(select(ScoreSheet)))
+    assert rows == [("chat", 25.0), ("xlsx", 24.0), ("xlsx", 26.0)]
+    assert "pv:result" in payloads(officer)
+    assert "-> 4 stars" in officer.text  # 30+31+29 / 3 = 30, 20, 25 → 75
