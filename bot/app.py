@@ -35,8 +35,10 @@ def build_registry() -> Registry:
         "link",
         "staff_search",
         "office_reports",
+        "commune_report",
+        "public_check",  # after onboarding and link: it wraps their gate
     )
-    # privacy last: its gate runs before the onboarding gate it wraps.
+    # privacy last: its gate runs before the gates it wraps (onboarding, the public certificate check).
     for module_name in (*handler_modules, "calendar", "privacy", "privacy_admin"):
         module = _optional_handler(module_name)
         if module is not None:

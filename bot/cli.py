@@ -10,7 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import __version__, admin_cli, backup_cli, logs, office_cli, privacy_cli, round_cli
+from bot import (
+    __version__,
+    admin_cli,
+    backup_cli,
+    certificate_cli,
+    council_cli,
+    logs,
+    office_cli,
+    privacy_cli,
+    round_cli,
+)
 from bot.i18n import MissingCatalogue
 from bot.settings import Settings, load_settings
 
@@ -30,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     office_cli.add_parsers(commands)
     backup_cli.add_commands(commands)
     privacy_cli.add_parser(commands)
+    council_cli.add_parser(commands)
+    certificate_cli.add_parser(commands)
     laichau = commands.add_parser(
         "import-laichau", help="the Lai Châu 2023 list: same as 'import products PATH --preset laichau-2023'"
     )
@@ -82,6 +94,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, setting
         return backup_cli.run(args, settings)
     if args.command == "privacy":
         return privacy_cli.run(args, settings)
+    if args.command == "council":
+        return council_cli.run(args, settings)
+    if args.command == "certificate":
+        return certificate_cli.run(args, settings)
     if args.command == "import-laichau":
         args = argparse.Namespace(
             command="import", import_what="products", path=Path(args.path), dry_run=False, map=[], preset="laichau-2023"

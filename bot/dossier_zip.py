@@ -20,6 +20,7 @@ from bot.i18n import _
 from bot.rules import DOSSIER_CASE_LABELS, requirement
 from bot.spreadsheet import add_table, new_workbook, to_bytes
 from bot.text import fold
+from storage.filestore import FileStore
 from storage.models import Dossier, DossierItem, DossierItemFile, Producer, Product
 
 INDEX_NAME = "00-muc-luc.xlsx"
@@ -82,8 +83,7 @@ async def load(
         folder = f"{position:02d}-{slug(item.code, 30)}"
         for number, link in enumerate(item.files, start=1):
             stored = link.stored_file
-            path = Path(stored.path)
-            path = path if path.is_absolute() else files_root / path
+            path = FileStore(files_root).located(stored.path)
             name = f"{slug(item.code, 30)}-{number}{path.suffix.casefold()}"
             if not path.is_file():
                 missing.append(f"{folder}/{name}")

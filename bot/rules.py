@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -105,6 +106,7 @@ class DossierStatus(StrEnum):
     CERTIFIED_3 = "certified_3"
     CERTIFIED_4 = "certified_4"
     PROPOSED_5 = "proposed_5"
+    CERTIFIED_5 = "certified_5"
 
 
 DOSSIER_STATUS_LABELS: dict[DossierStatus, str] = {
@@ -121,7 +123,8 @@ DOSSIER_STATUS_LABELS: dict[DossierStatus, str] = {
     DossierStatus.NOT_RATED: N_("Not rated"),
     DossierStatus.CERTIFIED_3: N_("Certified 3 stars"),
     DossierStatus.CERTIFIED_4: N_("Certified 4 stars"),
-    DossierStatus.PROPOSED_5: N_("Proposed to the central level for 5 stars"),
+    DossierStatus.PROPOSED_5: N_("Proposed to the central level for 5 stars (not granted yet)"),
+    DossierStatus.CERTIFIED_5: N_("Certified 5 stars by the central level"),
 }
 
 DOSSIER_NEXT_STEP: dict[DossierStatus, str] = {
@@ -139,6 +142,7 @@ DOSSIER_NEXT_STEP: dict[DossierStatus, str] = {
     DossierStatus.CERTIFIED_3: N_("Keep the certificate valid: renew before it expires."),
     DossierStatus.CERTIFIED_4: N_("Keep the certificate valid: renew before it expires."),
     DossierStatus.PROPOSED_5: N_("The ministry will evaluate the product for 5 stars."),
+    DossierStatus.CERTIFIED_5: N_("Keep the certificate valid: renew before it expires."),
 }
 
 
@@ -155,11 +159,14 @@ DOSSIER_TRANSITIONS: dict[DossierStatus, frozenset[DossierStatus]] = {
     _S.COMPLETENESS_CHECK: frozenset({_S.PROVINCE_SUPPLEMENT, _S.SCHEDULED}),
     _S.PROVINCE_SUPPLEMENT: frozenset({_S.COMPLETENESS_CHECK}),
     _S.SCHEDULED: frozenset({_S.SCORED}),
-    _S.SCORED: frozenset({_S.NOT_RATED, _S.CERTIFIED_3, _S.CERTIFIED_4, _S.PROPOSED_5}),
-    _S.PROPOSED_5: frozenset({_S.CERTIFIED_4}),  # the ministry may decline 5★; the province's 4★ stands
-    _S.NOT_RATED: frozenset(),
+    # SCORED again: a result corrected before the certificate is re-scored, then takes its new outcome.
+    _S.SCORED: frozenset({_S.NOT_RATED, _S.CERTIFIED_3, _S.CERTIFIED_4, _S.PROPOSED_5, _S.SCORED}),
+    # The central level grants 5★, or declines and the province's 4★ stands.
+    _S.PROPOSED_5: frozenset({_S.CERTIFIED_5, _S.CERTIFIED_4, _S.SCORED}),
+    _S.NOT_RATED: frozenset({_S.SCORED}),
     _S.CERTIFIED_3: frozenset(),
     _S.CERTIFIED_4: frozenset(),
+    _S.CERTIFIED_5: frozenset(),
 }
 # States in which the producer may still add files.
 PRODUCER_EDITABLE = frozenset({_S.DRAFT, _S.NEEDS_SUPPLEMENT, _S.PROVINCE_SUPPLEMENT})
@@ -182,6 +189,69 @@ COMMUNE_CRITERIA: dict[str, str] = {
     "idea_origin": N_("Origin of the product idea"),
     "local_identity": N_("Local identity and know-how"),
 }
+
+
+# The council (the scoring software's model) ---------------------------------------------------------------
+
+# A member's sheet whose total is further than this from the council's mean is shown to the secretary
+# before the result is saved: usually a typing slip, sometimes a real disagreement to minute.
+SHEET_SPREAD_FLAG_POINTS = 15.0
+# Fewer sheets than this is not a council's result.
+COUNCIL_MIN_SHEETS = 3
+
+COUNCIL_ROLES: dict[str, str] = {
+    "chair": N_("Chair"),
+    "vice_chair": N_("Vice-chair"),
+    "member": N_("Member"),
+    "secretary": N_("Secretary"),
+}
+
+MANDATORY_CRITERIA_CSV = Path(__file__).resolve().parent / "data" / "mandatory_criteria.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class MandatoryCriterion:
+    """A criterion whose failure caps the result at 2★ (not certified), with what the producer can do."""
+
+    code: str
+    rule_sets: frozenset[str]
+    label_vi: str
+    label_en: str
+    fix_vi: str
+    fix_en: str
+
+    @property
+    def label(self) -> str:
+        return self.label_vi if current_locale.get() == "vi" else self.label_en
+
+    @property
+    def fix(self) -> str:
+        return self.fix_vi if current_locale.get() == "vi" else self.fix_en
+
+
+@cache
+def mandatory_criteria_all() -> tuple[MandatoryCriterion, ...]:
+    with MANDATORY_CRITERIA_CSV.open(encoding="utf-8") as handle:
+        return tuple(
+            MandatoryCriterion(
+                code=row["code"],
+                rule_sets=frozenset(row["rule_sets"].split(";")),
+                label_vi=row["label_vi"],
+                label_en=row["label_en"],
+                fix_vi=row["fix_vi"],
+                fix_en=row["fix_en"],
+            )
+            for row in csv.DictReader(handle)
+        )
+
+
+def mandatory_criteria(rule_set_code: str) -> list[MandatoryCriterion]:
+    """The mandatory criteria of one rule set, in the CSV's order."""
+    return [c for c in mandatory_criteria_all() if "all" in c.rule_sets or rule_set_code in c.rule_sets]
+
+
+def mandatory_criterion(code: str | None) -> MandatoryCriterion | None:
+    return next((c for c in mandatory_criteria_all() if c.code == code), None)
 
 
 class Role(StrEnum):
@@ -290,6 +360,8 @@ class RuleSet:
     valid_to: dt.date | None
     part_max: dict[str, int]
     certifier_by_star: dict[int, str]
+    # The council's result is the mean of the members' sheets per part, rounded half up to this many decimals.
+    mean_decimals: int = 2
 
     star_bands: tuple[StarBand, ...] = (
         StarBand(5, 90),
@@ -303,6 +375,20 @@ class RuleSet:
         """``star = mandatory_ok ? band(points) : min(band, 2)`` (ocop-domain.md §10)."""
         band = next(b.stars for b in self.star_bands if points >= b.min_points)
         return band if mandatory_ok else min(band, 2)
+
+    def round_points(self, value: float) -> float:
+        """Half up, as the scoring sheets do (Python's round() would give 32.12 for 32.125)."""
+        quantum = Decimal(1).scaleb(-self.mean_decimals)
+        return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+    def mean_of(self, sheets: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+        """The council's points per part: the members' mean, rounded."""
+        count = len(sheets)
+        a, b, c = (self.round_points(sum(s[i] for s in sheets) / count) for i in range(3))
+        return a, b, c
+
+    def total_of(self, parts: tuple[float, float, float]) -> float:
+        return self.round_points(sum(parts))
 
 
 RULE_SETS: tuple[RuleSet, ...] = (

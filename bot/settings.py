@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     def data_controller(self) -> str:
         return self.ocop_data_controller or f"Văn phòng Điều phối Chương trình OCOP tỉnh {self.ocop_province}"
 
+    # Council and certificates: the commune's report template (a .docx with {{placeholders}}; default: the
+    # one in bot/data), and how many public certificate checks one identity may make per window.
+    ocop_commune_report_template: Path | None = None
+    ocop_certificate_checks_per_window: int = 10
+    ocop_certificate_check_window_minutes: int = 10
+
     @field_validator("zalo_webhook_secret")
     @classmethod
     def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:

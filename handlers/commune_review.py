@@ -51,6 +51,7 @@ from bot.rules import (
 )
 from bot.text import shorten
 from handlers.admin import actor_label, commune_name
+from handlers.commune_report import offer_draft
 from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
@@ -382,10 +383,6 @@ async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> 
         if not written:  # cannot happen inside our own transaction after the first bump; be loud if it does
             raise RuntimeError(f"dossier {dossier.id} changed during forwarding")
         await _audit(ctx, f"dossier.{target.value}", dossier, before)
-    for item in dossier.items:
-        found = requirement(item.code)
-        if found is not None and found.supplied_by is SuppliedBy.COMMUNE and item.handed_in_at is None:
-            item.handed_in_at = ctx.now
     await ctx.session.flush()
     producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
     if producer is not None:
@@ -400,7 +397,8 @@ async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> 
             "✅ All four criteria confirmed. The dossier of {product} is now with the province. The producer was told."
         ).format(product=dossier.product.name)
     )
-    await show_queue(ctx, scope)
+    # The commune's report is drafted now; it counts only once the signed scan is back (handlers.commune_report).
+    await offer_draft(ctx, dossier)
 
 
 async def reject_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:

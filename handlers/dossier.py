@@ -76,6 +76,7 @@ FINISHED = frozenset(
         DossierStatus.CERTIFIED_3.value,
         DossierStatus.CERTIFIED_4.value,
         DossierStatus.PROPOSED_5.value,
+        DossierStatus.CERTIFIED_5.value,
     }
 )
 # Ideas the commune has (or will have) seen; a draft idea is finished in the idea flow first.

@@ -71,6 +71,11 @@ TASK_DATA = (
     "batch_page",
     "late",
     "late_ok",
+    "sheet",
+    "member_id",
+    "member_name",
+    "correct",
+    "upload",
 )
 
 steps = Flow(FLOW_NAME, first_step="home")

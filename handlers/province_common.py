@@ -25,7 +25,7 @@ from bot.flow import Context
 from bot.i18n import _, format_day, format_number
 from bot.messages import Choice
 from bot.roles import deny, is_province_officer, scope_of
-from bot.rules import DossierStatus, IllegalTransition, check_transition
+from bot.rules import DossierStatus, IllegalTransition, check_transition, mandatory_criterion
 from storage import audit, certificates, dossiers, province, rounds
 from storage.models import Certificate, CouncilResult, Dossier, Round
 
@@ -44,11 +44,12 @@ WORKING = (
     _S.SCORED,
     _S.PROPOSED_5,
 )
-FINISHED = (_S.CERTIFIED_4, _S.CERTIFIED_3, _S.NOT_RATED)
+FINISHED = (_S.CERTIFIED_5, _S.CERTIFIED_4, _S.CERTIFIED_3, _S.NOT_RATED)
 VISIBLE = tuple(s.value for s in WORKING + FINISHED)
 CHECKABLE = frozenset({_S.AT_PROVINCE, _S.COMPLETENESS_CHECK})
 ROUND_ASSIGNABLE = frozenset({_S.AT_PROVINCE, _S.COMPLETENESS_CHECK, _S.PROVINCE_SUPPLEMENT, _S.SCHEDULED})
-CERTIFIED = {3: _S.CERTIFIED_3, 4: _S.CERTIFIED_4}
+CERTIFIED = {3: _S.CERTIFIED_3, 4: _S.CERTIFIED_4, 5: _S.CERTIFIED_5}
+PROVINCE_STARS = frozenset({3, 4})  # 5★ only by the central level's decision
 
 NOTE_MIN, NOTE_MAX = 5, 1000
 ROUND_NAME_MIN, ROUND_NAME_MAX = 3, 100
@@ -169,7 +170,7 @@ async def current_dossier(ctx: Context) -> Dossier | None:
 
 async def changed_meanwhile(ctx: Context) -> None:
     ctx.say(_("Someone else changed this dossier meanwhile, so nothing was saved. Here it is as it is now:"))
-    for key in ("score", "cert", "then", "revoke"):
+    for key in ("score", "cert", "then", "revoke", "sheet", "member_id", "correct"):
         ctx.data.pop(key, None)
     await ctx.goto("dossier")
 
@@ -213,8 +214,11 @@ async def apply_change(
 # What the province decided, in words ---------------------------------------------------------------------
 
 
-async def dossier_facts(session: AsyncSession, province_name: str, dossier: Dossier) -> list[str]:
-    """Round, council result and certificate lines of a dossier: shown to officers and to the producer."""
+async def dossier_facts(
+    session: AsyncSession, province_name: str, dossier: Dossier, *, staff: bool = True
+) -> list[str]:
+    """Round, council result and certificate lines of a dossier: shown to officers and (``staff`` False,
+    without the council's internals) to the producer."""
     lines: list[str] = []
     if dossier.round_id is not None:
         found = await rounds.round_of(session, province_name, dossier.round_id)
@@ -222,10 +226,14 @@ async def dossier_facts(session: AsyncSession, province_name: str, dossier: Doss
             lines.append(round_line(found))
     result = await certificates.result_of(session, dossier.id)
     if result is not None:
-        lines.append(_result_line(result))
+        lines += _result_lines(result, dossier, staff)
     certificate = await certificates.certificate_of_dossier(session, dossier.id)
     if certificate is not None:
-        lines.append(_certificate_line(certificate))
+        lines.append(certificate_line(certificate))
+        lines += [
+            "   ↳ " + _("renews {line}").format(line=certificate_line(older))
+            for older in await certificates.history(session, certificate)
+        ]
     return lines
 
 
@@ -235,30 +243,64 @@ async def producer_facts(session: AsyncSession, province_name: str, dossier: Dos
     lines: list[str] = []
     if dossier.status == _S.PROVINCE_SUPPLEMENT and dossier.review_note:
         lines.append(_("The province asks: {note}").format(note=dossier.review_note))
-    return lines + await dossier_facts(session, province_name, dossier)
+    return lines + await dossier_facts(session, province_name, dossier, staff=False)
 
 
-def _result_line(result: CouncilResult) -> str:
-    line = _("🏅 Council: A {a} + B {b} + C {c} = {total} points → {stars}").format(
+def failed_criterion_lines(code: Any, note: Any) -> list[str]:
+    """The failed mandatory criterion, the council's note and what to fix: never a star rating."""
+    found = mandatory_criterion(str(code) if code else None)
+    lines = [_("Mandatory criterion not met: {criterion}.").format(criterion=found.label if found else "")]
+    if note:
+        lines.append(_("The council noted: {note}").format(note=note))
+    if found is not None:
+        lines.append(_("What to fix: {fix}").format(fix=found.fix))
+    return lines
+
+
+def _result_lines(result: CouncilResult, dossier: Dossier, staff: bool) -> list[str]:
+    points = _("🏅 Council: A {a} + B {b} + C {c} = {total} points").format(
         a=points_text(result.points_a),
         b=points_text(result.points_b),
         c=points_text(result.points_c),
         total=points_text(result.total),
-        stars=stars_text(result.stars),
     )
     if not result.mandatory_ok:
-        line += "\n" + _("✗ A mandatory criterion failed (at most 2 stars).")
-    return line
+        lines = [
+            points + " — " + _("❌ not certified"),
+            *failed_criterion_lines(result.failed_criterion, result.council_note),
+        ]
+    elif result.stars < 3:
+        lines = [points + " — " + _("❌ not certified (at least 50 points are needed)")]
+    elif result.stars == 5 and dossier.status == _S.PROPOSED_5:
+        lines = [points + " — " + _("proposed to the central level for 5 stars (not granted yet)")]
+    elif result.stars == 5:
+        lines = [points + " — " + _("proposed to the central level for 5 stars")]
+    else:
+        lines = [points + " → " + stars_text(result.stars)]
+    if staff and result.sheet_count:
+        lines.append(
+            _("{count} sheets, spread {spread} points").format(
+                count=result.sheet_count, spread=points_text(result.spread)
+            )
+        )
+    if staff and result.correction_reason:
+        lines.append(_("Corrected: {reason}").format(reason=result.correction_reason))
+    return lines
 
 
-def _certificate_line(certificate: Certificate) -> str:
+def certificate_line(certificate: Certificate) -> str:
     if certificate.status == certificates.REVOKED:
         return _("⛔ Certificate {number} was revoked: {reason}").format(
             number=certificate.decision_no, reason=certificate.revoked_reason or ""
         )
-    return _("📜 Certificate {stars}, decision {number} of {issued}, valid until {expires}").format(
+    line = _("📜 Certificate {stars}, decision {number} of {issued}, valid until {expires}").format(
         stars=stars_text(certificate.stars),
         number=certificate.decision_no,
         issued=format_day(certificate.issued_on),
         expires=format_day(certificate.expires_on),
     )
+    if certificate.status == certificates.EXPIRED:
+        line += " — " + _("expired")
+    elif certificate.status == certificates.SUPERSEDED:
+        line += " — " + _("replaced by a newer certificate")
+    return line

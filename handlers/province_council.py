@@ -1,150 +1,492 @@
-"""The council's result and what follows from it: points A, B, C and the mandatory criteria → stars, then the
-province's certificate (decision number and date, valid 36 months), and its revocation.
+"""The council's result and what follows from it: each member's sheet (points A, B, C), the mean per part
+and the star of the dossier's rule set, a failed mandatory criterion (which one, and the council's note),
+corrections before the certificate, then the certificate (decision number and date, valid 36 months), the
+central level's 5★ decision, and revocation.
 
 Reached from a dossier's screen (``handlers.province_dossiers``), which offers each action only at the status
-that allows it; every step reloads the dossier and re-checks. The stars come from the dossier's rule set
-(``bot.rules``: ``star_for``): below 3 stars the dossier is NOT_RATED, 5 stars is PROPOSED_5 to the central
-level, 3 or 4 stars wait for the certificate. A 5★ proposal the ministry did not grant is certified 4★.
+that allows it; every step reloads the dossier and re-checks. Sheets are entered once the round's council has
+met; the result needs ``COUNCIL_MIN_SHEETS`` sheets and shows the spread and every sheet more than
+``SHEET_SPREAD_FLAG_POINTS`` from the mean before it is saved. Below 3 stars the dossier is NOT_RATED (not
+certified), ≥ 90 points is PROPOSED_5 (a state of its own: the central level decides), 3 or 4 stars wait for
+the province's certificate. A decision is never dated before the council met.
 
 ```mermaid
 stateDiagram-v2
-    [*] --> score_a: 🏅 Council result (SCHEDULED)
-    score_a --> score_b: points A
-    score_b --> score_c: points B
-    score_c --> mandatory: points C
-    mandatory --> score_confirm: yes / no
-    score_confirm --> score_a: ✏️ Type the points again
+    [*] --> sheets: 🏅 Council sheets (SCHEDULED) · ✏️ Correct (SCORED/NOT_RATED/PROPOSED_5, via correct_reason)
+    sheets --> member_name: ➕ Add a member
+    member_name --> member_role: a name
+    member_role --> sheets: a role (member saved)
+    sheets --> sheet_a: ✏️ a member
+    sheet_a --> sheet_b: points A
+    sheet_b --> sheet_c: points B
+    sheet_c --> sheets: points C (sheet saved)
+    sheets --> mandatory: 🧮 Work out the result
+    mandatory --> score_confirm: ✅ all passed
+    mandatory --> mandatory_which: ❌ one failed
+    mandatory_which --> mandatory_note: the criterion
+    mandatory_note --> score_confirm: the council's note
+    score_confirm --> sheets: 📝 Back to the sheets
     score_confirm --> [*]: 💾 Save (→ SCORED → NOT_RATED / PROPOSED_5), the dossier
-    [*] --> cert_no: 📜 Issue certificate (SCORED 3–4★ / PROPOSED_5)
+    [*] --> cert_no: 📜 Certificate (SCORED 3–4★) · 🏛 5★ granted / 4★ (PROPOSED_5)
     cert_no --> cert_date: decision number
-    cert_date --> cert_confirm: decision date (not in the future)
-    cert_confirm --> [*]: 💾 Save (→ CERTIFIED_3 / CERTIFIED_4, expiry = +36 months), the dossier
+    cert_date --> cert_confirm: decision date (not in the future, not before the meeting)
+    cert_confirm --> [*]: 💾 Save (→ CERTIFIED_3/4/5, expiry = +36 months), the dossier
     [*] --> revoke_reason: ⛔ Revoke certificate (CERTIFIED, valid)
     revoke_reason --> revoke_confirm: a reason
     revoke_confirm --> [*]: ⛔ Revoke, the dossier
 ```
-Every ⬅️ Back leads to the dossier, except from ``mandatory`` (to ``score_c``) and ``cert_date`` (to ``cert_no``).
+Every ⬅️ Back leads to the dossier or the step before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import re
 
+from bot import council_workbook
+from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
-from bot.messages import Choice
-from bot.rules import DossierStatus, certificate_expiry, rule_set_by_code
-from bot.text import fold, has_words, tidy
+from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
+from bot.public_codes import new_public_code
+from bot.roles import deny
+from bot.rules import (
+    COUNCIL_MIN_SHEETS,
+    COUNCIL_ROLES,
+    DossierStatus,
+    certificate_expiry,
+    label,
+    mandatory_criteria,
+    mandatory_criterion,
+    rule_set_by_code,
+)
+from bot.text import fold, has_words, shorten, tidy
+from handlers.certificate_share import DECISION_TYPES, send_decision, send_qr, stored_row
+from handlers.dossier import rejected_text
 from handlers.province_common import (
     CERTIFIED,
     DECISION_MAX,
     FLOW_NAME,
+    LABEL_MAX,
+    LIST_MAX,
     NOTE_MAX,
     NOTE_MIN,
+    PROVINCE_STARS,
     P,
     apply_change,
     back_choice,
     current_dossier,
+    find_round,
     guard,
     not_now,
+    payload_id,
     points_text,
     record_audit,
     stars_text,
     tell_producer,
 )
-from storage import certificates
-from storage.models import Certificate, Dossier
+from storage import certificates, council
+from storage.models import Certificate, CouncilMember, Dossier, Round
 
 _S = DossierStatus
-_POINTS = re.compile(r"^\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:d|diem)?\s*$")
 
 # This module's steps of the province conversation; ``handlers.province`` joins them into one flow.
-steps = Flow(FLOW_NAME, first_step="score_a")
+steps = Flow(FLOW_NAME, first_step="sheets")
+
+MEMBER_NAME_MIN, MEMBER_NAME_MAX = 3, 120
+WORKBOOK_ERRORS_SHOWN = 10
 
 
-# Council result ------------------------------------------------------------------------------------------
+# Council sheets ------------------------------------------------------------------------------------------
+#
+# The result is not typed as one number per part: each member's sheet is entered (or imported from the
+# council's Excel file, ``bot.council_cli``), and the result is their mean (``bot.council``).
 
-
-def parse_points(text: str | None, maximum: int) -> float:
-    """Points typed as "32", "32,5" or "32.5", from 0 to ``maximum``; ValueError with a hint otherwise."""
-    match = _POINTS.match(fold(text or ""))
-    if match is None:
-        raise ValueError(_("Please type a number from 0 to {max}, for example 32 or 32,5.").format(max=maximum))
-    value = float(f"{match.group(1)}.{match.group(2) or 0}")
-    if value > maximum:
-        raise ValueError(_("At most {max} points for this part. Please type the points again.").format(max=maximum))
-    return value
+CORRECTABLE = frozenset({_S.SCORED, _S.NOT_RATED, _S.PROPOSED_5})
 
 
 def _part_max(dossier: Dossier, part: str) -> int:
     return rule_set_by_code(dossier.rule_set).part_max[part]
 
 
-async def _ask_part(ctx: Context, part: str) -> None:
+def _correcting(ctx: Context) -> bool:
+    return isinstance(ctx.data.get("correct"), str)
+
+
+async def _may_score(ctx: Context, dossier: Dossier) -> bool:
+    """Sheets are entered while the dossier waits for its council, or when a saved result is corrected
+    before any certificate; False (after saying so) otherwise."""
+    status = _S(dossier.status)
+    if status is _S.SCHEDULED and not _correcting(ctx):
+        return True
+    if _correcting(ctx) and status in CORRECTABLE:
+        return True
+    await not_now(ctx)
+    return False
+
+
+async def _council_round(ctx: Context, dossier: Dossier) -> Round | None:
+    """The round whose council scores this dossier, once its meeting has taken place; otherwise says why
+    and returns to the dossier."""
+    found = await find_round(ctx, dossier.round_id)
+    if found is None:
+        ctx.say(_("This dossier is not in a round, so it has no council yet."))
+        await ctx.goto("dossier")
+        return None
+    if found.meeting_date is None:
+        ctx.say(_("Set the date of the council meeting of {round} first (🗓 Rounds).").format(round=found.name))
+        await ctx.goto("dossier")
+        return None
+    if found.meeting_date > ctx.today:
+        ctx.say(
+            _("The council of {round} meets on {day}: its sheets can be entered from that day.").format(
+                round=found.name, day=format_day(found.meeting_date)
+            )
+        )
+        await ctx.goto("dossier")
+        return None
+    return found
+
+
+async def _sheets(ctx: Context, dossier: Dossier, found: Round) -> tuple[list[CouncilMember], list[Sheet]]:
+    members = await council.members_of(ctx.session, found.id)
+    by_member = await council.sheets_of(ctx.session, dossier.id)
+    sheets = [
+        Sheet(m.name, (by_member[m.id].points_a, by_member[m.id].points_b, by_member[m.id].points_c))
+        for m in members
+        if m.id in by_member
+    ]
+    return members, sheets
+
+
+def _sheet_line(member: CouncilMember, sheet: Sheet | None) -> str:
+    name = f"{member.name} ({label(COUNCIL_ROLES, member.role)})"
+    if sheet is None:
+        return "▫️ " + name + ": " + _("no sheet yet")
+    a, b, c = sheet.points
+    return f"▪️ {name}: A {points_text(a)} + B {points_text(b)} + C {points_text(c)} = {points_text(sheet.total)}"
+
+
+def _outcome_lines(result: Outcome) -> list[str]:
+    a, b, c = result.parts
+    lines = [
+        _("Mean of {count} sheets: A {a} + B {b} + C {c} = {total} points").format(
+            count=result.sheet_count,
+            a=points_text(a),
+            b=points_text(b),
+            c=points_text(c),
+            total=points_text(result.total),
+        ),
+        _("Spread between the sheets: {spread} points").format(spread=points_text(result.spread)),
+    ]
+    for member, total, distance in result.flagged:
+        lines.append(
+            _("⚠️ The sheet of {member} ({total}) is {distance} points from the mean: check it before saving.").format(
+                member=member, total=points_text(total), distance=points_text(distance)
+            )
+        )
+    return lines
+
+
+@steps.ask("sheets")
+async def ask_sheets(ctx: Context) -> None:
     if not await guard(ctx):
         return
     dossier = await current_dossier(ctx)
-    if dossier is None:
+    if dossier is None or not await _may_score(ctx, dossier):
         return
+    found = await _council_round(ctx, dossier)
+    if found is None:
+        return
+    members, sheets = await _sheets(ctx, dossier, found)
+    named = {s.member: s for s in sheets}
+    lines = [_("🏅 Council sheets for {product} ({round})").format(product=dossier.product.name, round=found.name)]
+    if _correcting(ctx):
+        lines.append(_("Correcting the saved result. Reason: {reason}").format(reason=ctx.data["correct"]))
+    if not members:
+        lines.append(_("No council member yet: add the members first."))
+    lines += [_sheet_line(m, named.get(m.name)) for m in members]
+    if sheets:
+        lines += _outcome_lines(outcome(rule_set_by_code(dossier.rule_set), sheets))
+    choices = [Choice(shorten(f"✏️ {m.name}", LABEL_MAX), f"{P}m:{m.id}") for m in members[:LIST_MAX]]
+    choices.append(Choice(_("➕ Add a council member"), P + "addm"))
+    if not _correcting(ctx):
+        choices.append(Choice(_("📥 Excel workbook of the round"), P + "xlsx"))
+    if len(sheets) >= COUNCIL_MIN_SHEETS:
+        choices.append(Choice(_("🧮 Work out the result"), P + "result"))
+    else:
+        lines.append(_("At least {count} sheets are needed for the result.").format(count=COUNCIL_MIN_SHEETS))
+    choices.append(back_choice())
+    if not _correcting(ctx):
+        lines.append(_("You can also send the council's filled Excel workbook here."))
+    ctx.ask_file("\n".join(lines), choices)
+
+
+async def _workbook_template(ctx: Context) -> None:
+    current = await _round_of_current(ctx)
+    if current is None:
+        return
+    _dossier, found = current
+    made = await council_workbook.template(ctx.session, ctx.settings.ocop_province, found)
+    if made is not None:
+        data, _dossiers, _members = made
+        _sha, path = await ctx.files.put(data, "xlsx")
+        ctx.send_file(
+            SendFile(
+                path=path,
+                name=f"phieu-cham-dot-{found.id}.xlsx",
+                mime=council_workbook.MIME,
+                caption=_(
+                    "One sheet per dossier of {round}, one column per member. Fill it in and send it back here."
+                ).format(round=found.name),
+            )
+        )
+    await ctx.goto("sheets")
+
+
+async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
+    current = await _round_of_current(ctx)
+    if current is None or _correcting(ctx):
+        if current is not None:
+            await ctx.reask(_("During a correction, type the sheets again here."))
+        return
+    _dossier, found = current
+    data = await asyncio.to_thread(received.path.read_bytes)
+    plan, errors = await council_workbook.read(ctx.session, ctx.settings.ocop_province, found, data)
+    if received.mime != council_workbook.MIME or errors:
+        shown = errors[:WORKBOOK_ERRORS_SHOWN] or [_("This is not the council's Excel workbook (.xlsx).")]
+        await ctx.reask("\n".join([_("Nothing was saved from this file:"), *shown]))
+        return
+    lines = await council_workbook.save(
+        ctx.session,
+        found,
+        plan,
+        now=ctx.now,
+        source=council.XLSX,
+        file_name=received.original_name or "workbook.xlsx",
+        actor_user_id=ctx.user.id,
+    )
+    ctx.say(_("📥 Workbook read: the sheets are saved.") + "\n" + "\n".join(lines))
+    await ctx.goto("sheets")
+
+
+@steps.answer("sheets")
+async def got_sheets(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    if isinstance(ctx.received, ReceivedFile):
+        await _workbook_import(ctx, ctx.received)
+        return
+    if ctx.payload == P + "xlsx":
+        await _workbook_template(ctx)
+        return
+    if ctx.payload == P + "back":
+        for key in ("score", "member_id", "correct"):
+            ctx.data.pop(key, None)
+        await ctx.goto("dossier")
+        return
+    if ctx.payload == P + "addm":
+        await ctx.goto("member_name")
+        return
+    if ctx.payload == P + "result":
+        ctx.data["score"] = {}
+        await ctx.goto("mandatory")
+        return
+    member_id = payload_id(ctx.payload, P + "m:")
+    if member_id is None:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    ctx.data["member_id"] = member_id
+    ctx.data["sheet"] = {}
+    await ctx.goto("sheet_a")
+
+
+async def _round_of_current(ctx: Context) -> tuple[Dossier, Round] | None:
+    dossier = await current_dossier(ctx)
+    if dossier is None or not await _may_score(ctx, dossier):
+        return None
+    found = await _council_round(ctx, dossier)
+    return None if found is None else (dossier, found)
+
+
+@steps.ask("member_name", free_text=True)
+async def ask_member_name(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    ctx.say(_("The council member's full name, for example Nguyễn Văn An:"), [back_choice()])
+
+
+@steps.answer("member_name")
+async def got_member_name(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("sheets")
+        return
+    name = tidy(ctx.text)
+    if not (MEMBER_NAME_MIN <= len(name) <= MEMBER_NAME_MAX) or not has_words(name):
+        await ctx.reask(
+            _("Please type a name of {min} to {max} characters.").format(min=MEMBER_NAME_MIN, max=MEMBER_NAME_MAX)
+        )
+        return
+    ctx.data["member_name"] = name
+    await ctx.goto("member_role")
+
+
+@steps.ask("member_role")
+async def ask_member_role(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    choices = [Choice(label(COUNCIL_ROLES, code), f"{P}role:{code}") for code in COUNCIL_ROLES]
     ctx.say(
-        _("Council result for {product}.\nPoints for part {part} (0 to {max}):").format(
-            product=dossier.product.name, part=part, max=_part_max(dossier, part)
+        _("{name}: which role in the council?").format(name=ctx.data.get("member_name", "")),
+        [*choices, back_choice()],
+    )
+
+
+@steps.answer("member_role")
+async def got_member_role(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("member_name")
+        return
+    role = (ctx.payload or "").removeprefix(P + "role:")
+    name = ctx.data.get("member_name")
+    if role not in COUNCIL_ROLES or not isinstance(name, str):
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    current = await _round_of_current(ctx)
+    if current is None:
+        return
+    _dossier, found = current
+    ctx.data.pop("member_name", None)
+    if await council.member_by_name(ctx.session, found.id, fold(name)) is not None:
+        ctx.say(_("{name} is already a member of this council.").format(name=name))
+        await ctx.goto("sheets")
+        return
+    member = await council.add_member(
+        ctx.session, round_id=found.id, name=name, name_folded=fold(name), role=role, now=ctx.now
+    )
+    await record_audit(
+        ctx, "council_member.add", "round", found.id, after={"member_id": member.id, "name": name, "role": role}
+    )
+    ctx.say(_("➕ {name} added to the council of {round}.").format(name=name, round=found.name))
+    await ctx.goto("sheets")
+
+
+async def _sheet_member(ctx: Context) -> tuple[Dossier, CouncilMember] | None:
+    current = await _round_of_current(ctx)
+    if current is None:
+        return None
+    dossier, found = current
+    member_id = ctx.data.get("member_id")
+    member = await council.member_of(ctx.session, found.id, member_id) if isinstance(member_id, int) else None
+    if member is None:
+        await deny(ctx)
+        return None
+    return dossier, member
+
+
+async def _ask_part(ctx: Context, part: str) -> None:
+    if not await guard(ctx):
+        return
+    found = await _sheet_member(ctx)
+    if found is None:
+        return
+    dossier, member = found
+    ctx.say(
+        _("Sheet of {member} for {product}.\nPoints for part {part} (0 to {max}):").format(
+            member=member.name, product=dossier.product.name, part=part, max=_part_max(dossier, part)
         ),
         [back_choice()],
     )
 
 
-async def _got_part(ctx: Context, part: str, next_step: str) -> None:
+async def _got_part(ctx: Context, part: str, next_step: str | None) -> None:
     if not await guard(ctx):
         return
     if ctx.payload == P + "back":
-        ctx.data.pop("score", None)
-        await ctx.goto("dossier")
+        ctx.data.pop("sheet", None)
+        await ctx.goto("sheets")
         return
-    dossier = await current_dossier(ctx)
-    if dossier is None:
+    found = await _sheet_member(ctx)
+    if found is None:
         return
+    dossier, member = found
     try:
         value = parse_points(ctx.text, _part_max(dossier, part))
     except ValueError as error:
         await ctx.reask(str(error))
         return
-    score = dict(ctx.data.get("score") or {})
-    score[part] = value
-    ctx.data["score"] = score
-    await ctx.goto(next_step)
+    sheet = dict(ctx.data.get("sheet") or {})
+    sheet[part] = value
+    ctx.data["sheet"] = sheet
+    if next_step is not None:
+        await ctx.goto(next_step)
+        return
+    try:
+        points = (float(sheet["A"]), float(sheet["B"]), float(sheet["C"]))
+    except (KeyError, TypeError, ValueError):
+        await ctx.goto("sheet_a")
+        return
+    saved = await council.save_sheet(
+        ctx.session,
+        dossier_id=dossier.id,
+        member_id=member.id,
+        points=points,
+        source=council.CHAT,
+        recorded_by=ctx.user.id,
+        now=ctx.now,
+    )
+    await record_audit(
+        ctx, "score_sheet.record", "dossier", dossier.id, after={"member": member.name, "points": list(points)}
+    )
+    ctx.data.pop("sheet", None)
+    ctx.data.pop("member_id", None)
+    ctx.say(
+        _("💾 Sheet of {member}: {total} points.").format(
+            member=member.name, total=points_text(saved.points_a + saved.points_b + saved.points_c)
+        )
+    )
+    await ctx.goto("sheets")
 
 
-@steps.ask("score_a", number=True)
-async def ask_score_a(ctx: Context) -> None:
+@steps.ask("sheet_a", number=True)
+async def ask_sheet_a(ctx: Context) -> None:
     await _ask_part(ctx, "A")
 
 
-@steps.answer("score_a")
-async def got_score_a(ctx: Context) -> None:
-    await _got_part(ctx, "A", "score_b")
+@steps.answer("sheet_a")
+async def got_sheet_a(ctx: Context) -> None:
+    await _got_part(ctx, "A", "sheet_b")
 
 
-@steps.ask("score_b", number=True)
-async def ask_score_b(ctx: Context) -> None:
+@steps.ask("sheet_b", number=True)
+async def ask_sheet_b(ctx: Context) -> None:
     await _ask_part(ctx, "B")
 
 
-@steps.answer("score_b")
-async def got_score_b(ctx: Context) -> None:
-    await _got_part(ctx, "B", "score_c")
+@steps.answer("sheet_b")
+async def got_sheet_b(ctx: Context) -> None:
+    await _got_part(ctx, "B", "sheet_c")
 
 
-@steps.ask("score_c", number=True)
-async def ask_score_c(ctx: Context) -> None:
+@steps.ask("sheet_c", number=True)
+async def ask_sheet_c(ctx: Context) -> None:
     await _ask_part(ctx, "C")
 
 
-@steps.answer("score_c")
-async def got_score_c(ctx: Context) -> None:
-    await _got_part(ctx, "C", "mandatory")
+@steps.answer("sheet_c")
+async def got_sheet_c(ctx: Context) -> None:
+    await _got_part(ctx, "C", None)
+
+
+# Mandatory criteria -------------------------------------------------------------------------------------
 
 
 @steps.ask("mandatory")
@@ -162,60 +504,131 @@ async def got_mandatory(ctx: Context) -> None:
     if not await guard(ctx):
         return
     if ctx.payload == P + "back":
-        await ctx.goto("score_c")
+        await ctx.goto("sheets")
         return
     if ctx.payload not in (P + "yes", P + "no"):
         await ctx.reask(_("Please press Yes or No."))
         return
+    ok = ctx.payload == P + "yes"
+    ctx.data["score"] = {"ok": ok}
+    await ctx.goto("score_confirm" if ok else "mandatory_which")
+
+
+@steps.ask("mandatory_which")
+async def ask_mandatory_which(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    dossier = await current_dossier(ctx)
+    if dossier is None:
+        return
+    choices = [Choice(shorten(c.label, LABEL_MAX), f"{P}mc:{c.code}") for c in mandatory_criteria(dossier.rule_set)]
+    ctx.say(_("Which mandatory criterion failed?"), [*choices, back_choice()])
+
+
+@steps.answer("mandatory_which")
+async def got_mandatory_which(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("mandatory")
+        return
+    dossier = await current_dossier(ctx)
+    if dossier is None:
+        return
+    code = (ctx.payload or "").removeprefix(P + "mc:")
+    if code not in {c.code for c in mandatory_criteria(dossier.rule_set)}:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    ctx.data["score"] = {"ok": False, "criterion": code}
+    await ctx.goto("mandatory_note")
+
+
+@steps.ask("mandatory_note", free_text=True)
+async def ask_mandatory_note(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    found = mandatory_criterion((ctx.data.get("score") or {}).get("criterion"))
+    ctx.say(
+        _("{criterion}: the council's note (what was found; the producer will read it):").format(
+            criterion=found.label if found else ""
+        ),
+        [back_choice()],
+    )
+
+
+@steps.answer("mandatory_note")
+async def got_mandatory_note(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("mandatory_which")
+        return
+    note = (ctx.text or "").strip()
+    if not (NOTE_MIN <= len(note) <= NOTE_MAX) or not has_words(note):
+        await ctx.reask(
+            _("Please type a note of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
+        )
+        return
     score = dict(ctx.data.get("score") or {})
-    score["ok"] = ctx.payload == P + "yes"
+    score["note"] = note
     ctx.data["score"] = score
     await ctx.goto("score_confirm")
 
 
-def _score_values(ctx: Context) -> tuple[tuple[float, float, float], bool] | None:
+def _verdict(ctx: Context) -> tuple[bool, str | None, str | None] | None:
+    """(mandatory passed, failed criterion, note) as chosen; None when the answers are incomplete."""
     score = ctx.data.get("score") or {}
-    try:
-        points = (float(score["A"]), float(score["B"]), float(score["C"]))
-        return points, bool(score["ok"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    ok = score.get("ok")
+    if ok is True:
+        return True, None, None
+    if ok is False and mandatory_criterion(score.get("criterion")) and isinstance(score.get("note"), str):
+        return False, str(score["criterion"]), str(score["note"])
+    return None
 
 
-def _outcome(stars: int) -> str:
+def _outcome_text(stars: int) -> str:
     if stars < 3:
-        return _("Outcome: not rated (below 3 stars).")
+        return _("Outcome: not certified.")
     if stars == 5:
-        return _("Outcome: proposed to the central level for 5 stars.")
+        return _("Outcome: proposed to the central level for 5 stars (the central level decides).")
     return _("Outcome: the province issues a {stars} certificate.").format(stars=stars_text(stars))
+
+
+async def _computed(ctx: Context) -> tuple[Dossier, Outcome, tuple[bool, str | None, str | None]] | None:
+    current = await _round_of_current(ctx)
+    if current is None:
+        return None
+    dossier, found = current
+    verdict = _verdict(ctx)
+    _members, sheets = await _sheets(ctx, dossier, found)
+    if verdict is None or len(sheets) < COUNCIL_MIN_SHEETS:
+        await ctx.goto("sheets")
+        return None
+    return dossier, outcome(rule_set_by_code(dossier.rule_set), sheets, verdict[0]), verdict
 
 
 @steps.ask("score_confirm")
 async def ask_score_confirm(ctx: Context) -> None:
     if not await guard(ctx):
         return
-    dossier = await current_dossier(ctx)
-    values = _score_values(ctx)
-    if dossier is None:
+    computed = await _computed(ctx)
+    if computed is None:
         return
-    if values is None:
-        await ctx.goto("score_a")
-        return
-    points, mandatory_ok = values
-    total = round(sum(points), 2)
-    stars = rule_set_by_code(dossier.rule_set).star_for(total, mandatory_ok)
-    lines = [
-        dossier.product.name,
-        f"A {points_text(points[0])} + B {points_text(points[1])} + C {points_text(points[2])} = {points_text(total)}",
-        ("✓ " if mandatory_ok else "✗ ")
-        + (_("Mandatory criteria passed") if mandatory_ok else _("A mandatory criterion failed")),
-        f"{stars_text(stars)}",
-        _outcome(stars),
-        _("Save this result?"),
-    ]
+    dossier, result, (ok, criterion, note) = computed
+    lines = [dossier.product.name, *_outcome_lines(result)]
+    if ok:
+        lines.append("✓ " + _("Mandatory criteria passed"))
+    else:
+        found = mandatory_criterion(criterion)
+        lines.append("✗ " + _("Mandatory criterion failed: {criterion}").format(criterion=found.label if found else ""))
+        lines.append(_("Council's note: {note}").format(note=note))
+    lines += [stars_text(result.stars), _outcome_text(result.stars)]
+    if _correcting(ctx):
+        lines.append(_("Correction: {reason}").format(reason=ctx.data["correct"]))
+    lines.append(_("Save this result?"))
     ctx.say(
         "\n".join(lines),
-        [Choice(_("💾 Save"), P + "save"), Choice(_("✏️ Type the points again"), P + "again"), back_choice()],
+        [Choice(_("💾 Save"), P + "save"), Choice(_("📝 Back to the sheets"), P + "again"), back_choice()],
     )
 
 
@@ -224,68 +637,127 @@ async def got_score_confirm(ctx: Context) -> None:
     if not await guard(ctx):
         return
     if ctx.payload == P + "back":
-        ctx.data.pop("score", None)
+        for key in ("score", "correct"):
+            ctx.data.pop(key, None)
         await ctx.goto("dossier")
         return
     if ctx.payload == P + "again":
         ctx.data["score"] = {}
-        await ctx.goto("score_a")
+        await ctx.goto("sheets")
         return
     if ctx.payload != P + "save":
         await ctx.reask(_("Please press one of the buttons."))
         return
-    dossier = await current_dossier(ctx)
-    values = _score_values(ctx)
-    if dossier is None:
+    computed = await _computed(ctx)
+    if computed is None:
         return
-    if values is None:
-        await ctx.goto("score_a")
-        return
-    await _save_result(ctx, dossier, *values)
+    await _save_result(ctx, *computed)
 
 
-async def _save_result(ctx: Context, dossier: Dossier, points: tuple[float, float, float], mandatory_ok: bool) -> None:
-    rule_set = rule_set_by_code(dossier.rule_set)
-    total = round(sum(points), 2)
-    stars = rule_set.star_for(total, mandatory_ok)
-    if not await apply_change(ctx, dossier, "dossier.score", status=_S.SCORED):
+async def _save_result(
+    ctx: Context, dossier: Dossier, result: Outcome, verdict: tuple[bool, str | None, str | None]
+) -> None:
+    ok, criterion, note = verdict
+    reason = ctx.data.get("correct") if _correcting(ctx) else None
+    before = await certificates.result_of(ctx.session, dossier.id)
+    before_snapshot = certificates.result_snapshot(before) if before is not None else None
+    action = "dossier.rescore" if reason else "dossier.score"
+    if not await apply_change(ctx, dossier, action, status=_S.SCORED, note=reason):
         return
-    ctx.data.pop("score", None)
-    result = await certificates.save_result(
+    for key in ("score", "correct"):
+        ctx.data.pop(key, None)
+    saved = await certificates.save_result(
         ctx.session,
         dossier_id=dossier.id,
-        points=points,
-        mandatory_ok=mandatory_ok,
-        stars=stars,
-        rule_set=rule_set.code,
+        points=result.parts,
+        total=result.total,
+        mandatory_ok=ok,
+        stars=result.stars,
+        rule_set=dossier.rule_set,
         recorded_by=ctx.user.id,
         now=ctx.now,
+        sheet_count=result.sheet_count,
+        spread=result.spread,
+        failed_criterion=criterion,
+        council_note=note,
+        correction_reason=reason,
     )
-    await record_audit(ctx, "council_result.record", "dossier", dossier.id, after=certificates.result_snapshot(result))
-    params = {"points": total, "stars": stars, "mandatory_ok": mandatory_ok}
-    if stars < 3:
+    await record_audit(
+        ctx,
+        "council_result.correct" if reason else "council_result.record",
+        "dossier",
+        dossier.id,
+        before=before_snapshot,
+        after=certificates.result_snapshot(saved),
+        note=reason,
+    )
+    params: dict[str, object] = {"points": result.total, "stars": result.stars, "mandatory_ok": ok}
+    if criterion:
+        params.update(criterion=criterion, note=note)
+    if result.stars < 3:
         if await apply_change(ctx, dossier, "dossier.not_rated", status=_S.NOT_RATED):
             await tell_producer(ctx, dossier, "province_not_rated", params)
-    elif stars == 5:
+    elif result.stars == 5:
         if await apply_change(ctx, dossier, "dossier.propose_5", status=_S.PROPOSED_5):
             await tell_producer(ctx, dossier, "province_proposed_5", params)
     else:
         await tell_producer(ctx, dossier, "province_scored", params)
-    ctx.say(_("💾 Saved: {total} points → {stars}.").format(total=points_text(total), stars=stars_text(stars)))
+    ctx.say(
+        _("💾 Saved: {total} points → {stars}.").format(total=points_text(result.total), stars=stars_text(result.stars))
+    )
     await ctx.goto("dossier")
+
+
+# Correction of a saved result ---------------------------------------------------------------------------
+
+
+@steps.ask("correct_reason", free_text=True)
+async def ask_correct_reason(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    ctx.say(
+        _("Why is the saved result corrected? The reason is kept in the audit log with both results."),
+        [back_choice()],
+    )
+
+
+@steps.answer("correct_reason")
+async def got_correct_reason(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("dossier")
+        return
+    reason = (ctx.text or "").strip()
+    if not (NOTE_MIN <= len(reason) <= NOTE_MAX) or not has_words(reason):
+        await ctx.reask(
+            _("Please type a reason of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
+        )
+        return
+    dossier = await current_dossier(ctx)
+    if dossier is None:
+        return
+    if _S(dossier.status) not in CORRECTABLE:
+        await not_now(ctx)
+        return
+    ctx.data["correct"] = reason
+    await ctx.goto("sheets")
 
 
 # Certificate ---------------------------------------------------------------------------------------------
 
 
 async def _certificate_stars(ctx: Context, dossier: Dossier) -> int | None:
-    """3 or 4 when a certificate may be issued on this dossier now; None otherwise."""
+    """The stars of the certificate that may be issued on this dossier now; None when none may.
+
+    A 5★ proposal gets 5 when the province records the central level's grant (``cert.central``), otherwise
+    4: the central level did not grant 5★ and the province's 4★ stands."""
     if dossier.status == _S.PROPOSED_5:
-        return 4  # the ministry did not grant 5★: the province's 4★ stands
+        return 5 if (ctx.data.get("cert") or {}).get("central") else 4
     if dossier.status != _S.SCORED:
         return None
     result = await certificates.result_of(ctx.session, dossier.id)
-    return result.stars if result is not None and result.stars in CERTIFIED else None
+    return result.stars if result is not None and result.stars in PROVINCE_STARS else None
 
 
 @steps.ask("cert_no", number=True)
@@ -307,7 +779,7 @@ async def got_cert_no(ctx: Context) -> None:
     if not number or len(number) > DECISION_MAX or not any(ch.isdigit() for ch in number):
         await ctx.reask(_("Please type the decision number with its digits, for example 1234/QĐ-UBND."))
         return
-    ctx.data["cert"] = {"no": number}
+    ctx.data["cert"] = {**(ctx.data.get("cert") or {}), "no": number}
     await ctx.goto("cert_date")
 
 
@@ -336,10 +808,26 @@ async def got_cert_date(ctx: Context) -> None:
         except BadDate as error:
             await ctx.reask(error.hint)
             return
+    dossier = await current_dossier(ctx)
+    if dossier is None:
+        return
+    meeting = await _meeting_of(ctx, dossier)
+    if meeting is not None and day < meeting:
+        await ctx.reask(
+            _("The decision cannot be dated before the council met on {day}. Please type the date again.").format(
+                day=format_day(meeting)
+            )
+        )
+        return
     cert = dict(ctx.data.get("cert") or {})
     cert["date"] = day.isoformat()
     ctx.data["cert"] = cert
     await ctx.goto("cert_confirm")
+
+
+async def _meeting_of(ctx: Context, dossier: Dossier) -> dt.date | None:
+    found = await find_round(ctx, dossier.round_id)
+    return found.meeting_date if found is not None else None
 
 
 def _cert_values(ctx: Context) -> tuple[str, dt.date] | None:
@@ -363,6 +851,10 @@ async def ask_cert_confirm(ctx: Context) -> None:
         await not_now(ctx)
         return
     number, issued = values
+    meeting = await _meeting_of(ctx, dossier)
+    if meeting is not None and issued < meeting:
+        await not_now(ctx)
+        return
     ctx.say(
         _("Certificate {stars} for {product}\nDecision {number} of {issued}\nValid until {expires}\nSave it?").format(
             stars=stars_text(stars),
@@ -395,6 +887,11 @@ async def got_cert_confirm(ctx: Context) -> None:
         await not_now(ctx)
         return
     number, issued = values
+    meeting = await _meeting_of(ctx, dossier)
+    if meeting is not None and issued < meeting:
+        await not_now(ctx)
+        return
+    declined = dossier.status == _S.PROPOSED_5 and stars == 4
     if not await apply_change(ctx, dossier, "dossier.certify", status=CERTIFIED[stars]):
         return
     ctx.data.pop("cert", None)
@@ -408,6 +905,8 @@ async def got_cert_confirm(ctx: Context) -> None:
         expires_on=certificate_expiry(issued),
         issued_by=ctx.user.id,
         now=ctx.now,
+        public_code=await new_public_code(ctx.session),
+        authority=certificates.CENTRAL if stars == 5 else certificates.PROVINCE,
     )
     await record_audit(
         ctx, "certificate.issue", "certificate", certificate.id, after=certificates.certificate_snapshot(certificate)
@@ -421,17 +920,85 @@ async def got_cert_confirm(ctx: Context) -> None:
             "decision_no": number,
             "issued_on": issued.isoformat(),
             "expires_on": certificate.expires_on.isoformat(),
+            "central": stars == 5,
+            "central_declined": declined,
         },
     )
     ctx.say(_("📜 Certificate saved. The producer has been told."))
     await ctx.goto("dossier")
 
 
+# The signed decision -------------------------------------------------------------------------------------
+
+
+async def _certificate_of(ctx: Context) -> tuple[Dossier, Certificate] | None:
+    dossier = await current_dossier(ctx)
+    if dossier is None:
+        return None
+    certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
+    if dossier.status not in CERTIFIED.values() or certificate is None:
+        await not_now(ctx)
+        return None
+    return dossier, certificate
+
+
+@steps.ask("decision_upload")
+async def ask_decision_upload(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    ctx.ask_file(_("Send the scan of the signed decision (PDF, or a photo of each page as JPEG/PNG)."), [back_choice()])
+
+
+@steps.answer("decision_upload")
+async def got_decision_upload(ctx: Context) -> None:
+    if not await guard(ctx):
+        return
+    if ctx.payload == P + "back":
+        await ctx.goto("dossier")
+        return
+    if isinstance(ctx.received, RejectedFile):
+        await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    received = ctx.received
+    if not isinstance(received, ReceivedFile) or received.mime not in DECISION_TYPES:
+        await ctx.reask(_("Please send the decision as a PDF file (or a JPEG/PNG photo)."))
+        return
+    found = await _certificate_of(ctx)
+    if found is None:
+        return
+    dossier, certificate = found
+    before = certificates.certificate_snapshot(certificate)
+    certificate.decision_file_id = await stored_row(ctx, received)
+    await ctx.session.flush()
+    await record_audit(
+        ctx,
+        "certificate.decision_upload",
+        "certificate",
+        certificate.id,
+        before=before,
+        after=certificates.certificate_snapshot(certificate),
+    )
+    await tell_producer(ctx, dossier, "province_decision_uploaded", {"decision_no": certificate.decision_no})
+    ctx.say(_("📄 Signed decision saved. The producer can ask for a copy in the chat."))
+    await ctx.goto("dossier")
+
+
+async def send_certificate_extra(ctx: Context, dossier: Dossier, what: str) -> None:
+    """📄 the signed decision, or 🔳 the label's QR code, of the dossier's certificate."""
+    certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
+    if certificate is None:
+        return
+    if what == "qr":
+        await send_qr(ctx, certificate)
+    else:
+        await send_decision(ctx, certificate)
+
+
 # Revocation ----------------------------------------------------------------------------------------------
 
 
 async def _valid_certificate(ctx: Context, dossier: Dossier) -> Certificate | None:
-    if dossier.status not in (_S.CERTIFIED_3, _S.CERTIFIED_4):
+    if dossier.status not in CERTIFIED.values():
         return None
     certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
     return certificate if certificate is not None and certificate.status == certificates.VALID else None

@@ -36,9 +36,9 @@ from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.paging import nav_choices, page_of
 from bot.roles import deny
-from bot.rules import DossierStatus, SuppliedBy
+from bot.rules import DossierStatus
 from bot.text import has_words, shorten
-from handlers.dossier import case_label, item_done, item_label, progress_line, status_label, supplied_by
+from handlers.dossier import case_label, item_done, item_label, progress_line, status_label
 from handlers.province_common import (
     CERTIFIED,
     CHECKABLE,
@@ -48,6 +48,7 @@ from handlers.province_common import (
     LIST_MAX,
     NOTE_MAX,
     NOTE_MIN,
+    PROVINCE_STARS,
     ROUND_ASSIGNABLE,
     VISIBLE,
     WORKING,
@@ -67,6 +68,7 @@ from handlers.province_common import (
     round_line,
     tell_producer,
 )
+from handlers.province_council import send_certificate_extra
 from handlers.staff_reads import log_read
 from storage import certificates, province, rounds
 from storage.db import detached_sessions
@@ -166,8 +168,8 @@ def _dossier_text(ctx: Context, dossier: Dossier, facts: list[str], producer_lin
         lines.append(_("Submitted on {day}").format(day=format_day(dossier.submitted_at)))
     lines.append(progress_line(dossier))
     for item in dossier.items:
-        # The commune's own report counts as written once the dossier has reached the province.
-        done = item_done(item) or supplied_by(item.code) is SuppliedBy.COMMUNE
+        # The commune's report counts once its signed scan is in (handlers.commune_report), not before.
+        done = item_done(item)
         if item.required or done:
             mark = "✓" if done else "✗"
             count = f" ({len(item.files)})" if item.files else ""
@@ -191,15 +193,23 @@ async def _dossier_choices(ctx: Context, dossier: Dossier) -> list[Choice]:
         label = _("📅 Assign a round") if dossier.round_id is None else _("📅 Change the round")
         choices.append(Choice(label, P + "round"))
     if status is _S.SCHEDULED:
-        choices.append(Choice(_("🏅 Record the council's result"), P + "score"))
+        choices.append(Choice(_("🏅 Council sheets and result"), P + "score"))
     if status in (_S.SCORED, _S.PROPOSED_5):
         result = await certificates.result_of(ctx.session, dossier.id)
         if status is _S.PROPOSED_5:
-            choices.append(Choice(_("📜 Issue a 4★ certificate (5★ not granted)"), P + "cert"))
-        elif result is not None and result.stars in CERTIFIED:
+            choices.append(Choice(_("🏛 Central level granted 5★"), P + "c5"))
+            choices.append(Choice(_("📜 5★ not granted: issue 4★"), P + "cert"))
+        elif result is not None and result.stars in PROVINCE_STARS:
             choices.append(Choice(_("📜 Issue the certificate"), P + "cert"))
-    if status in (_S.CERTIFIED_3, _S.CERTIFIED_4):
+    if status in (_S.SCORED, _S.NOT_RATED, _S.PROPOSED_5):
+        choices.append(Choice(_("✏️ Correct the result"), P + "correct"))
+    if status in CERTIFIED.values():
         certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
+        if certificate is not None:
+            choices.append(Choice(_("📄 Upload the signed decision (PDF)"), P + "upload"))
+            if certificate.decision_file_id is not None:
+                choices.append(Choice(_("📄 The signed decision"), P + "decision"))
+            choices.append(Choice(_("🔳 QR code for the label"), P + "qr"))
         if certificate is not None and certificate.status == certificates.VALID:
             choices.append(Choice(_("⛔ Revoke the certificate"), P + "revoke"))
     choices.append(back_choice())
@@ -260,10 +270,21 @@ async def got_dossier(ctx: Context) -> None:
         await ctx.goto("round_pick")
     elif payload == P + "score":
         ctx.data["score"] = {}
-        await ctx.goto("score_a")
+        ctx.data.pop("correct", None)
+        await ctx.goto("sheets")
+    elif payload == P + "correct":
+        await ctx.goto("correct_reason")
     elif payload == P + "cert":
         ctx.data["cert"] = {}
         await ctx.goto("cert_no")
+    elif payload == P + "c5":
+        ctx.data["cert"] = {"central": True}
+        await ctx.goto("cert_no")
+    elif payload == P + "upload":
+        await ctx.goto("decision_upload")
+    elif payload in (P + "decision", P + "qr"):
+        await send_certificate_extra(ctx, dossier, payload.removeprefix(P))
+        await ctx.goto("dossier")
     elif payload == P + "revoke":
         await ctx.goto("revoke_reason")
     else:

@@ -10,9 +10,10 @@ as the change; the sender renders the text here, in the producer's language, whe
 | province_supplement   | the province returns the dossier for a supplement    |
 | province_not_rated    | the council's result is below 3 stars                |
 | province_scored       | 3 or 4 stars: the certificate will follow            |
-| province_proposed_5   | 5 stars: proposed to the central level               |
-| province_certified    | the certificate is issued                            |
+| province_proposed_5   | ≥ 90 points: proposed to the central level (not 5★)  |
+| province_certified    | the certificate is issued (5★: the central decision) |
 | province_revoked      | the certificate is revoked                           |
+| province_decision_uploaded | the signed decision can be asked for in the chat |
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from bot.i18n import _, format_day
 from bot.messages import Text
 from bot.notices import notice
-from handlers.province_common import points_text, stars_text
+from handlers.province_common import failed_criterion_lines, points_text, stars_text
 
 
 def _day(value: Any) -> str:
@@ -71,10 +72,16 @@ def _points_line(params: dict[str, Any]) -> str:
 
 @notice("province_not_rated")
 def _notice_not_rated(params: dict[str, Any]) -> Text:
-    lines = [f"📂 {params.get('product', '')}", _points_line(params)]
+    lines = [f"📂 {params.get('product', '')}", _("❌ Not certified this time.")]
     if not params.get("mandatory_ok", True):
-        lines.append(_("A mandatory criterion was not met."))
-    lines.append(_("The product is not rated this time. You can improve it and apply again in a later round."))
+        lines += failed_criterion_lines(params.get("criterion"), params.get("note"))
+    else:
+        lines.append(
+            _("The council gave {points} points; at least 50 are needed for a certificate.").format(
+                points=points_text(float(params.get("points", 0)))
+            )
+        )
+    lines.append(_("You can improve the product and apply again in a later round."))
     return Text("\n".join(lines))
 
 
@@ -93,8 +100,11 @@ def _notice_proposed(params: dict[str, Any]) -> Text:
         "\n".join(
             [
                 f"🏅 {params.get('product', '')}",
-                _points_line(params),
-                _("The province proposes the product to the central level for 5 stars."),
+                _("The council gave {points} points.").format(points=points_text(float(params.get("points", 0)))),
+                _(
+                    "The province PROPOSES the product to the central level for 5 stars. "
+                    "This is not yet a 5-star certificate: the central level decides, and we will tell you."
+                ),
             ]
         )
     )
@@ -102,8 +112,14 @@ def _notice_proposed(params: dict[str, Any]) -> Text:
 
 @notice("province_certified")
 def _notice_certified(params: dict[str, Any]) -> Text:
+    lines = []
+    if params.get("central"):
+        lines.append(_("🏛 The central level granted 5 stars."))
+    elif params.get("central_declined"):
+        lines.append(_("The central level did not grant 5 stars; the province certifies 4 stars."))
     return Text(
-        _(
+        "".join(line + "\n" for line in lines)
+        + _(
             "📜 Congratulations! {product} is certified OCOP {stars}.\n"
             "Decision {number} of {issued}. Valid until {expires}."
         ).format(
@@ -122,4 +138,14 @@ def _notice_revoked(params: dict[str, Any]) -> Text:
         _("⛔ The OCOP certificate {number} of {product} has been revoked.\nReason: {reason}").format(
             number=params.get("decision_no", ""), product=params.get("product", ""), reason=params.get("reason", "")
         )
+    )
+
+
+@notice("province_decision_uploaded")
+def _notice_decision_uploaded(params: dict[str, Any]) -> Text:
+    return Text(
+        _(
+            "📄 The signed decision {number} for {product} is ready. Open 🔎 Status and press "
+            "“📄 Decision” to get a copy."
+        ).format(number=params.get("decision_no", ""), product=params.get("product", ""))
     )

@@ -317,7 +317,8 @@ async def got_round_meeting(ctx: Context) -> None:
     meeting: dt.date | None = None
     if ctx.payload != P + "skip" or found is not None:
         try:
-            meeting = parse_day(ctx.text, ctx.today, When.FUTURE)
+            # A new round meets in the future; an existing one may be given the date after its council met.
+            meeting = parse_day(ctx.text, ctx.today, When.ANY if found is not None else When.FUTURE)
         except BadDate as error:
             await ctx.reask(error.hint)
             return

@@ -18,6 +18,8 @@ from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
 from bot.sweep import BEFORE_COUNCIL
+from bot.text import shorten
+from handlers.certificate_share import send_decision, send_qr
 from handlers.dossier import (
     EXPIRY_SOON_DAYS,
     case_label,
@@ -30,11 +32,14 @@ from handlers.dossier import (
 )
 from handlers.menu import DOSSIER, IDEA, menu_choices
 from handlers.province_common import producer_facts
-from storage import dossiers, ideas
-from storage.models import Dossier, ProductIdea
+from storage import certificates, dossiers, ideas
+from storage.models import Dossier, Product, ProductIdea
 from storage.producers import producer_of_user
 
 FLOW_NAME = "status"
+CERT = "crt:"  # a certificate's 🔳 QR / 📄 decision, from the report
+CERT_CHOICES_MAX = 10
+LABEL_MAX = 48
 
 # Folded (no diacritics) words people type to ask where things are; matched as ``phrase in text``.
 PHRASES = (
@@ -129,12 +134,14 @@ async def show_status(ctx: Context) -> None:
     producer = await producer_of_user(ctx.session, ctx.user.id)
     idea_rows = await ideas.ideas_of(ctx.session, producer.id) if producer is not None else []
     dossier_rows = await dossiers.dossiers_of(ctx.session, producer.id) if producer is not None else []
+    certificate_choices = await _certificate_choices(ctx, producer.id) if producer is not None else []
     if not idea_rows and not dossier_rows:
         ctx.say(
             _("You have no product idea and no dossier yet. What would you like to start?"),
             [
                 Choice(_("📝 Register a product idea"), IDEA),
                 Choice(_("📂 My dossier"), DOSSIER),
+                *certificate_choices,
             ],
         )
         return
@@ -153,7 +160,46 @@ async def show_status(ctx: Context) -> None:
             )
             for dossier in dossier_rows
         ]
-    ctx.say("\n\n".join(blocks))
+    ctx.say("\n\n".join(blocks), certificate_choices)
+    ctx.say(_("What would you like to do next?"), menu_choices())
+
+
+async def _certificate_choices(ctx: Context, producer_id: int) -> list[Choice]:
+    """🔳 the label's QR and 📄 the signed decision, for each certificate still in force or expired (a revoked
+    or replaced one is not put on a label)."""
+    choices: list[Choice] = []
+    for certificate in await certificates.certificates_of_producer(ctx.session, producer_id):
+        if certificate.status not in (certificates.VALID, certificates.EXPIRED):
+            continue
+        product = await ctx.session.get(Product, certificate.product_id)
+        name = product.name if product is not None else certificate.decision_no
+        choices.append(
+            Choice(shorten(_("🔳 QR: {product}").format(product=name), LABEL_MAX), f"{CERT}qr:{certificate.id}")
+        )
+        if certificate.decision_file_id is not None:
+            choices.append(
+                Choice(
+                    shorten(_("📄 Decision: {product}").format(product=name), LABEL_MAX), f"{CERT}dec:{certificate.id}"
+                )
+            )
+    return choices[:CERT_CHOICES_MAX]
+
+
+async def on_certificate_button(ctx: Context) -> None:
+    """``crt:qr:<id>`` / ``crt:dec:<id>`` from the status report, from any older message: only the producer's
+    own certificates."""
+    what, _sep, raw_id = (ctx.payload or "").removeprefix(CERT).partition(":")
+    producer = await producer_of_user(ctx.session, ctx.user.id)
+    owned = await certificates.certificates_of_producer(ctx.session, producer.id) if producer is not None else []
+    certificate = next((c for c in owned if raw_id.isdigit() and c.id == int(raw_id)), None)
+    if certificate is None or what not in ("qr", "dec"):
+        ctx.say(_("That button is from an older message. Here is the menu again."))
+        await ctx.main_menu()
+        return
+    if what == "qr":
+        await send_qr(ctx, certificate)
+    else:
+        await send_decision(ctx, certificate)
     ctx.say(_("What would you like to do next?"), menu_choices())
 
 
@@ -170,4 +216,5 @@ async def got_show(ctx: Context) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
+    registry.global_payloads[CERT] = on_certificate_button
     registry.intents.append(Intent(phrases=PHRASES, run=show_status))

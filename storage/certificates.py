@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Certificate, CouncilResult, Product
 
-VALID, REVOKED = "valid", "revoked"
+VALID, REVOKED, EXPIRED, SUPERSEDED = "valid", "revoked", "expired", "superseded"
+PROVINCE, CENTRAL = "province", "central"
 
 
 async def result_of(session: AsyncSession, dossier_id: int) -> CouncilResult | None:
@@ -27,14 +28,25 @@ async def save_result(
     rule_set: str,
     recorded_by: int | None,
     now: dt.datetime,
+    total: float | None = None,
+    sheet_count: int = 0,
+    spread: float = 0.0,
+    failed_criterion: str | None = None,
+    council_note: str | None = None,
+    correction_reason: str | None = None,
 ) -> CouncilResult:
-    """One result per dossier (a unique column): a second recording replaces the first."""
+    """One result per dossier (a unique column): a correction replaces it (the audit log keeps both)."""
     found = await result_of(session, dossier_id)
     if found is None:
         found = CouncilResult(dossier_id=dossier_id)
         session.add(found)
     found.points_a, found.points_b, found.points_c = points
-    found.total = round(sum(points), 2)
+    found.total = round(sum(points), 2) if total is None else total
+    found.sheet_count, found.spread = sheet_count, spread
+    found.failed_criterion = None if mandatory_ok else failed_criterion
+    found.council_note = None if mandatory_ok else council_note
+    if correction_reason is not None:
+        found.corrected_at, found.correction_reason = now, correction_reason
     found.mandatory_ok = mandatory_ok
     found.stars = stars
     found.rule_set = rule_set
@@ -55,7 +67,20 @@ async def issue(
     expires_on: dt.date,
     issued_by: int | None,
     now: dt.datetime,
+    public_code: str,
+    authority: str = PROVINCE,
 ) -> Certificate:
+    """Issue a certificate. The product's last certificate that was not revoked (a renewal, an upgrade, or a
+    4★ after a 5★ proposal) becomes its predecessor; a still-valid one is superseded by this one."""
+    previous = await session.scalar(
+        select(Certificate)
+        .where(Certificate.product_id == product_id, Certificate.status.in_((VALID, EXPIRED)))
+        .order_by(Certificate.issued_on.desc(), Certificate.id.desc())
+        .limit(1)
+    )
+    if previous is not None and previous.status == VALID:
+        previous.status = SUPERSEDED
+        previous.superseded_at = now
     certificate = Certificate(
         product_id=product_id,
         dossier_id=dossier_id,
@@ -66,6 +91,9 @@ async def issue(
         status=VALID,
         issued_by=issued_by,
         created_at=now,
+        public_code=public_code,
+        authority=authority,
+        previous_id=previous.id if previous is not None else None,
     )
     session.add(certificate)
     await session.flush()
@@ -108,6 +136,10 @@ def certificate_snapshot(certificate: Certificate) -> dict[str, Any]:
         "expires_on": certificate.expires_on.isoformat(),
         "status": certificate.status,
         "revoked_reason": certificate.revoked_reason,
+        "authority": certificate.authority,
+        "public_code": certificate.public_code,
+        "previous_id": certificate.previous_id,
+        "decision_file_id": certificate.decision_file_id,
     }
 
 
@@ -118,6 +150,11 @@ def result_snapshot(result: CouncilResult) -> dict[str, Any]:
         "mandatory_ok": result.mandatory_ok,
         "stars": result.stars,
         "rule_set": result.rule_set,
+        "sheet_count": result.sheet_count,
+        "spread": result.spread,
+        "failed_criterion": result.failed_criterion,
+        "council_note": result.council_note,
+        "correction_reason": result.correction_reason,
     }
 
 
@@ -136,3 +173,24 @@ async def dossier_results(session: AsyncSession, dossier_ids: list[int]) -> dict
         return {}
     rows = await session.scalars(select(CouncilResult).where(CouncilResult.dossier_id.in_(dossier_ids)))
     return {r.dossier_id: r for r in rows}
+
+
+async def by_public_code(session: AsyncSession, code: str) -> Certificate | None:
+    return await session.scalar(select(Certificate).where(Certificate.public_code == code))
+
+
+async def code_taken(session: AsyncSession, code: str) -> bool:
+    return await by_public_code(session, code) is not None
+
+
+async def history(session: AsyncSession, certificate: Certificate, limit: int = 10) -> list[Certificate]:
+    """The certificates this one renewed or upgraded, newest first."""
+    found: list[Certificate] = []
+    previous_id = certificate.previous_id
+    while previous_id is not None and len(found) < limit:
+        previous = await session.get(Certificate, previous_id)
+        if previous is None:
+            break
+        found.append(previous)
+        previous_id = previous.previous_id
+    return found

@@ -13,6 +13,11 @@ class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def located(self, stored: str) -> Path:
+        """Where a ``StoredFile.path`` is on disk: relative to the store, or absolute from older uploads."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.root / path
+
     def path_for(self, sha256: str, extension: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.{extension}"
 

@@ -267,6 +267,15 @@ class CouncilResult(Base):
     rule_set: Mapped[str] = mapped_column(String(20))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # From the members' sheets: how many, and the gap between the highest and lowest total.
+    sheet_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    spread: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    # A failed mandatory criterion: which one (a code of bot/data/mandatory_criteria.csv) and the council's note.
+    failed_criterion: Mapped[str | None] = mapped_column(String(40))
+    council_note: Mapped[str | None] = mapped_column(Text)
+    # The last correction before the certificate (the audit log keeps every version).
+    corrected_at: Mapped[dt.datetime | None]
+    correction_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Certificate(Base):
@@ -287,6 +296,15 @@ class Certificate(Base):
     revoked_at: Mapped[dt.datetime | None]
     issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # province (3-4★) | central (5★, recorded by the province when the decision arrives)
+    authority: Mapped[str] = mapped_column(String(12), default="province", server_default="province")
+    # The short code printed as a QR on the label: anyone can check the certificate with it.
+    public_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # The certificate this one renews or upgrades (the older one is then "superseded").
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id", ondelete="SET NULL"))
+    superseded_at: Mapped[dt.datetime | None]
+    # The signed decision, scanned (PDF), sent to the producer on request.
+    decision_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
 
 
 class StaffRole(Base):
@@ -474,3 +492,44 @@ class PrivacyRequest(Base):
     done_at: Mapped[dt.datetime | None]
     # What stayed and why (organisation, product, decision numbers: no personal data), shown to the person.
     kept: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class CouncilMember(Base):
+    """A member of a round's evaluation council (the scoring software keeps one sheet per member)."""
+
+    __tablename__ = "council_members"
+    __table_args__ = (UniqueConstraint("round_id", "name_folded"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_folded: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # chair | vice_chair | member | secretary
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class ScoreSheet(Base):
+    """One member's points for one dossier, parts A, B, C."""
+
+    __tablename__ = "score_sheets"
+    __table_args__ = (UniqueConstraint("dossier_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("council_members.id", ondelete="CASCADE"), index=True)
+    points_a: Mapped[float]
+    points_b: Mapped[float]
+    points_c: Mapped[float]
+    source: Mapped[str] = mapped_column(String(10))  # chat | xlsx
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class CertificateLookup(Base):
+    """A public certificate check, kept only to rate-limit lookups per identity."""
+
+    __tablename__ = "certificate_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())

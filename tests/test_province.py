@@ -60,6 +60,9 @@ async def make_staff(
         return user.id
 
 
+SUBMITTED = dt.datetime(2026, 1, 10, 3, 0, tzinfo=dt.UTC)
+
+
 async def make_dossier(
     app: App,
     producer_user: int,
@@ -68,8 +71,10 @@ async def make_dossier(
     name: str = "Chè Shan tuyết Tả Van",
     round_id: int | None = None,
     with_file: bool = True,
+    submitted_at: dt.datetime = SUBMITTED,
 ) -> int:
-    """A dossier of this producer in ``status``, its checklist complete enough, optionally one real file."""
+    """A dossier of this producer in ``status``, its checklist complete enough, optionally one real file.
+    It reached the commune on 10/01/2026, before ``make_round``'s deadline (20/01/2026)."""
     now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
         producer = await session.scalar(select(Producer).where(Producer.user_id == producer_user))
@@ -90,7 +95,7 @@ async def make_dossier(
         dossier = await dossiers.create_dossier(
             session, product.id, case="new", status=status.value, rule_set="QD148_1489", items=items, now=now
         )
-        dossier.submitted_at = now
+        dossier.submitted_at = submitted_at
         dossier.round_id = round_id
         if with_file:
             store = FileStore(app.settings.files_dir)
@@ -109,14 +114,22 @@ async def make_dossier(
         return dossier.id
 
 
-async def make_round(app: App, name: str = "Đợt 1/2026", status: str = "open") -> int:
+async def make_round(
+    app: App,
+    name: str = "Đợt 1/2026",
+    status: str = "open",
+    *,
+    deadline: dt.date = dt.date(2026, 1, 20),
+    meeting: dt.date | None = dt.date(2026, 2, 10),
+) -> int:
+    """A round whose council has met (10/02/2026; "today" is 02/03/2026), unless told otherwise."""
     async with app.engine.sessions() as session, session.begin():
         found = await rounds.create_round(
             session,
             province=app.settings.ocop_province,
             name=name,
-            submit_deadline=dt.date(2026, 5, 20),
-            meeting_date=dt.date(2026, 6, 15),
+            submit_deadline=deadline,
+            meeting_date=meeting,
             now=app.engine.clock(),
         )
         found.status = status
@@ -185,12 +198,45 @@ async def setup(app: App, **kwargs: Any) -> tuple[int, int, Chat]:
     return producer_user, dossier_id, Chat(app.engine, "prov1")
 
 
-async def score(officer: Chat, a: str, b: str, c: str, mandatory_ok: bool = True) -> None:
-    await officer.press("pv:score")
+MEMBERS = (("Nguyễn Văn An", "chair"), ("Lò Thị Bích", "member"), ("Tẩn A Chu", "secretary"))
+
+
+async def add_members(officer: Chat, members: tuple[tuple[str, str], ...] = MEMBERS) -> None:
+    """On the sheets screen: add the council's members."""
+    for name, role in members:
+        await officer.press("pv:addm")
+        await officer.send(name)
+        await officer.press(f"pv:role:{role}")
+
+
+async def enter_sheet(officer: Chat, member: str, a: str, b: str, c: str) -> None:
+    await officer.tap(member)
     await officer.send(a)
     await officer.send(b)
     await officer.send(c)
+
+
+async def score(
+    officer: Chat,
+    a: str,
+    b: str,
+    c: str,
+    mandatory_ok: bool = True,
+    *,
+    criterion: str = "lab_test",
+    note: str = "Chỉ tiêu vi sinh vượt ngưỡng",
+) -> None:
+    """Three members give the same sheet, so the mean is that sheet; then the mandatory criteria."""
+    await officer.press("pv:score")
+    if "pv:result" not in payloads(officer) and not any(p.startswith("pv:m:") for p in payloads(officer)):
+        await add_members(officer)
+    for name, _role in MEMBERS:
+        await enter_sheet(officer, name, a, b, c)
+    await officer.press("pv:result")
     await officer.press("pv:yes" if mandatory_ok else "pv:no")
+    if not mandatory_ok:
+        await officer.press(f"pv:mc:{criterion}")
+        await officer.send(note)
 
 
 # Rounds ----------------------------------------------------------------------------------------------------
@@ -399,6 +445,8 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
     await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
     await officer.press("pv:score")
+    await add_members(officer)
+    await officer.tap(MEMBERS[0][0])
     for bad in ("abc", "-5", "41", "40,555", "😀"):
         await officer.send(bad)
         assert "pv:back" in payloads(officer)  # still asking for part A
@@ -407,6 +455,9 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
     await officer.send("20.5")
     await officer.send("36")  # above C's 35
     await officer.send("30")
+    for name, _role in MEMBERS[1:]:
+        await enter_sheet(officer, name, "32,5", "20.5", "30")
+    await officer.press("pv:result")
     await officer.press("pv:yes")
     assert "83" in officer.text and "★★★★☆" in officer.text
     assert (await dossier(app, dossier_id)).status == S.SCHEDULED  # nothing saved before 💾
@@ -428,6 +479,8 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
     await officer.send("1234/QĐ-UBND")
     await officer.send("3/3/2026")  # tomorrow: a decision cannot be in the future
     await officer.send("31/02/2026")
+    await officer.send("5/2/2026")  # before the council met on 10/02/2026
+    assert "10/02/2026" in officer.text
     assert await scalar(app, select(func.count(Certificate.id))) == 0
     await officer.send("20/02/2026")
     assert "20/02/2029" in officer.text
@@ -451,21 +504,51 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
         assert expected in producer.text
 
 
-async def test_failed_mandatory_criterion_caps_at_two_stars(app: App) -> None:
+async def test_failed_mandatory_criterion_asks_which_and_the_producer_is_told_not_certified(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
     await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await score(officer, "38", "24", "33", mandatory_ok=False)
-    assert "★★☆☆☆" in officer.text
+    await officer.press("pv:score")
+    await add_members(officer)
+    for name, _role in MEMBERS:
+        await enter_sheet(officer, name, "38", "24", "33")
+    await officer.press("pv:result")
+    await officer.press("pv:no")
+    # Which one: the rule set's list, as buttons.
+    assert {"pv:mc:food_safety", "pv:mc:lab_test", "pv:mc:label"} <= payloads(officer)
+    await officer.send("bấm lung tung")
+    assert "pv:mc:lab_test" in payloads(officer)
+    await officer.press("pv:mc:lab_test")
+    await officer.send("ab")  # too short to be the council's note
+    await officer.send("Chỉ tiêu vi sinh vượt ngưỡng cho phép")
+    assert "★★☆☆☆" in officer.text and "Kết quả kiểm nghiệm đạt chỉ tiêu an toàn" in officer.text
     await officer.press("pv:save")
     result = await scalar(app, select(CouncilResult))
-    assert (result.total, result.stars, result.mandatory_ok) == (95.0, 2, False)
+    assert (result.total, result.stars, result.mandatory_ok, result.failed_criterion, result.council_note) == (
+        95.0,
+        2,
+        False,
+        "lab_test",
+        "Chỉ tiêu vi sinh vượt ngưỡng cho phép",
+    )
     assert (await dossier(app, dossier_id)).status == S.NOT_RATED
     assert "pv:cert" not in payloads(officer)
     assert await outbox_kinds(app, producer_user) == ["province_not_rated"]
+    (notice,) = await rendered_notices(app, producer_user)
+    for expected in (
+        "không được công nhận",
+        "Kết quả kiểm nghiệm đạt chỉ tiêu an toàn",
+        "vượt ngưỡng",
+        "Kiểm nghiệm lại",
+    ):
+        assert expected in notice
+    assert "★" not in notice  # never a star rating the producer "earned"
+    producer = Chat(app.engine, "p1")
+    await producer.press("m:status")
+    assert "Kết quả kiểm nghiệm đạt chỉ tiêu an toàn" in producer.text and "★★☆☆☆" not in producer.text
 
 
-async def test_ninety_points_are_proposed_to_the_central_level(app: App) -> None:
+async def test_ninety_points_proposed_then_granted_five_stars_by_the_central_decision(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
     await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
@@ -474,10 +557,50 @@ async def test_ninety_points_are_proposed_to_the_central_level(app: App) -> None
     assert (await dossier(app, dossier_id)).status == S.PROPOSED_5
     assert (await scalar(app, select(CouncilResult.stars))) == 5
     assert await outbox_kinds(app, producer_user) == ["province_proposed_5"]
-    assert await audit_actions(app) == ["dossier.score", "council_result.record", "dossier.propose_5"]
+    (proposed,) = await rendered_notices(app, producer_user)
+    assert "ĐỀ NGHỊ" in proposed and "★★★★★" not in proposed  # proposed, not granted
+    actions = await audit_actions(app)
+    assert actions[-3:] == ["dossier.score", "council_result.record", "dossier.propose_5"]
     producer = Chat(app.engine, "p1")
     await producer.press("m:status")
-    assert "★★★★★" in producer.text
+    assert "chưa được công nhận" in producer.text and "★★★★★" not in producer.text
+
+    # The central level's decision arrives: the province records it.
+    assert {"pv:c5", "pv:cert"} <= payloads(officer)
+    await officer.press("pv:c5")
+    await officer.send("88/QĐ-BNNMT")
+    await officer.send("25/02/2026")
+    assert "★★★★★" in officer.text
+    await officer.press("pv:save")
+    certificate = await scalar(app, select(Certificate))
+    assert (certificate.stars, certificate.authority, certificate.decision_no, certificate.expires_on) == (
+        5,
+        "central",
+        "88/QĐ-BNNMT",
+        dt.date(2029, 2, 25),
+    )
+    assert certificate.public_code and len(certificate.public_code) == 8
+    assert (await dossier(app, dossier_id)).status == S.CERTIFIED_5
+    granted = (await rendered_notices(app, producer_user))[-1]
+    assert "Trung ương" in granted and "★★★★★" in granted and "88/QĐ-BNNMT" in granted
+    await producer.press("m:status")
+    assert "★★★★★" in producer.text and "88/QĐ-BNNMT" in producer.text
+
+
+async def test_five_stars_not_granted_the_province_issues_four(app: App) -> None:
+    round_id = await make_round(app)
+    producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await score(officer, "38", "24", "29")
+    await officer.press("pv:save")
+    await officer.press("pv:cert")
+    await officer.send("99/QĐ-UBND")
+    await officer.press("pv:today")
+    await officer.press("pv:save")
+    certificate = await scalar(app, select(Certificate))
+    assert (certificate.stars, certificate.authority) == (4, "province")
+    assert (await dossier(app, dossier_id)).status == S.CERTIFIED_4
+    assert "không công nhận 5 sao" in (await rendered_notices(app, producer_user))[-1]
 
 
 async def test_revoke_a_certificate_with_a_reason(app: App) -> None:

@@ -46,7 +46,7 @@ async def test_in_july_only_the_round_still_ahead_is_created(app: App, clock: Fr
 async def test_a_late_dossier_goes_into_a_passed_round_only_by_an_audited_exception(
     app: App, clock: FrozenClock
 ) -> None:
-    # The dossier reached the commune on the fixture's day (02/03/2026), after the deadline of a 2025 round.
+    # The dossier reached the commune on 10/01/2026, after the deadline of a 2025 round.
     _producer, dossier_id, officer = await setup(app)
     round_id = await make_round(app, "Đợt 2/2025")
     async with app.engine.sessions() as session, session.begin():
@@ -75,7 +75,7 @@ async def test_a_late_dossier_goes_into_a_passed_round_only_by_an_audited_except
 
 async def test_a_dossier_in_time_is_accepted_after_the_deadline_without_asking(app: App, clock: FrozenClock) -> None:
     _producer, dossier_id, officer = await setup(app)
-    round_id = await make_round(app)  # deadline 20/05/2026, the dossier came on 02/03/2026
+    round_id = await make_round(app)  # deadline 20/01/2026, the dossier came on 10/01/2026
     clock.now = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # the province checks it after the deadline
     await open_dossier(officer, dossier_id)
     await officer.press("pv:accept")
@@ -95,7 +95,7 @@ async def test_several_dossiers_accepted_into_a_round_at_once(app: App) -> None:
         user = await make_producer(app, f"p{n}", name=f"HTX {n}")
         producers.append(user)
         ids.append(await make_dossier(app, user, name=f"Sản phẩm {n}", with_file=False))
-    round_id = await make_round(app)  # deadline 20/05/2026
+    round_id = await make_round(app)  # deadline 20/01/2026
     async with app.engine.sessions() as session, session.begin():
         late = await session.get_one(Dossier, ids[3])
         late.submitted_at = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # after the deadline

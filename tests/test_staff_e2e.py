@@ -129,9 +129,27 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     reply = await act(api, PROVINCE, data="pv:accept")
     reply = await act(api, PROVINCE, data=f"pv:r:{first_round.id}")
     assert await status_of(app, dossier_id) == DossierStatus.SCHEDULED
+    # The council met (earlier than this seeded round would: the dates are moved so that it has).
+    async with app.engine.sessions() as session, session.begin():
+        await session.execute(
+            update(Round)
+            .where(Round.id == first_round.id)
+            .values(submit_deadline=dt.date(2026, 1, 20), meeting_date=dt.date(2026, 2, 10))
+        )
     reply = await act(api, PROVINCE, data="pv:score")
-    for points in ("35", "20,5", "25"):
-        reply = await act(api, PROVINCE, text=points)
+    for name in ("Nguyễn Văn An", "Lò Thị Bích", "Tẩn A Chu"):
+        reply = await act(api, PROVINCE, data="pv:addm")
+        reply = await act(api, PROVINCE, text=name)
+        reply = await act(api, PROVINCE, data="pv:role:member")
+    for member, points in zip(
+        [d for d in reply.callback_data() if d.startswith("pv:m:")],
+        (("35", "20,5", "25"), ("34", "21", "26"), ("36", "20", "24")),
+        strict=True,
+    ):
+        reply = await act(api, PROVINCE, data=member)
+        for value in points:
+            reply = await act(api, PROVINCE, text=value)
+    reply = await act(api, PROVINCE, data="pv:result")
     reply = await act(api, PROVINCE, data="pv:yes")
     assert "80,5" in reply.params["text"] and "★★★★☆" in reply.params["text"]
     reply = await act(api, PROVINCE, data="pv:save")

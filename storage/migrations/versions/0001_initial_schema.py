@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 09:08:35.363635
+Create Date: 2026-11-28 09:19:13.439103
 """
 
 from collections.abc import Sequence
@@ -164,6 +164,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_conversations")),
     )
     op.create_table(
+        "council_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("name_folded", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id"], ["rounds.id"], name=op.f("fk_council_members_round_id_rounds"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_council_members")),
+        sa.UniqueConstraint("round_id", "name_folded", name=op.f("uq_council_members_round_id")),
+    )
+    with op.batch_alter_table("council_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_council_members_round_id"), ["round_id"], unique=False)
+
+    op.create_table(
         "invites",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
@@ -284,6 +303,22 @@ def upgrade() -> None:
     with op.batch_alter_table("staff_roles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_roles_commune_code"), ["commune_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_staff_roles_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "certificate_lookups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["identity_id"],
+            ["channel_identities.id"],
+            name=op.f("fk_certificate_lookups_identity_id_channel_identities"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_lookups")),
+    )
+    with op.batch_alter_table("certificate_lookups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_certificate_lookups_identity_id"), ["identity_id"], unique=False)
 
     op.create_table(
         "link_attempts",
@@ -439,6 +474,14 @@ def upgrade() -> None:
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
         ),
+        sa.Column("authority", sa.String(length=12), server_default="province", nullable=False),
+        sa.Column("public_code", sa.String(length=16), nullable=True),
+        sa.Column("previous_id", sa.Integer(), nullable=True),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_file_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["decision_file_id"], ["stored_files.id"], name=op.f("fk_certificates_decision_file_id_stored_files")
+        ),
         sa.ForeignKeyConstraint(
             ["dossier_id"], ["dossiers.id"], name=op.f("fk_certificates_dossier_id_dossiers"), ondelete="SET NULL"
         ),
@@ -446,9 +489,16 @@ def upgrade() -> None:
             ["issued_by"], ["users.id"], name=op.f("fk_certificates_issued_by_users"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
+            ["previous_id"],
+            ["certificates.id"],
+            name=op.f("fk_certificates_previous_id_certificates"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_certificates_product_id_products"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
+        sa.UniqueConstraint("public_code", name=op.f("uq_certificates_public_code")),
     )
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_certificates_dossier_id"), ["dossier_id"], unique=False)
@@ -492,6 +542,12 @@ def upgrade() -> None:
         sa.Column(
             "recorded_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
         ),
+        sa.Column("sheet_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("spread", sa.Double(), server_default="0", nullable=False),
+        sa.Column("failed_criterion", sa.String(length=40), nullable=True),
+        sa.Column("council_note", sa.Text(), nullable=True),
+        sa.Column("corrected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("correction_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["dossier_id"], ["dossiers.id"], name=op.f("fk_council_results_dossier_id_dossiers"), ondelete="CASCADE"
         ),
@@ -516,6 +572,38 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dossier_items")),
         sa.UniqueConstraint("dossier_id", "code", name=op.f("uq_dossier_items_dossier_id")),
     )
+    op.create_table(
+        "score_sheets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dossier_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("points_a", sa.Double(), nullable=False),
+        sa.Column("points_b", sa.Double(), nullable=False),
+        sa.Column("points_c", sa.Double(), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("recorded_by", sa.Integer(), nullable=True),
+        sa.Column(
+            "recorded_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["dossier_id"], ["dossiers.id"], name=op.f("fk_score_sheets_dossier_id_dossiers"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["council_members.id"],
+            name=op.f("fk_score_sheets_member_id_council_members"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"], ["users.id"], name=op.f("fk_score_sheets_recorded_by_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_score_sheets")),
+        sa.UniqueConstraint("dossier_id", "member_id", name=op.f("uq_score_sheets_dossier_id")),
+    )
+    with op.batch_alter_table("score_sheets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_score_sheets_dossier_id"), ["dossier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_score_sheets_member_id"), ["member_id"], unique=False)
+
     op.create_table(
         "dossier_item_files",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -555,6 +643,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_dossier_item_files_item_id"))
 
     op.drop_table("dossier_item_files")
+    with op.batch_alter_table("score_sheets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_score_sheets_member_id"))
+        batch_op.drop_index(batch_op.f("ix_score_sheets_dossier_id"))
+
+    op.drop_table("score_sheets")
     op.drop_table("dossier_items")
     op.drop_table("council_results")
     with op.batch_alter_table("commune_criteria", schema=None) as batch_op:
@@ -595,6 +688,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_link_attempts_identity_at")
 
     op.drop_table("link_attempts")
+    with op.batch_alter_table("certificate_lookups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_certificate_lookups_identity_id"))
+
+    op.drop_table("certificate_lookups")
     with op.batch_alter_table("staff_roles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_roles_user_id"))
         batch_op.drop_index(batch_op.f("ix_staff_roles_commune_code"))
@@ -617,6 +714,10 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     op.drop_table("invites")
+    with op.batch_alter_table("council_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_council_members_round_id"))
+
+    op.drop_table("council_members")
     op.drop_table("conversations")
     with op.batch_alter_table("consent_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_records_user_id"))
