@@ -22,7 +22,7 @@ from storage.db import detached_sessions
 
 FLOW_NAME = "reports"
 START = "reports:start"
-P = "rep:"
+P = "xls:"
 
 flow = Flow(FLOW_NAME, first_step="menu")
 

@@ -40,7 +40,7 @@ from storage import privacy, rounds, staff
 from storage.models import ChannelIdentity, Conversation
 from tests import files
 from tests.conftest import make_producer
-from tests.staff_helpers import BINH_LU, commune_code, make_idea
+from tests.staff_helpers import BINH_LU, PHONG_THO, commune_code, make_idea
 from tests.test_province import S, make_dossier, make_round, make_staff
 
 CHANNELS = ("console", "zalo_bot")
@@ -76,6 +76,14 @@ ANSWERS: dict[tuple[str, str], tuple[str | bytes, ...]] = {
     ("province", "cert_date"): ("20/02/2026",),
     ("province", "revoke_reason"): ("Vi phạm an toàn thực phẩm.",),
     ("admin", "staff_name"): ("Nguyễn Thị Hoa",),
+    ("province", "member_name"): ("Lò Văn Hội",),
+    ("province", "sheet_a"): ("30",),
+    ("province", "sheet_b"): ("20",),
+    ("province", "sheet_c"): ("25",),
+    ("province", "mandatory_note"): ("Chưa có phiếu kiểm nghiệm vi sinh.",),
+    ("province", "correct_reason"): ("Nhập nhầm điểm phần B.",),
+    ("province", "decision_upload"): (files.pdf(7),),
+    ("commune_report", "scan"): (files.jpeg(8),),
     ("find", "query"): ("gao",),
     ("privacy_admin", "hold_reason"): ("Đang có tranh chấp về giấy chứng nhận.",),
 }
@@ -88,6 +96,7 @@ STARTS: dict[str, tuple[str, ...]] = {
     "province": ("menu", "/province"),
     "admin": ("menu",),
     "invitee": (f"/start {INVITE_CODE}",),
+    "commune2": ("menu",),
 }
 MAX_DEPTH = 24
 
@@ -100,7 +109,9 @@ class Walk:
     renderer: Callable[[list[Outbound]], list[str]]
     update: int = 0
     asked: set[tuple[str, str]] = field(default_factory=set)
-    expanded: set[tuple[Any, ...]] = field(default_factory=set)
+    # Each place expanded, with the depth it was expanded at: reached again closer to the start, it is
+    # expanded again (the walk goes depth first, and a deep first visit leaves no depth to explore with).
+    expanded: dict[tuple[Any, ...], int] = field(default_factory=dict)
     checked: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -217,16 +228,17 @@ async def check_step(walk: Walk, user: str, replies: list[Outbound]) -> dict[str
 async def explore(walk: Walk, user: str, replies: list[Outbound], depth: int) -> None:
     conversation = await walk.conversation(user)
     offered = [choice for reply in replies for choice in choices_of(reply)]
-    place = _place(conversation, replies)
-    if place in walk.expanded:
+    # Each kind of user walks their own places: two commune officers see the same screens with other dossiers.
+    place = (user, *_place(conversation, replies))
+    if walk.expanded.get(place, MAX_DEPTH + 1) <= depth:
         return
-    walk.expanded.add(place)
+    walk.expanded[place] = depth
     leads = await check_step(walk, user, replies)
     if depth >= MAX_DEPTH:
         return
     answers = ANSWERS.get((conversation.flow or "", conversation.step or ""), ())
     for move in [*offered, *answers]:
-        if isinstance(move, Choice) and leads[move.payload] in walk.expanded:
+        if isinstance(move, Choice) and walk.expanded.get((user, *leads[move.payload]), MAX_DEPTH + 1) <= depth + 1:
             continue  # its button leads where the walk has been
         async with walk.attempt():
             await explore(walk, user, await walk.act(user, move), depth + 1)
@@ -242,6 +254,7 @@ async def _setup(app: App, channel: str) -> None:
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Gạo séng cù")
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Nấm hương")  # two: the batch accept
     round_id = await make_round(app)
+    await _council_states(app, producer, round_id, channel)
     # A round whose deadline passed before the dossiers reached the commune: taking one in asks for the
     # audit-logged exception.
     async with app.engine.sessions() as session, session.begin():
@@ -263,7 +276,6 @@ async def _setup(app: App, channel: str) -> None:
             now=app.engine.clock(),
             valid_for=dt.timedelta(days=7),
         )
-    await make_dossier(app, producer, status=S.SCHEDULED, name="Thảo quả sấy", round_id=round_id)
     await make_staff(app, "commune", Role.COMMUNE, commune_code=code, channel=channel)
     await make_staff(app, "province", Role.PROVINCE, channel=channel)
     await make_staff(app, "admin", Role.ADMIN, channel=channel)
@@ -272,6 +284,74 @@ async def _setup(app: App, channel: str) -> None:
     async with app.engine.sessions() as session, session.begin():
         now = app.engine.clock()
         await privacy.create_request(session, asking, source="chat", now=now, deadline=dt.timedelta(hours=72))
+
+
+async def _council_states(app: App, producer: int, round_id: int, channel: str) -> None:
+    """What the province and the commune act on after the council: a dossier with three members' sheets, one
+    scored (a certificate to issue, a result to correct), one certified (a decision to upload, a revocation),
+    and one at the commune with three criteria confirmed (the fourth drafts the report, the scan follows)."""
+    from storage import certificates, council
+    from storage.models import CommuneCriterion, Dossier
+
+    now = app.engine.clock()
+    scheduled = await make_dossier(app, producer, status=S.SCHEDULED, name="Thảo quả sấy", round_id=round_id)
+    scored = await make_dossier(app, producer, status=S.SCORED, name="Chè đắng", round_id=round_id)
+    certified = await make_dossier(app, producer, status=S.CERTIFIED_4, name="Rượu ngô", round_id=round_id)
+    # In another commune, whose officer has only this one to review: three criteria confirmed already.
+    other = await make_producer(app, "producer2", channel=channel, name="HTX Phong Thổ", commune=PHONG_THO)
+    reviewing = await make_dossier(app, other, status=S.COMMUNE_REVIEW, name="Chè Shan")
+    await make_staff(app, "commune2", Role.COMMUNE, commune_code=commune_code(app, PHONG_THO), channel=channel)
+    async with app.engine.sessions() as session, session.begin():
+        for n, role in enumerate(("chair", "member", "secretary")):
+            member = await council.add_member(
+                session, round_id=round_id, name=f"Thành viên {n}", name_folded=f"thanh vien {n}", role=role, now=now
+            )
+            await council.save_sheet(
+                session,
+                dossier_id=scheduled,
+                member_id=member.id,
+                points=(30 + n, 20, 25),
+                source="chat",
+                recorded_by=None,
+                now=now,
+            )
+        await certificates.save_result(
+            session,
+            dossier_id=scored,
+            points=(32, 20, 25),
+            mandatory_ok=True,
+            stars=4,
+            rule_set="QD148_1489",
+            recorded_by=None,
+            now=now,
+            sheet_count=3,
+        )
+        product_id = (await session.get_one(Dossier, certified)).product_id
+        await certificates.save_result(
+            session,
+            dossier_id=certified,
+            points=(32, 20, 25),
+            mandatory_ok=True,
+            stars=4,
+            rule_set="QD148_1489",
+            recorded_by=None,
+            now=now,
+            sheet_count=3,
+        )
+        await certificates.issue(
+            session,
+            product_id=product_id,
+            dossier_id=certified,
+            stars=4,
+            decision_no="12/QĐ-UBND",
+            issued_on=dt.date(2026, 2, 20),
+            expires_on=dt.date(2029, 2, 20),
+            issued_by=None,
+            now=now,
+            public_code="WALK2345",
+        )
+        for criterion in ("local_origin", "local_labour", "idea_origin"):
+            session.add(CommuneCriterion(dossier_id=reviewing, criterion=criterion, status="confirmed", decided_at=now))
 
 
 def _record_asks(walk: Walk) -> None:
