@@ -128,8 +128,8 @@ async def test_telegram_consent_download_delete_and_the_notice_of_what_was_kept(
             assert line in summary
 
         # Withdraw and delete: two sentences, a confirmation, a receipt with the date.
+        # The screen above offers "🗑 Rút đồng ý và xoá dữ liệu": its typed words are that option.
         await phone.type("xoa du lieu")
-        await phone.tap("Rút đồng ý")
         await phone.tap("Có, xóa")
         assert "Biên nhận số 1" in phone.last_text() and "02/03/2026" in phone.last_text()
 
