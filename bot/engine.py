@@ -2,7 +2,9 @@
 
 Order of business for one update:
 
-1. download and store an attached file (outside the transaction: downloads are slow, locks are precious);
+1. download and check an attached file (outside the transaction: downloads are slow, locks are precious);
+   it is written to the file store only once the update has passed the onboarding gate, so nothing a user
+   sends before consenting is kept (they are told so, above the gate's question);
 2. take the per-user lock (one process) and, inside the transaction, the conversation row lock
    (``FOR UPDATE``, several processes), so that two quick messages never race one step;
 3. skip updates already processed (same channel + update id);
@@ -26,10 +28,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.files import receive
+from bot.files import CheckedFile, check, keep
 from bot.flow import Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale
-from bot.messages import Choice, Inbound, Outbound, ReceivedFile, RejectedFile, Text, choices_of
+from bot.messages import Choice, Inbound, Outbound, RejectedFile, Text, choices_of
 from bot.settings import Settings
 from bot.text import fold, nfc
 from storage import users
@@ -82,17 +84,17 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         inbound = _normalised(inbound)
-        received = None
+        checked = None
         if inbound.file is not None:
-            received = await receive(inbound.file, self.files, self.settings.max_file_bytes)
+            checked = await check(inbound.file, self.settings.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
             for attempt in range(3):
                 try:
                     if self._sqlite_writer is None:
-                        return await self._handle_once(inbound, received)
+                        return await self._handle_once(inbound, checked)
                     async with self._sqlite_writer:
-                        return await self._handle_once(inbound, received)
+                        return await self._handle_once(inbound, checked)
                 except (IntegrityError, DBAPIError) as error:
                     # Another process created the same user or took the row first: the retry sees its work.
                     if attempt == 2 or not _retryable(error):
@@ -104,7 +106,7 @@ class Engine:
                     return _apology()
         return _apology()  # pragma: no cover - the loop always returns
 
-    async def _handle_once(self, inbound: Inbound, received: ReceivedFile | RejectedFile | None) -> list[Outbound]:
+    async def _handle_once(self, inbound: Inbound, checked: CheckedFile | RejectedFile | None) -> list[Outbound]:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             if not await users.mark_processed(session, inbound.channel, inbound.update_id, now):
@@ -132,9 +134,9 @@ class Engine:
                     settings=self.settings,
                     files=self.files,
                     now=now,
-                    received=received,
+                    received=checked if isinstance(checked, RejectedFile) else None,
                 )
-                await self._route(ctx, conversation)
+                await self._route(ctx, conversation, checked)
                 if not ctx.replies:  # never leave the user in silence
                     await self._not_understood(ctx)
                 _save(conversation, ctx, now)
@@ -142,7 +144,9 @@ class Engine:
             finally:
                 current_locale.reset(token)
 
-    async def _route(self, ctx: Context, conversation: Conversation) -> None:
+    async def _route(
+        self, ctx: Context, conversation: Conversation, checked: CheckedFile | RejectedFile | None
+    ) -> None:
         registry = self.registry
         text = ctx.text
         folded = fold(text) if text else ""
@@ -175,7 +179,13 @@ class Engine:
             return
 
         if registry.gate is not None and await registry.gate(ctx):
+            if ctx.inbound.file is not None:
+                ctx.replies.insert(
+                    0, Text(_("📎 I did not keep the file you sent. Please send it again after you register."))
+                )
             return
+        if isinstance(checked, CheckedFile):
+            ctx.received = await keep(checked, self.files)
 
         if ctx.payload is None and text:
             typed_answer = ctx.flow is not None and ctx.state.step in ctx.flow.free_text_steps
