@@ -19,6 +19,7 @@ stateDiagram-v2
     checklist --> checklist: ➕ More items / ⬅️ Back
     item --> item: a file (acknowledged) / rejected file
     item --> checklist: ✅ Done / ⬅️ Checklist / samples handed in
+    item --> [*]: 🗂 See, remove or move files (handlers.dossier_files, which returns to the item)
     item --> expiry: first file or ✅ Done of a document that expires (asked once) / 📅 Expiry date
     expiry --> expiry: unreadable date (hint) / a file (kept)
     expiry --> item: a date / No expiry date / Skip (came from a file or 📅)
@@ -66,6 +67,10 @@ from storage.producers import producer_of_user
 
 PREFIX = "dos:"
 FLOW_NAME = "dossier"
+FILES = f"{PREFIX}files"
+# Taking a file back is its own small conversation (handlers.dossier_files); this is what it carries there.
+FILES_FLOW = "dossier_files"
+CARRIED = ("dossier_id", "item_id", "page", "expiry_asked")
 
 # The producer may still add files; other statuses are with the commune or the province.
 EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
@@ -609,6 +614,8 @@ def _item_choices(item: DossierItem) -> list[Choice]:
             choices.append(Choice(_("📅 Add expiry date"), f"{PREFIX}exp"))
         else:
             choices.append(Choice(_("📅 Expiry date: {day}").format(day=format_day(item.expires_on)), f"{PREFIX}exp"))
+    if item.files:
+        choices.append(Choice(_("🗂 See, remove or move files ({count})").format(count=len(item.files)), FILES))
     choices += [Choice(_("✅ Done with this item"), f"{PREFIX}done"), Choice(_("⬅️ Checklist"), f"{PREFIX}back")]
     return choices
 
@@ -674,6 +681,9 @@ async def got_item(ctx: Context) -> None:
         return
     if payload == f"{PREFIX}exp" and has_expiry(item.code):
         await _ask_expiry(ctx, item, then="item")
+        return
+    if payload == FILES and item.files:
+        await ctx.start(FILES_FLOW, {key: ctx.data[key] for key in CARRIED if key in ctx.data}, step="list")
         return
     done = payload == f"{PREFIX}done" or (payload is None and fold(ctx.text or "") in DONE_WORDS)
     if done and item_done(item) and _expiry_unasked(ctx, item):
@@ -984,5 +994,8 @@ async def on_stray_file(ctx: Context) -> None:
 
 
 def register(registry: Registry) -> None:
+    from handlers import dossier_files  # it builds on this module's checklist facts
+
     registry.add_flow(flow)
     registry.stray_file = on_stray_file
+    dossier_files.register(registry)
