@@ -943,10 +943,13 @@ async def got_attach(ctx: Context) -> None:
 
 
 async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence[Any]]) -> None:
+    gone = 0
     for entry in stray:
         stored_id, original_name = entry[0], entry[1] if len(entry) > 1 else None
-        # The ids came from our own flow data, but the row is re-read rather than trusted.
+        # The ids came from our own flow data, but the row is re-read rather than trusted; a file that waited
+        # more than a day for its item was taken by the orphan sweep (bot.orphans).
         if not isinstance(stored_id, int) or await dossiers.stored_file_by_id(ctx.session, stored_id) is None:
+            gone += 1
             continue
         await dossiers.link_file(
             ctx.session,
@@ -955,6 +958,12 @@ async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence
             original_name=original_name if isinstance(original_name, str) else None,
             uploaded_by=ctx.user.id,
             now=ctx.now,
+        )
+    if gone:
+        ctx.say(
+            _("{count} file(s) waited too long for an item and were not kept. Please send them again.").format(
+                count=gone
+            )
         )
     count = await dossiers.file_count(ctx.session, item.id)
     ctx.say(_("✓ Added to {item}. It now has {count} file(s).").format(item=item_label(item.code), count=count))

@@ -204,3 +204,21 @@ async def test_a_stray_file_sent_again_is_kept_for_another_day(app: App, clock: 
     await _age_rows(app, clock.now - 3 * DAY)  # the row is old, the blob was touched by today's put
     result = await remove_orphans(app.engine.sessions, store, clock.now)
     assert (result.rows, result.blobs) == (0, 0) and blob.is_file()
+
+
+async def test_a_stray_file_left_for_days_is_swept_and_the_producer_told(app: App, clock: FrozenClock) -> None:
+    from tests.test_dossier import items_by_code, producer_id, start_dossier_from_idea
+
+    await make_producer(app, "p1")
+    chat = Chat(app.engine, user_id="p1")
+    items = await items_by_code(app, await start_dossier_from_idea(app, chat, await producer_id(app)))
+    await chat.send_file(files.jpeg(6), "anh-chup.jpg")  # at the checklist: "which item?", then nothing
+    (blob,) = _blobs(app.engine.files)
+    _age(blob, clock.now - 3 * DAY)
+    await _age_rows(app, clock.now - 3 * DAY)
+    result = await remove_orphans(app.engine.sessions, app.engine.files, clock.now)
+    assert (result.rows, result.blobs) == (1, 1)
+
+    await chat.press(f"dos:att:{items['lab_test']}")  # days later, the item is chosen
+    assert "không được lưu" in chat.text and "gửi lại" in chat.text
+    assert await _count(app, DossierItemFile) == 0
