@@ -19,6 +19,7 @@ stateDiagram-v2
     confirm --> list: 🗑 Yes, remove it (audit) / ⬅️ No, keep it
     move --> list: an item (audit) / ⬅️ Back
     list --> [*]: the item has no files left (dossier flow, item)
+    list --> [*]: a photo, on any step (handed to the dossier flow's item, which takes it)
 ```
 """
 
@@ -51,6 +52,18 @@ flow = Flow(FLOW, first_step="list")
 
 async def _back_to_item(ctx: Context) -> None:
     await ctx.start(DOSSIER_FLOW, {key: ctx.data[key] for key in CARRIED if key in ctx.data}, step="item")
+
+
+async def _file_sent(ctx: Context) -> bool:
+    """A photo sent here is the replacement for what is being removed: the item takes it, as it would have."""
+    if ctx.received is None:
+        return False
+    ctx.state.flow, ctx.state.step = DOSSIER_FLOW, "item"
+    ctx.state.data = {key: ctx.data[key] for key in CARRIED if key in ctx.data}
+    item_flow = ctx.flow
+    assert item_flow is not None
+    await item_flow.answers["item"](ctx)
+    return True
 
 
 def _id(payload: str | None, prefix: str) -> int | None:
@@ -130,6 +143,8 @@ async def ask_list(ctx: Context) -> None:
 
 @flow.answer("list")
 async def got_list(ctx: Context) -> None:
+    if await _file_sent(ctx):
+        return
     if ctx.payload == BACK:
         await _back_to_item(ctx)
         return
@@ -169,6 +184,8 @@ async def ask_file(ctx: Context) -> None:
 
 @flow.answer("file")
 async def got_file(ctx: Context) -> None:
+    if await _file_sent(ctx):
+        return
     if ctx.payload == LIST:
         await ctx.goto("list")
     elif ctx.payload == REMOVE:
@@ -196,6 +213,8 @@ async def ask_confirm(ctx: Context) -> None:
 
 @flow.answer("confirm")
 async def got_confirm(ctx: Context) -> None:
+    if await _file_sent(ctx):
+        return
     if ctx.payload == f"{PREFIX}file":
         await ctx.goto("file")
         return
@@ -247,6 +266,8 @@ async def _items_of_dossier(ctx: Context, link: DossierItemFile) -> list[Dossier
 
 @flow.answer("move")
 async def got_move(ctx: Context) -> None:
+    if await _file_sent(ctx):
+        return
     if ctx.payload == f"{PREFIX}file":
         await ctx.goto("file")
         return

@@ -181,3 +181,16 @@ async def test_removing_the_last_file_of_a_dated_document_forgets_its_date(app: 
     item = await scalar(app, select(DossierItem).where(DossierItem.id == items["food_safety"]))
     assert item.expires_on is None
     assert "dos:done" in payloads(chat) and "dos:files" not in payloads(chat)  # back on the item, empty
+
+
+async def test_a_photo_sent_while_removing_goes_to_the_item(app: App, producer_chat: Chat) -> None:
+    """The replacement often comes before the old file is removed: it is taken by the item, not lost."""
+    chat = producer_chat
+    _dossier_id, items = await _two_files_in(app, chat)
+    form = items["registration_form"]
+    wrong, _right = await _links(app, form)
+    await chat.press("dos:files")
+    await chat.press(f"dof:f:{wrong.id}")
+    await chat.send_file(files.pdf(9), "ban-moi.pdf")
+    assert "Đã nhận tệp thứ 3" in chat.text and "dos:files" in payloads(chat)
+    assert [link.original_name for link in await _links(app, form)][-1] == "ban-moi.pdf"
