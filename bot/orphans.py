@@ -5,7 +5,8 @@ them), a stray file never placed in an item, a file answered with a question tha
 between writing the bytes and committing the row. Two passes:
 
 1. ``stored_files`` rows created more than a day ago that no foreign key points at, and whose blob was not
-   touched for a day, are deleted, each by one statement that re-checks the references;
+   touched for a day, are deleted by statements that re-check the references (a batch that meets a link
+   made meanwhile is retried row by row, and the linked row stays);
 2. blobs older than a day whose hash no row names are removed, by the file store's move-aside-and-look-again,
    which a ``put`` in flight always wins (``storage.filestore``).
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 # How long an unreferenced file may stay: long enough for any update in flight and a producer who sends a
 # file, then chooses its item tomorrow; short enough that what was removed or never consented to goes.
 ORPHAN_AGE = dt.timedelta(days=1)
+ROW_BATCH = 500
 
 
 @dataclass
@@ -49,27 +51,44 @@ async def remove_orphans(
 
     async with sessions() as session:
         candidates = [(row.id, row.path) for row in await stored_files.unreferenced_before(session, cutoff)]
-    for row_id, stored_path in candidates:
-        path = Path(stored_path) if Path(stored_path).is_absolute() else store.root / stored_path
-        if _touched_since(path, older_than):
-            continue  # sent again just now: an update is about to link it
+    # Sent again just now: an update is about to link it.
+    unused = [row_id for row_id, stored in candidates if not _touched_since(_on_disk(store, stored), older_than)]
+    for start in range(0, len(unused), ROW_BATCH):
+        batch = unused[start : start + ROW_BATCH]
         try:
-            async with sessions() as session, session.begin():
-                result.rows += await stored_files.delete_if_unreferenced(session, row_id)
-        except IntegrityError:  # linked meanwhile (PostgreSQL checks the reference at delete): the link wins
-            log.info("stored file %s was linked while the sweep looked at it; kept", row_id)
+            result.rows += await _delete_rows(sessions, batch)
+        except IntegrityError:  # one was linked meanwhile (PostgreSQL checks at delete): row by row, links win
+            for row_id in batch:
+                try:
+                    result.rows += await _delete_rows(sessions, [row_id])
+                except IntegrityError:
+                    log.info("stored file %s was linked while the sweep looked at it; kept", row_id)
 
     async def referenced(sha256: str) -> bool:
         async with sessions() as session:
             return await stored_files.is_referenced(session, sha256)
 
+    async with sessions() as session:
+        named = await stored_files.all_hashes(session)
     entries = await asyncio.to_thread(lambda: list(store.entries()))
     for path, sha256 in entries:
+        if sha256 in named:
+            continue  # named by a row a moment ago: never a candidate (a row deleted since waits for the next run)
         if await store.remove_if_orphan(path, sha256, older_than, referenced):
             result.blobs += 1
     if result.rows or result.blobs:
         log.info("orphan sweep removed %d file rows and %d files", result.rows, result.blobs)
     return result
+
+
+async def _delete_rows(sessions: async_sessionmaker[AsyncSession], row_ids: list[int]) -> int:
+    async with sessions() as session, session.begin():
+        return await stored_files.delete_if_unreferenced(session, row_ids)
+
+
+def _on_disk(store: FileStore, stored: str) -> Path:
+    """``StoredFile.path`` is relative to the store, or absolute for older uploads."""
+    return Path(stored) if Path(stored).is_absolute() else store.root / stored
 
 
 def _touched_since(path: Path, moment: float) -> bool:

@@ -35,6 +35,11 @@ async def is_referenced(session: AsyncSession, sha256: str) -> bool:
     return await session.scalar(select(StoredFile.id).where(StoredFile.sha256 == sha256)) is not None
 
 
+async def all_hashes(session: AsyncSession) -> set[str]:
+    """Every hash that has a row now: a first filter, so that only the few unnamed blobs cost a query each."""
+    return set(await session.scalars(select(StoredFile.sha256)))
+
+
 async def unreferenced_before(session: AsyncSession, cutoff: dt.datetime, limit: int = 1000) -> list[StoredFile]:
     """Rows created before ``cutoff`` that nothing points at any more (a removed file, a stray never placed)."""
     rows = await session.scalars(
@@ -43,11 +48,11 @@ async def unreferenced_before(session: AsyncSession, cutoff: dt.datetime, limit:
     return list(rows)
 
 
-async def delete_if_unreferenced(session: AsyncSession, stored_file_id: int) -> bool:
-    """Delete the row in one statement that re-checks every reference, so a link made meanwhile wins."""
+async def delete_if_unreferenced(session: AsyncSession, stored_file_ids: list[int]) -> int:
+    """Delete the rows in one statement that re-checks every reference, so a link made meanwhile wins."""
     result = await session.execute(
         delete(StoredFile)
-        .where(StoredFile.id == stored_file_id, *_unreferenced())
+        .where(StoredFile.id.in_(stored_file_ids), *_unreferenced())
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -222,3 +222,46 @@ async def test_a_stray_file_left_for_days_is_swept_and_the_producer_told(app: Ap
     await chat.press(f"dos:att:{items['lab_test']}")  # days later, the item is chosen
     assert "không được lưu" in chat.text and "gửi lại" in chat.text
     assert await _count(app, DossierItemFile) == 0
+
+
+async def test_a_row_linked_while_the_sweep_deletes_stays_and_the_others_go(app: App, clock: FrozenClock) -> None:
+    """Three unreferenced old rows; an update links one of them in a transaction still open while the sweep
+    deletes. PostgreSQL: the delete waits for the link's row lock, then re-checks (or, should it fail on the
+    new reference, is retried row by row). SQLite: the sweep waits for the one writer. Either way the linked
+    row and its blob stay, the other two go."""
+    store = app.engine.files
+    owner = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, owner)
+    rows = []
+    for seed in (21, 22, 23):
+        data = files.pdf(seed)
+        sha, path = await store.put(data, "pdf")
+
+        async def work(session: AsyncSession, sha: str = sha, path: Path = path, size: int = len(data)) -> int:
+            stored = await dossiers.stored_file(
+                session, sha256=sha, size=size, mime="application/pdf", path=str(path.relative_to(store.root))
+            )
+            return stored.id
+
+        rows.append((await in_session(app, work), path))
+    for _path, _sha in store.entries():
+        _age(_path, clock.now - 3 * DAY)
+    await _age_rows(app, clock.now - 3 * DAY)
+    item_id = await in_session(
+        app,
+        lambda session: session.scalar(
+            select(DossierItem.id).where(DossierItem.dossier_id == dossier_id, DossierItem.code == "business_plan")
+        ),
+    )
+    assert isinstance(item_id, int)
+    kept_id, kept_path = rows[1]
+
+    async with app.engine.sessions() as session, session.begin():
+        await dossiers.link_file(session, item_id, kept_id, original_name="x.pdf", uploaded_by=owner, now=clock.now)
+        sweeping = asyncio.create_task(remove_orphans(app.engine.sessions, store, clock.now))
+        await asyncio.wait([sweeping], timeout=1)  # the sweep is now waiting on the link's transaction
+    result = await sweeping
+
+    assert result.rows == 2 and kept_path.is_file()
+    assert not rows[0][1].exists() and not rows[2][1].exists()
+    assert await _count(app, StoredFile, StoredFile.id == kept_id) == 1
