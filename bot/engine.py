@@ -2,7 +2,9 @@
 
 Order of business for one update:
 
-1. download and store an attached file (outside the transaction: downloads are slow, locks are precious);
+1. download and check an attached file (outside the transaction: downloads are slow, locks are precious);
+   it is written to the file store only once the update has passed the onboarding gate, so nothing a user
+   sends before consenting is kept (they are told so, above the gate's question);
 2. take the per-user lock (one process) and, inside the transaction, the conversation row lock
    (``FOR UPDATE``, several processes), so that two quick messages never race one step;
 3. skip updates already processed (same channel + update id);
@@ -29,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
-from bot.files import receive
+from bot.files import CheckedFile, check, keep
 from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
 from bot.messages import (
@@ -37,7 +39,6 @@ from bot.messages import (
     Choice,
     Inbound,
     Outbound,
-    ReceivedFile,
     RejectedFile,
     Text,
     by_words,
@@ -102,17 +103,17 @@ class Engine:
 
     async def _handle_update(self, inbound: Inbound) -> list[Outbound]:
         inbound = _normalised(inbound)
-        received = None
+        checked = None
         if inbound.file is not None:
-            received = await receive(inbound.file, self.files, self.settings.max_file_bytes)
+            checked = await check(inbound.file, self.settings.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
             for attempt in range(3):
                 try:
                     if self._sqlite_writer is None:
-                        return await self._handle_once(inbound, received)
+                        return await self._handle_once(inbound, checked)
                     async with self._sqlite_writer:
-                        return await self._handle_once(inbound, received)
+                        return await self._handle_once(inbound, checked)
                 except (IntegrityError, DBAPIError) as error:
                     # Another process created the same user or took the row first: the retry sees its work.
                     if attempt == 2 or not _retryable(error):
@@ -124,7 +125,7 @@ class Engine:
                     return _apology()
         return _apology()  # pragma: no cover - the loop always returns
 
-    async def _handle_once(self, inbound: Inbound, received: ReceivedFile | RejectedFile | None) -> list[Outbound]:
+    async def _handle_once(self, inbound: Inbound, checked: CheckedFile | RejectedFile | None) -> list[Outbound]:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             if not await users.mark_processed(session, inbound.channel, inbound.update_id, now):
@@ -153,9 +154,9 @@ class Engine:
                     settings=self.settings,
                     files=self.files,
                     now=now,
-                    received=received,
+                    received=checked if isinstance(checked, RejectedFile) else None,
                 )
-                await self._route(ctx, conversation)
+                await self._route(ctx, conversation, checked)
                 if not ctx.replies:  # never leave the user in silence
                     await self._not_understood(ctx)
                 if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
@@ -167,7 +168,9 @@ class Engine:
                 has_buttons.reset(buttons)
                 current_locale.reset(token)
 
-    async def _route(self, ctx: Context, conversation: Conversation) -> None:
+    async def _route(
+        self, ctx: Context, conversation: Conversation, checked: CheckedFile | RejectedFile | None
+    ) -> None:
         registry = self.registry
         text = ctx.text
         folded = fold(text) if text else ""
@@ -197,7 +200,13 @@ class Engine:
             ctx.payload = _match_choice(text, conversation.last_choices, answer)
 
         if registry.gate is not None and await registry.gate(ctx):
+            if ctx.inbound.file is not None:
+                ctx.replies.insert(
+                    0, Text(_("📎 I did not keep the file you sent. Please send it again after you register."))
+                )
             return
+        if isinstance(checked, CheckedFile):
+            ctx.received = await keep(checked, self.files)
 
         if ctx.payload is not None:
             prefix = ctx.payload.split(":", 1)[0] + ":"

@@ -1,8 +1,15 @@
-"""Intake of a file a user sent: size limit, type sniffed from the bytes (never the name), hash, store."""
+"""Intake of a file a user sent: size limit, type sniffed from the bytes (never the name), hash, store.
+
+Two halves, because the engine does them at different moments: ``check`` downloads and sniffs before the
+user's lock is taken (downloads are slow, Zalo's media URLs expire), ``keep`` writes the checked bytes into
+the store only once the update has passed the onboarding gate. A file sent before consent is therefore
+never written anywhere.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import filetype
 
@@ -13,6 +20,16 @@ from storage.filestore import FileStore
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """Downloaded and of an accepted type, held in memory until the engine decides to keep it."""
+
+    data: bytes
+    mime: str
+    extension: str
+    original_name: str | None
+
+
 def sniff(data: bytes) -> tuple[str, str] | None:
     """(mime, extension) from the first bytes, or None when the type is unknown."""
     kind = filetype.guess(data[:8192])
@@ -21,7 +38,7 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     return kind.mime, kind.extension
 
 
-async def receive(file: IncomingFile, store: FileStore, max_bytes: int) -> ReceivedFile | RejectedFile:
+async def check(file: IncomingFile, max_bytes: int) -> CheckedFile | RejectedFile:
     if file.size is not None and file.size > max_bytes:
         return RejectedFile("too_large", size=file.size)
     try:
@@ -37,7 +54,16 @@ async def receive(file: IncomingFile, store: FileStore, max_bytes: int) -> Recei
     if sniffed is None or sniffed[0] not in ACCEPTED_FILE_TYPES:
         return RejectedFile("unsupported_type", size=len(data), detected=sniffed[1] if sniffed else None)
     mime, extension = sniffed
-    sha256, path = await store.put(data, extension)
+    return CheckedFile(data=data, mime=mime, extension=extension, original_name=file.name)
+
+
+async def keep(checked: CheckedFile, store: FileStore) -> ReceivedFile:
+    sha256, path = await store.put(checked.data, checked.extension)
     return ReceivedFile(
-        sha256=sha256, size=len(data), mime=mime, extension=extension, original_name=file.name, path=path
+        sha256=sha256,
+        size=len(checked.data),
+        mime=checked.mime,
+        extension=checked.extension,
+        original_name=checked.original_name,
+        path=path,
     )

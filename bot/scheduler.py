@@ -1,4 +1,5 @@
-"""The timer: APScheduler runs the sweep every few minutes and wakes the sender; nothing more.
+"""The timer: APScheduler runs the sweep every few minutes, the orphan-file sweep every few hours, and wakes
+the sender; nothing more.
 
 Jobs never call a platform: the sweep writes into the outbox, the sender (its own long-running task, woken
 by the timer or by a sweep that wrote rows) drains it. The job store is in memory (the jobs are the same on
@@ -25,15 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.dates import day_months
 from bot.delivery import Delivery
+from bot.orphans import OrphanResult, remove_orphans
 from bot.privacy_sweep import after_privacy_sweep, privacy_sweep
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.sweep import SweepResult, local_today, sweep
 from storage import rounds
+from storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+# Walking the file store costs a directory listing per blob: a few times a day is plenty for a one-day limit.
+ORPHAN_SWEEP_EVERY = dt.timedelta(hours=6)
 
 
 class Reminders:
@@ -61,6 +67,7 @@ class Reminders:
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
         self._seeded_year: int | None = None
+        self.files = FileStore(settings.files_dir)
 
     async def sweep_once(self) -> SweepResult:
         now = self.clock()
@@ -94,6 +101,15 @@ class Reminders:
         except Exception:  # logged, and the next run tries again
             log.exception("reminder sweep failed")
 
+    async def remove_orphans_once(self) -> OrphanResult:
+        return await remove_orphans(self.sessions, self.files, self.clock())
+
+    async def _orphan_job(self) -> None:
+        try:
+            await self.remove_orphans_once()
+        except Exception:  # logged, and the next run tries again
+            log.exception("orphan file sweep failed")
+
     async def _tick(self) -> None:
         self._wake.set()
 
@@ -103,6 +119,13 @@ class Reminders:
         now = dt.datetime.now(dt.UTC)
         self.scheduler.add_job(
             self._sweep_job, "interval", minutes=self.settings.ocop_sweep_minutes, id="sweep", next_run_time=now
+        )
+        self.scheduler.add_job(
+            self._orphan_job,
+            "interval",
+            seconds=ORPHAN_SWEEP_EVERY.total_seconds(),
+            id="orphans",
+            next_run_time=now + dt.timedelta(minutes=5),
         )
         self.scheduler.add_job(self._tick, "interval", seconds=self.settings.ocop_sender_poll_seconds, id="sender")
         self.scheduler.start()

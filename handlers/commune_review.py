@@ -53,6 +53,7 @@ from bot.text import shorten
 from handlers.admin import actor_label, commune_name
 from handlers.commune_report import offer_draft
 from handlers.dossier import item_label
+from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from handlers.staff_reads import log_read
@@ -277,6 +278,9 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
     ]
     if dossier.submitted_at is not None:
         lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
+    changes = await changes_since_last_look(ctx, dossier, COMMUNE)
+    if changes:
+        lines += ["", *changes]
     lines += ["", _("Items:")] + [_item_line(item) for item in dossier.items]
     lines += ["", _("The four commune criteria:")]
     for code, row in criteria.items():  # not numbered: only choices carry numbers

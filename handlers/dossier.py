@@ -19,6 +19,7 @@ stateDiagram-v2
     checklist --> checklist: ➕ More items / ⬅️ Back
     item --> item: a file (acknowledged) / rejected file
     item --> checklist: ✅ Done / ⬅️ Checklist / samples handed in
+    item --> [*]: 🗂 See, remove or move files (handlers.dossier_files, which returns to the item)
     item --> expiry: first file or ✅ Done of a document that expires (asked once) / 📅 Expiry date
     expiry --> expiry: unreadable date (hint) / a file (kept)
     expiry --> item: a date / No expiry date / Skip (came from a file or 📅)
@@ -66,6 +67,10 @@ from storage.producers import producer_of_user
 
 PREFIX = "dos:"
 FLOW_NAME = "dossier"
+FILES = f"{PREFIX}files"
+# Taking a file back is its own small conversation (handlers.dossier_files); this is what it carries there.
+FILES_FLOW = "dossier_files"
+CARRIED = ("dossier_id", "item_id", "page", "expiry_asked")
 
 # The producer may still add files; other statuses are with the commune or the province.
 EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
@@ -610,6 +615,8 @@ def _item_choices(item: DossierItem) -> list[Choice]:
             choices.append(Choice(_("📅 Add expiry date"), f"{PREFIX}exp"))
         else:
             choices.append(Choice(_("📅 Expiry date: {day}").format(day=format_day(item.expires_on)), f"{PREFIX}exp"))
+    if item.files:
+        choices.append(Choice(_("🗂 See, remove or move files ({count})").format(count=len(item.files)), FILES))
     choices += [Choice(_("✅ Done with this item"), f"{PREFIX}done"), Choice(_("⬅️ Checklist"), f"{PREFIX}back")]
     return choices
 
@@ -675,6 +682,9 @@ async def got_item(ctx: Context) -> None:
         return
     if payload == f"{PREFIX}exp" and has_expiry(item.code):
         await _ask_expiry(ctx, item, then="item")
+        return
+    if payload == FILES and item.files:
+        await ctx.start(FILES_FLOW, {key: ctx.data[key] for key in CARRIED if key in ctx.data}, step="list")
         return
     done = payload == f"{PREFIX}done" or (payload is None and fold(ctx.text or "") in DONE_WORDS)
     if done and item_done(item) and _expiry_unasked(ctx, item):
@@ -934,10 +944,13 @@ async def got_attach(ctx: Context) -> None:
 
 
 async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence[Any]]) -> None:
+    gone = 0
     for entry in stray:
         stored_id, original_name = entry[0], entry[1] if len(entry) > 1 else None
-        # The ids came from our own flow data, but the row is re-read rather than trusted.
+        # The ids came from our own flow data, but the row is re-read rather than trusted; a file that waited
+        # more than a day for its item was taken by the orphan sweep (bot.orphans).
         if not isinstance(stored_id, int) or await dossiers.stored_file_by_id(ctx.session, stored_id) is None:
+            gone += 1
             continue
         await dossiers.link_file(
             ctx.session,
@@ -946,6 +959,12 @@ async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence
             original_name=original_name if isinstance(original_name, str) else None,
             uploaded_by=ctx.user.id,
             now=ctx.now,
+        )
+    if gone:
+        ctx.say(
+            _("{count} file(s) waited too long for an item and were not kept. Please send them again.").format(
+                count=gone
+            )
         )
     count = await dossiers.file_count(ctx.session, item.id)
     ctx.say(_("✓ Added to {item}. It now has {count} file(s).").format(item=item_label(item.code), count=count))
@@ -985,5 +1004,8 @@ async def on_stray_file(ctx: Context) -> None:
 
 
 def register(registry: Registry) -> None:
+    from handlers import dossier_files  # it builds on this module's checklist facts
+
     registry.add_flow(flow)
     registry.stray_file = on_stray_file
+    dossier_files.register(registry)

@@ -113,7 +113,8 @@ async def _resume(ctx: Context) -> None:
 async def gate(ctx: Context) -> bool:
     """Keep users who have not finished onboarding inside it; True when this update was handled here."""
     in_onboarding = ctx.state.flow == FLOW
-    if in_onboarding and (ctx.payload is None or ctx.payload.startswith(PREFIX)):
+    # A file is never an answer here; handled by the gate, it is not kept (the engine says so).
+    if in_onboarding and ctx.inbound.file is None and (ctx.payload is None or ctx.payload.startswith(PREFIX)):
         return False  # the engine routes the answer to the current step
     if await is_onboarded(ctx):
         return False  # e.g. a main-menu button pressed while editing the profile: let it through

@@ -39,6 +39,7 @@ from bot.roles import deny
 from bot.rules import DossierStatus
 from bot.text import has_words, shorten
 from handlers.dossier import case_label, item_done, item_label, progress_line, status_label
+from handlers.dossier_changes import PROVINCE, changes_since_last_look
 from handlers.province_common import (
     CERTIFIED,
     CHECKABLE,
@@ -233,6 +234,9 @@ async def ask_dossier(ctx: Context) -> None:
         part for part in (producer.name if producer else "", commune.name if commune else "") if part
     )
     facts = await dossier_facts(ctx.session, ctx.settings.ocop_province, dossier)
+    changes = await changes_since_last_look(ctx, dossier, PROVINCE)
+    if changes:
+        facts += ["", *changes]
     ctx.say(_dossier_text(ctx, dossier, facts, producer_line), await _dossier_choices(ctx, dossier))
 
 

@@ -262,3 +262,55 @@ async def submit(session: AsyncSession, dossier: Dossier, status: str, now: dt.d
     dossier.updated_at = now
     dossier.version += 1
     await session.flush()
+
+
+# Taking back a file --------------------------------------------------------------------------------------
+
+
+async def file_link_of(session: AsyncSession, producer_id: int, link_id: int) -> DossierItemFile | None:
+    """One file of an item (with its item, dossier and stored file), only if the dossier is this producer's."""
+    return await session.scalar(
+        select(DossierItemFile)
+        .join(DossierItem, DossierItemFile.item_id == DossierItem.id)
+        .join(Dossier, DossierItem.dossier_id == Dossier.id)
+        .join(Product, Dossier.product_id == Product.id)
+        .where(DossierItemFile.id == link_id, Product.producer_id == producer_id)
+        .options(
+            selectinload(DossierItemFile.stored_file),
+            selectinload(DossierItemFile.item).selectinload(DossierItem.dossier),
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+async def files_of_item(session: AsyncSession, item_id: int) -> list[DossierItemFile]:
+    """The item's files in the order they came, with their stored files."""
+    rows = await session.scalars(
+        select(DossierItemFile)
+        .where(DossierItemFile.item_id == item_id)
+        .options(selectinload(DossierItemFile.stored_file))
+        .order_by(DossierItemFile.id)
+    )
+    return list(rows)
+
+
+async def unlink_file(session: AsyncSession, link: DossierItemFile) -> None:
+    """Take the file out of its item. The stored file stays until nothing references it (the orphan sweep)."""
+    await session.delete(link)
+    await session.flush()
+
+
+async def move_file(session: AsyncSession, link: DossierItemFile, item_id: int) -> bool:
+    """Put the file into another item of the same dossier; False when that item already had these bytes (the
+    link is then simply taken out, as the file is already there)."""
+    taken = await session.scalar(
+        select(DossierItemFile.id).where(
+            DossierItemFile.item_id == item_id, DossierItemFile.stored_file_id == link.stored_file_id
+        )
+    )
+    if taken is not None:
+        await unlink_file(session, link)
+        return False
+    link.item_id = item_id
+    await session.flush()
+    return True

@@ -533,3 +533,18 @@ class CertificateLookup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class DossierView(Base):
+    """What one staff member last saw of a dossier in one view (the commune's review, the province's check),
+    so that a dossier coming back shows what changed since: files added or removed per item, answers edited."""
+
+    __tablename__ = "dossier_views"
+    __table_args__ = (UniqueConstraint("user_id", "dossier_id", "view"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    view: Mapped[str] = mapped_column(String(12))  # commune | province
+    seen_at: Mapped[dt.datetime]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -92,6 +92,7 @@ async def make_dossier(
     product: str = "Chè Tả Van",
     status: DossierStatus = DossierStatus.SUBMITTED_COMMUNE,
     seed: int = 1,
+    original_name: str = "anh.png",
 ) -> int:
     """A submitted dossier whose first producer item carries one real PNG file; returns the dossier id."""
     now = app.engine.clock()
@@ -126,7 +127,7 @@ async def make_dossier(
         )
         first = next(item for item in dossier.items if item.code != "commune_report")
         await dossiers.link_file(
-            session, first.id, stored.id, original_name="anh.png", uploaded_by=producer_user_id, now=now
+            session, first.id, stored.id, original_name=original_name, uploaded_by=producer_user_id, now=now
         )
         return dossier.id
 

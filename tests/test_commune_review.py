@@ -124,6 +124,19 @@ async def _producer_id(session: object, user_id: int) -> int:
     return producer.id
 
 
+async def test_staff_get_files_named_by_item_and_sniffed_type(app: App) -> None:
+    """The name the producer's phone gave ("giay-to.exe" on a PNG) never reaches the officer's computer."""
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer, original_name="giay-to.exe")
+    officer = await _officer(app)
+    await officer.press("cr:q")
+    await officer.press(f"cr:d:{dossier_id}")
+    files = [r for r in officer.replies if isinstance(r, SendFile)]
+    assert [f.name for f in files] == ["registration_form-1.png"]
+    await officer.press(f"cr:f:{dossier_id}")  # sent again: the same name
+    assert [r.name for r in officer.replies if isinstance(r, SendFile)] == ["registration_form-1.png"]
+
+
 async def test_reject_with_reason_reaches_the_producer(app: App) -> None:
     producer = await make_producer(app, "p1")
     dossier_id = await make_dossier(app, producer)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 09:19:13.439103
+Create Date: 2026-11-28 09:29:31.248054
 """
 
 from collections.abc import Sequence
@@ -573,6 +573,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("dossier_id", "code", name=op.f("uq_dossier_items_dossier_id")),
     )
     op.create_table(
+        "dossier_views",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("dossier_id", sa.Integer(), nullable=False),
+        sa.Column("view", sa.String(length=12), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["dossier_id"], ["dossiers.id"], name=op.f("fk_dossier_views_dossier_id_dossiers"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_dossier_views_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dossier_views")),
+        sa.UniqueConstraint("user_id", "dossier_id", "view", name=op.f("uq_dossier_views_user_id")),
+    )
+    with op.batch_alter_table("dossier_views", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dossier_views_dossier_id"), ["dossier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_dossier_views_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "score_sheets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dossier_id", sa.Integer(), nullable=False),
@@ -648,6 +669,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_score_sheets_dossier_id"))
 
     op.drop_table("score_sheets")
+    with op.batch_alter_table("dossier_views", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dossier_views_user_id"))
+        batch_op.drop_index(batch_op.f("ix_dossier_views_dossier_id"))
+
+    op.drop_table("dossier_views")
     op.drop_table("dossier_items")
     op.drop_table("council_results")
     with op.batch_alter_table("commune_criteria", schema=None) as batch_op:
