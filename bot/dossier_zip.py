@@ -80,11 +80,11 @@ async def load(
     for position, item in enumerate(dossier.items, start=1):
         known = requirement(item.code)
         label = known.label if known is not None else item.code
-        folder = f"{position:02d}-{slug(item.code, 30)}"
+        folder = f"{position:02d}-{slug(item.code, 30).replace('-', '_')}"
         for number, link in enumerate(item.files, start=1):
             stored = link.stored_file
             path = FileStore(files_root).located(stored.path)
-            name = f"{slug(item.code, 30)}-{number}{path.suffix.casefold()}"
+            name = f"{item.code[:40]}-{number}{path.suffix.casefold()}"
             if not path.is_file():
                 missing.append(f"{folder}/{name}")
                 continue

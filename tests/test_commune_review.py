@@ -129,12 +129,24 @@ async def test_staff_get_files_named_by_item_and_sniffed_type(app: App) -> None:
     producer = await make_producer(app, "p1")
     dossier_id = await make_dossier(app, producer, original_name="giay-to.exe")
     officer = await _officer(app)
+    import asyncio
+    import zipfile
+
+    from sqlalchemy import select
+
+    from bot import office_jobs
+    from storage.models import OutboxMessage
+
     await officer.press("cr:q")
     await officer.press(f"cr:d:{dossier_id}")
-    files = [r for r in officer.replies if isinstance(r, SendFile)]
-    assert [f.name for f in files] == ["registration_form-1.png"]
-    await officer.press(f"cr:f:{dossier_id}")  # sent again: the same name
-    assert [r.name for r in officer.replies if isinstance(r, SendFile)] == ["registration_form-1.png"]
+    await officer.press(f"cr:f:{dossier_id}")  # the dossier's files, as one ZIP
+    await asyncio.gather(*office_jobs.RUNNING)
+    async with app.engine.sessions() as session:
+        queued = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == office_jobs.KIND))
+    assert queued is not None
+    with zipfile.ZipFile(str(queued.params["path"])) as archive:
+        names = [name for name in archive.namelist() if name != "00-muc-luc.xlsx"]
+    assert names == ["01-registration_form/registration_form-1.png"]
 
 
 async def test_reject_with_reason_reaches_the_producer(app: App) -> None:

@@ -341,9 +341,9 @@ async def test_dossier_zip_holds_every_file_once_named_by_item(app: App, tmp_pat
         index = load_workbook(io.BytesIO(archive.read(dossier_zip.INDEX_NAME))).worksheets[0]
     assert names == [
         "00-muc-luc.xlsx",
-        "01-registration-form/registration-form-1.pdf",
-        "01-registration-form/registration-form-2.jpg",
-        "02-business-plan/business-plan-1.pdf",
+        "01-registration_form/registration_form-1.pdf",
+        "01-registration_form/registration_form-2.jpg",
+        "02-business_plan/business_plan-1.pdf",
     ]
     assert index.max_row == 4 and [c.value for c in index[1]][:3] == ["Mục", "Thư mục", "Tệp"]
 
