@@ -20,6 +20,7 @@ stateDiagram-v2
     [*] --> Queue: 📋 Waiting for commune review (n)
     Queue --> Dossier: 📂 open (SUBMITTED_COMMUNE → COMMUNE_REVIEW)
     Queue --> Idea: 💡 open
+    Queue --> Claim: 🔑 open a claim on an imported producer (handlers.producer_claims)
     Dossier --> Dossier: ✅ confirm a criterion / ↩️ undo a decision
     Dossier --> reason: ❌ reject a criterion / 📝 ask for a supplement
     reason --> reason: empty or too short (hint)
@@ -64,7 +65,7 @@ from handlers.admin import actor_label, commune_name
 from handlers.dossier import item_label
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
-from storage import audit, province, reviews
+from storage import audit, claims, province, reviews
 from storage.dossiers import dossier_in_communes
 from storage.models import CommuneCriterion, Dossier, DossierItem, Producer, ProductIdea
 
@@ -146,7 +147,8 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
     ctx.end_flow()
     ideas = await reviews.ideas_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS)
     dossiers = await reviews.dossiers_waiting(ctx.session, scope.communes, QUEUE_DOSSIER_STATUSES)
-    if not ideas and not dossiers:
+    pending_claims = await claims.pending_in(ctx.session, scope.communes)
+    if not ideas and not dossiers and not pending_claims:
         ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), MENU)])
         return
     owners = await province.producers_of_products(ctx.session, [d.product_id for d in dossiers])
@@ -172,6 +174,14 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
                 _queue_line("💡", idea.name, owner),
             )
         )
+    for claim, claimed in pending_claims:  # handlers.producer_claims
+        entries.append(
+            (
+                claim.created_at,
+                Choice(shorten(f"🔑 {claimed.name}", BUTTON_LABEL_MAX), f"pc:c:{claim.id}"),
+                "🔑 " + _("Claim: {producer} — {commune}").format(producer=claimed.name, commune=claimed.commune_name),
+            )
+        )
     entries.sort(key=lambda entry: (entry[0] is None, entry[0]))
     page = page_of(entries, page_number, MAX_QUEUE_BUTTONS)
     lines = [
@@ -180,7 +190,8 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         ),
         page.position,
         *(line for _when, _choice, line in page.rows),
-        _("💡 idea · 📂 new dossier · 🔍 under your review"),
+        _("💡 idea · 📂 new dossier · 🔍 under your review")
+        + (" · " + _("🔑 someone claims an imported producer") if pending_claims else ""),
     ]
     choices = [choice for _when, choice, _line in page.rows]
     choices += nav_choices(page, QUEUE_PAGE)
