@@ -116,10 +116,17 @@ async def confirm_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
         await _queue(ctx)
         return
     others = await claims.other_claimants(ctx.session, producer.id, claim.id)
+    imported_user = producer.user_id
+    # The claim row first (a double click or a withdrawal meanwhile stops here), then the producer, moved
+    # only if it is still the imported user's.
     if not await claims.decide(ctx.session, claim, claims.CONFIRMED, ctx.user.id, ctx.now):
         await _decided(ctx)
         return
-    imported_user = await claims.transfer(ctx.session, producer, claim, ctx.now)
+    if not await claims.transfer(ctx.session, producer, claim, imported_user, ctx.now):
+        await claims.set_status(ctx.session, claim, claims.REFUSED)
+        await _audit(ctx, "producer.claim_refuse", claim, producer, note="the producer was taken meanwhile")
+        await _decided(ctx)
+        return
     await _audit(
         ctx,
         "producer.claim_confirm",

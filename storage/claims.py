@@ -134,16 +134,20 @@ async def decide(session: AsyncSession, claim: ProducerClaim, status: str, by: i
     return True
 
 
-async def transfer(session: AsyncSession, producer: Producer, claim: ProducerClaim, now: dt.datetime) -> int:
-    """The imported producer becomes the claimant's; returns the imported user's id. The other pending
-    claims on it are refused (only one person can be this producer)."""
-    imported_user = producer.user_id
-    await session.execute(
+async def transfer(
+    session: AsyncSession, producer: Producer, claim: ProducerClaim, imported_user: int, now: dt.datetime
+) -> bool:
+    """The imported producer becomes the claimant's, only if it still belongs to ``imported_user`` (two
+    officers confirming two claims on it at once: the second finds it moved and gets False, nothing moved).
+    The other pending claims on it are refused: only one person can be this producer."""
+    moved = await session.execute(
         update(Producer)
-        .where(Producer.id == producer.id)
+        .where(Producer.id == producer.id, Producer.user_id == imported_user)
         .values(user_id=claim.claimant_user_id)
         .execution_options(synchronize_session=False)
     )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.user_id == imported_user)
@@ -157,7 +161,17 @@ async def transfer(session: AsyncSession, producer: Producer, claim: ProducerCla
         .execution_options(synchronize_session=False)
     )
     await session.refresh(producer)
-    return imported_user
+    return True
+
+
+async def set_status(session: AsyncSession, claim: ProducerClaim, status: str) -> None:
+    await session.execute(
+        update(ProducerClaim)
+        .where(ProducerClaim.id == claim.id)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(claim)
 
 
 async def other_claimants(session: AsyncSession, producer_id: int, except_claim: int) -> list[int]:

@@ -250,3 +250,39 @@ async def test_claims_stay_inside_the_commune_queue(app: App, tmp_path: Path) ->
     await other.press("cr:q")
     assert "HTX Chè Bình Lư" not in other.text
     assert not any(c.payload.startswith("pc:") for c in other.choices)
+
+
+async def test_two_claims_on_one_producer_only_one_wins(app: App, tmp_path: Path) -> None:
+    producer_id, _imported_user = await _imported(app, tmp_path)
+    await _start_and_claim(app, "first")
+    await _start_and_claim(app, "second")
+    await make_staff(app, "officer", "commune", BINH_LU)
+    officer = Chat(app.engine, user_id="officer")
+    first_claim, second_claim = (c.id for c in await _claims(app))
+    await officer.press(f"pc:y:{first_claim}")
+    assert await _owner(app, producer_id) == await _claimant_user(app, "first")
+    assert [c.status for c in await _claims(app)] == ["confirmed", "refused"]
+    second = await _claimant_user(app, "second")
+    assert [n.kind for n in await outbox(app, second)] == ["claim_refused"]
+    before = await snapshot(app)
+    await officer.press(f"pc:y:{second_claim}")
+    assert await snapshot(app) == before
+    assert await _owner(app, producer_id) == await _claimant_user(app, "first")
+
+
+async def test_a_producer_moves_only_from_the_user_it_was_read_from(app: App, tmp_path: Path) -> None:
+    """Two officers confirming two claims at once: the later transfer finds the producer moved and moves nothing."""
+    from storage import claims
+
+    producer_id, imported_user = await _imported(app, tmp_path)
+    await _start_and_claim(app, "first")
+    claim = (await _claims(app))[0]
+
+    async def late(session: AsyncSession) -> bool:
+        producer = await session.get(Producer, producer_id)
+        assert producer is not None
+        return await claims.transfer(session, producer, claim, imported_user + 1000, app.engine.clock())
+
+    assert await in_session(app, late) is False
+    assert await _owner(app, producer_id) == imported_user
+    assert [c.status for c in await _claims(app)] == ["pending"]
