@@ -30,6 +30,7 @@ def build_registry() -> Registry:
         "dossier",
         "status",
         "commune_review",
+        "producer_claims",
         "admin",
         "province",
         "link",

@@ -7,19 +7,28 @@ not exist. Decisions on a dossier name the version the officer saw (in the paylo
 data while a reason is typed): a dossier changed meanwhile is refused with a clear answer and nothing is
 written. A second click on a decision already taken just shows the dossier again.
 
+Each criterion is decided on its own and can be undone until the officer presses 🏁 Finish; only then
+does the dossier move: all four ✅ forward it to the province (``_forward_to_province``, the one place where
+"all four confirmed" happens), any ❌ sends it back once, with every reason in one notice. A supplement note
+(📝) sends it back at once, together with the reasons of criteria already rejected.
+
 A dossier the producer resubmits after a supplement comes back as SUBMITTED_COMMUNE; opening it starts
 a fresh review, so all four criteria go back to pending then (``reviews.reset_criteria``).
 
 ```mermaid
 stateDiagram-v2
     [*] --> Queue: 📋 Waiting for commune review (n)
-    Queue --> Dossier: 📂 open (SUBMITTED_COMMUNE → COMMUNE_REVIEW, files sent back)
+    Queue --> Dossier: 📂 open (SUBMITTED_COMMUNE → COMMUNE_REVIEW)
     Queue --> Idea: 💡 open
-    Dossier --> Dossier: ✅ confirm a criterion
+    Queue --> Claim: 🔑 open a claim on an imported producer (handlers.producer_claims)
+    Dossier --> Dossier: ✅ confirm a criterion / ↩️ undo a decision
     Dossier --> reason: ❌ reject a criterion / 📝 ask for a supplement
     reason --> reason: empty or too short (hint)
-    reason --> Queue: reason typed → NEEDS_SUPPLEMENT, producer told
-    Dossier --> Queue: 4th criterion confirmed → COMMUNE_CONFIRMED → AT_PROVINCE, producer told
+    reason --> Dossier: criterion reason typed → recorded, still COMMUNE_REVIEW
+    reason --> Queue: supplement note typed → NEEDS_SUPPLEMENT, producer told once (note + every reason)
+    Dossier --> Dossier: 🏁 Finish with a criterion still open (hint)
+    Dossier --> Queue: 🏁 Finish, all four ✅ → COMMUNE_CONFIRMED → AT_PROVINCE, producer told
+    Dossier --> Queue: 🏁 Finish, some ❌ → NEEDS_SUPPLEMENT, producer told once with every reason
     Idea --> Queue: ✅ accept (ACCEPTED), producer told
     Idea --> reason: ↩️ return
     reason --> Queue: reason typed → RETURNED, producer told
@@ -57,10 +66,10 @@ from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import text_problem
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from handlers.staff_reads import log_read
-from storage import audit, province, reviews
+from storage import audit, claims, province, reviews
 from storage.db import detached_sessions
 from storage.dossiers import dossier_in_communes
-from storage.models import Dossier, DossierItem, Producer, ProductIdea
+from storage.models import CommuneCriterion, Dossier, DossierItem, Producer, ProductIdea
 
 PREFIX = "cr:"
 FLOW = "commune_review"
@@ -140,7 +149,8 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
     ctx.end_flow()
     ideas = await reviews.ideas_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS)
     dossiers = await reviews.dossiers_waiting(ctx.session, scope.communes, QUEUE_DOSSIER_STATUSES)
-    if not ideas and not dossiers:
+    pending_claims = await claims.pending_in(ctx.session, scope.communes)
+    if not ideas and not dossiers and not pending_claims:
         ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), MENU)])
         return
     owners = await province.producers_of_products(ctx.session, [d.product_id for d in dossiers])
@@ -166,6 +176,14 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
                 _queue_line("💡", idea.name, owner),
             )
         )
+    for claim, claimed in pending_claims:  # handlers.producer_claims
+        entries.append(
+            (
+                claim.created_at,
+                Choice(shorten(f"🔑 {claimed.name}", BUTTON_LABEL_MAX), f"pc:c:{claim.id}"),
+                "🔑 " + _("Claim: {producer} — {commune}").format(producer=claimed.name, commune=claimed.commune_name),
+            )
+        )
     entries.sort(key=lambda entry: (entry[0] is None, entry[0]))
     page = page_of(entries, page_number, MAX_QUEUE_BUTTONS)
     lines = [
@@ -174,7 +192,8 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         ),
         page.position,
         *(line for _when, _choice, line in page.rows),
-        _("💡 idea · 📂 new dossier · 🔍 under your review"),
+        _("💡 idea · 📂 new dossier · 🔍 under your review")
+        + (" · " + _("🔑 someone claims an imported producer") if pending_claims else ""),
     ]
     choices = [choice for _when, choice, _line in page.rows]
     choices += nav_choices(page, QUEUE_PAGE)
@@ -291,18 +310,20 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
     choices: list[Choice] = []
     reviewing = dossier.status == DossierStatus.COMMUNE_REVIEW
     if reviewing:
+        undo: list[Choice] = []
         for index, (code, row) in enumerate(criteria.items()):
-            if row.status == CONFIRMED:
-                continue
             name = _(_BUTTON_WORDS[code]) if code in _BUTTON_WORDS else label(COMMUNE_CRITERIA, code)
-            choices.append(
-                Choice(shorten(f"✅ {index + 1}. {name}", 24), f"cr:ok:{dossier.id}:{dossier.version}:{index}")
-            )
-            choices.append(
-                Choice(shorten(f"❌ {index + 1}. {name}", 24), f"cr:no:{dossier.id}:{dossier.version}:{index}")
-            )
+            tail = f"{dossier.id}:{dossier.version}:{index}"
+            if row.status != PENDING:
+                undo.append(Choice(shorten(f"↩️ {index + 1}. {name}", 24), f"cr:un:{tail}"))
+                continue
+            choices.append(Choice(shorten(f"✅ {index + 1}. {name}", 24), f"cr:ok:{tail}"))
+            choices.append(Choice(shorten(f"❌ {index + 1}. {name}", 24), f"cr:no:{tail}"))
+        choices += undo
+        if all(row.status != PENDING for row in criteria.values()):
+            choices.append(Choice(_("🏁 Finish"), f"cr:end:{dossier.id}:{dossier.version}"))
         choices.append(Choice(_("📝 Ask for a supplement"), f"cr:sup:{dossier.id}:{dossier.version}"))
-        lines.append(_("Confirm ✅ or reject ❌ each criterion."))
+        lines.append(_("Confirm ✅ or reject ❌ each criterion, then press 🏁 Finish. Until then ↩️ undoes a decision."))
     if any(item.files for item in dossier.items):
         choices.append(Choice(_("📦 Download the dossier (ZIP)"), f"cr:f:{dossier.id}"))
     choices.append(Choice(_("⬅️ Queue"), QUEUE))
@@ -346,34 +367,128 @@ async def _reviewable(
     return dossier, (CRITERIA[index] if index is not None else None)
 
 
-async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
-    if 0 <= index < len(CRITERIA):
-        # A double click: the first press confirmed it (and bumped the version); just show the dossier.
-        dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
-        if dossier is not None:
-            criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
-            if criteria[CRITERIA[index]].status == CONFIRMED and dossier.status == DossierStatus.COMMUNE_REVIEW:
-                ctx.say(_("Already confirmed."))
-                await _show_dossier(ctx, dossier)
-                return
+async def _already(ctx: Context, scope: Scope, dossier_id: int, index: int, status: str, said: str) -> bool:
+    """A double click: the first press already put the criterion in ``status``; show the dossier again."""
+    if not 0 <= index < len(CRITERIA):
+        return False
+    dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
+    if dossier is None or dossier.status != DossierStatus.COMMUNE_REVIEW:
+        return False
+    criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+    if criteria[CRITERIA[index]].status != status:
+        return False
+    ctx.say(said)
+    await _show_dossier(ctx, dossier)
+    return True
+
+
+async def _decide(
+    ctx: Context, scope: Scope, dossier_id: int, version: int, index: int, status: str, reason: str | None
+) -> Dossier | None:
+    """Record one criterion's decision (or its undoing) on the version the officer saw; the dossier stays in
+    review. None when refused (the answer is already given)."""
     found = await _reviewable(ctx, scope, dossier_id, version, index)
     if found is None:
-        return
+        return None
     dossier, code = found
     assert code is not None
     criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
     if not await reviews.bump_dossier(ctx.session, dossier, seen_version=version, now=ctx.now):
         await _changed(ctx, scope, dossier_id)
-        return
+        return None
     row = criteria[code]
     before = {"criterion": code, "status": row.status}
-    reviews.set_criterion(row, status=CONFIRMED, reason=None, decided_by=ctx.user.id, now=ctx.now)
-    await _audit(ctx, "criterion.confirm", dossier, before, {"criterion": code, "status": CONFIRMED})
-    if all(r.status == CONFIRMED for r in criteria.values()):
+    reviews.set_criterion(row, status=status, reason=reason, decided_by=ctx.user.id, now=ctx.now)
+    action = {CONFIRMED: "criterion.confirm", REJECTED: "criterion.reject", PENDING: "criterion.undo"}[status]
+    note = f"{code}: {reason}" if reason else None
+    await _audit(ctx, action, dossier, before, {"criterion": code, "status": status}, note=note)
+    return dossier
+
+
+async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+    if await _already(ctx, scope, dossier_id, index, CONFIRMED, _("Already confirmed.")):
+        return
+    dossier = await _decide(ctx, scope, dossier_id, version, index, CONFIRMED, None)
+    if dossier is None:
+        return
+    ctx.say(_("✅ Confirmed: {criterion}").format(criterion=label(COMMUNE_CRITERIA, CRITERIA[index])))
+    await _show_dossier(ctx, dossier)
+
+
+async def undo_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+    """↩️ Back to pending: a decision counts only when the officer finishes."""
+    if await _already(ctx, scope, dossier_id, index, PENDING, _("This criterion is open again.")):
+        return
+    dossier = await _decide(ctx, scope, dossier_id, version, index, PENDING, None)
+    if dossier is None:
+        return
+    ctx.say(_("↩️ Undone: {criterion}. Decide it again.").format(criterion=label(COMMUNE_CRITERIA, CRITERIA[index])))
+    await _show_dossier(ctx, dossier)
+
+
+async def finish_review(ctx: Context, scope: Scope, dossier_id: int, version: int) -> None:
+    """🏁 All four decided: forward (all ✅) or send back once with every reason (some ❌)."""
+    found = await _reviewable(ctx, scope, dossier_id, version, None)
+    if found is None:
+        return
+    dossier = found[0]
+    criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+    still_open = [code for code, row in criteria.items() if row.status == PENDING]
+    if still_open:
+        ctx.say(_("First confirm ✅ or reject ❌ every criterion. Still open: {count}.").format(count=len(still_open)))
+        await _show_dossier(ctx, dossier)
+        return
+    if all(row.status == CONFIRMED for row in criteria.values()):
         await _forward_to_province(ctx, scope, dossier)
         return
-    ctx.say(_("✅ Confirmed: {criterion}").format(criterion=label(COMMUNE_CRITERIA, code)))
-    await _show_dossier(ctx, dossier)
+    await _send_back(ctx, scope, dossier, version, criteria, note=None)
+
+
+def _rejections(criteria: dict[str, CommuneCriterion]) -> list[list[str]]:
+    return [[code, row.reason or ""] for code, row in criteria.items() if row.status == REJECTED]
+
+
+async def _send_back(
+    ctx: Context,
+    scope: Scope,
+    dossier: Dossier,
+    version: int,
+    criteria: dict[str, CommuneCriterion],
+    note: str | None,
+) -> None:
+    """NEEDS_SUPPLEMENT, once: every rejected criterion's reason (and the supplement note) in one notice."""
+    rejected = _rejections(criteria)
+    lines = [f"{label(COMMUNE_CRITERIA, code)}: {reason}" for code, reason in rejected]
+    if note:
+        lines.append(note)
+    review_note = "\n".join(lines)
+    check_transition(dossier.status, DossierStatus.NEEDS_SUPPLEMENT)
+    before = {"status": dossier.status, "version": dossier.version}
+    if not await reviews.bump_dossier(
+        ctx.session,
+        dossier,
+        seen_version=version,
+        now=ctx.now,
+        status=DossierStatus.NEEDS_SUPPLEMENT.value,
+        review_note=review_note,
+    ):
+        await _changed(ctx, scope, dossier.id)
+        return
+    await _audit(ctx, "dossier.commune_return", dossier, before, note=review_note)
+    producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
+    if producer is not None:
+        await ctx.notify(
+            producer.user_id,
+            "commune_returned",
+            {"product": dossier.product.name, "dossier_id": dossier.id, "reasons": rejected, "note": note or ""},
+            dedupe_key=f"commune_returned:{dossier.id}:{dossier.version}",
+        )
+    ctx.say(
+        _("↩️ Sent back to the producer once, with every reason ({count}). The producer was told.").format(
+            count=len(lines)
+        )
+    )
+    await show_queue(ctx, scope)
 
 
 async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> None:
@@ -406,6 +521,8 @@ async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> 
 
 
 async def reject_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+    if await _already(ctx, scope, dossier_id, index, REJECTED, _("Already rejected.")):
+        return
     found = await _reviewable(ctx, scope, dossier_id, version, index)
     if found is None:
         return
@@ -462,39 +579,24 @@ async def got_reason(ctx: Context) -> None:
     if (kind == "criterion" and index is None) or not isinstance(version, int):
         await deny(ctx)
         return
-    found = await _reviewable(ctx, scope, target_id, version, index)
+    if kind == "criterion" and index is not None:
+        dossier = await _decide(ctx, scope, target_id, version, index, REJECTED, reason)
+        if dossier is not None:
+            ctx.end_flow()
+            ctx.say(
+                _("❌ Recorded: {criterion}. The dossier stays with you until you press 🏁 Finish.").format(
+                    criterion=label(COMMUNE_CRITERIA, CRITERIA[index])
+                )
+            )
+            await _show_dossier(ctx, dossier)
+        return
+    found = await _reviewable(ctx, scope, target_id, version, None)
     if found is None:
         return
-    dossier, code = found
-    check_transition(dossier.status, DossierStatus.NEEDS_SUPPLEMENT)
-    before = {"status": dossier.status, "version": dossier.version}
-    if not await reviews.bump_dossier(
-        ctx.session,
-        dossier,
-        seen_version=version,
-        now=ctx.now,
-        status=DossierStatus.NEEDS_SUPPLEMENT.value,
-        review_note=reason,
-    ):
-        await _changed(ctx, scope, target_id)
-        return
-    producer = await reviews.producer_by_id(ctx.session, dossier.product.producer_id)
-    params: dict[str, Any] = {"product": dossier.product.name, "dossier_id": dossier.id, "reason": reason}
-    if code is not None:
-        criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
-        reviews.set_criterion(criteria[code], status=REJECTED, reason=reason, decided_by=ctx.user.id, now=ctx.now)
-        await _audit(ctx, "criterion.reject", dossier, before, note=f"{code}: {reason}")
-        params["criterion"] = code
-        kind_of_notice = "commune_criterion_rejected"
-    else:
-        await _audit(ctx, "dossier.supplement", dossier, before, note=reason)
-        kind_of_notice = "commune_supplement"
-    if producer is not None:
-        await ctx.notify(
-            producer.user_id, kind_of_notice, params, dedupe_key=f"{kind_of_notice}:{dossier.id}:{dossier.version}"
-        )
-    ctx.say(_("📝 Sent back to the producer for a supplement, with your note. The producer was told."))
-    await show_queue(ctx, scope)
+    dossier = found[0]
+    criteria = await reviews.criteria_of(ctx.session, dossier.id, CRITERIA)
+    ctx.end_flow()
+    await _send_back(ctx, scope, dossier, version, criteria, note=reason)
 
 
 # Ideas --------------------------------------------------------------------------------------------------------
@@ -680,6 +782,20 @@ def render_supplement(params: dict[str, Any]) -> Text:
     )
 
 
+@notice("commune_returned")
+def render_returned(params: dict[str, Any]) -> Text:
+    lines = [_("↩️ The commune sends your dossier {product} back to you.").format(product=params.get("product", ""))]
+    reasons = params.get("reasons")
+    for entry in reasons if isinstance(reasons, list) else []:
+        code, reason = (str(entry[0]), str(entry[1])) if isinstance(entry, list) and len(entry) == 2 else ("", "")
+        criterion = label(COMMUNE_CRITERIA, code) if code in COMMUNE_CRITERIA else code
+        lines.append(_("❌ {criterion}: {reason}").format(criterion=criterion, reason=reason))
+    if params.get("note"):
+        lines.append(_("📝 Note: {note}").format(note=params["note"]))
+    lines.append(_("Please fix all of this in the dossier, then press Submit again."))
+    return Text("\n".join(lines), (Choice(_("📂 My dossier"), _MY_DOSSIER),))
+
+
 @notice("commune_confirmed")
 def render_confirmed(params: dict[str, Any]) -> Text:
     return Text(
@@ -721,6 +837,8 @@ _ACTIONS: tuple[tuple[str, int, Any], ...] = (
     ("cr:f:", 1, resend_files),
     ("cr:ok:", 3, confirm_criterion),
     ("cr:no:", 3, reject_criterion),
+    ("cr:un:", 3, undo_criterion),
+    ("cr:end:", 2, finish_review),
     ("cr:sup:", 2, ask_supplement),
     ("cr:i:", 1, open_idea),
     ("cr:ia:", 1, accept_idea),

@@ -15,6 +15,12 @@ stateDiagram-v2
     consent --> phone: ✅ agree (users.consent_at, consent_version, a consent record)
     phone --> phone: not a mobile number (hint)
     phone --> kind: contact shared or number typed (users.phone)
+    phone --> claim: the number is on an imported producer without a chat account
+    claim --> kind: ❌ not me
+    claim --> claim_wait: ✅ it is me → claim request for the commune (handlers.producer_claims)
+    claim_wait --> claim_wait: any message (still waiting)
+    claim_wait --> kind: 📝 register as a new producer instead (claim withdrawn), or the commune refused
+    claim_wait --> [*]: the commune confirmed → the imported producer is theirs → main menu
     kind --> phone: ⬅️ back
     kind --> name: 4 producer types
     name --> kind: ⬅️ back
@@ -42,7 +48,7 @@ from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import CONSENT_VERSION, PERSONAL_DATA_LAW, PRODUCER_KIND_LABELS, ProducerKind
 from bot.text import fold, has_words, normalise_phone, shorten, tidy
-from storage import privacy, producers
+from storage import audit, claims, privacy, producers
 from storage.models import Producer, User
 
 FLOW = "onboarding"
@@ -57,6 +63,9 @@ COMMUNE_PREFIX = "ob:commune:"
 COMMUNE_AGAIN = "ob:commune:again"
 COMMUNE_KEEP = "ob:commune:keep"
 NAME_KEEP = "ob:name:keep"
+CLAIM_PREFIX = "ob:claim:"
+CLAIM_NO = "ob:claim:no"
+CLAIM_NEW = "ob:claim:new"
 BACK = "ob:back"
 
 NAME_MIN = 2
@@ -106,6 +115,9 @@ def _has_started(user: User) -> bool:
 
 async def _resume(ctx: Context) -> None:
     """(Re)start onboarding at the first piece we do not have yet."""
+    if ctx.user.consent_at is not None and await claims.pending_of(ctx.session, ctx.user.id) is not None:
+        await ctx.start(FLOW, step="claim_wait")
+        return
     await ctx.start(FLOW, step=_first_missing_step(ctx.user))
 
 
@@ -315,7 +327,95 @@ async def got_phone(ctx: Context) -> None:
         return
     ctx.user.phone = phone
     ctx.say(_("✓ Phone number saved: {phone}").format(phone=phone))
-    await ctx.goto("kind")
+    await ctx.goto("claim" if await _claimable(ctx) else "kind")
+
+
+# Step 2b: an imported producer with this phone ---------------------------------------------------------------
+async def _claimable(ctx: Context) -> list[Producer]:
+    """Imported producers (no chat account) with this user's phone, on first registration only. Computed
+    afresh on every answer: a button's id counts only if it is in this list."""
+    if _current(ctx) or not ctx.user.phone or await _producer(ctx) is not None:
+        return []
+    return await claims.imported_with_phone(ctx.session, ctx.user.phone)
+
+
+@flow.ask("claim")
+async def ask_claim(ctx: Context) -> None:
+    offered = await _claimable(ctx)
+    if not offered:
+        await ctx.goto("kind")
+        return
+    if len(offered) == 1:
+        found = offered[0]
+        ctx.say(
+            _("The office list has a producer with this phone number. Are you {producer} ({commune})?").format(
+                producer=found.name, commune=found.commune_name
+            ),
+            [Choice(_("✅ Yes, that is me"), f"{CLAIM_PREFIX}{found.id}"), Choice(_("❌ No, not me"), CLAIM_NO)],
+            columns=2,
+        )
+        return
+    choices = [Choice(f"✅ {shorten(p.name, QUOTE_MAX)} ({p.commune_name})", f"{CLAIM_PREFIX}{p.id}") for p in offered]
+    choices.append(Choice(_("❌ None of them"), CLAIM_NO))
+    ctx.say(_("The office list has these producers with this phone number. Are you one of them?"), choices)
+
+
+@flow.answer("claim")
+async def got_claim(ctx: Context) -> None:
+    offered = await _claimable(ctx)
+    folded = fold(ctx.text or "")
+    if ctx.payload == CLAIM_NO or (ctx.payload is None and folded in _NO_WORDS):
+        await ctx.goto("kind")
+        return
+    chosen = None
+    if ctx.payload is not None and ctx.payload.startswith(CLAIM_PREFIX):
+        chosen = next((p for p in offered if f"{CLAIM_PREFIX}{p.id}" == ctx.payload), None)
+    elif folded in _YES_WORDS | {"dung", "phai"} and len(offered) == 1:
+        chosen = offered[0]
+    if chosen is None or not ctx.user.phone:
+        await ctx.reask(_("Please press one of the buttons."))
+        return
+    claim_id = await claims.request(ctx.session, chosen.id, ctx.user.id, ctx.user.phone, ctx.now)
+    await audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor_user_id=ctx.user.id,
+        actor_label=(ctx.user.display_name or f"user {ctx.user.id}")[:100],
+        action="producer.claim_request",
+        object_type="producer",
+        object_id=chosen.id,
+        before=None,
+        after={"claim": claim_id, "status": claims.PENDING},
+    )
+    await ctx.goto("claim_wait")
+
+
+@flow.ask("claim_wait")
+async def ask_claim_wait(ctx: Context) -> None:
+    producer = await _producer(ctx)
+    if producer is not None:  # the commune confirmed meanwhile
+        ctx.say(_("Welcome back, {name}!").format(name=producer.name))
+        await ctx.finish()
+        return
+    if await claims.pending_of(ctx.session, ctx.user.id) is None:  # refused (or withdrawn)
+        await ctx.goto("kind")
+        return
+    ctx.say(
+        _(
+            "⏳ Thank you. The commune will check that it is you (they may call you), then confirm. "
+            "I will tell you here. Until then your records stay with the commune."
+        ),
+        [Choice(_("📝 Register as a new producer instead"), CLAIM_NEW)],
+    )
+
+
+@flow.answer("claim_wait")
+async def got_claim_wait(ctx: Context) -> None:
+    if ctx.payload == CLAIM_NEW:
+        await claims.withdraw(ctx.session, ctx.user.id, ctx.now)
+        await ctx.goto("kind")
+        return
+    await ctx.reask()
 
 
 # Step 3: producer type -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import DossierStatus, IdeaStatus
-from storage import producers, reviews
+from storage import claims, producers, reviews
 
 COMMUNE_QUEUE = "cr:q"
 PROVINCE_HOME = "prov:home"  # handlers.province
@@ -33,6 +33,7 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
     choices: list[Choice] = []
     if scope.communes:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
+        count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
     if scope.province_officer and "prov:" in ctx.registry.global_payloads:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))

@@ -548,3 +548,20 @@ class DossierView(Base):
     view: Mapped[str] = mapped_column(String(12))  # commune | province
     seen_at: Mapped[dt.datetime]
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ProducerClaim(Base):
+    """Someone who started the bot with the phone of an imported producer (one without a chat account) asks
+    to take it over; the commune of that producer confirms or refuses. A phone alone never gives access."""
+
+    __tablename__ = "producer_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
+    claimant_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    # pending | confirmed | refused | withdrawn
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None]

@@ -88,6 +88,10 @@ async def test_open_offers_the_zip_and_confirming_all_four_forwards_to_province(
     for index in range(4):
         payload = next(p for p in _buttons(officer, "cr:ok:") if p.endswith(f":{index}"))
         await officer.press(payload)
+    # Four ✅ alone move nothing: the officer may still undo until 🏁 Finish.
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW
+    assert await outbox(app, producer) == []
+    await officer.press(_buttons(officer, "cr:end:")[0])
     row = await dossier_row(app, dossier_id)
     assert row.status == DossierStatus.AT_PROVINCE
     assert set((await criteria(app, dossier_id)).values()) == {"confirmed"}
@@ -149,27 +153,111 @@ async def test_staff_get_files_named_by_item_and_sniffed_type(app: App) -> None:
     assert names == ["01-registration_form/registration_form-1.png"]
 
 
-async def test_reject_with_reason_reaches_the_producer(app: App) -> None:
+async def _press_criterion(officer: Chat, action: str, index: int) -> None:
+    await officer.press(next(p for p in _buttons(officer, f"cr:{action}:") if p.endswith(f":{index}")))
+
+
+async def test_a_rejection_is_recorded_and_the_review_goes_on(app: App) -> None:
     producer = await make_producer(app, "p1")
     dossier_id = await make_dossier(app, producer)
     officer = await _officer(app)
     await officer.press(f"cr:d:{dossier_id}")
-    reject = next(p for p in _buttons(officer, "cr:no:") if p.endswith(":1"))
-    await officer.press(reject)
+    await _press_criterion(officer, "no", 1)
     # Empty-ish and too short reasons are refused; nothing changes.
     for bad in ("   ", "ok", "👍👍👍👍👍"):
         await officer.send(bad)
-        assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW
+        assert (await criteria(app, dossier_id))[CRITERIA[1]] == "pending"
     reason = "Lao động chủ yếu thuê từ tỉnh khác"
     await officer.send(reason)
     row = await dossier_row(app, dossier_id)
-    assert row.status == DossierStatus.NEEDS_SUPPLEMENT and row.review_note == reason
+    assert row.status == DossierStatus.COMMUNE_REVIEW and row.review_note is None
     assert (await criteria(app, dossier_id))[CRITERIA[1]] == "rejected"
-    notices = await outbox(app, producer)
-    assert [n.kind for n in notices] == ["commune_criterion_rejected"]
-    rendered = render(notices[0].kind, notices[0].params, "vi")
-    assert isinstance(rendered, Text) and reason in rendered.text
+    assert reason in officer.text  # shown beside the criterion
+    assert await outbox(app, producer) == []  # nothing reaches the producer before 🏁 Finish
     assert "criterion.reject" in [e.action for e in await audit_log(app)]
+    # The other criteria are still offered, the rejected one can be undone; no Finish while some are open.
+    assert len(_buttons(officer, "cr:ok:")) == 3 and len(_buttons(officer, "cr:un:")) == 1
+    assert _buttons(officer, "cr:end:") == []
+
+
+async def test_finish_sends_it_back_once_with_every_reason(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await _press_criterion(officer, "ok", 0)
+    await _press_criterion(officer, "no", 1)
+    await officer.send("Lao động chủ yếu thuê từ tỉnh khác")
+    await _press_criterion(officer, "no", 2)
+    await officer.send("Ý tưởng mua lại của công ty khác")
+    await _press_criterion(officer, "ok", 3)
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW
+    await officer.press(_buttons(officer, "cr:end:")[0])
+    row = await dossier_row(app, dossier_id)
+    assert row.status == DossierStatus.NEEDS_SUPPLEMENT
+    assert row.review_note is not None and "tỉnh khác" in row.review_note and "công ty khác" in row.review_note
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["commune_returned"]
+    rendered = render(notices[0].kind, notices[0].params, "vi")
+    assert isinstance(rendered, Text)
+    assert "Lao động chủ yếu thuê từ tỉnh khác" in rendered.text and "Ý tưởng mua lại của công ty khác" in rendered.text
+    assert "dossier.commune_return" in [e.action for e in await audit_log(app)]
+    # A second press on the old Finish button changes nothing and sends nothing more.
+    before = await snapshot(app)
+    await officer.press(f"cr:end:{dossier_id}:{row.version - 1}")
+    assert await snapshot(app) == before
+
+
+async def test_a_decision_can_be_undone_until_finish(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await _press_criterion(officer, "ok", 0)
+    await _press_criterion(officer, "no", 1)
+    await officer.send("Lao động chủ yếu thuê từ tỉnh khác")
+    await _press_criterion(officer, "un", 0)
+    await _press_criterion(officer, "un", 1)
+    assert set((await criteria(app, dossier_id)).values()) == {"pending"}
+    assert len(_buttons(officer, "cr:ok:")) == 4 and _buttons(officer, "cr:un:") == []
+    actions = [e.action for e in await audit_log(app)]
+    assert actions.count("criterion.undo") == 2
+    # Decided again, all four ✅: Finish forwards; the earlier ❌ left no trace for the producer.
+    for index in range(4):
+        await _press_criterion(officer, "ok", index)
+    await officer.press(_buttons(officer, "cr:end:")[0])
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.AT_PROVINCE
+    assert [n.kind for n in await outbox(app, producer)] == ["commune_confirmed"]
+
+
+async def test_finish_with_an_open_criterion_is_refused(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await _press_criterion(officer, "ok", 0)
+    version = (await dossier_row(app, dossier_id)).version
+    before = await snapshot(app)
+    await officer.press(f"cr:end:{dossier_id}:{version}")
+    assert await snapshot(app) == before
+    assert "3" in officer.text and len(_buttons(officer, "cr:ok:")) == 3
+
+
+async def test_the_review_works_by_typed_numbers_and_words(app: App) -> None:
+    """Zalo Bot shows choices as a numbered list: typing the numbers and "xong" runs the whole review."""
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    for _criterion in range(4):
+        await officer.send("1")  # the first choice is always "✅ n." of the first open criterion
+    assert set((await criteria(app, dossier_id)).values()) == {"confirmed"}
+    undo = 1 + [c.payload for c in officer.choices].index(_buttons(officer, "cr:un:")[2])
+    await officer.send(str(undo))
+    assert (await criteria(app, dossier_id))[CRITERIA[2]] == "pending"
+    await officer.send("1")
+    await officer.send("xong")
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.AT_PROVINCE
 
 
 async def test_resubmitted_dossier_is_reviewed_afresh(app: App) -> None:
@@ -180,6 +268,10 @@ async def test_resubmitted_dossier_is_reviewed_afresh(app: App) -> None:
     await officer.press(next(p for p in _buttons(officer, "cr:ok:") if p.endswith(":0")))
     await officer.press(next(p for p in _buttons(officer, "cr:no:") if p.endswith(":1")))
     await officer.send("Không đủ giấy tờ lao động")
+    for index in (2, 3):
+        await _press_criterion(officer, "ok", index)
+    await officer.press(_buttons(officer, "cr:end:")[0])
+    assert (await dossier_row(app, dossier_id)).status == DossierStatus.NEEDS_SUPPLEMENT
 
     async def resubmit(session: object) -> None:
         from sqlalchemy.ext.asyncio import AsyncSession
@@ -205,9 +297,25 @@ async def test_supplement_with_a_note(app: App) -> None:
     row = await dossier_row(app, dossier_id)
     assert row.status == DossierStatus.NEEDS_SUPPLEMENT and row.review_note == "Bổ sung ảnh vùng nguyên liệu"
     notices = await outbox(app, producer)
-    assert [n.kind for n in notices] == ["commune_supplement"]
+    assert [n.kind for n in notices] == ["commune_returned"]
     rendered = render(notices[0].kind, notices[0].params, "vi")
     assert isinstance(rendered, Text) and "Bổ sung ảnh vùng nguyên liệu" in rendered.text
+
+
+async def test_a_supplement_carries_the_reasons_already_recorded(app: App) -> None:
+    producer = await make_producer(app, "p1")
+    dossier_id = await make_dossier(app, producer)
+    officer = await _officer(app)
+    await officer.press(f"cr:d:{dossier_id}")
+    await _press_criterion(officer, "no", 3)
+    await officer.send("Bao bì không thể hiện bản sắc địa phương")
+    await officer.press(_buttons(officer, "cr:sup:")[0])
+    await officer.send("Bổ sung ảnh vùng nguyên liệu")
+    notices = await outbox(app, producer)
+    assert [n.kind for n in notices] == ["commune_returned"]
+    rendered = render(notices[0].kind, notices[0].params, "vi")
+    assert isinstance(rendered, Text)
+    assert "Bổ sung ảnh vùng nguyên liệu" in rendered.text and "bản sắc địa phương" in rendered.text
 
 
 async def test_cancel_while_typing_writes_nothing(app: App) -> None:
@@ -281,5 +389,12 @@ async def test_concurrent_modification_is_refused(app: App) -> None:
     await second.send("Không phải nguyên liệu địa phương")
     assert await snapshot(app) == before
     await second.press(stale_confirm)
+    assert await snapshot(app) == before
+    # The first officer finishes after all four decisions; the second's Finish on an old version writes nothing.
+    for index in (0, 2, 3):
+        await _press_criterion(first, "ok", index)
+    stale_finish = f"cr:end:{dossier_id}:{(await dossier_row(app, dossier_id)).version - 1}"
+    before = await snapshot(app)
+    await second.press(stale_finish)
     assert await snapshot(app) == before
     assert (await dossier_row(app, dossier_id)).status == DossierStatus.COMMUNE_REVIEW

@@ -110,6 +110,7 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     reply = await act(api, COMMUNE, data=f"cr:d:{dossier_id}")
     for _criterion in range(4):
         reply = await act(api, COMMUNE, data=button(reply, f"cr:ok:{dossier_id}:"))
+    reply = await act(api, COMMUNE, data=button(reply, f"cr:end:{dossier_id}:"))
     assert await status_of(app, dossier_id) == DossierStatus.AT_PROVINCE
     reply = await province_task
     reply = await act(api, PROVINCE, data=button(reply, "pv:seed"))

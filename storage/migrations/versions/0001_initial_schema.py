@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 09:29:31.248054
+Create Date: 2026-11-28 09:34:19.335160
 """
 
 from collections.abc import Sequence
@@ -363,6 +363,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_link_codes_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "producer_claims",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("producer_id", sa.Integer(), nullable=False),
+        sa.Column("claimant_user_id", sa.Integer(), nullable=False),
+        sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
+        ),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["claimant_user_id"],
+            ["users.id"],
+            name=op.f("fk_producer_claims_claimant_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"], ["users.id"], name=op.f("fk_producer_claims_decided_by_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["producer_id"], ["producers.id"], name=op.f("fk_producer_claims_producer_id_producers"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_producer_claims")),
+    )
+    with op.batch_alter_table("producer_claims", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_producer_claims_claimant_user_id"), ["claimant_user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_producer_claims_producer_id"), ["producer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_producer_claims_status"), ["status"], unique=False)
+
+    op.create_table(
         "product_ideas",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("producer_id", sa.Integer(), nullable=False),
@@ -706,6 +737,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_product_ideas_commune_code"))
 
     op.drop_table("product_ideas")
+    with op.batch_alter_table("producer_claims", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_producer_claims_status"))
+        batch_op.drop_index(batch_op.f("ix_producer_claims_producer_id"))
+        batch_op.drop_index(batch_op.f("ix_producer_claims_claimant_user_id"))
+
+    op.drop_table("producer_claims")
     with op.batch_alter_table("link_codes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_link_codes_user_id"))
 
