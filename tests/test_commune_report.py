@@ -34,6 +34,7 @@ async def confirm_all(app: App, dossier_id: int) -> Chat:
             c.payload for c in officer.choices if c.payload.startswith("cr:ok:") and c.payload.endswith(f":{index}")
         )
         await officer.press(payload)
+    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("cr:end:")))  # 🏁 Xong
     return officer
 
 

@@ -255,6 +255,7 @@ async def _setup(app: App, channel: str) -> None:
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Nấm hương")  # two: the batch accept
     round_id = await make_round(app)
     await _council_states(app, producer, round_id, channel)
+    await _imported_producer(app)
     # A round whose deadline passed before the dossiers reached the commune: taking one in asks for the
     # audit-logged exception.
     async with app.engine.sessions() as session, session.begin():
@@ -352,6 +353,27 @@ async def _council_states(app: App, producer: int, round_id: int, channel: str) 
         )
         for criterion in ("local_origin", "local_labour", "idea_origin"):
             session.add(CommuneCriterion(dossier_id=reviewing, criterion=criterion, status="confirmed", decided_at=now))
+
+
+async def _imported_producer(app: App) -> None:
+    """A producer imported from the province's list with the newcomer's phone: onboarding offers the claim."""
+    from bot.text import fold
+    from storage.models import Producer, User
+
+    async with app.engine.sessions() as session, session.begin():
+        user = User(locale="vi", display_name="[import] HTX Mật ong", phone="0912345678", created_at=app.engine.clock())
+        session.add(user)
+        await session.flush()
+        session.add(
+            Producer(
+                user_id=user.id,
+                kind="htx",
+                name="HTX Mật ong Bình Lư",
+                name_folded=fold("HTX Mật ong Bình Lư"),
+                commune_code=commune_code(app, BINH_LU),
+                commune_name="Xã Bình Lư",
+            )
+        )
 
 
 def _record_asks(walk: Walk) -> None:
