@@ -7,9 +7,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot import __version__, admin_cli, round_cli
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.channels.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger("ocop")
 
@@ -81,7 +86,7 @@ async def _chat(settings: Settings, user: str) -> None:
 
 async def _run(settings: Settings) -> int:
     zalo = settings.zalo_bot_token is not None or settings.zalo_oa_configured
-    if zalo:
+    if zalo or settings.telegram_webhook_url:
         return await _run_with_zalo(settings)
     if settings.telegram_bot_token is None:
         print(
@@ -112,8 +117,8 @@ async def _run(settings: Settings) -> int:
 
 
 async def _run_with_zalo(settings: Settings) -> int:
-    """The Zalo webhook server, with Telegram polling beside it when a Telegram token is set too, and the
-    reminders delivered through every configured channel."""
+    """The webhook server (Zalo, and Telegram when ``TELEGRAM_WEBHOOK_URL`` is set), with Telegram polling
+    beside it when only a Telegram token is set, and the reminders delivered through every configured channel."""
     from bot.app import build_app
     from bot.channels.webhook import open_zalo, run_zalo
     from bot.scheduler import Reminders
@@ -131,8 +136,8 @@ async def _run_with_zalo(settings: Settings) -> int:
     reminders = Reminders(app.engine.sessions, settings, deliveries, clock=app.engine.clock)
     reminders.start()
     try:
-        if settings.telegram_bot_token is None:
-            await run_zalo(app, settings, channels=channels)
+        if settings.telegram_bot_token is None or settings.telegram_webhook_url:
+            await run_zalo(app, settings, channels=channels, telegram=_telegram_webhook(app, settings))
             return 0
         from bot.channels.telegram import run_polling
 
@@ -150,6 +155,14 @@ async def _run_with_zalo(settings: Settings) -> int:
         await channels.close()
         await app.close()
     return 0
+
+
+def _telegram_webhook(app: App, settings: Settings) -> TelegramWebhook | None:
+    if settings.telegram_bot_token is None or not settings.telegram_webhook_url:
+        return None
+    from bot.channels.telegram_webhook import TelegramWebhook
+
+    return TelegramWebhook(app.engine, settings)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     ocop_outbox_max_attempts: int = 5
     ocop_outbox_retry_base_seconds: float = 30.0
 
+    # Production shape: Telegram webhooks, the webhook queue, several instances, database outages
+    # (bot/channels/telegram_webhook.py, bot/channels/update_queue.py, bot/resilience.py).
+    # Set: Telegram posts updates to our webhook server (route WEBHOOK_PATH/telegram) instead of being polled.
+    telegram_webhook_url: str | None = None
+    # The X-Telegram-Bot-Api-Secret-Token value (1–256 of A-Z a-z 0-9 _ -). Unset: derived from the bot
+    # token, so that every instance of the bot expects the same one.
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_max_connections: int = 40
+    # Events held (waiting or running) by one instance's queue, and by one user; beyond them: 503, redelivered.
+    webhook_queue_limit: int = 1000
+    webhook_queue_per_user: int = 20
+    webhook_workers: int = 32
+    # How long an update waits for the database to come back before the user is asked to try again later.
+    ocop_db_retry_seconds: float = 20.0
+
     @property
     def zalo_oa_configured(self) -> bool:
         return bool(self.zalo_oa_id and self.zalo_oa_app_id and self.zalo_oa_secret_key)

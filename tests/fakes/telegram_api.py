@@ -84,6 +84,8 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     unknown_calls: list[Call] = field(default_factory=list)
     sent_messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # message_id → Message
+    # The webhook as the last setWebhook left it ({} when none): url, secret_token, allowed_updates…
+    webhook: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -216,6 +218,33 @@ class FakeBotAPI:
         file_id = f"file{next(self._file_ids)}"
         self._files[file_id] = (f"{file_id}/{file_path}", data)
         return file_id
+
+    # Webhook mode: delivering as Telegram does -------------------------------------------------------
+    def make_text(self, user_id: int, text: str) -> dict[str, Any]:
+        """A text update with the next update id, not queued for getUpdates (for ``deliver``)."""
+        return {"update_id": next(self._update_ids), "message": self._message(user_id, "Tester", "vi", text=text)}
+
+    def make_callback(self, user_id: int, data: str) -> dict[str, Any]:
+        update = self.push_callback(user_id, data)
+        self._queue = [q for q in self._queue if q.update is not update]
+        return update
+
+    async def deliver(
+        self, update: dict[str, Any], *, url: str | None = None, secret: str | None = "registered"
+    ) -> int:
+        """POST one update to the webhook as Telegram does (JSON body, the secret header when set); returns
+        the HTTP status our server answered. ``secret="registered"``: the one given to setWebhook."""
+        import aiohttp
+
+        target = url or self.webhook.get("url")
+        assert target, "no webhook registered and no url given"
+        headers = {}
+        token = self.webhook.get("secret_token") if secret == "registered" else secret
+        if token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(token)
+        async with aiohttp.ClientSession() as http, http.post(target, json=update, headers=headers) as response:
+            await response.read()
+            return response.status
 
     # Misbehaving on purpose ----------------------------------------------------------------------------
     def fail_next(self, method: str, count: int = 1, *, retry_after: int = 1) -> None:
@@ -364,6 +393,26 @@ class FakeBotAPI:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), within)
 
+    async def set_webhook(self, call: Call) -> bool:
+        if not str(call.params.get("url") or "").startswith(("https://", "http://")):
+            raise _BadRequest("bad webhook: an HTTPS URL must be provided for webhook")
+        self.webhook = dict(call.params)
+        if "max_connections" in self.webhook:
+            self.webhook["max_connections"] = int(self.webhook["max_connections"])
+        return True
+
+    async def delete_webhook(self, _call: Call) -> bool:
+        self.webhook = {}
+        return True
+
+    async def get_webhook_info(self, _call: Call) -> dict[str, Any]:
+        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False}
+        info["pending_update_count"] = sum(1 for queued in self._queue if not queued.delivered)
+        for key in ("max_connections", "allowed_updates"):
+            if key in self.webhook:
+                info[key] = self.webhook[key]
+        return info
+
     async def get_me(self, _call: Call) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "OCOP test bot", "username": "ocop_test_bot"}
 
@@ -445,7 +494,9 @@ class _BadRequest(Exception):
 _HANDLERS = {
     "getupdates": FakeBotAPI.get_updates,
     "getme": FakeBotAPI.get_me,
-    "deletewebhook": FakeBotAPI.true,
+    "deletewebhook": FakeBotAPI.delete_webhook,
+    "setwebhook": FakeBotAPI.set_webhook,
+    "getwebhookinfo": FakeBotAPI.get_webhook_info,
     "answercallbackquery": FakeBotAPI.true,
     "sendchataction": FakeBotAPI.true,
     "sendmessage": FakeBotAPI.send_message,
