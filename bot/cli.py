@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot import __version__, admin_cli, round_cli
+from bot import __version__, admin_cli, round_cli, webhook_cli
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     admin_cli.add_commands(commands)
     round_cli.add_parser(commands)
+    webhook_cli.add_parser(commands)
     laichau = commands.add_parser("import-laichau", help="import the Lai Châu 2023 OCOP list as placeholder data")
     laichau.add_argument("path", help="laichau-2023-ocop-registrations.csv")
     args = parser.parse_args(argv)
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return admin_cli.run(args, settings)
     if args.command == "round":
         return round_cli.run(args, settings)
+    if args.command == webhook_cli.COMMAND:
+        return webhook_cli.run(args, settings)
     if args.command == "import-laichau":
         from bot.importer import run_import
 

@@ -3,7 +3,9 @@ updates to it as Telegram would — with and without the secret, twice, out of o
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from bot import webhook_cli
 from bot.app import App
 from bot.channels.telegram_webhook import TelegramWebhook, webhook_secret
 from bot.channels.update_queue import KeyedQueue
@@ -211,3 +214,37 @@ def test_secret_is_stable_per_token_and_configurable(settings: Settings) -> None
     assert webhook_secret(chosen) == "my_Secret-123"
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         webhook_secret(one.model_copy(update={"telegram_webhook_secret": SecretStr("has space")}))
+
+
+# ocop-bot webhook ---------------------------------------------------------------------------------------------
+def webhook_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    webhook_cli.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["webhook", *argv])
+
+
+async def test_webhook_command_sets_shows_and_deletes(settings: Settings, api: FakeBotAPI) -> None:
+    config = webhook_settings(settings, api, 8443)
+    out = io.StringIO()
+    assert await webhook_cli.execute(webhook_args("set"), config, out) == 0
+    assert api.webhook["url"] == config.telegram_webhook_url
+    assert api.webhook["secret_token"] == webhook_secret(config)
+    assert api.webhook["allowed_updates"] == ["callback_query", "message"]
+    api.push_text(USERS[0], "waiting")  # held by Telegram while nobody takes it
+
+    assert await webhook_cli.execute(webhook_args("info"), config, out) == 0
+    shown = out.getvalue()
+    assert f"url: {config.telegram_webhook_url}" in shown
+    assert "pending updates: 1" in shown and "max connections: 7" in shown
+    assert "callback_query, message" in shown
+    assert webhook_secret(config) not in shown  # the secret is never printed
+
+    assert await webhook_cli.execute(webhook_args("delete", "--drop-pending"), config, out) == 0
+    assert api.webhook == {}
+    assert api.calls_of("deleteWebhook")[-1].params.get("drop_pending_updates") in ("true", "True", True)
+
+
+async def test_webhook_set_without_a_url_says_so(settings: Settings, api: FakeBotAPI) -> None:
+    config = webhook_settings(settings, api, 8443, telegram_webhook_url=None)
+    assert await webhook_cli.execute(webhook_args("set"), config, io.StringIO()) == 2
+    assert api.calls_of("setWebhook") == []

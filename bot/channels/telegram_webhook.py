@@ -22,12 +22,14 @@ as polling does; aiogram's types stay in ``bot/channels/``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -35,8 +37,9 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.channels.telegram import CHANNEL, Handler, TelegramChannel, build_dispatcher
+from bot.channels.telegram import CHANNEL, Handler, TelegramChannel, build_bot, build_dispatcher
 from bot.channels.update_queue import KeyedQueue
+from bot.messages import Inbound, Outbound
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,14 +91,14 @@ class TelegramWebhook:
         """Exactly the update types our router handles (``message``, ``callback_query``)."""
         return self.dispatcher.resolve_used_update_types()
 
-    async def register(self) -> None:
+    async def register(self, *, drop_pending: bool = False) -> None:
         """``setWebhook``: idempotent, so every instance may do it at start with the same values."""
         await self.bot.set_webhook(
             url=self.url,
             secret_token=self.secret,
             allowed_updates=self.allowed_updates,
             max_connections=self.settings.telegram_webhook_max_connections,
-            drop_pending_updates=False,
+            drop_pending_updates=drop_pending,
         )
         log.info("telegram webhook set to %s", self.url)
 
@@ -122,6 +125,61 @@ class TelegramWebhook:
     async def close(self) -> None:
         await self.channel.drain()
         await self.bot.session.close()
+
+
+# For operators (``ocop-bot webhook``) ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class WebhookState:
+    """What Telegram says about our webhook (``getWebhookInfo``), in plain values."""
+
+    url: str
+    pending_updates: int
+    max_connections: int | None
+    allowed_updates: list[str] | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+
+
+class _NoUpdates:
+    """The operator commands handle no update; the dispatcher wants a handler to know the update types."""
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:  # pragma: no cover - never called
+        raise RuntimeError("the webhook commands do not handle updates")
+
+
+async def webhook_info(settings: Settings) -> WebhookState:
+    bot = build_bot(settings)
+    try:
+        info = await bot.get_webhook_info()
+    finally:
+        await bot.session.close()
+    return WebhookState(
+        url=info.url,
+        pending_updates=info.pending_update_count,
+        max_connections=info.max_connections,
+        allowed_updates=info.allowed_updates,
+        last_error=info.last_error_message,
+        last_error_at=info.last_error_date,
+    )
+
+
+async def set_webhook(settings: Settings, *, drop_pending: bool = False) -> str:
+    """Register ``TELEGRAM_WEBHOOK_URL`` exactly as ``ocop-bot run`` does at start; returns the URL."""
+    webhook = TelegramWebhook(_NoUpdates(), settings)
+    try:
+        await webhook.register(drop_pending=drop_pending)
+    finally:
+        await webhook.bot.session.close()
+    return webhook.url
+
+
+async def delete_webhook(settings: Settings, *, drop_pending: bool = False) -> None:
+    """Back to polling (``getUpdates`` refuses to run while a webhook is set)."""
+    bot = build_bot(settings)
+    try:
+        await bot.delete_webhook(drop_pending_updates=drop_pending)
+    finally:
+        await bot.session.close()
 
 
 def telegram_route(
