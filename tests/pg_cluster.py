@@ -8,6 +8,7 @@ skip with that reason instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -86,8 +87,6 @@ class PrivateCluster:
         self.start()
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # not running
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)

@@ -140,7 +140,7 @@ async def converse(api: FakeBotAPI, app: App, webhook: TelegramWebhook, user: in
     for number, text in enumerate(SCRIPT, start=1):
         before = len(api.replies_to(user))
         statuses.append(await api.deliver(api.make_text(user, text)))
-        await api.wait_for(lambda: len(api.replies_to(user)) > before, within=90)
+        await api.wait_for(lambda before=before: len(api.replies_to(user)) > before, within=90)
         await asyncio.sleep(0.05 * (number % 3))  # people type at different speeds
     return statuses
 
@@ -189,9 +189,7 @@ async def test_restart_mid_fan_out_and_conversation_loses_and_repeats_nothing(
     assert set(reminder_sends.values()) == {1}
     # Every acknowledged update handled once, every user onboarded, nobody told to come back later.
     assert await processed(app) == WRITERS * len(SCRIPT)
-    unavailable = translations("vi").gettext(
-        "⏳ The system is briefly unavailable. Please try again in a few minutes."
-    )
+    unavailable = translations("vi").gettext("⏳ The system is briefly unavailable. Please try again in a few minutes.")
     for user in users:
         texts = [str(call.params.get("text")) for call in api.replies_to(user)]
         assert unavailable not in texts
