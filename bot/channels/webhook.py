@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.telegram_webhook import TELEGRAM_ROUTE, TelegramWebhook, telegram_route
-from bot.channels.update_queue import KeyedQueue
+from bot.channels.update_queue import KeyedQueue as KeyedQueue  # re-exported: routes and tests take it from here
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloUpdate, parse_update
 from bot.channels.zalo_oa import ZaloOAChannel
 from bot.delivery import Delivery

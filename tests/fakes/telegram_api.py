@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.server import start_app
@@ -100,6 +101,9 @@ class FakeBotAPI:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._reply_count = 0
+        self._replies_by_chat: dict[int, int] = {}
+        self._chat_waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._http: aiohttp.ClientSession | None = None  # deliveries to our webhook, as Telegram makes them
 
     # Lifecycle -----------------------------------------------------------------------------------------
     @property
@@ -115,6 +119,8 @@ class FakeBotAPI:
     async def stop(self) -> None:
         self._closing = True
         await self._notify()  # long polls return at once
+        if self._http is not None:
+            await self._http.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -234,15 +240,15 @@ class FakeBotAPI:
     ) -> int:
         """POST one update to the webhook as Telegram does (JSON body, the secret header when set); returns
         the HTTP status our server answered. ``secret="registered"``: the one given to setWebhook."""
-        import aiohttp
-
         target = url or self.webhook.get("url")
         assert target, "no webhook registered and no url given"
         headers = {}
         token = self.webhook.get("secret_token") if secret == "registered" else secret
         if token is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = str(token)
-        async with aiohttp.ClientSession() as http, http.post(target, json=update, headers=headers) as response:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        async with self._http.post(target, json=update, headers=headers) as response:
             await response.read()
             return response.status
 
@@ -297,6 +303,22 @@ class FakeBotAPI:
 
     async def wait_for_total_replies(self, count: int, within: float = 60.0) -> None:
         await self.wait_for(lambda: self.reply_count >= count, within)
+
+    async def wait_for_reply_count(self, chat_id: int, count: int, within: float = 10.0) -> None:
+        """Until ``count`` sends to ``chat_id`` succeeded; cheap with many chats waiting at once (each
+        waits on its own future, not on every call the fake records)."""
+        if self.reply_count_to(chat_id) >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._chat_waiters.setdefault(chat_id, []).append((count, future))
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AssertionError(f"chat {chat_id}: {self.reply_count_to(chat_id)} of {count} replies") from None
+
+    def reply_count_to(self, chat_id: int) -> int:
+        """Successful sends to one chat (a counter, for many users waiting at once)."""
+        return self._replies_by_chat.get(chat_id, 0)
 
     @property
     def reply_count(self) -> int:
@@ -483,6 +505,13 @@ class FakeBotAPI:
             message["reply_markup"] = markup
         call.result = message
         self._reply_count += 1
+        self._replies_by_chat[chat_id] = count = self._replies_by_chat.get(chat_id, 0) + 1
+        waiting = self._chat_waiters.get(chat_id)
+        if waiting:
+            for needed, future in waiting:
+                if count >= needed and not future.done():
+                    future.set_result(None)
+            self._chat_waiters[chat_id] = [(n, f) for n, f in waiting if not f.done()]
         self.sent_messages[message_id] = message
         return message
 
