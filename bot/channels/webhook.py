@@ -7,7 +7,8 @@ step, and replies come out in order) while different users run side by side. Red
 the engine's processed-updates ledger (the update id is event + message id).
 
 Routes, under ``WEBHOOK_PATH`` (default ``/webhook``): ``POST …/zalo-bot``, ``POST …/zalo-oa``,
-``GET …/health``.
+``POST …/telegram`` (webhook mode, ``bot.channels.telegram_webhook``), ``GET …/health``. The queue is
+``bot.channels.update_queue``: bounded, and a full queue answers 503 so that the platform redelivers.
 """
 
 from __future__ import annotations
