@@ -38,20 +38,49 @@ class Result:
     refused: int
     bot_cpu: float
     driver_cpu: float
+    postgres_cpu: float
+    machine_busy: float  # share of all cores busy during the run (every process, ours or not)
 
     @property
     def rate(self) -> float:
         return self.updates / self.seconds if self.seconds else 0.0
 
 
-def _cpu_seconds(instance: Instance) -> float:
-    """User + system CPU of a running process (Linux ``/proc``); 0 elsewhere."""
+def _process_cpu(pid: int | str) -> float:
+    """User + system CPU seconds of a running process (Linux ``/proc``); 0 elsewhere or when it is gone."""
     try:
-        fields = Path(f"/proc/{instance.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(instance: Instance) -> float:
+    return _process_cpu(instance.process.pid)
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of the PostgreSQL server's processes that exist now (backends come and go: approximate)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name.startswith("postgres"):
+                total += _process_cpu(entry.name)
+    return total
+
+
+def _machine_times() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = values[3] + values[4]
+    return float(sum(values) - idle), float(sum(values))
 
 
 async def one_run(count: int, users: int, base_url: str, folder: Path) -> Result:
@@ -63,18 +92,23 @@ async def one_run(count: int, users: int, base_url: str, folder: Path) -> Result
     ):
         await asyncio.sleep(2)  # let the start-up sweep and the first sender pass finish
         cpu_before = [_cpu_seconds(instance) for instance in started]
-        driver_before = time.process_time()
+        driver_before, postgres_before, machine_before = time.process_time(), _postgres_cpu(), _machine_times()
         run = await drive(api, started, people)
         driver_cpu = time.process_time() - driver_before
+        postgres_cpu = _postgres_cpu() - postgres_before
+        machine_after = _machine_times()
         bot_cpu = sum(_cpu_seconds(i) - before for i, before in zip(started, cpu_before, strict=True))
-    return Result(count, run.updates, run.seconds, run.refused, bot_cpu, driver_cpu)
+    total = machine_after[1] - machine_before[1]
+    busy = (machine_after[0] - machine_before[0]) / total if total else 0.0
+    return Result(count, run.updates, run.seconds, run.refused, bot_cpu, driver_cpu, postgres_cpu, busy)
 
 
 def report(result: Result) -> None:
     print(
         f"  {result.instances} instance(s): {result.updates} updates in {result.seconds:.1f} s = "
-        f"{result.rate:.1f} updates/s; CPU: bots {result.bot_cpu:.1f} s, driver + fake Bot API "
-        f"{result.driver_cpu:.1f} s; 503 (queue full) {result.refused}"
+        f"{result.rate:.1f} updates/s; CPU: bots {result.bot_cpu:.1f} s, PostgreSQL ≈ {result.postgres_cpu:.1f} s, "
+        f"driver + fake Bot API {result.driver_cpu:.1f} s; machine busy {result.machine_busy:.0%}; "
+        f"503 (queue full) {result.refused}"
     )
 
 
