@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.messages import Inbound
 from bot.scheduler import SWEEP_JOB, Reminders
-from storage import leader, outbox
+from storage import leader, outbox, users
 from storage.db import create_engine, session_factory
-from storage.models import ProcessedUpdate
+from storage.models import ChannelIdentity, ProcessedUpdate
 from tests import reminder_data as data
 from tests.conftest import PG_URL
 from tests.fakes.telegram_api import FakeBotAPI
@@ -115,5 +116,31 @@ async def test_the_sweep_runs_in_one_instance_at_a_time(app: App) -> None:
             assert skipped.total == 0 and not skipped.seconds  # nothing ran
         ran = await reminders.sweep_once()  # the other committed: this one leads now
         assert ran.seconds
+    finally:
+        await other.dispose()
+
+
+# One user, two instances at once ----------------------------------------------------------------------------
+@needs_postgres
+async def test_an_update_waits_while_another_instance_holds_the_users_row(app: App) -> None:
+    """Another instance is in the middle of this user's update (it holds the conversation row): an update
+    for the same user here waits for it instead of reading the step it is about to change."""
+    if app.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: two instances cannot share a SQLite file")
+    await app.engine.handle(Inbound("telegram", "4242", "u1", chat_id="4242", text="/start"))
+    async with app.engine.sessions() as session:
+        user_id = await session.scalar(select(ChannelIdentity.user_id).where(ChannelIdentity.external_id == "4242"))
+    assert user_id is not None
+    other = create_engine(app.settings.database_url)
+    try:
+        async with session_factory(other)() as session, session.begin():
+            await users.lock_conversation(session, user_id)
+            waiting = asyncio.create_task(
+                app.engine.handle(Inbound("telegram", "4242", "u2", chat_id="4242", text="menu"))
+            )
+            await asyncio.sleep(1.0)
+            assert not waiting.done()  # blocked on the row, not racing the other instance
+        replies = await asyncio.wait_for(waiting, 15)  # the other instance committed: this one goes on
+        assert replies
     finally:
         await other.dispose()
