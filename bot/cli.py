@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import (
     __version__,
@@ -20,9 +20,14 @@ from bot import (
     office_cli,
     privacy_cli,
     round_cli,
+    webhook_cli,
 )
 from bot.i18n import MissingCatalogue
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.channels.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger("ocop")
 
@@ -42,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     privacy_cli.add_parser(commands)
     council_cli.add_parser(commands)
     certificate_cli.add_parser(commands)
+    webhook_cli.add_parser(commands)
     laichau = commands.add_parser(
         "import-laichau", help="the Lai Châu 2023 list: same as 'import products PATH --preset laichau-2023'"
     )
@@ -98,6 +104,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, setting
         return council_cli.run(args, settings)
     if args.command == "certificate":
         return certificate_cli.run(args, settings)
+    if args.command == webhook_cli.COMMAND:
+        return webhook_cli.run(args, settings)
     if args.command == "import-laichau":
         args = argparse.Namespace(
             command="import", import_what="products", path=Path(args.path), dry_run=False, map=[], preset="laichau-2023"
@@ -160,8 +168,9 @@ async def _run(settings: Settings) -> int:
 
 
 async def _run_with_zalo(settings: Settings) -> int:
-    """The web server (Zalo webhooks, health and metrics), with Telegram polling beside it when a Telegram
-    token is set, and the reminders delivered through every configured channel."""
+    """The web server (Zalo webhooks, Telegram's when ``TELEGRAM_WEBHOOK_URL`` is set, health and metrics), with
+    Telegram polling beside it when only a Telegram token is set, and the reminders delivered through every
+    configured channel."""
     from bot.app import build_app
     from bot.channels.webhook import open_zalo, run_zalo
     from bot.scheduler import Reminders
@@ -179,8 +188,8 @@ async def _run_with_zalo(settings: Settings) -> int:
     reminders = Reminders(app.engine.sessions, settings, deliveries, clock=app.engine.clock)
     reminders.start()
     try:
-        if settings.telegram_bot_token is None:
-            await run_zalo(app, settings, channels=channels)
+        if settings.telegram_bot_token is None or settings.telegram_webhook_url:
+            await run_zalo(app, settings, channels=channels, telegram=_telegram_webhook(app, settings))
             return 0
         from bot.channels.telegram import run_polling
 
@@ -198,6 +207,14 @@ async def _run_with_zalo(settings: Settings) -> int:
         await channels.close()
         await app.close()
     return 0
+
+
+def _telegram_webhook(app: App, settings: Settings) -> TelegramWebhook | None:
+    if settings.telegram_bot_token is None or not settings.telegram_webhook_url:
+        return None
+    from bot.channels.telegram_webhook import TelegramWebhook
+
+    return TelegramWebhook(app.engine, settings)
 
 
 if __name__ == "__main__":

@@ -44,9 +44,11 @@ from bot.messages import (
     by_words,
     choices_of,
 )
+from bot.resilience import retrying
 from bot.settings import Settings
 from bot.text import fold, label_words, nfc
 from storage import users
+from storage.db import is_disconnect
 from storage.filestore import FileStore
 from storage.models import Conversation
 
@@ -108,21 +110,42 @@ class Engine:
             checked = await check(inbound.file, self.settings.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
-            for attempt in range(3):
-                try:
-                    if self._sqlite_writer is None:
-                        return await self._handle_once(inbound, checked)
-                    async with self._sqlite_writer:
-                        return await self._handle_once(inbound, checked)
-                except (IntegrityError, DBAPIError) as error:
-                    # Another process created the same user or took the row first: the retry sees its work.
-                    if attempt == 2 or not _retryable(error):
-                        log.exception("update %s failed in the database", inbound.update_id)
-                        return _apology()
-                    await asyncio.sleep(0.05 * (attempt + 1))
-                except Exception:
-                    log.exception("update %s failed", inbound.update_id)
+            try:
+                return await retrying(
+                    lambda: self._handle_with_retries(inbound, checked),
+                    within=self.settings.ocop_db_retry_seconds,
+                    what=f"update {inbound.update_id}",
+                )
+            except Exception as error:
+                if not is_disconnect(error):
+                    raise  # pragma: no cover - _handle_with_retries answers every other error itself
+                log.warning("update %s not handled: the database stayed unreachable", inbound.update_id)
+                return _unavailable()
+
+    async def _handle_with_retries(
+        self, inbound: Inbound, checked: CheckedFile | RejectedFile | None
+    ) -> list[Outbound]:
+        """One update, tried again when another process got in the way; a lost database connection goes up
+        to ``handle``, which waits for the database to come back."""
+        for attempt in range(3):
+            try:
+                if self._sqlite_writer is None:
+                    return await self._handle_once(inbound, checked)
+                async with self._sqlite_writer:
+                    return await self._handle_once(inbound, checked)
+            except (IntegrityError, DBAPIError) as error:
+                if is_disconnect(error):
+                    raise
+                # Another process created the same user or took the row first: the retry sees its work.
+                if attempt == 2 or not _retryable(error):
+                    log.exception("update %s failed in the database", inbound.update_id)
                     return _apology()
+                await asyncio.sleep(0.05 * (attempt + 1))
+            except Exception as error:
+                if is_disconnect(error):
+                    raise
+                log.exception("update %s failed", inbound.update_id)
+                return _apology()
         return _apology()  # pragma: no cover - the loop always returns
 
     async def _handle_once(self, inbound: Inbound, checked: CheckedFile | RejectedFile | None) -> list[Outbound]:
@@ -385,6 +408,11 @@ def _retryable(error: Exception) -> bool:
 
 class _Apology(list[Outbound]):
     """The replies of an update that failed, told apart so the metrics count it as failed."""
+
+
+def _unavailable() -> list[Outbound]:
+    """The database is away for longer than an update can wait (a restart that takes long, maintenance)."""
+    return _Apology([Text(_("⏳ The system is briefly unavailable. Please try again in a few minutes."))])
 
 
 def _apology() -> list[Outbound]:

@@ -4,7 +4,8 @@ the sender; nothing more.
 Jobs never call a platform: the sweep writes into the outbox, the sender (its own long-running task, woken
 by the timer or by a sweep that wrote rows) drains it. The job store is in memory (the jobs are the same on
 every start), ``coalesce`` folds missed runs into one, and one instance per job runs at a time. Several bot
-processes may each run this: the outbox's dedupe keys and leases keep them from doing anything twice.
+processes may each run this: the sweep runs in one of them at a time (``storage.leader``: the others skip
+that round), and the outbox's dedupe keys and leases keep them from writing or sending anything twice.
 
 The province's default rounds (``OCOP_DEFAULT_ROUNDS="20/05,20/10"``) are seeded for the current year at
 start and again when the year changes; staff may edit them afterwards.
@@ -31,12 +32,13 @@ from bot.privacy_sweep import after_privacy_sweep, privacy_sweep
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.sweep import SweepResult, local_today, sweep
-from storage import rounds
+from storage import leader, rounds
 from storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+SWEEP_JOB = "reminder-sweep"
 
 # Walking the file store costs a directory listing per blob: a few times a day is plenty for a one-day limit.
 ORPHAN_SWEEP_EVERY = dt.timedelta(hours=6)
@@ -73,6 +75,9 @@ class Reminders:
         now = self.clock()
         year = local_today(now, self.settings).year
         async with self.sessions() as session, session.begin():
+            if not await leader.lead(session, SWEEP_JOB):
+                log.info("sweep skipped: another instance is running it")
+                return SweepResult()
             if self._seeded_year != year:
                 await rounds.seed_rounds(
                     session,

@@ -49,9 +49,11 @@ from bot.i18n import has_buttons
 from bot.messages import NUMBERED_MENU_CHANNELS, Outbound, Text
 from bot.metrics import CountedDelivery
 from bot.notices import TEMPLATES, render
+from bot.resilience import retrying
 from bot.settings import Settings
 from bot.text import split_message
 from storage import outbox
+from storage.db import is_disconnect
 from storage.outbox import Bundle, Reach
 
 log = logging.getLogger(__name__)
@@ -207,13 +209,21 @@ class Sender:
                         targeted.update(await outbox.targeted_reaches(session, claimed, self.deliveries.keys()))
                     for bundle in claimed:
                         await queue.put(bundle)
+            except Exception as error:
+                if not is_disconnect(error):
+                    raise
+                # The database went away: send what is in hand; the next pass claims the rest.
+                log.warning("sender: database unreachable while claiming (%s)", type(error).__name__)
             finally:
                 for _ in range(workers_count):
                     await queue.put(None)
 
         async def work() -> None:
             while (bundle := await queue.get()) is not None:
-                await self._send_one(bundle, targeted.get(bundle[0].id) or reaches.get(bundle[0].user_id))
+                try:
+                    await self._send_one(bundle, targeted.get(bundle[0].id) or reaches.get(bundle[0].user_id))
+                except Exception:  # rows stay claimed: after the lease they are claimed and sent again
+                    log.exception("outbox rows %s: sending failed", _ids(bundle))
 
         tasks = [asyncio.create_task(feed()), *(asyncio.create_task(work()) for _ in range(workers_count))]
         try:
@@ -319,8 +329,15 @@ class Sender:
 
     # Settling (all rows of a bundle together) ------------------------------------------------------------
     async def _settle(self, bundle: Bundle, outcome: str, change: Callable[[AsyncSession], Awaitable[int]]) -> None:
-        async with self.sessions() as session, session.begin():
-            kept = await change(session)
+        """Record a bundle's outcome. A database restart must not turn a message already sent into one sent
+        again, so the write waits for the database for as long as the lease runs (after that another sender
+        may have taken the rows over, and the write changes nothing: the ``claimed_by`` check)."""
+
+        async def write() -> int:
+            async with self.sessions() as session, session.begin():
+                return await change(session)
+
+        kept = await retrying(write, within=float(self.settings.ocop_outbox_lease_seconds), what="outbox settle")
         lost = len(bundle) - kept
         if lost:
             self.stats.lost_leases += lost

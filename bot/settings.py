@@ -120,6 +120,21 @@ class Settings(BaseSettings):
     ocop_certificate_checks_per_window: int = 10
     ocop_certificate_check_window_minutes: int = 10
 
+    # Production shape: Telegram webhooks, the webhook queue, several instances, database outages
+    # (bot/channels/telegram_webhook.py, bot/channels/update_queue.py, bot/resilience.py).
+    # Set: Telegram posts updates to our webhook server (route WEBHOOK_PATH/telegram) instead of being polled.
+    telegram_webhook_url: str | None = None
+    # The X-Telegram-Bot-Api-Secret-Token value (1–256 of A-Z a-z 0-9 _ -). Unset: derived from the bot
+    # token, so that every instance of the bot expects the same one.
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_max_connections: int = 40
+    # Events held (waiting or running) by one instance's queue, and by one user; beyond them: 503, redelivered.
+    webhook_queue_limit: int = 1000
+    webhook_queue_per_user: int = 20
+    webhook_workers: int = 32
+    # How long an update waits for the database to come back before the user is asked to try again later.
+    ocop_db_retry_seconds: float = 20.0
+
     @field_validator("zalo_webhook_secret")
     @classmethod
     def _webhook_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:

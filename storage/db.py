@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -83,6 +84,38 @@ def _quiet_driver_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+_DISCONNECT_WORDS = (
+    "connection was closed",
+    "connection is closed",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "cannot connect now",
+    "connection refused",
+    "connect call failed",
+    "server closed the connection",
+)
+
+
+def is_disconnect(error: BaseException) -> bool:
+    """The database went away (restart, failover, network), as opposed to a statement that failed: worth
+    waiting for and trying again. Looks through the chain of causes (SQLAlchemy wraps the driver's error)."""
+    seen: BaseException | None = error
+    for _depth in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError | OSError):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        message = str(seen).casefold()
+        if any(words in message for words in _DISCONNECT_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,7 +9,8 @@ step, and replies come out in order) while different users run side by side. Red
 the engine's processed-updates ledger (the update id is event + message id).
 
 Routes, under ``WEBHOOK_PATH`` (default ``/webhook``): ``POST …/zalo-bot``, ``POST …/zalo-oa``,
-``GET …/health``.
+``POST …/telegram`` (webhook mode, ``bot.channels.telegram_webhook``), ``GET …/health``. The queue is
+``bot.channels.update_queue``: bounded, and a full queue answers 503 so that the platform redelivers.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,8 +27,10 @@ import aiohttp
 from aiohttp import web
 
 from bot import ops
+from bot.channels.telegram_webhook import TELEGRAM_ROUTE, TelegramWebhook, telegram_route
+from bot.channels.update_queue import KeyedQueue as KeyedQueue  # re-exported: routes and tests take it from here
 from bot.channels.webhook_guard import WebhookGuard, header, json_body
-from bot.channels.zalo_bot import ZaloBotChannel, parse_update
+from bot.channels.zalo_bot import ZaloBotChannel, ZaloUpdate, parse_update
 from bot.channels.zalo_oa import ZaloOAChannel
 from bot.delivery import Delivery
 from bot.engine import Engine
@@ -36,53 +38,10 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
 MAX_BODY_BYTES = 1024 * 1024
 BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 OA_SIGNATURE_HEADER = "X-ZEvent-Signature"
-
-
-class KeyedQueue:
-    """Jobs with the same key run one after another in arrival order; different keys run concurrently,
-    at most ``concurrency`` at a time."""
-
-    def __init__(self, concurrency: int = 32) -> None:
-        self._pending: dict[Hashable, deque[Job]] = {}
-        self._workers: dict[Hashable, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(concurrency)
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def put(self, key: Hashable, job: Job) -> None:
-        self._pending.setdefault(key, deque()).append(job)
-        self._idle.clear()
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._drain(key))
-
-    async def _drain(self, key: Hashable) -> None:
-        try:
-            while self._pending.get(key):
-                job = self._pending[key].popleft()
-                async with self._slots:
-                    try:
-                        await job()
-                    except Exception:  # a job's failure must not stop the user's later jobs
-                        log.exception("queued job failed")
-        finally:
-            self._pending.pop(key, None)
-            self._workers.pop(key, None)
-            if not self._workers:
-                self._idle.set()
-
-    async def join(self) -> None:
-        """Wait until every queued job has run (shutdown, tests)."""
-        await self._idle.wait()
-
-    async def close(self, within: float = 10.0) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.join(), within)
-        for task in list(self._workers.values()):
-            task.cancel()
+BUSY_RETRY_AFTER_S = 5
 
 
 def build_webhook_app(
@@ -92,6 +51,7 @@ def build_webhook_app(
     zalo_bot: ZaloBotChannel | None = None,
     zalo_oa: ZaloOAChannel | None = None,
     guard: WebhookGuard | None = None,
+    telegram: TelegramWebhook | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     guard = guard or guard_for(settings)
@@ -106,6 +66,8 @@ def build_webhook_app(
         app.router.add_post(f"{base}/zalo-bot", _zalo_bot_route(zalo_bot, queue, guard))
     if zalo_oa is not None:
         app.router.add_post(f"{base}/zalo-oa", _zalo_oa_route(zalo_oa, queue, guard))
+    if telegram is not None:
+        app.router.add_post(f"{base}/{TELEGRAM_ROUTE}", telegram_route(telegram, queue, busy))
     return app
 
 
@@ -129,7 +91,8 @@ def _zalo_bot_route(
         problem = update.problem()
         if problem is not None:
             return guard.refuse(request, 400, problem)
-        queue.put(channel.key(update), lambda: channel.process(update))
+        if not queue.put(channel.key(update), lambda: channel.process(update)):
+            return busy()
         return web.json_response({"ok": True})
 
     return route
@@ -146,10 +109,16 @@ def _zalo_oa_route(
                 return guard.refuse(request, verdict.status, verdict.reason, {"error": -1})
             return web.json_response({"error": 0}, status=verdict.status)
         event = verdict.event
-        queue.put(channel.key(event), lambda: channel.process(event))
+        if not queue.put(channel.key(event), lambda: channel.process(event)):
+            return busy()
         return web.json_response({"error": 0})
 
     return route
+
+
+def busy() -> web.Response:
+    """The queue is full: refused, so the platform keeps the event and delivers it again a little later."""
+    return web.json_response({"ok": False}, status=503, headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
 
 
 @contextlib.asynccontextmanager
@@ -202,10 +171,16 @@ def open_zalo(engine: Engine, settings: Settings) -> ZaloChannels:
 
 
 async def run_zalo(
-    app: HasEngine, settings: Settings, stop: asyncio.Event | None = None, channels: ZaloChannels | None = None
+    app: HasEngine,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    channels: ZaloChannels | None = None,
+    *,
+    telegram: TelegramWebhook | None = None,
 ) -> None:
-    """Serve the Zalo webhooks (and poll the Zalo Bot when no webhook secret is set) until ``stop`` is set,
-    or until SIGINT/SIGTERM when no ``stop`` is given; then finish the queued work and close."""
+    """Serve the Zalo webhooks (and poll the Zalo Bot when no webhook secret is set), and Telegram's when
+    ``telegram`` is given, until ``stop`` is set, or until SIGINT/SIGTERM when no ``stop`` is given; then
+    finish the queued work and close."""
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -215,10 +190,10 @@ async def run_zalo(
     owned = channels is None
     if channels is None:
         channels = open_zalo(app.engine, settings)
-    queue = KeyedQueue()
+    queue = queue_for(settings)
     polling: asyncio.Task[None] | None = None
     try:
-        web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa)
+        web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa, telegram=telegram)
         ops.install(web_app, app.engine.sessions, settings, clock=app.engine.clock)
         async with serve(web_app, settings.webhook_host, settings.webhook_port):
             log.info(
@@ -227,14 +202,18 @@ async def run_zalo(
                 settings.webhook_port,
                 settings.webhook_path,
             )
+            if telegram is not None:
+                await telegram.register()  # only now: Telegram may deliver the moment it is registered
             bot_channel = channels.bot
             if bot_channel is not None and settings.zalo_webhook_secret is None:
                 log.info("ZALO_WEBHOOK_SECRET is not set: polling the Zalo Bot (development mode)")
-                polling = asyncio.create_task(
-                    bot_channel.poll(
-                        stop, lambda update: queue.put(bot_channel.key(update), lambda: bot_channel.process(update))
-                    )
-                )
+
+                def submit(update: ZaloUpdate) -> None:
+                    # Polling has nobody to redeliver a refused event: development only, so a warning will do.
+                    if not queue.put(bot_channel.key(update), lambda: bot_channel.process(update)):
+                        log.warning("queue full: polled zalo bot update %s dropped", update.update_id)
+
+                polling = asyncio.create_task(bot_channel.poll(stop, submit))
             await stop.wait()
     finally:
         if polling is not None:
@@ -242,5 +221,13 @@ async def run_zalo(
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
         await queue.close()
+        if telegram is not None:
+            await telegram.close()
         if owned:
             await channels.close()
+
+
+def queue_for(settings: Settings) -> KeyedQueue:
+    return KeyedQueue(
+        settings.webhook_workers, limit=settings.webhook_queue_limit, per_key=settings.webhook_queue_per_user
+    )

@@ -362,7 +362,7 @@ class ZaloBotChannel:
                 raise DeliveryError(f"zalo bot: {error.status} {error.description}") from None
 
     # Development polling -----------------------------------------------------------------------------------
-    async def poll(self, stop: asyncio.Event, submit: Callable[[ZaloUpdate], None]) -> None:
+    async def poll(self, stop: asyncio.Event, submit: Callable[[ZaloUpdate], object]) -> None:
         """``getUpdates`` in a loop (one update per call, no offset, 408 when nothing came)."""
         with contextlib.suppress(ZaloBotError):
             await self.client.call("deleteWebhook")

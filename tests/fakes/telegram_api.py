@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.server import start_app
@@ -84,6 +85,8 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     unknown_calls: list[Call] = field(default_factory=list)
     sent_messages: dict[int, dict[str, Any]] = field(default_factory=dict)  # message_id → Message
+    # The webhook as the last setWebhook left it ({} when none): url, secret_token, allowed_updates…
+    webhook: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -98,6 +101,9 @@ class FakeBotAPI:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._reply_count = 0
+        self._replies_by_chat: dict[int, int] = {}
+        self._chat_waiters: dict[int, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._http: aiohttp.ClientSession | None = None  # deliveries to our webhook, as Telegram makes them
 
     # Lifecycle -----------------------------------------------------------------------------------------
     @property
@@ -113,6 +119,8 @@ class FakeBotAPI:
     async def stop(self) -> None:
         self._closing = True
         await self._notify()  # long polls return at once
+        if self._http is not None:
+            await self._http.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -217,6 +225,33 @@ class FakeBotAPI:
         self._files[file_id] = (f"{file_id}/{file_path}", data)
         return file_id
 
+    # Webhook mode: delivering as Telegram does -------------------------------------------------------
+    def make_text(self, user_id: int, text: str) -> dict[str, Any]:
+        """A text update with the next update id, not queued for getUpdates (for ``deliver``)."""
+        return {"update_id": next(self._update_ids), "message": self._message(user_id, "Tester", "vi", text=text)}
+
+    def make_callback(self, user_id: int, data: str) -> dict[str, Any]:
+        update = self.push_callback(user_id, data)
+        self._queue = [q for q in self._queue if q.update is not update]
+        return update
+
+    async def deliver(
+        self, update: dict[str, Any], *, url: str | None = None, secret: str | None = "registered"
+    ) -> int:
+        """POST one update to the webhook as Telegram does (JSON body, the secret header when set); returns
+        the HTTP status our server answered. ``secret="registered"``: the one given to setWebhook."""
+        target = url or self.webhook.get("url")
+        assert target, "no webhook registered and no url given"
+        headers = {}
+        token = self.webhook.get("secret_token") if secret == "registered" else secret
+        if token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(token)
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        async with self._http.post(target, json=update, headers=headers) as response:
+            await response.read()
+            return response.status
+
     # Misbehaving on purpose ----------------------------------------------------------------------------
     def fail_next(self, method: str, count: int = 1, *, retry_after: int = 1) -> None:
         """The next ``count`` calls of ``method`` answer 429 with ``retry_after``."""
@@ -268,6 +303,22 @@ class FakeBotAPI:
 
     async def wait_for_total_replies(self, count: int, within: float = 60.0) -> None:
         await self.wait_for(lambda: self.reply_count >= count, within)
+
+    async def wait_for_reply_count(self, chat_id: int, count: int, within: float = 10.0) -> None:
+        """Until ``count`` sends to ``chat_id`` succeeded; cheap with many chats waiting at once (each
+        waits on its own future, not on every call the fake records)."""
+        if self.reply_count_to(chat_id) >= count:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._chat_waiters.setdefault(chat_id, []).append((count, future))
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise AssertionError(f"chat {chat_id}: {self.reply_count_to(chat_id)} of {count} replies") from None
+
+    def reply_count_to(self, chat_id: int) -> int:
+        """Successful sends to one chat (a counter, for many users waiting at once)."""
+        return self._replies_by_chat.get(chat_id, 0)
 
     @property
     def reply_count(self) -> int:
@@ -364,6 +415,26 @@ class FakeBotAPI:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), within)
 
+    async def set_webhook(self, call: Call) -> bool:
+        if not str(call.params.get("url") or "").startswith(("https://", "http://")):
+            raise _BadRequest("bad webhook: an HTTPS URL must be provided for webhook")
+        self.webhook = dict(call.params)
+        if "max_connections" in self.webhook:
+            self.webhook["max_connections"] = int(self.webhook["max_connections"])
+        return True
+
+    async def delete_webhook(self, _call: Call) -> bool:
+        self.webhook = {}
+        return True
+
+    async def get_webhook_info(self, _call: Call) -> dict[str, Any]:
+        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False}
+        info["pending_update_count"] = sum(1 for queued in self._queue if not queued.delivered)
+        for key in ("max_connections", "allowed_updates"):
+            if key in self.webhook:
+                info[key] = self.webhook[key]
+        return info
+
     async def get_me(self, _call: Call) -> dict[str, Any]:
         return {"id": BOT_ID, "is_bot": True, "first_name": "OCOP test bot", "username": "ocop_test_bot"}
 
@@ -434,6 +505,13 @@ class FakeBotAPI:
             message["reply_markup"] = markup
         call.result = message
         self._reply_count += 1
+        self._replies_by_chat[chat_id] = count = self._replies_by_chat.get(chat_id, 0) + 1
+        waiting = self._chat_waiters.get(chat_id)
+        if waiting:
+            for needed, future in waiting:
+                if count >= needed and not future.done():
+                    future.set_result(None)
+            self._chat_waiters[chat_id] = [(n, f) for n, f in waiting if not f.done()]
         self.sent_messages[message_id] = message
         return message
 
@@ -445,7 +523,9 @@ class _BadRequest(Exception):
 _HANDLERS = {
     "getupdates": FakeBotAPI.get_updates,
     "getme": FakeBotAPI.get_me,
-    "deletewebhook": FakeBotAPI.true,
+    "deletewebhook": FakeBotAPI.delete_webhook,
+    "setwebhook": FakeBotAPI.set_webhook,
+    "getwebhookinfo": FakeBotAPI.get_webhook_info,
     "answercallbackquery": FakeBotAPI.true,
     "sendchataction": FakeBotAPI.true,
     "sendmessage": FakeBotAPI.send_message,
