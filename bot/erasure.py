@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, blobs
+from storage import audit, stored_files
 from storage.models import (
     Certificate,
     ChannelIdentity,
@@ -110,7 +110,7 @@ async def _erase_producer_records(session: AsyncSession, producer: Producer, res
     result.deleted["products"] = int(gone.rowcount or 0)  # type: ignore[attr-defined]
     if not kept_products:
         await session.execute(delete(Producer).where(Producer.id == producer.id))
-    result.blob_paths = await blobs.remove_unreferenced(session, candidates)
+    result.blob_paths = await stored_files.remove_unreferenced(session, candidates)
     result.kept = await _kept(session, kept_products, certificates, results)
 
 

@@ -52,7 +52,7 @@ async def remove_orphans(
     async with sessions() as session:
         candidates = [(row.id, row.path) for row in await stored_files.unreferenced_before(session, cutoff)]
     # Sent again just now: an update is about to link it.
-    unused = [row_id for row_id, stored in candidates if not _touched_since(_on_disk(store, stored), older_than)]
+    unused = [row_id for row_id, stored in candidates if not _touched_since(store.located(stored), older_than)]
     for start in range(0, len(unused), ROW_BATCH):
         batch = unused[start : start + ROW_BATCH]
         try:
@@ -84,11 +84,6 @@ async def remove_orphans(
 async def _delete_rows(sessions: async_sessionmaker[AsyncSession], row_ids: list[int]) -> int:
     async with sessions() as session, session.begin():
         return await stored_files.delete_if_unreferenced(session, row_ids)
-
-
-def _on_disk(store: FileStore, stored: str) -> Path:
-    """``StoredFile.path`` is relative to the store, or absolute for older uploads."""
-    return Path(stored) if Path(stored).is_absolute() else store.root / stored
 
 
 def _touched_since(path: Path, moment: float) -> bool:

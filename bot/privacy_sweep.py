@@ -1,7 +1,7 @@
 """The privacy part of the sweep: deletion requests carried out in time, admins reminded, retention.
 
 Runs in the reminder sweep's transaction (``bot.scheduler``); the blobs it frees are unlinked by the caller
-after the commit (``storage.blobs.unlink``).
+after the commit (``storage.stored_files.unlink``).
 
 * A deletion request is carried out ``OCOP_PRIVACY_DELETE_AFTER_HOURS`` (24) after it was made, unless an
   admin recorded a legal hold: ``bot.erasure.erase_user``, then a notice telling the person what was kept.
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import erasure
 from bot.rules import DossierStatus, IdeaStatus, Role, add_months
 from bot.settings import Settings
-from storage import blobs, outbox
+from storage import outbox, stored_files
 from storage import privacy as requests
 from storage.models import (
     Certificate,
@@ -121,7 +121,7 @@ EXPORT_PREFIX = "du-lieu-"  # exports are named du-lieu-<user id>-<time>.zip (ha
 async def after_privacy_sweep(settings: Settings, result: PrivacyResult, now: dt.datetime) -> None:
     """After the commit: the freed blobs leave the disk, and downloads older than a day are removed (they hold
     a person's data and were sent in chat already)."""
-    await blobs.unlink(settings.files_dir, result.blob_paths)
+    await stored_files.unlink(settings.files_dir, result.blob_paths)
     exports = settings.ocop_data_dir / "exports"
 
     def old_exports() -> None:
@@ -201,7 +201,7 @@ async def _retention(session: AsyncSession, settings: Settings, now: dt.datetime
             session, user_id, RETENTION_IDEA, key, {"name": name, "day": (activity + notice).date()}, now
         )
     result.retention_deleted += await _unclaimed_placeholders(session, cutoff)
-    result.blob_paths += await blobs.remove_unreferenced(session, candidates)
+    result.blob_paths += await stored_files.remove_unreferenced(session, candidates)
 
 
 async def _notice(
