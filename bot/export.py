@@ -9,17 +9,16 @@ kind of record) plus their own files under ``tep/``, split into parts no larger 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.spreadsheet import add_table, new_workbook, to_bytes
 from storage import audit
 from storage.models import (
     Certificate,
@@ -204,19 +203,13 @@ async def _roles_of(session: AsyncSession, user_id: int | None) -> list[dict[str
 # The ZIP ---------------------------------------------------------------------------------------------------------
 def workbook(data: dict[str, Any]) -> bytes:
     """One sheet per kind of record, one row per record, the field names as the header."""
-    book = Workbook()
-    book.remove(book.active)
+    book = new_workbook()
     for section, value in data.items():
         rows = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-        sheet = book.create_sheet(title=section[:31])
         flat = [_flat(row) for row in rows]
         header = list(dict.fromkeys(key for row in flat for key in row))
-        sheet.append(header or ["-"])
-        for row in flat:
-            sheet.append([row.get(key) for key in header])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        add_table(book, section, header or ["-"], ([row.get(key) for key in header] for row in flat))
+    return to_bytes(book)
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
