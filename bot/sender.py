@@ -163,6 +163,10 @@ class Sender:
         self.global_bucket = TokenBucket(settings.ocop_send_per_second * RATE_SAFETY, GLOBAL_BURST)
         self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
         self.stats = SendStats()
+        # Leases of claims whose commit the database may have made without our hearing of it (the connection
+        # dropped on COMMIT). Nothing of theirs was sent, so the next pass hands them back at once rather than
+        # leaving them to wait out the lease.
+        self._uncertain_claims: list[dt.datetime] = []
 
     # Time ----------------------------------------------------------------------------------------------
     @property
@@ -197,16 +201,14 @@ class Sender:
         async def feed() -> None:
             batches = 0
             try:
+                await self._release_uncertain_claims()
                 while max_batches is None or batches < max_batches:
-                    claimed = await self._claim()
+                    claimed, found, addressed = await self._claim()
                     if not claimed:
                         break
                     batches += 1
-                    async with self.sessions() as session:
-                        reaches.update(
-                            await outbox.reach(session, {b[0].user_id for b in claimed}, self.deliveries.keys())
-                        )
-                        targeted.update(await outbox.targeted_reaches(session, claimed, self.deliveries.keys()))
+                    reaches.update(found)
+                    targeted.update(addressed)
                     for bundle in claimed:
                         await queue.put(bundle)
             except Exception as error:
@@ -248,20 +250,42 @@ class Sender:
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def _claim(self) -> list[Bundle]:
+    async def _claim(self) -> tuple[list[Bundle], dict[int, Reach], dict[int, Reach]]:
+        """Claim a batch and look up where each of its rows goes, in one transaction: if the database goes
+        away in between, the claim is rolled back rather than left claimed with nobody sending it."""
         now = self.clock()
-        async with self.sessions() as session, session.begin():
-            return await outbox.claim(
-                session,
-                worker=self.worker,
-                now=now,
-                lease=self.lease,
-                limit=self.batch,
-                urgent_only=self.quiet_now(now),
-                families=FAMILIES,
-                max_together=reminders.DIGEST_MAX_ITEMS,
-                user_ids=self.only_users,
-            )
+        try:
+            async with self.sessions() as session, session.begin():
+                bundles = await outbox.claim(
+                    session,
+                    worker=self.worker,
+                    now=now,
+                    lease=self.lease,
+                    limit=self.batch,
+                    urgent_only=self.quiet_now(now),
+                    families=FAMILIES,
+                    max_together=reminders.DIGEST_MAX_ITEMS,
+                    user_ids=self.only_users,
+                )
+                if not bundles:
+                    return [], {}, {}
+                channels = self.deliveries.keys()
+                reaches = await outbox.reach(session, {b[0].user_id for b in bundles}, channels)
+                targeted = await outbox.targeted_reaches(session, bundles, channels)
+        except Exception as error:
+            if is_disconnect(error):
+                self._uncertain_claims.append(now + self.lease)
+            raise
+        return bundles, reaches, targeted
+
+    async def _release_uncertain_claims(self) -> None:
+        while self._uncertain_claims:
+            until = self._uncertain_claims[0]
+            async with self.sessions() as session, session.begin():
+                released = await outbox.release_lease(session, self.worker, until, not_before=self.clock())
+            if released:
+                log.warning("sender: %d row(s) of a claim interrupted on commit handed back", released)
+            self._uncertain_claims.pop(0)
 
     @staticmethod
     def _render(bundle: Bundle, locale: str) -> Outbound:

@@ -241,6 +241,21 @@ async def release(session: AsyncSession, row_ids: Collection[int], worker: str, 
     return await _settle(session, row_ids, worker, status=PENDING, not_before=not_before)
 
 
+async def release_lease(
+    session: AsyncSession, worker: str, claimed_until: dt.datetime, *, not_before: dt.datetime
+) -> int:
+    """Hand back every row still claimed by ``worker`` under the lease ending at ``claimed_until`` (one claim's
+    rows: a claim whose commit went unanswered, so nothing of it was sent)."""
+    table = OutboxMessage
+    result = await session.execute(
+        update(table)
+        .where(table.status == CLAIMED, table.claimed_by == worker, table.claimed_until == claimed_until)
+        .values(status=PENDING, claimed_by=None, claimed_until=None, not_before=not_before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def reach(session: AsyncSession, user_ids: Collection[int], channels: Collection[str]) -> dict[int, Reach]:
     """For each user, the active identity on one of ``channels`` they wrote from last (newest first)."""
     if not user_ids or not channels:

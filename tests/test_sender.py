@@ -4,9 +4,11 @@ Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections import Counter
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -209,6 +211,74 @@ async def test_a_sender_killed_after_claiming_loses_nothing(app: App) -> None:
     second_chats = {chat for chat, _ in survivor.sent}
     assert len(first_chats) == 4 and len(second_chats) == 6 and not first_chats & second_chats
     assert len(ids) == 10
+
+
+class DroppedOnCommit:
+    """Sessions whose first ``drops`` transactions commit on the server, then lose the connection before the
+    answer arrives (the database restarted at that instant): the caller cannot know the claim was made."""
+
+    def __init__(self, sessions: Any, drops: int = 1) -> None:
+        self.sessions = sessions
+        self.drops = drops
+
+    def __call__(self) -> Any:
+        return _DroppingSession(self)
+
+
+class _DroppingSession:
+    def __init__(self, owner: DroppedOnCommit) -> None:
+        self.owner = owner
+        self.session = owner.sessions()
+
+    async def __aenter__(self) -> Any:
+        real = await self.session.__aenter__()
+        owner, real_begin = self.owner, real.begin
+
+        @contextlib.asynccontextmanager
+        async def begin() -> Any:
+            async with real_begin():
+                yield real
+            if owner.drops > 0:
+                owner.drops -= 1
+                raise ConnectionResetError("connection lost after COMMIT")
+
+        real.begin = begin
+        return real
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.__aexit__(*exc)
+
+
+async def test_a_claim_whose_commit_went_unanswered_is_handed_back_at_the_next_pass(app: App) -> None:
+    await queue(app, 5)
+    delivery = RecordingDelivery()
+    sender = Sender(DroppedOnCommit(app.engine.sessions), fast(app), {"telegram": delivery}, clock=Clock(NOON))
+    await sender.run_once()  # the claim is made, but the sender never hears of it
+    assert delivery.sent == [] and await statuses(app) == {"claimed": 5}
+    await sender.run_once()  # the lease still runs (the clock has not moved), yet nothing waits for it
+    assert await statuses(app) == {"sent": 5}
+    assert len({chat for chat, _ in delivery.sent}) == 5
+
+
+async def test_a_claim_cut_off_before_its_reach_is_known_is_rolled_back(app: App, monkeypatch: Any) -> None:
+    await queue(app, 5)
+    real = outbox.targeted_reaches
+    calls = 0
+
+    async def cut_off(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionResetError("database restarted")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "targeted_reaches", cut_off)
+    delivery = RecordingDelivery()
+    sender = Sender(app.engine.sessions, fast(app), {"telegram": delivery}, clock=Clock(NOON))
+    await sender.run_once()
+    assert delivery.sent == [] and await statuses(app) == {"pending": 5}
+    await sender.run_once()
+    assert await statuses(app) == {"sent": 5}
 
 
 async def test_two_senders_never_send_the_same_row(app: App) -> None:
