@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -252,7 +252,9 @@ class _DroppingSession:
 async def test_a_claim_whose_commit_went_unanswered_is_handed_back_at_the_next_pass(app: App) -> None:
     await queue(app, 5)
     delivery = RecordingDelivery()
-    sender = Sender(DroppedOnCommit(app.engine.sessions), fast(app), {"telegram": delivery}, clock=Clock(NOON))
+    sender = Sender(
+        cast(Any, DroppedOnCommit(app.engine.sessions)), fast(app), {"telegram": delivery}, clock=Clock(NOON)
+    )
     await sender.run_once()  # the claim is made, but the sender never hears of it
     assert delivery.sent == [] and await statuses(app) == {"claimed": 5}
     await sender.run_once()  # the lease still runs (the clock has not moved), yet nothing waits for it
