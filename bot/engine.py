@@ -19,12 +19,14 @@ Order of business for one update:
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import difflib
 import logging
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -166,7 +168,8 @@ class Engine:
             token = current_locale.set(user.locale)
             buttons = has_buttons.set(inbound.channel not in NUMBERED_MENU_CHANNELS)
             try:
-                state = ConversationState(conversation.flow, conversation.step, dict(conversation.data or {}))
+                # A deep copy: a step that changes a list in its data in place must still count as a change when saved.
+                state = ConversationState(conversation.flow, conversation.step, copy.deepcopy(conversation.data or {}))
                 ctx = Context(
                     inbound=inbound,
                     session=session,
@@ -181,7 +184,7 @@ class Engine:
                 )
                 await self._route(ctx, conversation, checked)
                 if not ctx.replies:  # never leave the user in silence
-                    await self._not_understood(ctx)
+                    await _not_understood(ctx, self.registry, [])
                 if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
                     # The next message is a number: the options shown with it must not carry numbers too.
                     ctx.replies = [by_words(reply) for reply in ctx.replies]
@@ -194,113 +197,223 @@ class Engine:
     async def _route(
         self, ctx: Context, conversation: Conversation, checked: CheckedFile | RejectedFile | None
     ) -> None:
-        registry = self.registry
-        text = ctx.text
-        folded = fold(text) if text else ""
-
-        if text and text.startswith("/"):
-            name, _space, argument = text[1:].partition(" ")
-            name = name.split("@", 1)[0].casefold()  # "/start@OcopBot" in groups
-            argument = argument.strip()
-            if name == "start" and argument:
-                for prefix, deep_link in registry.deep_links.items():
-                    if argument.startswith(prefix):
-                        await deep_link(ctx, argument)
-                        return
-            command = registry.commands.get(name)
-            if command is not None:
-                await command(ctx, argument or None)
-                return
-        # A word that is also an offered option's label ("⬅️ Huỷ" on a reason question) is that option.
-        offered = {fold(label_words(str(choice[0]))) for choice in conversation.last_choices}
-        if folded not in offered and await self._global_word(ctx, folded):
-            return
-
-        # Before the gates: an answer typed to a question a gate asked (consent, a pending request's receipt)
-        # is that question's button, as everywhere else.
-        if ctx.payload is None and text:
-            answer = ctx.flow.takes(ctx.state.step) if ctx.flow is not None else Answer.CHOICE
-            ctx.payload = _match_choice(text, conversation.last_choices, answer)
-
-        if registry.gate is not None and await registry.gate(ctx):
-            if ctx.inbound.file is not None:
-                ctx.replies.insert(
-                    0, Text(_("📎 I did not keep the file you sent. Please send it again after you register."))
-                )
-            return
-        if isinstance(checked, CheckedFile):
-            ctx.received = await keep(checked, self.files)
-
-        if ctx.payload is not None:
-            prefix = ctx.payload.split(":", 1)[0] + ":"
-            handler = registry.global_payloads.get(prefix)
-            if handler is not None:
-                await handler(ctx)
-                return
-            offered = {choice[1] for choice in conversation.last_choices}
-            if ctx.payload not in offered or ctx.flow is None:
-                await self._stale(ctx)
+        turn = Turn(ctx, self.registry, self.files, Offered.read(conversation.last_choices), checked)
+        for route in ROUTES:
+            if await route(turn):
                 return
 
-        flow, step = ctx.flow, ctx.state.step
-        if flow is not None and step is not None and step in flow.answers:
-            await flow.answers[step](ctx)
-            return
-        if ctx.received is not None and registry.stray_file is not None:
-            await registry.stray_file(ctx)
-            return
-        for intent in registry.intents:
-            if any(phrase in folded for phrase in intent.phrases):
-                await intent.run(ctx)
-                return
-        await self._not_understood(ctx, conversation.last_choices)
 
-    async def _global_word(self, ctx: Context, folded: str) -> bool:
-        """Cancel, menu and help words, valid in any step; True when one was handled."""
-        if folded in CANCEL_WORDS or folded == "/cancel":
-            if ctx.state.flow:
-                ctx.say(_("Cancelled. What you had saved is kept."))
-            ctx.end_flow()
-            await ctx.main_menu()
-            return True
-        if folded in MENU_WORDS:
-            ctx.end_flow()
-            await ctx.main_menu()
-            return True
-        if folded in HELP_WORDS and "help" in self.registry.commands:
-            await self.registry.commands["help"](ctx, None)
-            return True
+# Routing: one update goes down this list until a route takes it -------------------------------------------------
+
+
+@dataclass
+class Offered:
+    """One option the last reply offered, as kept in the conversation row between two updates."""
+
+    words: str  # the label without emoji, what typed words are matched against
+    payload: str
+    message: int  # which message of the reply offered it: a typed number means the newest one's options
+    label: str
+
+    @classmethod
+    def read(cls, rows: list[Any] | None) -> list[Offered]:
+        offered = []
+        for row in rows or []:
+            words, payload = str(row[0]), str(row[1])
+            message = int(row[2]) if len(row) > 2 else 0
+            offered.append(cls(words, payload, message, str(row[3]) if len(row) > 3 else words))
+        return offered
+
+    def row(self) -> list[Any]:
+        return [self.words, self.payload, self.message, self.label]
+
+
+@dataclass
+class Turn:
+    """What the routes share about the update being routed."""
+
+    ctx: Context
+    registry: Registry
+    files: FileStore
+    offered: list[Offered]
+    checked: CheckedFile | RejectedFile | None
+
+    @property
+    def folded(self) -> str:
+        return fold(self.ctx.text) if self.ctx.text else ""
+
+
+Route = Callable[[Turn], Awaitable[bool]]
+
+
+async def command(turn: Turn) -> bool:
+    """``/start``, ``/start <deep link>`` and the other slash commands."""
+    text = turn.ctx.text
+    if not text or not text.startswith("/"):
         return False
+    name, _space, argument = text[1:].partition(" ")
+    name = name.split("@", 1)[0].casefold()  # "/start@OcopBot" in groups
+    argument = argument.strip()
+    if name == "start" and argument:
+        for prefix, deep_link in turn.registry.deep_links.items():
+            if argument.startswith(prefix):
+                await deep_link(turn.ctx, argument)
+                return True
+    handler = turn.registry.commands.get(name)
+    if handler is None:
+        return False
+    await handler(turn.ctx, argument or None)
+    return True
 
-    async def _stale(self, ctx: Context) -> None:
-        """An old or foreign button. Inside a flow the question being answered is asked again, so nothing
-        typed so far is lost; otherwise the main menu follows."""
-        ctx.payload = None
-        if ctx.flow is not None and ctx.state.step is not None:
-            await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
-            return
+
+async def global_word(turn: Turn) -> bool:
+    """Cancel, menu and help words, valid in any step, unless an offered option has those very words ("⬅️ Huỷ"
+    on a reason question is that option)."""
+    ctx, folded = turn.ctx, turn.folded
+    if not folded or folded in {fold(option.words) for option in turn.offered}:
+        return False
+    if folded in CANCEL_WORDS or folded == "/cancel":
+        if ctx.state.flow:
+            ctx.say(_("Cancelled. What you had saved is kept."))
         ctx.end_flow()
-        if self.registry.stale_button is not None:
-            await self.registry.stale_button(ctx)
-        else:
-            ctx.say(_("That button is from an older message. Here is the menu again."))
-            await ctx.main_menu()
+        await ctx.main_menu()
+        return True
+    if folded in MENU_WORDS:
+        ctx.end_flow()
+        await ctx.main_menu()
+        return True
+    if folded in HELP_WORDS and "help" in turn.registry.commands:
+        await turn.registry.commands["help"](ctx, None)
+        return True
+    return False
 
-    async def _not_understood(self, ctx: Context, last_choices: list[Any] | None = None) -> None:
-        """Text nobody expected. When the last message offered buttons they are offered again, so a staff
-        officer in the middle of a review or a producer on a checklist keeps their place."""
-        offered = _newest(last_choices or [])
-        if offered and all(len(choice) > 3 for choice in offered):
-            ctx.say(
-                _("Sorry, I did not understand. Please press one of these buttons (or type its number):"),
-                [Choice(str(choice[3]), str(choice[1])) for choice in offered],
-            )
-            return
-        if self.registry.not_understood is not None:
-            await self.registry.not_understood(ctx)
-        else:
-            ctx.say(_("Sorry, I did not understand. Please choose from the menu."))
-            await ctx.main_menu()
+
+async def typed_choice(turn: Turn) -> bool:
+    """A number or an option's words become that option's button, before the gates, so that a gate's question
+    (consent, a pending request) is answered by number too. Never takes the update by itself."""
+    ctx = turn.ctx
+    if ctx.payload is None and ctx.text:
+        answer = ctx.flow.takes(ctx.state.step) if ctx.flow is not None else Answer.CHOICE
+        ctx.payload = _match_choice(ctx.text, turn.offered, answer)
+    return False
+
+
+async def gate(turn: Turn) -> bool:
+    """Privacy, then onboarding or an account link, before anything else; nothing sent before is kept."""
+    ctx = turn.ctx
+    if turn.registry.gate is None or not await turn.registry.gate(ctx):
+        return False
+    if ctx.inbound.file is not None:
+        ctx.replies.insert(0, Text(_("📎 I did not keep the file you sent. Please send it again after you register.")))
+    return True
+
+
+async def keep_file(turn: Turn) -> bool:
+    """Past the gate, a checked file is written to the store. Never takes the update by itself."""
+    if isinstance(turn.checked, CheckedFile):
+        turn.ctx.received = await keep(turn.checked, turn.files)
+    return False
+
+
+async def global_button(turn: Turn) -> bool:
+    """A button valid from any message (the main menu, a notice's button), by its class or prefix."""
+    ctx = turn.ctx
+    if ctx.payload is None:
+        return False
+    typed = turn.registry.global_button(ctx.button)
+    if typed is not None:
+        await typed(ctx, ctx.button)
+        return True
+    handler = turn.registry.global_payloads.get(ctx.payload.split(":", 1)[0] + ":")
+    if handler is None:
+        return False
+    await handler(ctx)
+    return True
+
+
+async def stale_button(turn: Turn) -> bool:
+    """A button the last reply did not offer (an older message, or made up): nothing happens with it."""
+    ctx = turn.ctx
+    if ctx.payload is None:
+        return False
+    if ctx.flow is not None and ctx.payload in {option.payload for option in turn.offered}:
+        return False
+    ctx.payload = None
+    if ctx.flow is not None and ctx.state.step is not None:
+        await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
+        return True
+    ctx.end_flow()
+    if turn.registry.stale_button is not None:
+        await turn.registry.stale_button(ctx)
+    else:
+        ctx.say(_("That button is from an older message. Here is the menu again."))
+        await ctx.main_menu()
+    return True
+
+
+async def step_answer(turn: Turn) -> bool:
+    """The answer to the question the current step asked."""
+    ctx = turn.ctx
+    flow, step = ctx.flow, ctx.state.step
+    if flow is None or step is None or not flow.answers_step(step):
+        return False
+    await flow.run_answer(ctx, step)
+    return True
+
+
+async def stray_file(turn: Turn) -> bool:
+    """A file that no question asked for."""
+    if turn.ctx.received is None or turn.registry.stray_file is None:
+        return False
+    await turn.registry.stray_file(turn.ctx)
+    return True
+
+
+async def intent(turn: Turn) -> bool:
+    """Free text that starts something ("hồ sơ của tôi"), when no step waits for an answer."""
+    folded = turn.folded
+    for candidate in turn.registry.intents:
+        if any(phrase in folded for phrase in candidate.phrases):
+            await candidate.run(turn.ctx)
+            return True
+    return False
+
+
+async def not_understood(turn: Turn) -> bool:
+    """Text nobody expected. When the last message offered buttons they are offered again, so a staff officer in
+    the middle of a review or a producer on a checklist keeps their place."""
+    await _not_understood(turn.ctx, turn.registry, turn.offered)
+    return True
+
+
+ROUTES: tuple[Route, ...] = (
+    command,
+    global_word,
+    typed_choice,
+    gate,
+    keep_file,
+    global_button,
+    stale_button,
+    step_answer,
+    stray_file,
+    intent,
+    not_understood,
+)
+
+
+async def _not_understood(ctx: Context, registry: Registry, offered: list[Offered]) -> None:
+    newest = _newest(offered)
+    if newest:
+        ctx.say(
+            _("Sorry, I did not understand. Please press one of these buttons (or type its number):"),
+            [Choice(option.label, option.payload) for option in newest],
+        )
+        return
+    if registry.not_understood is not None:
+        await registry.not_understood(ctx)
+    else:
+        ctx.say(_("Sorry, I did not understand. Please choose from the menu."))
+        await ctx.main_menu()
 
 
 def _normalised(inbound: Inbound) -> Inbound:
@@ -320,7 +433,7 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
     return settings.ocop_default_locale
 
 
-def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | None:
+def _match_choice(typed: str, last_choices: list[Offered], answer: Answer) -> str | None:
     """The offered option that a typed message selects, on every kind of step (``bot.flow.Answer``).
 
     - A bare number ("2", "2.") within the newest message's options selects that option, except where the
@@ -340,8 +453,8 @@ def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | 
         # Channels number the choices of each message from 1: a number means the newest question's choices.
         numbered = _newest(last_choices)
         index = int(number.group(1)) - 1
-        return str(numbered[index][1]) if 0 <= index < len(numbered) else None
-    labels = [(fold(str(choice[0])), str(choice[1])) for choice in last_choices]
+        return numbered[index].payload if 0 <= index < len(numbered) else None
+    labels = [(fold(choice.words), choice.payload) for choice in last_choices]
     # A label pressed on a reply keyboard, or copied, comes with its emoji; the stored labels have none.
     folded = fold(label_words(typed))
     if not folded:
@@ -372,22 +485,18 @@ def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | 
     return close[0] if len(set(close)) == 1 else None
 
 
-def _group(choice: list[Any]) -> int:
-    """Which message of the last reply offered this choice ([words, payload, message index, label])."""
-    return int(choice[2]) if len(choice) > 2 else 0
-
-
-def _newest(last_choices: list[Any]) -> list[Any]:
+def _newest(offered: list[Offered]) -> list[Offered]:
     """The choices of the newest message that offered any: what a typed number refers to."""
-    if not last_choices:
+    if not offered:
         return []
-    newest = max(_group(choice) for choice in last_choices)
-    return [choice for choice in last_choices if _group(choice) == newest]
+    newest = max(option.message for option in offered)
+    return [option for option in offered if option.message == newest]
 
 
 def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
+    ctx.keep_form()
     offered = [
-        [label_words(choice.label), choice.payload, index, choice.label]
+        Offered(label_words(choice.label), choice.payload, index, choice.label).row()
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]

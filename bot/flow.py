@@ -18,15 +18,20 @@ The engine keeps the current flow, step and step data in the ``conversations`` t
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import enum
+import re
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import Button
 from bot.i18n import _
 from bot.messages import (
     AskFile,
@@ -45,6 +50,43 @@ from storage.filestore import FileStore
 from storage.models import ChannelIdentity, User
 
 Step = Callable[["Context"], Awaitable[None]]
+B = TypeVar("B", bound=Button)
+D = TypeVar("D", bound="FlowData")
+T = TypeVar("T")
+ButtonStep = Callable[["Context", Any], Awaitable[None]]
+TextStep = Callable[["Context", str], Awaitable[None]]
+NumberStep = Callable[["Context", int], Awaitable[None]]
+FileStep = Callable[["Context", ReceivedFile], Awaitable[None]]
+# Runs before every question and answer of a flow (the role, a producer present); False: it has answered.
+Guard = Callable[["Context"], Awaitable[bool]]
+_WHOLE_NUMBER = re.compile(r"^\s*(\d{1,9})\s*$")
+
+
+@dataclass
+class FlowData:
+    """A flow's own data as a dataclass, kept in the conversation row with its version.
+
+    ``load`` reads an older row too: unknown keys are dropped, missing ones take their defaults, and a row of
+    another version goes through ``upgrade`` first, so a deploy never strands someone in the middle of a form.
+    """
+
+    VERSION: ClassVar[int] = 1
+
+    def dump(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "_v": self.VERSION}
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> Self:
+        raw = copy.deepcopy(raw)  # the form is changed in place; the row read from the database must not be
+        if raw.pop("_v", 1) != cls.VERSION:  # rows from before the flow had a dataclass are version 1
+            raw = cls.upgrade(raw)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in raw.items() if key in names})
+
+    @classmethod
+    def upgrade(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Turn a row written by an older version into this one's keys (default: keep what still fits)."""
+        return raw
 
 
 class Answer(enum.Enum):
@@ -59,11 +101,22 @@ Command = Callable[["Context", str | None], Awaitable[None]]
 
 
 class Flow:
-    def __init__(self, name: str, first_step: str) -> None:
+    """A conversation's steps. Each step has an *ask*, and either one ``answer`` that reads whatever came, or
+    handlers per kind of input (``on`` a button class, ``on_text``, ``on_number``, ``on_file``); the flow picks
+    the handler, and input no handler takes gets the question again with a hint. ``before`` guards run ahead
+    of every question and answer of the flow."""
+
+    def __init__(self, name: str, first_step: str, *, data: type[FlowData] | None = None) -> None:
         self.name = name
         self.first_step = first_step
+        self.data_type = data
         self.asks: dict[str, Step] = {}
         self.answers: dict[str, Step] = {}
+        self.on_buttons: dict[str, dict[type[Button], ButtonStep]] = {}
+        self.on_texts: dict[str, TextStep] = {}
+        self.on_numbers: dict[str, NumberStep] = {}
+        self.on_files: dict[str, FileStep] = {}
+        self.guards: list[Guard] = []
         # Steps whose answer is typed (a name, a date): an offered option is still chosen by its number or
         # its words, but typed words must be the option's own (see ``bot.engine``) to count.
         self.free_text_steps: set[str] = set()
@@ -97,6 +150,96 @@ class Flow:
 
         return register
 
+    # Handlers per kind of input -------------------------------------------------------------------------------
+    def on(self, step: str, button: type[B]) -> Callable[[Callable[[Context, B], Awaitable[None]]], Any]:
+        """``handler(ctx, pressed)`` for a press of ``button`` (or a subclass) while on ``step``."""
+
+        def register(function: Callable[[Context, B], Awaitable[None]]) -> Any:
+            self.on_buttons.setdefault(step, {})[button] = function
+            return function
+
+        return register
+
+    def on_text(self, step: str) -> Callable[[TextStep], TextStep]:
+        """``handler(ctx, text)`` for typed text on ``step`` (which then takes typed data, see ``Answer``)."""
+
+        def register(function: TextStep) -> TextStep:
+            self.on_texts[step] = function
+            self.free_text_steps.add(step)
+            return function
+
+        return register
+
+    def on_number(self, step: str) -> Callable[[NumberStep], NumberStep]:
+        """``handler(ctx, number)`` for a typed whole number on ``step`` (options there go by words only)."""
+
+        def register(function: NumberStep) -> NumberStep:
+            self.on_numbers[step] = function
+            self.free_text_steps.add(step)
+            self.number_steps.add(step)
+            return function
+
+        return register
+
+    def on_file(self, step: str) -> Callable[[FileStep], FileStep]:
+        """``handler(ctx, file)`` for a file kept on ``step`` (a refused file is answered by the engine)."""
+
+        def register(function: FileStep) -> FileStep:
+            self.on_files[step] = function
+            return function
+
+        return register
+
+    def before(self, guard: Guard) -> Guard:
+        self.guards.append(guard)
+        return guard
+
+    # Running ------------------------------------------------------------------------------------------------
+    def steps(self) -> set[str]:
+        answered = {*self.answers, *self.on_buttons, *self.on_texts, *self.on_numbers, *self.on_files}
+        return answered
+
+    def answers_step(self, step: str | None) -> bool:
+        return step is not None and step in self.steps()
+
+    async def admits(self, ctx: Context) -> bool:
+        for guard in self.guards:
+            if not await guard(ctx):
+                return False
+        return True
+
+    async def run_answer(self, ctx: Context, step: str) -> None:
+        if not await self.admits(ctx):
+            return
+        whole = self.answers.get(step)
+        if whole is not None:
+            await whole(ctx)
+            return
+        pressed = ctx.button
+        if pressed is not None:
+            for kind in type(pressed).__mro__:
+                handler = self.on_buttons.get(step, {}).get(kind)
+                if handler is not None:
+                    await handler(ctx, pressed)
+                    return
+            await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
+            return
+        if isinstance(ctx.received, ReceivedFile) and step in self.on_files:
+            await self.on_files[step](ctx, ctx.received)
+            return
+        text = ctx.text
+        if text is not None and step in self.on_numbers:
+            number = _WHOLE_NUMBER.match(text)
+            if number is not None:
+                await self.on_numbers[step](ctx, int(number.group(1)))
+                return
+            await ctx.reask(_("Please type a number, for example 3."))
+            return
+        if text is not None and step in self.on_texts:
+            await self.on_texts[step](ctx, text)
+            return
+        await ctx.reask(_("Sorry, I did not understand. Please answer this question:"))
+
 
 @dataclass
 class Intent:
@@ -117,6 +260,8 @@ class Registry:
     # Payload prefixes that are valid from any message, e.g. the main menu's "m:".
     global_payloads: dict[str, Step] = field(default_factory=dict)
     intents: list[Intent] = field(default_factory=list)
+    # Typed buttons valid from any message, by class (a family base class takes all of its subclasses).
+    buttons: dict[type[Button], ButtonStep] = field(default_factory=dict)
     main_menu: Step | None = None
     not_understood: Step | None = None
     stale_button: Step | None = None
@@ -128,10 +273,30 @@ class Registry:
     def add_flow(self, flow: Flow) -> None:
         if flow.name in self.flows:
             raise ValueError(f"flow {flow.name!r} registered twice")
-        missing = set(flow.asks) ^ set(flow.answers)
+        missing = set(flow.asks) ^ flow.steps()
         if missing:
             raise ValueError(f"flow {flow.name!r}: steps without both ask and answer: {sorted(missing)}")
         self.flows[flow.name] = flow
+
+    def on_button(self, button: type[B]) -> Callable[[Callable[[Context, B], Awaitable[None]]], Any]:
+        """``handler(ctx, pressed)`` for ``button`` pressed from any message (a main-menu entry, a notice)."""
+
+        def register(function: Callable[[Context, B], Awaitable[None]]) -> Any:
+            if button in self.buttons:
+                raise ValueError(f"button {button.__name__} handled twice")
+            self.buttons[button] = function
+            return function
+
+        return register
+
+    def global_button(self, pressed: Button | None) -> ButtonStep | None:
+        if pressed is None:
+            return None
+        for kind in type(pressed).__mro__:
+            handler = self.buttons.get(kind)
+            if handler is not None:
+                return handler
+        return None
 
 
 @dataclass
@@ -170,6 +335,8 @@ class Context:
         self.received = received
         self.payload: str | None = inbound.payload
         self.replies: list[Outbound] = []
+        self._loaded: dict[str, Any] = {}
+        self._form: FlowData | None = None
 
     # What the user sent ------------------------------------------------------------------------------
     @property
@@ -180,6 +347,32 @@ class Context:
     @property
     def channel(self) -> str:
         return self.inbound.channel
+
+    @property
+    def button(self) -> Button | None:
+        """The pressed (or typed, see ``bot.engine``) option as its typed button; None for anything else."""
+        return Button.parse(self.payload)
+
+    async def loaded(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Something one update needs in several places (the producer, the staff scope), loaded once."""
+        if key not in self._loaded:
+            self._loaded[key] = await load()
+        return typing.cast(T, self._loaded[key])
+
+    def forget(self, key: str) -> None:
+        """Drop a loaded value that this update has just changed."""
+        self._loaded.pop(key, None)
+
+    def form(self, kind: type[D]) -> D:
+        """The current flow's data as its dataclass, read once per update and written back on save."""
+        if not isinstance(self._form, kind):
+            self._form = kind.load(self.state.data)
+        return self._form
+
+    def keep_form(self) -> None:
+        """Write the form back into the conversation's data (the engine calls it before saving)."""
+        if self._form is not None and self.state.flow is not None:
+            self.state.data = self._form.dump()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -240,13 +433,22 @@ class Context:
         if flow is None or step not in flow.asks:
             raise KeyError(f"no step {step!r} in flow {self.state.flow!r}")
         self.state.step = step
+        if not await flow.admits(self):
+            return
         await flow.asks[step](self)
 
-    async def start(self, flow_name: str, data: dict[str, Any] | None = None, step: str | None = None) -> None:
+    async def start(
+        self, flow_name: str, data: dict[str, Any] | FlowData | None = None, step: str | None = None
+    ) -> None:
         """Leave whatever flow was running and start ``flow_name``."""
         flow = self.registry.flows[flow_name]
         self.state.flow = flow_name
-        self.state.data = dict(data or {})
+        if isinstance(data, FlowData):
+            self._form = data
+            self.state.data = data.dump()
+        else:
+            self._form = None
+            self.state.data = dict(data or {})
         await self.goto(step or flow.first_step)
 
     async def reask(self, hint: str | None = None) -> None:
@@ -262,6 +464,7 @@ class Context:
         self.state.flow = None
         self.state.step = None
         self.state.data = {}
+        self._form = None
 
     async def finish(self) -> None:
         """End the flow and show the main menu."""

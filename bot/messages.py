@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.callbacks import Button
+
 # Channels that show choices as a numbered text list, answered by typing (no buttons).
 NUMBERED_MENU_CHANNELS = frozenset({"console", "zalo_bot"})
 
@@ -39,10 +41,16 @@ class Inbound:
     language_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Choice:
+    """One option offered: its label, and the button it presses (packed here, so channels see a string)."""
+
     label: str
     payload: str
+
+    def __init__(self, label: str, payload: str | Button) -> None:
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "payload", payload if isinstance(payload, str) else payload.pack())
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,9 @@ async def test_concurrent_first_messages_of_one_user_make_one_user(app: App) -> 
 
 
 def test_typed_words_select_an_offered_choice() -> None:
-    from bot.engine import _match_choice
+    from bot.engine import Offered, _match_choice
 
-    offered = [["Đồng ý", "ob:yes"], ["Không đồng ý", "ob:no"], ["Hồ sơ của tôi", "m:dossier"]]
+    offered = Offered.read([["Đồng ý", "ob:yes"], ["Không đồng ý", "ob:no"], ["Hồ sơ của tôi", "m:dossier"]])
     assert _match_choice("2", offered, Answer.CHOICE) == "ob:no"
     assert _match_choice("khong dong y", offered, Answer.CHOICE) == "ob:no"
     assert _match_choice("ho so", offered, Answer.CHOICE) == "m:dossier"  # a unique part of a label
@@ -58,9 +58,9 @@ def test_typed_words_select_an_offered_choice() -> None:
 
 
 def test_on_a_text_step_a_number_or_the_options_own_words_select_it() -> None:
-    from bot.engine import _match_choice
+    from bot.engine import Offered, _match_choice
 
-    offered = [["Giữ nguyên HTX Chè Tả Van", "keep"], ["Quay lại", "back"]]
+    offered = Offered.read([["Giữ nguyên HTX Chè Tả Van", "keep"], ["Quay lại", "back"]])
     assert _match_choice("1", offered, Answer.TEXT) == "keep"
     assert _match_choice("2.", offered, Answer.TEXT) == "back"
     assert _match_choice("giu nguyen", offered, Answer.TEXT) == "keep"  # the start of the label
@@ -74,16 +74,16 @@ def test_on_a_text_step_a_number_or_the_options_own_words_select_it() -> None:
     assert _match_choice("Hộ Nguyên", offered, Answer.TEXT) is None
     assert _match_choice("Quảng Ninh", offered, Answer.TEXT) is None
     assert _match_choice("3", offered, Answer.TEXT) is None  # out of range: the step reads it
-    dated = [["Hôm nay 28/11/2026", "today"], ["Quay lại", "back"]]
+    dated = Offered.read([["Hôm nay 28/11/2026", "today"], ["Quay lại", "back"]])
     assert _match_choice("hom nay", dated, Answer.TEXT) == "today"
     assert _match_choice("1", dated, Answer.TEXT) == "today"
     assert _match_choice("28/11/2026", dated, Answer.TEXT) is None
 
 
 def test_on_a_number_step_numbers_are_answers_and_options_go_by_words() -> None:
-    from bot.engine import _match_choice
+    from bot.engine import Offered, _match_choice
 
-    offered = [["Tất cả 5", "all"], ["Quay lại", "back"]]
+    offered = Offered.read([["Tất cả 5", "all"], ["Quay lại", "back"]])
     assert _match_choice("1", offered, Answer.NUMBER) is None
     assert _match_choice("2", offered, Answer.NUMBER) is None
     assert _match_choice("tat ca", offered, Answer.NUMBER) == "all"
@@ -103,12 +103,13 @@ async def test_old_processed_update_ids_are_forgotten(app: App) -> None:
 
 
 def test_a_number_means_the_newest_question_when_one_reply_has_several() -> None:
-    from bot.engine import _match_choice
+    from bot.engine import Offered, _match_choice
 
-    offered = [["Liên kết", "lk:start", 0], ["Đăng ký ý tưởng", "m:idea", 1], ["Hồ sơ", "m:dossier", 1]]
+    offered = Offered.read([["Liên kết", "lk:start", 0], ["Đăng ký ý tưởng", "m:idea", 1], ["Hồ sơ", "m:dossier", 1]])
     assert _match_choice("1", offered, Answer.CHOICE) == "m:idea"
     assert _match_choice("lien ket", offered, Answer.CHOICE) == "lk:start"  # words still reach every message
-    assert _match_choice("1", [["Cũ", "old"]], Answer.CHOICE) == "old"  # rows saved before the groups existed
+    # rows saved before the groups existed:
+    assert _match_choice("1", Offered.read([["Cũ", "old"]]), Answer.CHOICE) == "old"
 
 
 async def test_help_then_a_number_picks_from_the_menu_shown_last(producer_chat: Chat) -> None:
