@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from bot.callbacks import Button
 from bot.engine import Engine
 from bot.messages import AskFile, AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile, Text
 from bot.text import fold
@@ -53,8 +54,11 @@ class Chat:
     async def send(self, text: str) -> list[Outbound]:
         return await self.deliver(self._inbound(text=text))
 
-    async def press(self, payload: str) -> list[Outbound]:
-        return await self.deliver(self._inbound(payload=payload))
+    async def press(self, payload: str | Button) -> list[Outbound]:
+        """Press a button: by its class (``chat.press(ShowItem(dossier=1, item="x"))``); a raw string only where
+        the test is about strings nobody offered (forged, stale)."""
+        packed = payload if isinstance(payload, str) else payload.pack()
+        return await self.deliver(self._inbound(payload=packed))
 
     async def share_phone(self, phone: str) -> list[Outbound]:
         return await self.deliver(self._inbound(phone=phone))
