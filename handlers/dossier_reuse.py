@@ -130,7 +130,7 @@ async def ask_offer(ctx: Context) -> None:
         await _next(ctx)
         return
     lines = [
-        _("♻️ Use the {item} you sent on {day} again?").format(
+        _("Use the {item} you sent on {day} again?").format(
             item=_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop_timezone)
         )
     ]
