@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot.app import App
 from bot.erasure import erase_user
@@ -82,9 +82,7 @@ async def test_producer_documents_are_offered_again_without_copying_bytes(app: A
     # A reused file is referenced by both dossiers: removing it from one leaves it; erasure removes it.
     reused = (await _files_of(app, new["business_registration"]))[0]
     async with app.engine.sessions() as session, session.begin():
-        await session.execute(
-            DossierItemFile.__table__.delete().where(DossierItemFile.item_id == old["business_registration"])
-        )
+        await session.execute(delete(DossierItemFile).where(DossierItemFile.item_id == old["business_registration"]))
         assert await stored_files.remove_unreferenced(session, [reused]) == []
     async with app.engine.sessions() as session, session.begin():
         owner = await session.scalar(select(Producer.user_id))
