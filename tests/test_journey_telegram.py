@@ -183,6 +183,10 @@ async def test_a_producer_goes_from_start_to_a_submitted_dossier_and_asks_where_
         assert "02/03/2026" in phone.last_text()
         typed, total = len(phone.typed), phone.turns
         print(f"typed turns: {typed}/{total} = {typed / total:.0%} ({'; '.join(phone.typed)})")
+        # What is typed is data no button can hold: the unit's and the product's names, the commune searched,
+        # the description, the raw materials, two head counts, and the expiry date printed on each of the three
+        # documents that expire. Anything more typed than that is a question that lost its buttons.
+        assert typed <= 10 and typed / total <= 0.20, phone.typed
 
         # "Where is my dossier?", typed the way people type it.
         await phone.type("ho so toi den dau roi")
