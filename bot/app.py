@@ -27,7 +27,9 @@ def build_registry() -> Registry:
     handler_modules = (
         "onboarding",
         "idea",
+        "idea_return",  # after idea: it adds "✅ Keep" to the idea flow's questions
         "dossier",
+        "dossier_reuse",
         "status",
         "commune_review",
         "producer_claims",
@@ -37,6 +39,7 @@ def build_registry() -> Registry:
         "staff_search",
         "office_reports",
         "commune_report",
+        "commune_contact",
         "public_check",  # after onboarding and link: it wraps their gate
     )
     # privacy last: its gate runs before the gates it wraps (onboarding, the public certificate check).

@@ -62,6 +62,7 @@ async def erase_user(session: AsyncSession, user_id: int, *, now: dt.datetime) -
         user.consent_declined_at = None
         user.consent_version = None
         user.mute_nudges = False
+        user.phone_public = False
         user.erased_at = now
     for model in (ConsentRecord, LinkCode, Conversation, OutboxMessage):
         gone = await session.execute(delete(model).where(model.user_id == user_id))

@@ -336,6 +336,11 @@ def all_requirements() -> tuple[Requirement, ...]:
         )
 
 
+# Documents of the producer rather than of one product: kept from the producer's earlier dossiers and offered
+# again in each new one ("never ask twice"). Codes of bot/data/dossier_requirements.csv.
+PRODUCER_LEVEL_ITEMS: frozenset[str] = frozenset({"business_registration", "food_safety", "organisation"})
+
+
 def requirement(code: str) -> Requirement | None:
     return next((r for r in all_requirements() if r.code == code), None)
 

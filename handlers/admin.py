@@ -178,6 +178,10 @@ async def got_staff_name(ctx: Context) -> None:
         after={"name": name},
     )
     ctx.say(_("✓ Thank you, {name}.").format(name=name))
+    # A commune officer says once whether producers may call them (handlers.commune_contact).
+    if (await scope_of(ctx)).communes and "staff_phone" in ctx.registry.flows:
+        await ctx.start("staff_phone")
+        return
     await ctx.finish()
 
 

@@ -63,7 +63,9 @@ from handlers.admin import actor_label, commune_name
 from handlers.commune_report import offer_draft
 from handlers.dossier import item_label
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
+from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
 from handlers.idea import text_problem
+from handlers.idea_return import fix_button
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from handlers.staff_reads import log_read
 from storage import audit, claims, province, reviews
@@ -77,6 +79,7 @@ QUEUE = "cr:q"
 QUEUE_PAGE = "cr:qp:"
 MENU = "cr:menu"
 CANCEL = "cr:x"
+RETURN_FIELD = "rf:"  # which answer of a returned idea needs fixing (not "cr:": answered inside the flow)
 
 REASON_MIN, REASON_MAX = 5, 1000
 MAX_QUEUE_BUTTONS = 20
@@ -571,7 +574,8 @@ async def got_reason(ctx: Context) -> None:
         await deny(ctx)
         return
     if kind == "idea":
-        await _return_idea(ctx, scope, target_id, reason)
+        field = data.get("field")
+        await _return_idea(ctx, scope, target_id, reason, field if field in IDEA_FIELD_LABELS else None)
         return
     version = data.get("version")
     criterion = data.get("criterion") if kind == "criterion" else None
@@ -678,21 +682,41 @@ async def ask_idea_return(ctx: Context, scope: Scope, idea_id: int) -> None:
     idea = await _idea(ctx, scope, idea_id)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
-    await ctx.start(FLOW, {"kind": "idea", "id": idea.id})
+    await ctx.start(FLOW, {"kind": "idea", "id": idea.id}, step="idea_field")
 
 
-async def _return_idea(ctx: Context, scope: Scope, idea_id: int, reason: str) -> None:
+@flow.ask("idea_field")
+async def ask_idea_field(ctx: Context) -> None:
+    choices = [Choice(_(text), RETURN_FIELD + step) for step, text in IDEA_FIELD_LABELS.items()]
+    choices += [Choice(_("Several answers"), RETURN_FIELD + "all"), Choice(_("⬅️ Cancel"), CANCEL)]
+    ctx.say(_("Which answer needs fixing? The producer will start from it."), choices, columns=2)
+
+
+@flow.answer("idea_field")
+async def got_idea_field(ctx: Context) -> None:
+    payload = ctx.payload or ""
+    step = payload.removeprefix(RETURN_FIELD) if payload.startswith(RETURN_FIELD) else None
+    if step not in (*IDEA_FIELD_LABELS, "all"):
+        await ctx.reask(_("Please press one of the buttons, or type its number."))
+        return
+    ctx.data["field"] = step if step in IDEA_FIELD_LABELS else None
+    await ctx.goto("reason")
+
+
+async def _return_idea(ctx: Context, scope: Scope, idea_id: int, reason: str, field: str | None) -> None:
     idea = await _idea(ctx, scope, idea_id)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
-    if not await _decide_idea(ctx, idea, IdeaStatus.RETURNED, reason):
+    if not await _decide_idea(ctx, idea, IdeaStatus.RETURNED, reason, field):
         await _idea_not_waiting(ctx, scope, idea)
         return
     ctx.say(_("↩️ Idea returned: {name}. The producer was told, with your reason.").format(name=idea.name))
     await show_queue(ctx, scope)
 
 
-async def _decide_idea(ctx: Context, idea: ProductIdea, target: IdeaStatus, reason: str | None) -> bool:
+async def _decide_idea(
+    ctx: Context, idea: ProductIdea, target: IdeaStatus, reason: str | None, field: str | None = None
+) -> bool:
     before = {"status": idea.status}
     if not await reviews.decide_idea(
         ctx.session,
@@ -704,6 +728,7 @@ async def _decide_idea(ctx: Context, idea: ProductIdea, target: IdeaStatus, reas
         now=ctx.now,
     ):
         return False
+    idea.return_field = field
     await audit.record(
         ctx.session,
         at=ctx.now,
@@ -719,9 +744,8 @@ async def _decide_idea(ctx: Context, idea: ProductIdea, target: IdeaStatus, reas
     producer = await reviews.producer_by_id(ctx.session, idea.producer_id)
     if producer is not None:
         kind = "idea_accepted" if target is IdeaStatus.ACCEPTED else "idea_returned"
-        await ctx.notify(
-            producer.user_id, kind, {"idea": idea.name, "reason": reason or ""}, dedupe_key=f"{kind}:{idea.id}"
-        )
+        params = {"idea": idea.name, "reason": reason or "", "idea_id": idea.id, "field": idea.return_field or ""}
+        await ctx.notify(producer.user_id, kind, params, dedupe_key=f"{kind}:{idea.id}")
     return True
 
 
@@ -820,14 +844,18 @@ def render_idea_accepted(params: dict[str, Any]) -> Text:
 
 @notice("idea_returned")
 def render_idea_returned(params: dict[str, Any]) -> Text:
-    return Text(
-        _(
-            "↩️ The commune returned your product idea {idea}.\n"
-            "Reason: {reason}\n"
-            "You can register the idea again with the changes."
-        ).format(idea=params.get("idea", ""), reason=params.get("reason", "")),
-        (Choice(_("📝 Register a product idea"), "m:idea"),),
-    )
+    text = _(
+        "↩️ The commune returned your product idea {idea}.\n"
+        "Reason: {reason}\n"
+        "You can register the idea again with the changes."
+    ).format(idea=params.get("idea", ""), reason=params.get("reason", ""))
+    field = params.get("field")
+    if field in IDEA_FIELD_LABELS:
+        text += "\n" + _("To fix: {answer}").format(answer=_(IDEA_FIELD_LABELS[field]))
+    idea_id = params.get("idea_id")
+    if isinstance(idea_id, int):  # notices queued before the fix button existed have no id
+        return Text(text, (fix_button(idea_id),))
+    return Text(text, (Choice(_("📝 Register a product idea"), "m:idea"),))
 
 
 _ACTIONS: tuple[tuple[str, int, Any], ...] = (

@@ -61,6 +61,7 @@ from bot.rules import (
     rule_set_for,
 )
 from bot.text import fold, has_words, progress_bar, shorten, tidy
+from handlers import dossier_reuse
 from storage import dossiers, ideas, rounds
 from storage.models import Dossier, DossierItem, Producer
 from storage.producers import producer_of_user
@@ -484,6 +485,8 @@ async def got_case(ctx: Context) -> None:
         )
         dossier = await dossiers.dossier_of(ctx.session, producer.id, created.id)
         assert dossier is not None
+        if await dossier_reuse.after_creation(ctx, producer, dossier):
+            return
     await _open_checklist(ctx, dossier)
 
 

@@ -671,5 +671,10 @@ async def _remember_same_name(ctx: Context) -> None:
         ctx.data.pop("same_name_on", None)
 
 
+# A returned idea reopened with its answers kept (handlers.idea_return) shows and moves on like a first pass.
+display = _display
+next_step = _next
+
+
 def register(registry: Registry) -> None:
     registry.add_flow(flow)

@@ -28,6 +28,7 @@ DOSSIER = "m:dossier"
 STATUS = "m:status"
 HELP = "m:help"
 CALENDAR = "m:calendar"
+CONTACT = "cc:show"  # handlers.commune_contact
 
 # The flow each main-menu button starts; flows register themselves under these names.
 _MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status", CALENDAR: "calendar"}
@@ -39,6 +40,7 @@ def menu_choices() -> list[Choice]:
         Choice(_("📂 My dossier"), DOSSIER),
         Choice(_("🔎 Status"), STATUS),
         Choice(_("📅 Calendar"), CALENDAR),
+        Choice(_("📞 Contact the commune officer"), CONTACT),
         Choice(_("❓ Help"), HELP),
     ]
 

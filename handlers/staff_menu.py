@@ -35,6 +35,8 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
+        if "cc:" in ctx.registry.global_payloads:
+            choices.append(Choice(_("📞 My phone for producers"), "cc:phone"))
     if scope.province_officer and "prov:" in ctx.registry.global_payloads:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
     if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:

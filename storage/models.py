@@ -61,6 +61,8 @@ class User(Base):
     erased_at: Mapped[dt.datetime | None]
     # Optional nudges (weekly "items missing") can be muted; legal notices (certificate expiry) cannot.
     mute_nudges: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A commune officer's choice: producers of their commune may see their phone under "📞 Contact".
+    phone_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="user")
@@ -128,6 +130,8 @@ class ProductIdea(Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[dt.datetime | None]
     review_note: Mapped[str | None] = mapped_column(Text)
+    # The question the commune flagged when it returned the idea (a step of handlers.idea); None: no one.
+    return_field: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow, server_default=func.now())
 

@@ -199,3 +199,21 @@ async def revoke_invite(session: AsyncSession, invite_id: int, province: str, no
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def commune_officers(session: AsyncSession, province: str, commune_code: int) -> list[User]:
+    """The people holding a live commune-officer role for this commune, by name."""
+    rows = await session.scalars(
+        select(User)
+        .join(StaffRole, StaffRole.user_id == User.id)
+        .where(
+            StaffRole.role == "commune",
+            StaffRole.commune_code == commune_code,
+            StaffRole.province == province,
+            StaffRole.revoked_at.is_(None),
+            User.erased_at.is_(None),
+        )
+        .distinct()
+        .order_by(User.id)
+    )
+    return list(rows)

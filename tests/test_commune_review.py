@@ -344,6 +344,8 @@ async def test_idea_accept_and_return(app: App) -> None:
     assert row.status == IdeaStatus.ACCEPTED and row.reviewed_at is not None and row.reviewed_by is not None
 
     await officer.press(f"cr:ir:{returned}")
+    assert "rf:materials" in {c.payload for c in officer.choices}  # which answer needs fixing
+    await officer.press("rf:materials")
     await officer.send("")  # nothing typed
     await officer.send("abc")
     assert (await idea_row(app, returned)).status == IdeaStatus.SUBMITTED_COMMUNE
@@ -354,6 +356,7 @@ async def test_idea_accept_and_return(app: App) -> None:
     assert [n.kind for n in notices] == ["idea_accepted", "idea_returned"]
     rendered = render("idea_returned", notices[1].params, "vi")
     assert isinstance(rendered, Text) and "Nguyên liệu ngô nhập từ nơi khác" in rendered.text
+    assert row.return_field == "materials" and [c.payload for c in rendered.choices] == [f"ir:{returned}"]
     assert [e.action for e in await audit_log(app)] == ["idea.accepted", "idea.returned"]
 
 

@@ -76,6 +76,7 @@ ANSWERS: dict[tuple[str, str], tuple[str | bytes, ...]] = {
     ("province", "cert_date"): ("20/02/2026",),
     ("province", "revoke_reason"): ("Vi phạm an toàn thực phẩm.",),
     ("admin", "staff_name"): ("Nguyễn Thị Hoa",),
+    ("staff_phone", "phone"): ("0987 654 321",),
     ("province", "member_name"): ("Lò Văn Hội",),
     ("province", "sheet_a"): ("30",),
     ("province", "sheet_b"): ("20",),

@@ -67,9 +67,11 @@ async def test_brand_new_user_redeems_a_commune_invite(app: App) -> None:
     await newcomer.send("😀")
     assert "họ và tên" in newcomer.text.casefold()
     await newcomer.send("Nguyễn Thị  Hoa")
+    assert {c.payload for c in newcomer.choices} == {"sp:yes", "sp:no"}  # may producers see the phone?
+    await newcomer.press("sp:no")
     assert any(c.payload == "cr:q" for c in newcomer.choices)  # then the staff menu, no onboarding
-    assert [e.action for e in await audit_log(app)][-2:] == ["role.grant", "staff.name"]
-    assert (await audit_log(app))[-1].actor_label == "Nguyễn Thị Hoa"
+    assert [e.action for e in await audit_log(app)][-3:] == ["role.grant", "staff.name", "staff.phone_public"]
+    assert (await audit_log(app))[-2].actor_label == "Nguyễn Thị Hoa"
     # Still no producer onboarding on the next message.
     await newcomer.send("chao")
     assert any(c.payload == "cr:q" for c in newcomer.choices)
