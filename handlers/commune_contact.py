@@ -104,7 +104,7 @@ async def got_share(ctx: Context) -> None:
 
 @flow.ask("phone", free_text=True)
 async def ask_phone(ctx: Context) -> None:
-    ctx.ask_phone(_("Which number? Press the button below, or type it."))
+    ctx.ask_phone(_("Which number? Type it, or use the share button below."))
 
 
 @flow.answer("phone")

@@ -79,7 +79,7 @@ async def on_fix_button(ctx: Context) -> None:
     step = idea.return_field if idea.return_field in idea_flow.ORDER else idea_flow.ORDER[0]
     assert step is not None
     ctx.say(
-        _("✏️ Fixing “{idea}”. The commune said: {reason}\nPress ✅ Keep for each answer that is still right.").format(
+        _("✏️ Fixing “{idea}”. The commune said: {reason}\nChoose ✅ Keep for each answer that is still right.").format(
             idea=idea.name, reason=idea.review_note or "-"
         )
     )
