@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
+from bot import metrics, voice
 from bot.files import CheckedFile, check, keep
 from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
@@ -106,7 +106,9 @@ class Engine:
     async def _handle_update(self, inbound: Inbound) -> list[Outbound]:
         inbound = _normalised(inbound)
         checked = None
-        if inbound.file is not None:
+        if inbound.file is not None and inbound.file.voice:
+            checked = await voice.check(inbound.file, self.settings)
+        elif inbound.file is not None:
             checked = await check(inbound.file, self.settings.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
@@ -228,7 +230,10 @@ class Engine:
                     0, Text(_("📎 I did not keep the file you sent. Please send it again after you register."))
                 )
             return
-        if isinstance(checked, CheckedFile):
+        if ctx.inbound.file is not None and ctx.inbound.file.voice:
+            if await voice.intake(ctx, checked, self.files):
+                return
+        elif isinstance(checked, CheckedFile):
             ctx.received = await keep(checked, self.files)
 
         if ctx.payload is not None:
