@@ -2,8 +2,8 @@
 
 Deleted: phone, the person's name, consent records, link codes, the conversation, every spoken answer (the
 recordings too), every idea, every dossier and product without an issued certificate or a council result,
-files not needed for an issued certificate (the blob too, once no row references it), queued messages; the chat identities go last, in ``purge``, once
-the person has been told what was kept (or the deadline came).
+files not needed for an issued certificate (the blob too, once no row references it), queued messages; the
+chat identities go last, in ``purge``, once the person has been told what was kept (or the deadline came).
 
 Kept, as administrative records of the province: an issued certificate, its decision, the council's result,
 with the product and the organisation (the producer's registered name, type and commune) they belong to.

@@ -24,14 +24,14 @@ def ogg_opus(seconds: float, seed: int = 0) -> bytes:
     for sequence, (packet, position) in enumerate(
         [(head, 0), (tags, 0), (b"\xf8\xff\xfe" * 4, OPUS_PRE_SKIP + int(seconds * 48000))]
     ):
-        page = OggPage()
+        page = OggPage()  # type: ignore[no-untyped-call]
         page.serial = 1234 + seed
         page.sequence = sequence
         page.position = position
         page.packets = [packet]
         page.first = sequence == 0
         page.last = sequence == 2
-        out.write(page.write())
+        out.write(page.write())  # type: ignore[no-untyped-call]
     return out.getvalue()
 
 

@@ -52,9 +52,9 @@ async def voice(chat: Chat, data: bytes) -> None:
     )
 
 
-async def count(app: App, model: type[object]) -> int:
+async def count(app: App, model: type[VoiceAnswer] | type[StoredFile]) -> int:
     async with app.engine.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)  # type: ignore[arg-type]
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def step_of(app: App) -> str | None:
