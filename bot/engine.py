@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
+from bot import metrics, voice
 from bot.files import CheckedFile, check, keep
 from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
@@ -108,7 +108,9 @@ class Engine:
     async def _handle_update(self, inbound: Inbound) -> list[Outbound]:
         inbound = _normalised(inbound)
         checked = None
-        if inbound.file is not None:
+        if inbound.file is not None and inbound.file.voice:
+            checked = await voice.check(inbound.file, self.settings)
+        elif inbound.file is not None:
             checked = await check(inbound.file, self.settings.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
@@ -309,9 +311,13 @@ async def gate(turn: Turn) -> bool:
 
 
 async def keep_file(turn: Turn) -> bool:
-    """Past the gate, a checked file is written to the store. Never takes the update by itself."""
+    """Past the gate, a checked file is written to the store; a voice note goes to the step that asked (or is
+    refused where the answer must be typed, which takes the update)."""
+    ctx = turn.ctx
+    if ctx.inbound.file is not None and ctx.inbound.file.voice:
+        return await voice.intake(ctx, turn.checked, turn.files)
     if isinstance(turn.checked, CheckedFile):
-        turn.ctx.received = await keep(turn.checked, turn.files)
+        ctx.received = await keep(turn.checked, turn.files)
     return False
 
 

@@ -1,9 +1,9 @@
 """Carrying out a deletion request (Law 91/2025/QH15): what goes, what the province must keep, and the shell left.
 
-Deleted: phone, the person's name, consent records, link codes, the conversation, every idea, every dossier
-and product without an issued certificate or a council result, files not needed for an issued certificate
-(the blob too, once no row references it), queued messages; the chat identities go last, in ``purge``, once
-the person has been told what was kept (or the deadline came).
+Deleted: phone, the person's name, consent records, link codes, the conversation, every spoken answer (the
+recordings too), every idea, every dossier and product without an issued certificate or a council result,
+files not needed for an issued certificate (the blob too, once no row references it), queued messages; the
+chat identities go last, in ``purge``, once the person has been told what was kept (or the deadline came).
 
 Kept, as administrative records of the province: an issued certificate, its decision, the council's result,
 with the product and the organisation (the producer's registered name, type and commune) they belong to.
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, stored_files
+from storage import audit, stored_files, voice_answers
 from storage.models import (
     Certificate,
     ChannelIdentity,
@@ -36,6 +36,7 @@ from storage.models import (
     Product,
     ProductIdea,
     User,
+    VoiceAnswer,
 )
 
 
@@ -51,9 +52,14 @@ class Erased:
 async def erase_user(session: AsyncSession, user_id: int, *, now: dt.datetime) -> Erased:
     """Delete everything of ``user_id`` the province need not keep (in the caller's transaction)."""
     result = Erased()
+    # A recorded voice is the person's own: every spoken answer goes, whatever else the province keeps.
+    spoken = await voice_answers.files_of_user(session, user_id)
+    gone = await session.execute(delete(VoiceAnswer).where(VoiceAnswer.user_id == user_id))
+    result.deleted["voice_answers"] = int(gone.rowcount or 0)  # type: ignore[attr-defined]
     producer = await session.scalar(select(Producer).where(Producer.user_id == user_id))
     if producer is not None:
         await _erase_producer_records(session, producer, result)
+    result.blob_paths += await stored_files.remove_unreferenced(session, spoken)
     user = await session.get(User, user_id)
     if user is not None:
         user.phone = None

@@ -28,6 +28,7 @@ class CheckedFile:
     mime: str
     extension: str
     original_name: str | None
+    seconds: int | None = None  # a recording's length (``bot.voice``)
 
 
 def sniff(data: bytes) -> tuple[str, str] | None:

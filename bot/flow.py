@@ -27,7 +27,7 @@ import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +48,9 @@ from bot.settings import Settings
 from storage import outbox
 from storage.filestore import FileStore
 from storage.models import ChannelIdentity, User
+
+if TYPE_CHECKING:
+    from bot.voice import VoiceNote
 
 Step = Callable[["Context"], Awaitable[None]]
 B = TypeVar("B", bound=Button)
@@ -123,17 +126,30 @@ class Flow:
         # Steps whose answer is itself a number (workers, points): options there are chosen by words only
         # and shown without numbers, so that "2" can only ever mean 2.
         self.number_steps: set[str] = set()
+        # Descriptive steps where a voice note is an answer too (``bot.voice``); on every other step a voice
+        # note is turned away with the question asked again.
+        self.voice_steps: set[str] = set()
 
-    def ask(self, step: str, *, free_text: bool = False, number: bool = False) -> Callable[[Step], Step]:
+    def ask(
+        self, step: str, *, free_text: bool = False, number: bool = False, voice: bool = False
+    ) -> Callable[[Step], Step]:
+        if voice and number:
+            raise ValueError(f"flow {self.name!r}: step {step!r} takes a number, which is typed, not spoken")
+
         def register(function: Step) -> Step:
             self.asks[step] = function
             if free_text or number:
                 self.free_text_steps.add(step)
             if number:
                 self.number_steps.add(step)
+            if voice:
+                self.voice_steps.add(step)
             return function
 
         return register
+
+    def takes_voice(self, step: str | None) -> bool:
+        return step in self.voice_steps
 
     def takes(self, step: str | None) -> Answer:
         """What a typed message is on ``step``: a pick among options, typed text, or a number."""
@@ -337,12 +353,18 @@ class Context:
         self.replies: list[Outbound] = []
         self._loaded: dict[str, Any] = {}
         self._form: FlowData | None = None
+        # A voice note accepted on this update (``bot.voice.intake``), for ``voice_answer``.
+        self.voice: VoiceNote | None = None
 
     # What the user sent ------------------------------------------------------------------------------
     @property
     def text(self) -> str | None:
         text = (self.inbound.text or "").strip()
         return text or None
+
+    def voice_answer(self) -> dict[str, int] | None:
+        """The spoken answer to keep in the flow data (stored file, length), or None when none was sent."""
+        return self.voice.value() if self.voice is not None else None
 
     @property
     def channel(self) -> str:

@@ -23,6 +23,8 @@ class IncomingFile:
     claimed_mime: str | None
     size: int | None
     download: Callable[[], Awaitable[bytes]]
+    # A voice note or audio the platform marked as such: checked as a spoken answer (``bot.voice``).
+    voice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

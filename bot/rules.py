@@ -464,6 +464,15 @@ ACCEPTED_FILE_TYPES: dict[str, str] = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
 }
 
+# Recordings taken as spoken answers (``bot.voice``): Telegram voice notes are OGG/Opus, Zalo's are raw AAC,
+# phones' recorders save M4A or MP3.
+ACCEPTED_VOICE_TYPES: dict[str, str] = {
+    "audio/ogg": "OGG",
+    "audio/aac": "AAC",
+    "audio/mp4": "M4A",
+    "audio/mpeg": "MP3",
+}
+
 
 def accepted_types_text() -> str:
     return ", ".join(dict.fromkeys(ACCEPTED_FILE_TYPES.values()))

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     ocop_default_locale: str = "vi"
     # The Bot API's getFile refuses files above 20 MB; we refuse them first with a clear sentence.
     ocop_max_file_mb: int = 20
+    # Voice answers (bot.voice): a spoken description longer than this is hard to listen to in a review.
+    ocop_max_voice_seconds: int = Field(default=180, ge=1)
+    ocop_max_voice_mb: int = Field(default=10, ge=1)
     log_level: str = "INFO"
 
     # Reminders (bot.sweep, bot.sender). Offsets are days before the date; lists are JSON in the environment,
@@ -153,6 +156,10 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return self.ocop_max_file_mb * 1024 * 1024
+
+    @property
+    def max_voice_bytes(self) -> int:
+        return self.ocop_max_voice_mb * 1024 * 1024
 
     @property
     def files_dir(self) -> Path:

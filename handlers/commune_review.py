@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import office_jobs
+from bot import office_jobs, voice
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice, Text
@@ -68,7 +68,7 @@ from handlers.idea import text_problem
 from handlers.idea_return import fix_button
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from handlers.staff_reads import log_read
-from storage import audit, claims, province, reviews
+from storage import audit, claims, province, reviews, voice_answers
 from storage.db import detached_sessions
 from storage.dossiers import dossier_in_communes
 from storage.models import CommuneCriterion, Dossier, DossierItem, Producer, ProductIdea
@@ -657,6 +657,15 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
         )
     if idea.submitted_at is not None:
         lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop_timezone)))
+    # The spoken answers themselves, before the view, so that its buttons stay the last thing on screen.
+    titles = {
+        "description": _("Description"),
+        "materials": _("Raw materials"),
+        "market": _("Market"),
+        "support": _("Support needed"),
+    }
+    for note in voice.notes(await voice_answers.of_idea(ctx.session, idea.id), ctx.files, titles):
+        ctx.send_file(note)
     ctx.say(
         "\n".join(lines),
         [

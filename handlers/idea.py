@@ -38,12 +38,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot import voice
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice
 from bot.rules import PRODUCT_GROUP_LABELS, IdeaStatus, ProductGroup, label
 from bot.text import fold, has_words, tidy
-from storage import ideas
+from storage import ideas, voice_answers
 from storage.models import Producer, ProductIdea
 from storage.producers import producer_of_user
 
@@ -194,7 +195,7 @@ def _joined(ctx: Context, kind: str, labels: dict[str, str]) -> str:
         parts = [_("No support needed")]
     typed = ctx.data.get(f"{kind}_text")
     if typed:
-        parts.append(str(typed))
+        parts.append(voice.shown(typed))
     return ", ".join(parts)
 
 
@@ -211,7 +212,7 @@ def _display(ctx: Context, step: str) -> str:
         return _joined(ctx, "market", MARKET_LABELS)
     if step == "support":
         return _joined(ctx, "support", SUPPORT_LABELS)
-    return str(data.get(step) or "")
+    return voice.shown(data.get(step))
 
 
 async def _producer(ctx: Context) -> Producer | None:
@@ -286,14 +287,16 @@ async def got_group(ctx: Context) -> None:
 
 
 # 3. Description ----------------------------------------------------------------------------------------
-@flow.ask("description", free_text=True)
+@flow.ask("description", free_text=True, voice=True)
 async def ask_description(ctx: Context) -> None:
     ctx.say(
         _question(
             ctx,
             "description",
             _("Describe the product in a few sentences: what it is, how it is made, what is special about it."),
-        ),
+        )
+        + "\n"
+        + _("🎤 You can also send a voice message."),
         [_back()],
     )
 
@@ -307,6 +310,11 @@ async def _free_text_answer(ctx: Context, step: str, maximum: int) -> None:
     if ctx.payload == BACK:
         await _go_back(ctx, step)
         return
+    spoken = ctx.voice_answer()
+    if spoken is not None:
+        ctx.data[step] = spoken
+        await _next(ctx, step)
+        return
     problem = text_problem(ctx.text, minimum=TEXT_MIN, maximum=maximum)
     if problem:
         await ctx.reask(problem)
@@ -316,7 +324,7 @@ async def _free_text_answer(ctx: Context, step: str, maximum: int) -> None:
 
 
 # 4. Raw materials --------------------------------------------------------------------------------------
-@flow.ask("materials", free_text=True)
+@flow.ask("materials", free_text=True, voice=True)
 async def ask_materials(ctx: Context) -> None:
     ctx.say(
         _question(ctx, "materials", _("What are the main raw materials? For example: tea leaves, honey, rice.")),
@@ -469,7 +477,7 @@ def _with_selection(ctx: Context, kind: str, labels: dict[str, str], question: s
     return question + ("\n\n" + _("Chosen: {items}").format(items=so_far) if so_far and not _editing(ctx) else "")
 
 
-@flow.ask("market")
+@flow.ask("market", voice=True)
 async def ask_market(ctx: Context) -> None:
     question = _("Where do you sell it, or plan to sell it? Tick all that fit, then press Done. You can also type.")
     ctx.say(
@@ -484,7 +492,7 @@ async def got_market(ctx: Context) -> None:
     await _multi_answer(ctx, "market", MARKET, MARKET_LABELS)
 
 
-@flow.ask("support")
+@flow.ask("support", voice=True)
 async def ask_support(ctx: Context) -> None:
     question = _("What support would help you most? Tick all that fit, then press Done. You can also type.")
     ctx.say(
@@ -527,8 +535,8 @@ async def _multi_answer(ctx: Context, kind: str, prefix: str, labels: dict[str, 
             return
         await _next(ctx, kind)
         return
-    typed = tidy(ctx.text) or None
-    problem = text_problem(typed, minimum=TEXT_MIN, maximum=LIST_TEXT_MAX)
+    typed: str | dict[str, int] | None = ctx.voice_answer() or tidy(ctx.text) or None
+    problem = None if isinstance(typed, dict) else text_problem(typed, minimum=TEXT_MIN, maximum=LIST_TEXT_MAX)
     if problem:
         await ctx.reask(problem)
         return
@@ -636,8 +644,8 @@ async def _submit(ctx: Context) -> None:
             name=name,
             name_folded=fold(name),
             group_code=str(data["group"]),
-            description=str(data["description"]),
-            raw_materials=str(data["materials"]),
+            description=_display(ctx, "description"),
+            raw_materials=_display(ctx, "materials"),
             raw_material_origin=str(data["origin"]),
             workers_total=int(data["workers"]),
             workers_local=int(data["local_workers"]),
@@ -647,6 +655,9 @@ async def _submit(ctx: Context) -> None:
             submitted_at=ctx.now,
         ),
     )
+    spoken = {step: data.get(step) for step in ("description", "materials")}
+    spoken |= {kind: data.get(f"{kind}_text") for kind in ("market", "support")}
+    await voice_answers.place(ctx.session, voice.answer_ids(spoken), user_id=ctx.user.id, idea_id=idea.id)
     ctx.say(
         _(
             '✅ Your idea "{name}" was sent to {commune} on {day}.\n\n'

@@ -226,6 +226,27 @@ class DossierItemFile(Base):
     stored_file: Mapped[StoredFile] = relationship()
 
 
+class VoiceAnswer(Base):
+    """An answer the producer spoke instead of typing (a voice note on a descriptive question).
+
+    Made when the note arrives, so the file is referenced (the orphan sweep leaves it) while the producer
+    is still answering; ``idea_id`` / ``dossier_id`` and ``field`` are set when what it answers is submitted.
+    """
+
+    __tablename__ = "voice_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    stored_file_id: Mapped[int] = mapped_column(ForeignKey("stored_files.id"), index=True)
+    seconds: Mapped[int] = mapped_column(Integer)
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("product_ideas.id", ondelete="CASCADE"), index=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    stored_file: Mapped[StoredFile] = relationship()
+
+
 class Round(Base):
     """Đợt đánh giá: the province's evaluation round (usually two a year)."""
 

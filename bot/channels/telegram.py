@@ -7,7 +7,8 @@ Every aiogram type stays in this module. One update becomes exactly one ``Inboun
 * a contact → ``phone``, but only the sender's own contact; someone else's card is passed on empty so the
   flow asks again;
 * a photo (largest size) or document → ``file``, downloaded lazily through ``getFile`` by the engine;
-* anything else (sticker, voice, location, video) → an empty ``Inbound``: the engine answers with guidance.
+* a voice note or an audio file → ``file`` marked ``voice`` (a spoken answer, ``bot.voice``);
+* anything else (sticker, location, video) → an empty ``Inbound``: the engine answers with guidance.
 
 Polling handles at most ``TELEGRAM_UPDATES_IN_FLIGHT`` updates at once (aiogram's ``tasks_concurrency_limit``):
 a burst of thousands of users waits at the Bot API, in order, instead of becoming thousands of tasks that
@@ -189,6 +190,16 @@ class TelegramChannel:
                 download=self._downloader(largest.file_id),
             )
             fields["text"] = message.caption or None
+        elif message.voice is not None or message.audio is not None:
+            recording = message.voice or message.audio
+            assert recording is not None
+            fields["file"] = IncomingFile(
+                name=getattr(recording, "file_name", None),
+                claimed_mime=recording.mime_type,
+                size=recording.file_size,
+                download=self._downloader(recording.file_id),
+                voice=True,
+            )
         elif message.document is not None:
             document = message.document
             fields["file"] = IncomingFile(

@@ -10,6 +10,7 @@ The platform has no buttons, no file sending and no contact sharing, so replies 
 
 Inbound events: ``message.text.received`` → text; ``message.image.received`` → the photo URL is downloaded
 by the engine at once (Zalo's CDN links expire) and checked and stored like any other file;
+``message.voice.received`` → the AAC at ``voice_url``, likewise at once, as a spoken answer (``bot.voice``);
 ``message.sticker.received`` and ``message.unsupported.received`` (content withheld by Zalo for protected
 users) → a short line of our own, then the engine's answer to an empty message (the question again, or the
 menu). Updates are identified by ``event_name:message_id`` so that a redelivered webhook is handled once.
@@ -53,6 +54,7 @@ MAX_EVENT_NAME = 64
 
 TEXT_EVENT = "message.text.received"
 IMAGE_EVENT = "message.image.received"
+VOICE_EVENT = "message.voice.received"
 STICKER_EVENT = "message.sticker.received"
 UNSUPPORTED_EVENT = "message.unsupported.received"
 
@@ -241,6 +243,12 @@ class ZaloBotChannel:
             fields["file"] = IncomingFile(name=None, claimed_mime="image/jpeg", size=None, download=self._fetch(url))
             caption = update.message.get("caption")
             fields["text"] = caption if isinstance(caption, str) and caption.strip() else None
+        elif event == VOICE_EVENT and isinstance(update.message.get("voice_url"), str):
+            # Raw AAC on a CDN URL that may expire: fetched at once, before the user's lock (``bot.voice``).
+            url = str(update.message["voice_url"])
+            fields["file"] = IncomingFile(
+                name=None, claimed_mime="audio/aac", size=None, download=self._fetch(url), voice=True
+            )
         elif event == STICKER_EVENT:
             note = self._in_default_locale(lambda: _("Thank you for the sticker! 😊"))
         elif event == UNSUPPORTED_EVENT:
@@ -250,7 +258,7 @@ class ZaloBotChannel:
                     "Please type your answer, or type the number of a choice."
                 )
             )
-        else:  # voice and anything new: the engine asks again or shows the menu
+        else:  # anything new: the engine asks again or shows the menu
             note = self._in_default_locale(lambda: _("I cannot read this kind of message. Please type instead."))
         inbound = Inbound(
             CHANNEL,

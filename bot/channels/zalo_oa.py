@@ -2,9 +2,10 @@
 
 Inbound (``event_name``): ``user_send_text`` → text, or the payload of a button we offered (an
 ``oa.query.show`` button sends its payload back as the user's text); ``user_send_image`` /
-``user_send_file`` → a file, downloaded by the engine at once; ``user_submit_info`` (the answer to the
+``user_send_file`` → a file, downloaded by the engine at once; ``user_send_audio`` → a voice note, likewise,
+as a spoken answer (``bot.voice``); ``user_submit_info`` (the answer to the
 ``request_user_info`` card) → the shared phone; ``follow`` / ``unfollow`` → the identity becomes active or
-inactive; other user events (sticker, voice, location…) → an empty message, answered with the question
+inactive; other user events (sticker, location…) → an empty message, answered with the question
 again or the menu. Our own sends echoed back (``oa_send_*``, ``user_received_message``…) are ignored.
 
 Webhook check: ``X-ZEvent-Signature`` = hex(SHA-256(app_id + raw body + timestamp + OA secret key)),
@@ -444,6 +445,12 @@ class ZaloOAChannel:
                 fields["payload"] = text
             else:
                 fields["text"] = text
+        elif name == "user_send_audio":
+            url = _first_attachment(message).get("url")
+            if isinstance(url, str) and url:
+                fields["file"] = IncomingFile(
+                    name=None, claimed_mime=None, size=None, download=self._fetch(url), voice=True
+                )
         elif name in ("user_send_image", "user_send_file"):
             attachment = _first_attachment(message)
             url = attachment.get("url")

@@ -202,6 +202,39 @@ class FakeBotAPI:
         }
         return self.push_message(user_id, document=document)
 
+    def push_voice(self, user_id: int, data: bytes, *, duration: int = 1) -> dict[str, Any]:
+        """A voice note recorded in the app (Bot API ``Voice``: OGG/Opus)."""
+        file_id = self.add_file(data, "voice/file_0.oga")
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(data),
+        }
+        return self.push_message(user_id, voice=voice)
+
+    def push_audio(
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        file_name: str = "ghi-am.m4a",
+        mime_type: str = "audio/mp4",
+        duration: int = 1,
+    ) -> dict[str, Any]:
+        """An audio file shared from the phone's recorder (Bot API ``Audio``)."""
+        file_id = self.add_file(data, f"music/{file_name}")
+        audio = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": duration,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        return self.push_message(user_id, audio=audio)
+
     def push_callback(self, user_id: int, data: str, *, message: dict[str, Any] | None = None) -> dict[str, Any]:
         """A button press; ``message`` is the bot message the button was on (default: a bare stand-in)."""
         if message is None:

@@ -2,8 +2,9 @@
 
 ``POST|GET /bot<token>/<method>`` with JSON, form or query parameters; answers ``{"ok": true, "result": …}``
 or ``{"ok": false, "error_code", "description"}`` with the same HTTP status. ``getUpdates`` returns one
-update per call (no offset) or 408 when nothing came in time. Media (the photo URLs of image updates) are
-served at ``GET /media/<name>``. Tests build updates (``text``, ``image``, ``sticker``, ``unsupported``),
+update per call (no offset) or 408 when nothing came in time. Media (the photo URLs of image updates, the AAC
+of voice updates) are served at ``GET /media/<name>``. Tests build updates (``text``, ``image``, ``voice``,
+``sticker``, ``unsupported``),
 post them to our webhook as Zalo would (``post_webhook``) or queue them for polling (``queue``), then read
 the bot's calls.
 """
@@ -88,6 +89,12 @@ class FakeZaloBotAPI:
         self._media[name] = data
         extra = {"caption": caption} if caption else {}
         return self._update("message.image.received", user, photo_url=f"{self.base_url}/media/{name}", **extra)
+
+    def voice(self, user: str, data: bytes) -> dict[str, Any]:
+        """A voice message: raw AAC on the CDN, its URL in ``voice_url`` (channels.md §1)."""
+        name = f"{secrets.token_hex(8)}.aac"
+        self._media[name] = data
+        return self._update("message.voice.received", user, voice_url=f"{self.base_url}/media/{name}")
 
     def sticker(self, user: str) -> dict[str, Any]:
         return self._update("message.sticker.received", user, sticker="abc123", url="https://zalo.me/sticker.webp")
@@ -215,4 +222,5 @@ class FakeZaloBotAPI:
         data = self._media.get(request.match_info["name"])
         if data is None:
             return web.Response(status=404)
-        return web.Response(body=data, content_type="image/jpeg")
+        kind = "audio/aac" if request.match_info["name"].endswith(".aac") else "image/jpeg"
+        return web.Response(body=data, content_type=kind)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 11:02:31.146629
+Create Date: 2026-11-28 11:38:16.852880
 """
 
 from collections.abc import Sequence
@@ -659,6 +659,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_score_sheets_member_id"), ["member_id"], unique=False)
 
     op.create_table(
+        "voice_answers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("stored_file_id", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Integer(), nullable=False),
+        sa.Column("idea_id", sa.Integer(), nullable=True),
+        sa.Column("dossier_id", sa.Integer(), nullable=True),
+        sa.Column("field", sa.String(length=40), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["dossier_id"], ["dossiers.id"], name=op.f("fk_voice_answers_dossier_id_dossiers"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["idea_id"], ["product_ideas.id"], name=op.f("fk_voice_answers_idea_id_product_ideas"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["stored_file_id"], ["stored_files.id"], name=op.f("fk_voice_answers_stored_file_id_stored_files")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_voice_answers_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_answers")),
+    )
+    with op.batch_alter_table("voice_answers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_voice_answers_dossier_id"), ["dossier_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_voice_answers_idea_id"), ["idea_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_voice_answers_stored_file_id"), ["stored_file_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_voice_answers_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "dossier_item_files",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
@@ -697,6 +729,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_dossier_item_files_item_id"))
 
     op.drop_table("dossier_item_files")
+    with op.batch_alter_table("voice_answers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_voice_answers_user_id"))
+        batch_op.drop_index(batch_op.f("ix_voice_answers_stored_file_id"))
+        batch_op.drop_index(batch_op.f("ix_voice_answers_idea_id"))
+        batch_op.drop_index(batch_op.f("ix_voice_answers_dossier_id"))
+
+    op.drop_table("voice_answers")
     with op.batch_alter_table("score_sheets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_score_sheets_member_id"))
         batch_op.drop_index(batch_op.f("ix_score_sheets_dossier_id"))
