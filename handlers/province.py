@@ -26,6 +26,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.callbacks import Button
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
@@ -42,17 +43,17 @@ from handlers.province_common import (
     LABEL_MAX,
     VISIBLE,
     WORKING,
-    P,
+    OpenList,
+    OpenRounds,
+    OpenUnassigned,
+    ProvinceEntry,
+    ProvinceHome,
+    ProvinceRounds,
     guard,
-    payload_id,
     province_communes,
     round_line,
 )
 from storage import province, rounds
-
-ENTRY_PREFIX = "prov:"
-HOME = "prov:home"
-ROUNDS = "prov:rounds"
 
 # Step data that belongs to one task; the home screen starts afresh.
 TASK_DATA = (
@@ -78,22 +79,27 @@ TASK_DATA = (
     "upload",
 )
 
+
+class MainMenu(Button, prefix="pv:menu"):
+    pass
+
+
 steps = Flow(FLOW_NAME, first_step="home")
 
 
 # Entry ---------------------------------------------------------------------------------------------------
 
 
-async def on_entry(ctx: Context) -> None:
-    """``prov:home`` / ``prov:rounds`` from the main menu, from any older message."""
+async def on_entry(ctx: Context, pressed: ProvinceEntry) -> None:
+    """🏛 Province / its rounds, from the main menu or any older message: the role is checked here, before the
+    conversation the user was in is left (and again by the flow's guard on every step)."""
     if not await guard(ctx):
         return
-    await ctx.start(FLOW_NAME, step="rounds" if ctx.payload == ROUNDS else "home")
+    await ctx.start(FLOW_NAME, step="rounds" if isinstance(pressed, ProvinceRounds) else "home")
 
 
 async def on_command(ctx: Context, _argument: str | None) -> None:
-    ctx.payload = HOME
-    await on_entry(ctx)
+    await on_entry(ctx, ProvinceHome())
 
 
 # home ----------------------------------------------------------------------------------------------------
@@ -101,8 +107,6 @@ async def on_command(ctx: Context, _argument: str | None) -> None:
 
 @steps.ask("home")
 async def ask_home(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     for key in TASK_DATA:
         ctx.data.pop(key, None)
     counts = await province.count_by_round(ctx.session, province_communes(ctx), VISIBLE)
@@ -110,35 +114,39 @@ async def ask_home(ctx: Context) -> None:
     all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
     lines = [_("🏛 OCOP dossiers at the province — {province}").format(province=ctx.settings.ocop_province)]
     lines.append(_("Not in a round yet: {count}").format(count=working.get(None, 0)))
-    choices = [Choice(_("📥 Not in a round ({count})").format(count=working.get(None, 0)), P + "list:none")]
+    choices = [Choice(_("📥 Not in a round ({count})").format(count=working.get(None, 0)), OpenUnassigned())]
     shown = [r for r in all_rounds if r.status == rounds.OPEN or counts.get(r.id)][:8]
     for found in shown:
         lines.append(round_line(found, ctx.today) + " — " + _("{count} dossiers").format(count=counts.get(found.id, 0)))
         choices.append(
-            Choice(shorten(f"📅 {found.name} ({counts.get(found.id, 0)})", LABEL_MAX), f"{P}list:{found.id}")
+            Choice(shorten(f"📅 {found.name} ({counts.get(found.id, 0)})", LABEL_MAX), OpenList(round=found.id))
         )
     if not all_rounds:
         lines.append(_("No round yet: create this year's rounds under 🗓 Rounds."))
-    choices += [Choice(_("🗓 Rounds"), P + "rounds"), Choice(_("⬅️ Main menu"), P + "menu")]
+    choices += [Choice(_("🗓 Rounds"), OpenRounds()), Choice(_("⬅️ Main menu"), MainMenu())]
     ctx.say("\n".join(lines), choices)
 
 
-@steps.answer("home")
-async def got_home(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "menu":
-        await ctx.finish()
-    elif ctx.payload == P + "rounds":
-        await ctx.goto("rounds")
-    elif ctx.payload == P + "list:none":
-        ctx.data["list"], ctx.data["page"] = "none", 0
-        await ctx.goto("list")
-    elif (round_id := payload_id(ctx.payload, P + "list:")) is not None:
-        ctx.data["list"], ctx.data["page"] = round_id, 0
-        await ctx.goto("list")
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+@steps.on("home", MainMenu)
+async def home_to_menu(ctx: Context, _pressed: MainMenu) -> None:
+    await ctx.finish()
+
+
+@steps.on("home", OpenRounds)
+async def home_to_rounds(ctx: Context, _pressed: OpenRounds) -> None:
+    await ctx.goto("rounds")
+
+
+@steps.on("home", OpenUnassigned)
+async def home_to_unassigned(ctx: Context, _pressed: OpenUnassigned) -> None:
+    ctx.data["list"], ctx.data["page"] = "none", 0
+    await ctx.goto("list")
+
+
+@steps.on("home", OpenList)
+async def home_to_round_list(ctx: Context, pressed: OpenList) -> None:
+    ctx.data["list"], ctx.data["page"] = pressed.round, 0
+    await ctx.goto("list")
 
 
 # One conversation ----------------------------------------------------------------------------------------
@@ -147,14 +155,21 @@ async def got_home(ctx: Context) -> None:
 def joined_flow() -> Flow:
     """The steps of every province module as one flow: a button may lead from a step of one module to a step
     of another (a round's 📂 Dossiers, the round picker's 🗓 Rounds) with the step data kept, and stored
-    conversations name the flow "province" whichever module wrote the step."""
+    conversations name the flow "province" whichever module wrote the step. The province role is checked
+    once, ahead of every question and answer of any part."""
     flow = Flow(FLOW_NAME, first_step=steps.first_step)
+    flow.before(guard)
     for part in (steps, province_dossiers.steps, province_batch.steps, province_rounds.steps, province_council.steps):
-        clash = (set(flow.asks) | set(flow.answers)) & (set(part.asks) | set(part.answers))
+        clash = (set(flow.asks) | flow.steps()) & (set(part.asks) | part.steps())
         if clash:
             raise ValueError(f"province steps defined twice: {sorted(clash)}")
         flow.asks.update(part.asks)
         flow.answers.update(part.answers)
+        flow.on_buttons.update(part.on_buttons)
+        flow.on_texts.update(part.on_texts)
+        flow.on_numbers.update(part.on_numbers)
+        flow.on_files.update(part.on_files)
+        flow.guards += part.guards
         flow.free_text_steps |= part.free_text_steps
         flow.number_steps |= part.number_steps
     return flow
@@ -162,5 +177,5 @@ def joined_flow() -> Flow:
 
 def register(registry: Registry) -> None:
     registry.add_flow(joined_flow())
-    registry.global_payloads[ENTRY_PREFIX] = on_entry
+    registry.on_button(ProvinceEntry)(on_entry)
     registry.commands.setdefault("province", on_command)

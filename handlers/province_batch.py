@@ -18,6 +18,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.callbacks import Button
 from bot.flow import Context, Flow
 from bot.i18n import _
 from bot.messages import Choice
@@ -28,11 +29,9 @@ from handlers.province_common import (
     CHECKABLE,
     FLOW_NAME,
     LABEL_MAX,
-    P,
+    Back,
     back_choice,
     find_round,
-    guard,
-    payload_id,
     province_communes,
     reached_after_deadline,
     record_audit,
@@ -43,6 +42,34 @@ from storage import province, rounds
 from storage.models import Dossier
 
 _S = DossierStatus
+
+
+class Tick(Button, prefix="pv:bt"):
+    """⬜/☑️ one dossier of the batch."""
+
+    dossier: int
+
+
+class PreviousPage(Button, prefix="pv:btp"):
+    pass
+
+
+class NextPage(Button, prefix="pv:btn"):
+    pass
+
+
+class ChooseRound(Button, prefix="pv:btgo"):
+    pass
+
+
+class BatchRound(Button, prefix="pv:btr"):
+    round: int
+
+
+class AcceptBatch(Button, prefix="pv:btyes"):
+    pass
+
+
 steps = Flow(FLOW_NAME, first_step="batch")
 
 
@@ -67,21 +94,19 @@ def _picked(ctx: Context) -> dict[str, int]:
 
 @steps.ask("batch")
 async def ask_batch(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     rows = await _candidates(ctx)
     picked = _picked(ctx)
     page = page_of(rows, int(ctx.data.get("batch_page") or 0))
     choices = [
-        Choice(shorten(("☑️ " if str(d.id) in picked else "⬜ ") + d.product.name, LABEL_MAX), f"{P}bt:{d.id}")
+        Choice(shorten(("☑️ " if str(d.id) in picked else "⬜ ") + d.product.name, LABEL_MAX), Tick(dossier=d.id))
         for d in page.rows
     ]
     if page.number > 0:
-        choices.append(Choice(_("◀ Previous"), P + "btp"))
+        choices.append(Choice(_("◀ Previous"), PreviousPage()))
     if page.number < page.pages - 1:
-        choices.append(Choice(_("Next ▶"), P + "btn"))
+        choices.append(Choice(_("Next ▶"), NextPage()))
     if picked:
-        choices.append(Choice(_("📅 Accept {count} into a round").format(count=len(picked)), P + "btgo"))
+        choices.append(Choice(_("📅 Accept {count} into a round").format(count=len(picked)), ChooseRound()))
     choices.append(back_choice())
     text = _("☑️ Tick the complete dossiers to accept ({position}):").format(position=page.position)
     if not rows:
@@ -89,54 +114,59 @@ async def ask_batch(ctx: Context) -> None:
     ctx.say(text, choices)
 
 
-@steps.answer("batch")
-async def got_batch(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    payload = ctx.payload or ""
-    if payload == P + "back":
-        ctx.data.pop("batch", None)
-        await ctx.goto("list")
-        return
-    if payload in (P + "btp", P + "btn"):
-        ctx.data["batch_page"] = int(ctx.data.get("batch_page") or 0) + (1 if payload == P + "btn" else -1)
-        await ctx.goto("batch")
-        return
-    if payload == P + "btgo":
-        await ctx.goto("batch_round")
-        return
-    dossier_id = payload_id(payload, P + "bt:")
+@steps.on("batch", Back)
+async def batch_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("batch", None)
+    await ctx.goto("list")
+
+
+@steps.on("batch", PreviousPage)
+@steps.on("batch", NextPage)
+async def batch_page(ctx: Context, pressed: PreviousPage | NextPage) -> None:
+    ctx.data["batch_page"] = int(ctx.data.get("batch_page") or 0) + (1 if isinstance(pressed, NextPage) else -1)
+    await ctx.goto("batch")
+
+
+@steps.on("batch", ChooseRound)
+async def batch_choose_round(ctx: Context, _pressed: ChooseRound) -> None:
+    await ctx.goto("batch_round")
+
+
+@steps.on("batch", Tick)
+async def batch_tick(ctx: Context, pressed: Tick) -> None:
     rows = {d.id: d for d in await _candidates(ctx)}
-    if dossier_id is None or dossier_id not in rows:
+    if pressed.dossier not in rows:
         await ctx.reask(_("Please press one of the buttons."))
         return
     picked = _picked(ctx)
-    if str(dossier_id) in picked:
-        picked.pop(str(dossier_id))
+    key = str(pressed.dossier)
+    if key in picked:
+        picked.pop(key)
     else:
-        picked[str(dossier_id)] = rows[dossier_id].version
+        picked[key] = rows[pressed.dossier].version
     ctx.data["batch"] = picked
     await ctx.goto("batch")
 
 
 @steps.ask("batch_round")
 async def ask_batch_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop_province)
     if not open_rounds:
         ctx.say(_("There is no open round. Create one first (🗓 Rounds)."), [back_choice()])
         return
-    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}btr:{r.id}") for r in open_rounds]
+    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), BatchRound(round=r.id)) for r in open_rounds]
     ctx.say("\n".join([_("Which round?"), *(round_line(r, ctx.today) for r in open_rounds)]), [*choices, back_choice()])
 
 
-@steps.answer("batch_round")
-async def got_batch_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    round_id = payload_id(ctx.payload, P + "btr:")
-    found = await find_round(ctx, round_id)
+@steps.on("batch_round", Back)
+@steps.on("batch_confirm", Back)
+async def batch_round_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("batch")
+
+
+@steps.on("batch_round", BatchRound)
+async def batch_round_chosen(ctx: Context, pressed: BatchRound) -> None:
+    found = await find_round(ctx, pressed.round)
     if found is None or found.status != rounds.OPEN:
         await ctx.goto("batch")
         return
@@ -146,8 +176,6 @@ async def got_batch_round(ctx: Context) -> None:
 
 @steps.ask("batch_confirm")
 async def ask_batch_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     found = await find_round(ctx, ctx.data.get("batch_round"))
     if found is None:
         await ctx.goto("batch")
@@ -156,16 +184,14 @@ async def ask_batch_confirm(ctx: Context) -> None:
         _("Accept {count} dossiers as complete into {round}? Each producer is told.").format(
             count=len(_picked(ctx)), round=found.name
         ),
-        [Choice(_("✅ Accept"), P + "btyes"), back_choice()],
+        [Choice(_("✅ Accept"), AcceptBatch()), back_choice()],
     )
 
 
-@steps.answer("batch_confirm")
-async def got_batch_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
+@steps.on("batch_confirm", AcceptBatch)
+async def batch_accept(ctx: Context, _pressed: AcceptBatch) -> None:
     found = await find_round(ctx, ctx.data.get("batch_round"))
-    if ctx.payload != P + "btyes" or found is None or found.status != rounds.OPEN:
+    if found is None or found.status != rounds.OPEN:
         await ctx.goto("batch")
         return
     candidates = {d.id: d for d in await _candidates(ctx)}

@@ -14,23 +14,59 @@ shows of the province's work.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.callbacks import Button
 from bot.communes import communes_of
-from bot.flow import Context
+from bot.flow import Context, Flow
 from bot.i18n import _, format_day, format_number
 from bot.messages import Choice
 from bot.roles import deny, is_province_officer, scope_of
 from bot.rules import DossierStatus, IllegalTransition, check_transition, mandatory_criterion
+from bot.text import has_words
 from storage import audit, certificates, dossiers, province, rounds
 from storage.models import Certificate, CouncilResult, Dossier, Round
 
 FLOW_NAME = "province"
-P = "pv:"  # in-flow buttons
+
+
+# Buttons the province screens share ------------------------------------------------------------------------
+
+
+class ProvinceEntry(Button):
+    """The ways into the province conversation from any message (the main menu, an older message)."""
+
+
+class ProvinceHome(ProvinceEntry, prefix="prov:home"):
+    pass
+
+
+class ProvinceRounds(ProvinceEntry, prefix="prov:rounds"):
+    pass
+
+
+class Back(Button, prefix="pv:back"):
+    pass
+
+
+class OpenRounds(Button, prefix="pv:rounds"):
+    """🗓 Rounds, from the home screen and from a round picker that has no open round."""
+
+
+class OpenUnassigned(Button, prefix="pv:list:none"):
+    """The list of dossiers not in a round yet."""
+
+
+class OpenList(Button, prefix="pv:list"):
+    """The list of one round's dossiers."""
+
+    round: int
+
 
 # The pipeline at the province, as data -------------------------------------------------------------------
 
@@ -78,23 +114,60 @@ def points_text(value: float) -> str:
     return format_number(round(value, 2))
 
 
-def payload_id(payload: str | None, prefix: str) -> int | None:
-    if payload is None or not payload.startswith(prefix):
-        return None
-    tail = payload[len(prefix) :]
-    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
-
-
 def back_choice() -> Choice:
-    return Choice(_("⬅️ Back"), P + "back")
+    return Choice(_("⬅️ Back"), Back())
 
 
 async def guard(ctx: Context) -> bool:
-    """The province role, from the database, on every step; anything else gets the one refusal."""
+    """The province role, from the database, before every question and answer (``Flow.before``) and on the
+    way in; anything else gets the one refusal."""
     if is_province_officer(await scope_of(ctx)):
         return True
     await deny(ctx)
     return False
+
+
+# A typed note (a return for supplement, a correction's reason, a revocation's reason, the council's note) --
+
+NoteTaken = Callable[[Context, str], Awaitable[None]]
+
+
+def note_step(
+    steps: Flow,
+    step: str,
+    *,
+    prompt: Callable[[Context], str],
+    back: Callable[[Context], Awaitable[None]],
+    reason: bool = False,
+) -> Callable[[NoteTaken], NoteTaken]:
+    """A step that asks for a short typed note (⬅️ Back beside it), checks its length and that it has words,
+    and hands the note to the decorated function: one shape for every note and reason the province types."""
+
+    @steps.ask(step, free_text=True)
+    async def ask(ctx: Context) -> None:
+        ctx.say(prompt(ctx), [back_choice()])
+
+    @steps.on(step, Back)
+    async def pressed_back(ctx: Context, _pressed: Back) -> None:
+        await back(ctx)
+
+    def register(taken: NoteTaken) -> NoteTaken:
+        @steps.on_text(step)
+        async def typed(ctx: Context, text: str) -> None:
+            note = text.strip()
+            if NOTE_MIN <= len(note) <= NOTE_MAX and has_words(note):
+                await taken(ctx, note)
+                return
+            hint = (
+                _("Please type a reason of {min} to {max} characters, in words.")
+                if reason
+                else _("Please type a note of {min} to {max} characters, in words.")
+            )
+            await ctx.reask(hint.format(min=NOTE_MIN, max=NOTE_MAX))
+
+        return taken
+
+    return register
 
 
 async def find_round(ctx: Context, round_id: int | None) -> Round | None:

@@ -44,6 +44,7 @@ import asyncio
 import datetime as dt
 
 from bot import council_workbook
+from bot.callbacks import Button
 from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
 from bot.flow import Context, Flow
@@ -70,17 +71,14 @@ from handlers.province_common import (
     FLOW_NAME,
     LABEL_MAX,
     LIST_MAX,
-    NOTE_MAX,
-    NOTE_MIN,
     PROVINCE_STARS,
-    P,
+    Back,
     apply_change,
     back_choice,
     current_dossier,
     find_round,
-    guard,
     not_now,
-    payload_id,
+    note_step,
     points_text,
     record_audit,
     stars_text,
@@ -90,6 +88,54 @@ from storage import certificates, council
 from storage.models import Certificate, CouncilMember, Dossier, Round
 
 _S = DossierStatus
+
+
+# The sheets' screen
+class EditSheet(Button, prefix="pv:m"):
+    member: int
+
+
+class AddMember(Button, prefix="pv:addm"):
+    pass
+
+
+class Workbook(Button, prefix="pv:xlsx"):
+    pass
+
+
+class WorkOut(Button, prefix="pv:result"):
+    pass
+
+
+class MemberRole(Button, prefix="pv:role"):
+    role: str
+
+
+# The mandatory criteria
+class AllPassed(Button, prefix="pv:yes"):
+    pass
+
+
+class OneFailed(Button, prefix="pv:no"):
+    pass
+
+
+class FailedCriterion(Button, prefix="pv:mc"):
+    code: str
+
+
+# Confirmations: the result, the certificate, the revocation
+class Save(Button, prefix="pv:save"):
+    pass
+
+
+class BackToSheets(Button, prefix="pv:again"):
+    pass
+
+
+class Today(Button, prefix="pv:today"):
+    pass
+
 
 # This module's steps of the province conversation; ``handlers.province`` joins them into one flow.
 steps = Flow(FLOW_NAME, first_step="sheets")
@@ -191,8 +237,6 @@ def _outcome_lines(result: Outcome) -> list[str]:
 
 @steps.ask("sheets")
 async def ask_sheets(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     dossier = await current_dossier(ctx)
     if dossier is None or not await _may_score(ctx, dossier):
         return
@@ -209,12 +253,12 @@ async def ask_sheets(ctx: Context) -> None:
     lines += [_sheet_line(m, named.get(m.name)) for m in members]
     if sheets:
         lines += _outcome_lines(outcome(rule_set_by_code(dossier.rule_set), sheets))
-    choices = [Choice(shorten(f"✏️ {m.name}", LABEL_MAX), f"{P}m:{m.id}") for m in members[:LIST_MAX]]
-    choices.append(Choice(_("➕ Add a council member"), P + "addm"))
+    choices = [Choice(shorten(f"✏️ {m.name}", LABEL_MAX), EditSheet(member=m.id)) for m in members[:LIST_MAX]]
+    choices.append(Choice(_("➕ Add a council member"), AddMember()))
     if not _correcting(ctx):
-        choices.append(Choice(_("📥 Excel workbook of the round"), P + "xlsx"))
+        choices.append(Choice(_("📥 Excel workbook of the round"), Workbook()))
     if len(sheets) >= COUNCIL_MIN_SHEETS:
-        choices.append(Choice(_("🧮 Work out the result"), P + "result"))
+        choices.append(Choice(_("🧮 Work out the result"), WorkOut()))
     else:
         lines.append(_("At least {count} sheets are needed for the result.").format(count=COUNCIL_MIN_SHEETS))
     choices.append(back_choice())
@@ -223,7 +267,8 @@ async def ask_sheets(ctx: Context) -> None:
     ctx.ask_file("\n".join(lines), choices)
 
 
-async def _workbook_template(ctx: Context) -> None:
+@steps.on("sheets", Workbook)
+async def _workbook_template(ctx: Context, _pressed: Workbook) -> None:
     current = await _round_of_current(ctx)
     if current is None:
         return
@@ -245,6 +290,7 @@ async def _workbook_template(ctx: Context) -> None:
     await ctx.goto("sheets")
 
 
+@steps.on_file("sheets")
 async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
     current = await _round_of_current(ctx)
     if current is None or _correcting(ctx):
@@ -271,38 +317,44 @@ async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
     await ctx.goto("sheets")
 
 
-@steps.answer("sheets")
-async def got_sheets(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if isinstance(ctx.received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, ctx.received))
-        return
-    if isinstance(ctx.received, ReceivedFile):
-        await _workbook_import(ctx, ctx.received)
-        return
-    if ctx.payload == P + "xlsx":
-        await _workbook_template(ctx)
-        return
-    if ctx.payload == P + "back":
-        for key in ("score", "member_id", "correct"):
-            ctx.data.pop(key, None)
-        await ctx.goto("dossier")
-        return
-    if ctx.payload == P + "addm":
-        await ctx.goto("member_name")
-        return
-    if ctx.payload == P + "result":
-        ctx.data["score"] = {}
-        await ctx.goto("mandatory")
-        return
-    member_id = payload_id(ctx.payload, P + "m:")
-    if member_id is None:
-        await ctx.reask(_("Please press one of the buttons."))
-        return
-    ctx.data["member_id"] = member_id
+@steps.on("sheets", Back)
+async def sheets_back(ctx: Context, _pressed: Back) -> None:
+    for key in ("score", "member_id", "correct"):
+        ctx.data.pop(key, None)
+    await ctx.goto("dossier")
+
+
+@steps.on("sheets", AddMember)
+async def sheets_add_member(ctx: Context, _pressed: AddMember) -> None:
+    await ctx.goto("member_name")
+
+
+@steps.on("sheets", WorkOut)
+async def sheets_work_out(ctx: Context, _pressed: WorkOut) -> None:
+    ctx.data["score"] = {}
+    await ctx.goto("mandatory")
+
+
+@steps.on("sheets", EditSheet)
+async def sheets_edit(ctx: Context, pressed: EditSheet) -> None:
+    ctx.data["member_id"] = pressed.member
     ctx.data["sheet"] = {}
     await ctx.goto("sheet_a")
+
+
+FILE_STEPS = frozenset({"sheets", "decision_upload"})
+
+
+@steps.before
+async def refused_file(ctx: Context) -> bool:
+    """A file the checks refused (too large, not a document), sent where a file is asked for: why, and the
+    question again."""
+    refused = ctx.received
+    if not isinstance(refused, RejectedFile) or ctx.state.step not in FILE_STEPS:
+        return True
+    ctx.received = None  # answered once: the question asked again must not answer it a second time
+    await ctx.reask(rejected_text(ctx, refused))
+    return False
 
 
 async def _round_of_current(ctx: Context) -> tuple[Dossier, Round] | None:
@@ -315,19 +367,17 @@ async def _round_of_current(ctx: Context) -> tuple[Dossier, Round] | None:
 
 @steps.ask("member_name", free_text=True)
 async def ask_member_name(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.say(_("The council member's full name, for example Nguyễn Văn An:"), [back_choice()])
 
 
-@steps.answer("member_name")
-async def got_member_name(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("sheets")
-        return
-    name = tidy(ctx.text)
+@steps.on("member_name", Back)
+async def member_name_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("sheets")
+
+
+@steps.on_text("member_name")
+async def got_member_name(ctx: Context, text: str) -> None:
+    name = tidy(text)
     if not (MEMBER_NAME_MIN <= len(name) <= MEMBER_NAME_MAX) or not has_words(name):
         await ctx.reask(
             _("Please type a name of {min} to {max} characters.").format(min=MEMBER_NAME_MIN, max=MEMBER_NAME_MAX)
@@ -339,23 +389,21 @@ async def got_member_name(ctx: Context) -> None:
 
 @steps.ask("member_role")
 async def ask_member_role(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    choices = [Choice(label(COUNCIL_ROLES, code), f"{P}role:{code}") for code in COUNCIL_ROLES]
+    choices = [Choice(label(COUNCIL_ROLES, code), MemberRole(role=code)) for code in COUNCIL_ROLES]
     ctx.say(
         _("{name}: which role in the council?").format(name=ctx.data.get("member_name", "")),
         [*choices, back_choice()],
     )
 
 
-@steps.answer("member_role")
-async def got_member_role(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("member_name")
-        return
-    role = (ctx.payload or "").removeprefix(P + "role:")
+@steps.on("member_role", Back)
+async def member_role_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("member_name")
+
+
+@steps.on("member_role", MemberRole)
+async def got_member_role(ctx: Context, pressed: MemberRole) -> None:
+    role = pressed.role
     name = ctx.data.get("member_name")
     if role not in COUNCIL_ROLES or not isinstance(name, str):
         await ctx.reask(_("Please press one of the buttons."))
@@ -393,8 +441,6 @@ async def _sheet_member(ctx: Context) -> tuple[Dossier, CouncilMember] | None:
 
 
 async def _ask_part(ctx: Context, part: str) -> None:
-    if not await guard(ctx):
-        return
     found = await _sheet_member(ctx)
     if found is None:
         return
@@ -407,19 +453,13 @@ async def _ask_part(ctx: Context, part: str) -> None:
     )
 
 
-async def _got_part(ctx: Context, part: str, next_step: str | None) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("sheet", None)
-        await ctx.goto("sheets")
-        return
+async def _got_part(ctx: Context, text: str, part: str, next_step: str | None) -> None:
     found = await _sheet_member(ctx)
     if found is None:
         return
     dossier, member = found
     try:
-        value = parse_points(ctx.text, _part_max(dossier, part))
+        value = parse_points(text, _part_max(dossier, part))
     except ValueError as error:
         await ctx.reask(str(error))
         return
@@ -456,14 +496,22 @@ async def _got_part(ctx: Context, part: str, next_step: str | None) -> None:
     await ctx.goto("sheets")
 
 
+@steps.on("sheet_a", Back)
+@steps.on("sheet_b", Back)
+@steps.on("sheet_c", Back)
+async def sheet_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("sheet", None)
+    await ctx.goto("sheets")
+
+
 @steps.ask("sheet_a", number=True)
 async def ask_sheet_a(ctx: Context) -> None:
     await _ask_part(ctx, "A")
 
 
-@steps.answer("sheet_a")
-async def got_sheet_a(ctx: Context) -> None:
-    await _got_part(ctx, "A", "sheet_b")
+@steps.on_text("sheet_a")
+async def got_sheet_a(ctx: Context, text: str) -> None:
+    await _got_part(ctx, text, "A", "sheet_b")
 
 
 @steps.ask("sheet_b", number=True)
@@ -471,9 +519,9 @@ async def ask_sheet_b(ctx: Context) -> None:
     await _ask_part(ctx, "B")
 
 
-@steps.answer("sheet_b")
-async def got_sheet_b(ctx: Context) -> None:
-    await _got_part(ctx, "B", "sheet_c")
+@steps.on_text("sheet_b")
+async def got_sheet_b(ctx: Context, text: str) -> None:
+    await _got_part(ctx, text, "B", "sheet_c")
 
 
 @steps.ask("sheet_c", number=True)
@@ -481,9 +529,9 @@ async def ask_sheet_c(ctx: Context) -> None:
     await _ask_part(ctx, "C")
 
 
-@steps.answer("sheet_c")
-async def got_sheet_c(ctx: Context) -> None:
-    await _got_part(ctx, "C", None)
+@steps.on_text("sheet_c")
+async def got_sheet_c(ctx: Context, text: str) -> None:
+    await _got_part(ctx, text, "C", None)
 
 
 # Mandatory criteria -------------------------------------------------------------------------------------
@@ -491,51 +539,46 @@ async def got_sheet_c(ctx: Context) -> None:
 
 @steps.ask("mandatory")
 async def ask_mandatory(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.say(
         _("Did the product pass every mandatory criterion?"),
-        [Choice(_("✅ Yes, all passed"), P + "yes"), Choice(_("❌ No, one failed"), P + "no"), back_choice()],
+        [Choice(_("✅ Yes, all passed"), AllPassed()), Choice(_("❌ No, one failed"), OneFailed()), back_choice()],
     )
 
 
-@steps.answer("mandatory")
-async def got_mandatory(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("sheets")
-        return
-    if ctx.payload not in (P + "yes", P + "no"):
-        await ctx.reask(_("Please press Yes or No."))
-        return
-    ok = ctx.payload == P + "yes"
+@steps.on("mandatory", Back)
+async def mandatory_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("sheets")
+
+
+@steps.on("mandatory", AllPassed)
+@steps.on("mandatory", OneFailed)
+async def got_mandatory(ctx: Context, pressed: AllPassed | OneFailed) -> None:
+    ok = isinstance(pressed, AllPassed)
     ctx.data["score"] = {"ok": ok}
     await ctx.goto("score_confirm" if ok else "mandatory_which")
 
 
 @steps.ask("mandatory_which")
 async def ask_mandatory_which(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
-    choices = [Choice(shorten(c.label, LABEL_MAX), f"{P}mc:{c.code}") for c in mandatory_criteria(dossier.rule_set)]
+    criteria = mandatory_criteria(dossier.rule_set)
+    choices = [Choice(shorten(c.label, LABEL_MAX), FailedCriterion(code=c.code)) for c in criteria]
     ctx.say(_("Which mandatory criterion failed?"), [*choices, back_choice()])
 
 
-@steps.answer("mandatory_which")
-async def got_mandatory_which(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("mandatory")
-        return
+@steps.on("mandatory_which", Back)
+async def mandatory_which_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("mandatory")
+
+
+@steps.on("mandatory_which", FailedCriterion)
+async def got_mandatory_which(ctx: Context, pressed: FailedCriterion) -> None:
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
-    code = (ctx.payload or "").removeprefix(P + "mc:")
+    code = pressed.code
     if code not in {c.code for c in mandatory_criteria(dossier.rule_set)}:
         await ctx.reask(_("Please press one of the buttons."))
         return
@@ -543,32 +586,19 @@ async def got_mandatory_which(ctx: Context) -> None:
     await ctx.goto("mandatory_note")
 
 
-@steps.ask("mandatory_note", free_text=True)
-async def ask_mandatory_note(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
+def _mandatory_note_prompt(ctx: Context) -> str:
     found = mandatory_criterion((ctx.data.get("score") or {}).get("criterion"))
-    ctx.say(
-        _("{criterion}: the council's note (what was found; the producer will read it):").format(
-            criterion=found.label if found else ""
-        ),
-        [back_choice()],
+    return _("{criterion}: the council's note (what was found; the producer will read it):").format(
+        criterion=found.label if found else ""
     )
 
 
-@steps.answer("mandatory_note")
-async def got_mandatory_note(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("mandatory_which")
-        return
-    note = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(note) <= NOTE_MAX) or not has_words(note):
-        await ctx.reask(
-            _("Please type a note of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
-        )
-        return
+async def _to_mandatory_which(ctx: Context) -> None:
+    await ctx.goto("mandatory_which")
+
+
+@note_step(steps, "mandatory_note", prompt=_mandatory_note_prompt, back=_to_mandatory_which)
+async def got_mandatory_note(ctx: Context, note: str) -> None:
     score = dict(ctx.data.get("score") or {})
     score["note"] = note
     ctx.data["score"] = score
@@ -609,8 +639,6 @@ async def _computed(ctx: Context) -> tuple[Dossier, Outcome, tuple[bool, str | N
 
 @steps.ask("score_confirm")
 async def ask_score_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     computed = await _computed(ctx)
     if computed is None:
         return
@@ -628,26 +656,25 @@ async def ask_score_confirm(ctx: Context) -> None:
     lines.append(_("Save this result?"))
     ctx.say(
         "\n".join(lines),
-        [Choice(_("💾 Save"), P + "save"), Choice(_("📝 Back to the sheets"), P + "again"), back_choice()],
+        [Choice(_("💾 Save"), Save()), Choice(_("📝 Back to the sheets"), BackToSheets()), back_choice()],
     )
 
 
-@steps.answer("score_confirm")
-async def got_score_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        for key in ("score", "correct"):
-            ctx.data.pop(key, None)
-        await ctx.goto("dossier")
-        return
-    if ctx.payload == P + "again":
-        ctx.data["score"] = {}
-        await ctx.goto("sheets")
-        return
-    if ctx.payload != P + "save":
-        await ctx.reask(_("Please press one of the buttons."))
-        return
+@steps.on("score_confirm", Back)
+async def score_confirm_back(ctx: Context, _pressed: Back) -> None:
+    for key in ("score", "correct"):
+        ctx.data.pop(key, None)
+    await ctx.goto("dossier")
+
+
+@steps.on("score_confirm", BackToSheets)
+async def score_again(ctx: Context, _pressed: BackToSheets) -> None:
+    ctx.data["score"] = {}
+    await ctx.goto("sheets")
+
+
+@steps.on("score_confirm", Save)
+async def got_score_confirm(ctx: Context, _pressed: Save) -> None:
     computed = await _computed(ctx)
     if computed is None:
         return
@@ -711,29 +738,18 @@ async def _save_result(
 # Correction of a saved result ---------------------------------------------------------------------------
 
 
-@steps.ask("correct_reason", free_text=True)
-async def ask_correct_reason(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    ctx.say(
-        _("Why is the saved result corrected? The reason is kept in the audit log with both results."),
-        [back_choice()],
-    )
+async def _to_dossier(ctx: Context) -> None:
+    await ctx.goto("dossier")
 
 
-@steps.answer("correct_reason")
-async def got_correct_reason(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("dossier")
-        return
-    reason = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(reason) <= NOTE_MAX) or not has_words(reason):
-        await ctx.reask(
-            _("Please type a reason of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
-        )
-        return
+@note_step(
+    steps,
+    "correct_reason",
+    prompt=lambda ctx: _("Why is the saved result corrected? The reason is kept in the audit log with both results."),
+    back=_to_dossier,
+    reason=True,
+)
+async def got_correct_reason(ctx: Context, reason: str) -> None:
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -762,20 +778,19 @@ async def _certificate_stars(ctx: Context, dossier: Dossier) -> int | None:
 
 @steps.ask("cert_no", number=True)
 async def ask_cert_no(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.say(_("The number of the decision, for example 1234/QĐ-UBND:"), [back_choice()])
 
 
-@steps.answer("cert_no")
-async def got_cert_no(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("cert", None)
-        await ctx.goto("dossier")
-        return
-    number = tidy(ctx.text)
+@steps.on("cert_no", Back)
+@steps.on("cert_confirm", Back)
+async def certificate_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("cert", None)
+    await ctx.goto("dossier")
+
+
+@steps.on_text("cert_no")
+async def got_cert_no(ctx: Context, text: str) -> None:
+    number = tidy(text)
     if not number or len(number) > DECISION_MAX or not any(ch.isdigit() for ch in number):
         await ctx.reask(_("Please type the decision number with its digits, for example 1234/QĐ-UBND."))
         return
@@ -785,29 +800,33 @@ async def got_cert_no(ctx: Context) -> None:
 
 @steps.ask("cert_date", free_text=True)
 async def ask_cert_date(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.say(
         _("The date of the decision (day/month/year, for example {example}):").format(example=format_day(ctx.today)),
-        [Choice(_("📅 Today, {day}").format(day=format_day(ctx.today)), P + "today"), back_choice()],
+        [Choice(_("📅 Today, {day}").format(day=format_day(ctx.today)), Today()), back_choice()],
     )
 
 
-@steps.answer("cert_date")
-async def got_cert_date(ctx: Context) -> None:
-    if not await guard(ctx):
+@steps.on("cert_date", Back)
+async def cert_date_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("cert_no")
+
+
+@steps.on("cert_date", Today)
+async def cert_date_today(ctx: Context, _pressed: Today) -> None:
+    await _decision_day(ctx, ctx.today)
+
+
+@steps.on_text("cert_date")
+async def got_cert_date(ctx: Context, text: str) -> None:
+    try:
+        day = parse_day(text, ctx.today, When.NOT_FUTURE)
+    except BadDate as error:
+        await ctx.reask(error.hint)
         return
-    if ctx.payload == P + "back":
-        await ctx.goto("cert_no")
-        return
-    if ctx.payload == P + "today":
-        day = ctx.today
-    else:
-        try:
-            day = parse_day(ctx.text, ctx.today, When.NOT_FUTURE)
-        except BadDate as error:
-            await ctx.reask(error.hint)
-            return
+    await _decision_day(ctx, day)
+
+
+async def _decision_day(ctx: Context, day: dt.date) -> None:
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -840,8 +859,6 @@ def _cert_values(ctx: Context) -> tuple[str, dt.date] | None:
 
 @steps.ask("cert_confirm")
 async def ask_cert_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -863,21 +880,12 @@ async def ask_cert_confirm(ctx: Context) -> None:
             issued=format_day(issued),
             expires=format_day(certificate_expiry(issued)),
         ),
-        [Choice(_("💾 Save"), P + "save"), back_choice()],
+        [Choice(_("💾 Save"), Save()), back_choice()],
     )
 
 
-@steps.answer("cert_confirm")
-async def got_cert_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("cert", None)
-        await ctx.goto("dossier")
-        return
-    if ctx.payload != P + "save":
-        await ctx.reask(_("Please press one of the buttons."))
-        return
+@steps.on("cert_confirm", Save)
+async def got_cert_confirm(ctx: Context, _pressed: Save) -> None:
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -944,23 +952,22 @@ async def _certificate_of(ctx: Context) -> tuple[Dossier, Certificate] | None:
 
 @steps.ask("decision_upload")
 async def ask_decision_upload(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.ask_file(_("Send the scan of the signed decision (PDF, or a photo of each page as JPEG/PNG)."), [back_choice()])
 
 
-@steps.answer("decision_upload")
-async def got_decision_upload(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("dossier")
-        return
-    if isinstance(ctx.received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, ctx.received))
-        return
-    received = ctx.received
-    if not isinstance(received, ReceivedFile) or received.mime not in DECISION_TYPES:
+@steps.on("decision_upload", Back)
+async def decision_upload_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("dossier")
+
+
+@steps.on_text("decision_upload")
+async def decision_as_text(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please send the decision as a PDF file (or a JPEG/PNG photo)."))
+
+
+@steps.on_file("decision_upload")
+async def got_decision_upload(ctx: Context, received: ReceivedFile) -> None:
+    if received.mime not in DECISION_TYPES:
         await ctx.reask(_("Please send the decision as a PDF file (or a JPEG/PNG photo)."))
         return
     found = await _certificate_of(ctx)
@@ -1004,35 +1011,25 @@ async def _valid_certificate(ctx: Context, dossier: Dossier) -> Certificate | No
     return certificate if certificate is not None and certificate.status == certificates.VALID else None
 
 
-@steps.ask("revoke_reason", free_text=True)
-async def ask_revoke_reason(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    ctx.say(_("Why is the certificate revoked? The producer will read this reason."), [back_choice()])
+async def _revoke_back(ctx: Context) -> None:
+    ctx.data.pop("revoke", None)
+    await ctx.goto("dossier")
 
 
-@steps.answer("revoke_reason")
-async def got_revoke_reason(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("revoke", None)
-        await ctx.goto("dossier")
-        return
-    reason = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(reason) <= NOTE_MAX) or not has_words(reason):
-        await ctx.reask(
-            _("Please type a reason of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
-        )
-        return
+@note_step(
+    steps,
+    "revoke_reason",
+    prompt=lambda ctx: _("Why is the certificate revoked? The producer will read this reason."),
+    back=_revoke_back,
+    reason=True,
+)
+async def got_revoke_reason(ctx: Context, reason: str) -> None:
     ctx.data["revoke"] = reason
     await ctx.goto("revoke_confirm")
 
 
 @steps.ask("revoke_confirm")
 async def ask_revoke_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -1044,21 +1041,17 @@ async def ask_revoke_confirm(ctx: Context) -> None:
         _("Revoke certificate {number} of {product}?\nReason: {reason}").format(
             number=certificate.decision_no, product=dossier.product.name, reason=ctx.data.get("revoke", "")
         ),
-        [Choice(_("⛔ Revoke"), P + "save"), back_choice()],
+        [Choice(_("⛔ Revoke"), Save()), back_choice()],
     )
 
 
-@steps.answer("revoke_confirm")
-async def got_revoke_confirm(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("revoke", None)
-        await ctx.goto("dossier")
-        return
-    if ctx.payload != P + "save":
-        await ctx.reask(_("Please press one of the buttons."))
-        return
+@steps.on("revoke_confirm", Back)
+async def revoke_confirm_back(ctx: Context, _pressed: Back) -> None:
+    await _revoke_back(ctx)
+
+
+@steps.on("revoke_confirm", Save)
+async def got_revoke_confirm(ctx: Context, _pressed: Save) -> None:
     dossier = await current_dossier(ctx)
     reason = ctx.data.get("revoke")
     if dossier is None:

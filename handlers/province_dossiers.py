@@ -29,7 +29,11 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from bot import office_jobs
+from bot.callbacks import Button
 from bot.communes import commune_by_code
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
@@ -37,7 +41,7 @@ from bot.messages import Choice
 from bot.paging import nav_choices, page_of
 from bot.roles import deny
 from bot.rules import DossierStatus
-from bot.text import has_words, shorten
+from bot.text import shorten
 from handlers.dossier import case_label, item_done, item_label, progress_line, status_label
 from handlers.dossier_changes import PROVINCE, changes_since_last_look
 from handlers.province_common import (
@@ -47,22 +51,20 @@ from handlers.province_common import (
     FLOW_NAME,
     LABEL_MAX,
     LIST_MAX,
-    NOTE_MAX,
-    NOTE_MIN,
     PROVINCE_STARS,
     ROUND_ASSIGNABLE,
     VISIBLE,
     WORKING,
-    P,
+    Back,
+    OpenRounds,
     apply_change,
     back_choice,
     changed_meanwhile,
     current_dossier,
     dossier_facts,
     find_round,
-    guard,
     not_now,
-    payload_id,
+    note_step,
     province_communes,
     reached_after_deadline,
     record_audit,
@@ -77,6 +79,84 @@ from storage.models import Dossier, Round
 
 _S = DossierStatus
 
+
+# The list's buttons
+class OpenDossier(Button, prefix="pv:d"):
+    dossier: int
+
+
+class ListPage(Button, prefix="pv:pg"):
+    page: int
+
+
+class StartBatch(Button, prefix="pv:batch"):
+    pass
+
+
+# The dossier screen's buttons: what its status allows (``_dossier_choices``)
+class DownloadFiles(Button, prefix="pv:files"):
+    pass
+
+
+class Accept(Button, prefix="pv:accept"):
+    pass
+
+
+class ReturnForSupplement(Button, prefix="pv:return"):
+    pass
+
+
+class AssignRound(Button, prefix="pv:round"):
+    pass
+
+
+class EnterSheets(Button, prefix="pv:score"):
+    pass
+
+
+class CorrectResult(Button, prefix="pv:correct"):
+    pass
+
+
+class IssueCertificate(Button, prefix="pv:cert"):
+    pass
+
+
+class CentralGranted(Button, prefix="pv:c5"):
+    pass
+
+
+class UploadDecision(Button, prefix="pv:upload"):
+    pass
+
+
+class SendDecision(Button, prefix="pv:decision"):
+    pass
+
+
+class SendQr(Button, prefix="pv:qr"):
+    pass
+
+
+class Revoke(Button, prefix="pv:revoke"):
+    pass
+
+
+# The round picker and the late dossier's question
+class PickRound(Button, prefix="pv:r"):
+    round: int
+
+
+class TakeLate(Button, prefix="pv:late_yes"):
+    pass
+
+
+class OtherRound(Button, prefix="pv:late_other"):
+    pass
+
+
+B = TypeVar("B", bound=Button)
+
 # This module's steps of the province conversation; ``handlers.province`` joins them into one flow.
 steps = Flow(FLOW_NAME, first_step="list")
 
@@ -86,8 +166,6 @@ steps = Flow(FLOW_NAME, first_step="list")
 
 @steps.ask("list")
 async def ask_list(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     which = ctx.data.get("list")
     if which == "none":
         rows = await province.dossiers_at_province(
@@ -120,35 +198,35 @@ async def ask_list(ctx: Context) -> None:
         # Product, producer and commune: two products of one name are told apart.
         parts = (dossier.product.name, owner.name if owner else "", commune.name if commune else "")
         lines.append("• " + " — ".join(part for part in parts if part))
-    choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), f"{P}d:{d.id}") for d in page.rows]
-    choices += nav_choices(page, P + "pg:")
+    choices = [Choice(shorten(f"📂 {d.product.name}", LABEL_MAX), OpenDossier(dossier=d.id)) for d in page.rows]
+    choices += nav_choices(page, ListPage.prefix + ":")
     if sum(1 for d in rows if _S(d.status) in CHECKABLE) > 1:
-        choices.append(Choice(_("☑️ Accept several into a round"), P + "batch"))
+        choices.append(Choice(_("☑️ Accept several into a round"), StartBatch()))
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
 
-@steps.answer("list")
-async def got_list(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("page", None)
-        await ctx.goto("round" if isinstance(ctx.data.get("round_id"), int) else "home")
-        return
-    if (page := payload_id(ctx.payload, P + "pg:")) is not None:
-        ctx.data["page"] = page
-        await ctx.goto("list")
-        return
-    if ctx.payload == P + "batch":
-        ctx.data.update(batch={}, batch_page=0)
-        await ctx.goto("batch")
-        return
-    dossier_id = payload_id(ctx.payload, P + "d:")
-    if dossier_id is None:
-        await ctx.reask(_("Please press one of the buttons."))
-        return
-    ctx.data["dossier_id"] = dossier_id
+@steps.on("list", Back)
+async def list_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("page", None)
+    await ctx.goto("round" if isinstance(ctx.data.get("round_id"), int) else "home")
+
+
+@steps.on("list", ListPage)
+async def list_page(ctx: Context, pressed: ListPage) -> None:
+    ctx.data["page"] = pressed.page
+    await ctx.goto("list")
+
+
+@steps.on("list", StartBatch)
+async def list_batch(ctx: Context, _pressed: StartBatch) -> None:
+    ctx.data.update(batch={}, batch_page=0)
+    await ctx.goto("batch")
+
+
+@steps.on("list", OpenDossier)
+async def list_open(ctx: Context, pressed: OpenDossier) -> None:
+    ctx.data["dossier_id"] = pressed.dossier
     ctx.data.pop("version", None)
     ctx.data["send_files"] = True
     await ctx.goto("dossier")
@@ -186,41 +264,39 @@ async def _dossier_choices(ctx: Context, dossier: Dossier) -> list[Choice]:
     choices: list[Choice] = []
     files = sum(len(item.files) for item in dossier.items)
     if files:
-        choices.append(Choice(_("📦 Download the dossier (ZIP, {count} files)").format(count=files), P + "files"))
+        choices.append(Choice(_("📦 Download the dossier (ZIP, {count} files)").format(count=files), DownloadFiles()))
     if status in CHECKABLE:
-        choices.append(Choice(_("✅ Complete: schedule for the council"), P + "accept"))
-        choices.append(Choice(_("↩️ Return for supplement"), P + "return"))
+        choices.append(Choice(_("✅ Complete: schedule for the council"), Accept()))
+        choices.append(Choice(_("↩️ Return for supplement"), ReturnForSupplement()))
     if status in ROUND_ASSIGNABLE:
         label = _("📅 Assign a round") if dossier.round_id is None else _("📅 Change the round")
-        choices.append(Choice(label, P + "round"))
+        choices.append(Choice(label, AssignRound()))
     if status is _S.SCHEDULED:
-        choices.append(Choice(_("🏅 Council sheets and result"), P + "score"))
+        choices.append(Choice(_("🏅 Council sheets and result"), EnterSheets()))
     if status in (_S.SCORED, _S.PROPOSED_5):
         result = await certificates.result_of(ctx.session, dossier.id)
         if status is _S.PROPOSED_5:
-            choices.append(Choice(_("🏛 Central level granted 5★"), P + "c5"))
-            choices.append(Choice(_("📜 5★ not granted: issue 4★"), P + "cert"))
+            choices.append(Choice(_("🏛 Central level granted 5★"), CentralGranted()))
+            choices.append(Choice(_("📜 5★ not granted: issue 4★"), IssueCertificate()))
         elif result is not None and result.stars in PROVINCE_STARS:
-            choices.append(Choice(_("📜 Issue the certificate"), P + "cert"))
+            choices.append(Choice(_("📜 Issue the certificate"), IssueCertificate()))
     if status in (_S.SCORED, _S.NOT_RATED, _S.PROPOSED_5):
-        choices.append(Choice(_("✏️ Correct the result"), P + "correct"))
+        choices.append(Choice(_("✏️ Correct the result"), CorrectResult()))
     if status in CERTIFIED.values():
         certificate = await certificates.certificate_of_dossier(ctx.session, dossier.id)
         if certificate is not None:
-            choices.append(Choice(_("📄 Upload the signed decision (PDF)"), P + "upload"))
+            choices.append(Choice(_("📄 Upload the signed decision (PDF)"), UploadDecision()))
             if certificate.decision_file_id is not None:
-                choices.append(Choice(_("📄 The signed decision"), P + "decision"))
-            choices.append(Choice(_("🔳 QR code for the label"), P + "qr"))
+                choices.append(Choice(_("📄 The signed decision"), SendDecision()))
+            choices.append(Choice(_("🔳 QR code for the label"), SendQr()))
         if certificate is not None and certificate.status == certificates.VALID:
-            choices.append(Choice(_("⛔ Revoke the certificate"), P + "revoke"))
+            choices.append(Choice(_("⛔ Revoke the certificate"), Revoke()))
     choices.append(back_choice())
     return choices
 
 
 @steps.ask("dossier")
 async def ask_dossier(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -240,64 +316,106 @@ async def ask_dossier(ctx: Context) -> None:
     ctx.say(_dossier_text(ctx, dossier, facts, producer_line), await _dossier_choices(ctx, dossier))
 
 
-@steps.answer("dossier")
-async def got_dossier(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    payload = ctx.payload
-    if payload == P + "back":
-        await ctx.goto("list" if ctx.data.get("list") is not None else "home")
-        return
-    dossier = await current_dossier(ctx)
-    if dossier is None:
-        return
-    if dossier.version != ctx.data.get("version"):
-        await changed_meanwhile(ctx)
-        return
-    if payload == P + "files":
-        office_jobs.start_dossier_zip(
-            detached_sessions(ctx.session),
-            files_root=ctx.files.root,
-            user_id=ctx.user.id,
-            locale=ctx.user.locale,
-            dossier_id=dossier.id,
-            communes=None,
-        )
-        ctx.say(_("⏳ Packing the dossier's files into one ZIP. It arrives here in a moment."))
-        await ctx.goto("dossier")
-    elif payload == P + "accept":
-        await _accept(ctx, dossier)
-    elif payload == P + "return":
-        await ctx.goto("return_note")
-    elif payload == P + "round":
-        ctx.data["then"] = "assign"
-        await ctx.goto("round_pick")
-    elif payload == P + "score":
-        ctx.data["score"] = {}
-        ctx.data.pop("correct", None)
-        await ctx.goto("sheets")
-    elif payload == P + "correct":
-        await ctx.goto("correct_reason")
-    elif payload == P + "cert":
-        ctx.data["cert"] = {}
-        await ctx.goto("cert_no")
-    elif payload == P + "c5":
-        ctx.data["cert"] = {"central": True}
-        await ctx.goto("cert_no")
-    elif payload == P + "upload":
-        await ctx.goto("decision_upload")
-    elif payload in (P + "decision", P + "qr"):
-        await send_certificate_extra(ctx, dossier, payload.removeprefix(P))
-        await ctx.goto("dossier")
-    elif payload == P + "revoke":
-        await ctx.goto("revoke_reason")
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+@steps.on("dossier", Back)
+async def dossier_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("list" if ctx.data.get("list") is not None else "home")
+
+
+def _on_dossier(button: type[B]) -> Callable[[Callable[[Context, Dossier], Awaitable[None]]], Any]:
+    """A button of the dossier's screen: the action gets the dossier, reloaded, and only while it is still the
+    version the screen showed (otherwise the officer sees it as it is now)."""
+
+    def register(action: Callable[[Context, Dossier], Awaitable[None]]) -> Any:
+        @steps.on("dossier", button)
+        async def handler(ctx: Context, _pressed: B) -> None:
+            dossier = await current_dossier(ctx)
+            if dossier is None:
+                return
+            if dossier.version != ctx.data.get("version"):
+                await changed_meanwhile(ctx)
+                return
+            await action(ctx, dossier)
+
+        return action
+
+    return register
+
+
+@_on_dossier(DownloadFiles)
+async def download_files(ctx: Context, dossier: Dossier) -> None:
+    office_jobs.start_dossier_zip(
+        detached_sessions(ctx.session),
+        files_root=ctx.files.root,
+        user_id=ctx.user.id,
+        locale=ctx.user.locale,
+        dossier_id=dossier.id,
+        communes=None,
+    )
+    ctx.say(_("⏳ Packing the dossier's files into one ZIP. It arrives here in a moment."))
+    await ctx.goto("dossier")
+
+
+@_on_dossier(ReturnForSupplement)
+async def to_return_note(ctx: Context, _dossier: Dossier) -> None:
+    await ctx.goto("return_note")
+
+
+@_on_dossier(AssignRound)
+async def to_round_pick(ctx: Context, _dossier: Dossier) -> None:
+    ctx.data["then"] = "assign"
+    await ctx.goto("round_pick")
+
+
+@_on_dossier(EnterSheets)
+async def to_sheets(ctx: Context, _dossier: Dossier) -> None:
+    ctx.data["score"] = {}
+    ctx.data.pop("correct", None)
+    await ctx.goto("sheets")
+
+
+@_on_dossier(CorrectResult)
+async def to_correct_reason(ctx: Context, _dossier: Dossier) -> None:
+    await ctx.goto("correct_reason")
+
+
+@_on_dossier(IssueCertificate)
+async def to_certificate(ctx: Context, _dossier: Dossier) -> None:
+    ctx.data["cert"] = {}
+    await ctx.goto("cert_no")
+
+
+@_on_dossier(CentralGranted)
+async def to_central_certificate(ctx: Context, _dossier: Dossier) -> None:
+    ctx.data["cert"] = {"central": True}
+    await ctx.goto("cert_no")
+
+
+@_on_dossier(UploadDecision)
+async def to_decision_upload(ctx: Context, _dossier: Dossier) -> None:
+    await ctx.goto("decision_upload")
+
+
+@_on_dossier(SendDecision)
+async def send_decision_copy(ctx: Context, dossier: Dossier) -> None:
+    await send_certificate_extra(ctx, dossier, "decision")
+    await ctx.goto("dossier")
+
+
+@_on_dossier(SendQr)
+async def send_qr_code(ctx: Context, dossier: Dossier) -> None:
+    await send_certificate_extra(ctx, dossier, "qr")
+    await ctx.goto("dossier")
+
+
+@_on_dossier(Revoke)
+async def to_revoke_reason(ctx: Context, _dossier: Dossier) -> None:
+    await ctx.goto("revoke_reason")
 
 
 # Completeness --------------------------------------------------------------------------------------------
 
 
+@_on_dossier(Accept)
 async def _accept(ctx: Context, dossier: Dossier) -> None:
     found = await find_round(ctx, dossier.round_id)
     if found is None or found.status != rounds.OPEN:
@@ -333,37 +451,33 @@ async def _schedule(ctx: Context, dossier: Dossier, found: Round) -> None:
 
 @steps.ask("round_pick")
 async def ask_round_pick(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop_province)
     if not open_rounds:
         ctx.say(
             _("There is no open round. Create one first (🗓 Rounds)."),
-            [Choice(_("🗓 Rounds"), P + "rounds"), back_choice()],
+            [Choice(_("🗓 Rounds"), OpenRounds()), back_choice()],
         )
         return
     lines = [_("Which round?")] + [round_line(r, ctx.today) for r in open_rounds]
-    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}r:{r.id}") for r in open_rounds[:LIST_MAX]]
+    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), PickRound(round=r.id)) for r in open_rounds[:LIST_MAX]]
     ctx.say("\n".join(lines), [*choices, back_choice()])
 
 
-@steps.answer("round_pick")
-async def got_round_pick(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        ctx.data.pop("then", None)
-        await ctx.goto("dossier")
-        return
-    if ctx.payload == P + "rounds":
-        ctx.data.pop("then", None)
-        await ctx.goto("rounds")
-        return
-    round_id = payload_id(ctx.payload, P + "r:")
-    if round_id is None:
-        await ctx.reask(_("Please press one of the buttons."))
-        return
-    found = await find_round(ctx, round_id)
+@steps.on("round_pick", Back)
+async def round_pick_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("then", None)
+    await ctx.goto("dossier")
+
+
+@steps.on("round_pick", OpenRounds)
+async def round_pick_rounds(ctx: Context, _pressed: OpenRounds) -> None:
+    ctx.data.pop("then", None)
+    await ctx.goto("rounds")
+
+
+@steps.on("round_pick", PickRound)
+async def round_picked(ctx: Context, pressed: PickRound) -> None:
+    found = await find_round(ctx, pressed.round)
     dossier = await current_dossier(ctx)
     if dossier is None:
         return
@@ -395,8 +509,6 @@ async def _assign(ctx: Context, dossier: Dossier, found: Round) -> None:
 
 @steps.ask("late_round")
 async def ask_late_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     late = ctx.data.get("late") or {}
     found = await find_round(ctx, late.get("round_id"))
     dossier = await current_dossier(ctx)
@@ -415,25 +527,29 @@ async def ask_late_round(ctx: Context) -> None:
             deadline=format_day(found.submit_deadline),
         ),
         [
-            Choice(_("⚠️ Take it in anyway"), P + "late_yes"),
-            Choice(_("📅 Choose another round"), P + "late_other"),
+            Choice(_("⚠️ Take it in anyway"), TakeLate()),
+            Choice(_("📅 Choose another round"), OtherRound()),
             back_choice(),
         ],
     )
 
 
-@steps.answer("late_round")
-async def got_late_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
+@steps.on("late_round", Back)
+async def late_back(ctx: Context, _pressed: Back) -> None:
+    ctx.data.pop("late", None)
+    await ctx.goto("dossier")
+
+
+@steps.on("late_round", OtherRound)
+async def late_other_round(ctx: Context, _pressed: OtherRound) -> None:
     late = ctx.data.pop("late", None) or {}
-    if ctx.payload == P + "late_other":
-        ctx.data["then"] = late.get("then", "assign")
-        await ctx.goto("round_pick")
-        return
-    if ctx.payload != P + "late_yes":
-        await ctx.goto("dossier")
-        return
+    ctx.data["then"] = late.get("then", "assign")
+    await ctx.goto("round_pick")
+
+
+@steps.on("late_round", TakeLate)
+async def late_take(ctx: Context, _pressed: TakeLate) -> None:
+    late = ctx.data.pop("late", None) or {}
     found = await find_round(ctx, late.get("round_id"))
     dossier = await current_dossier(ctx)
     if found is None or dossier is None or found.status != rounds.OPEN:
@@ -457,29 +573,17 @@ async def got_late_round(ctx: Context) -> None:
         await _assign(ctx, dossier, found)
 
 
-@steps.ask("return_note", free_text=True)
-async def ask_return_note(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    ctx.say(
-        _("What must the producer add or correct? Type a short note; the producer will read it."),
-        [back_choice()],
-    )
+async def _to_dossier(ctx: Context) -> None:
+    await ctx.goto("dossier")
 
 
-@steps.answer("return_note")
-async def got_return_note(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await ctx.goto("dossier")
-        return
-    note = (ctx.text or "").strip()
-    if not (NOTE_MIN <= len(note) <= NOTE_MAX) or not has_words(note):
-        await ctx.reask(
-            _("Please type a note of {min} to {max} characters, in words.").format(min=NOTE_MIN, max=NOTE_MAX)
-        )
-        return
+@note_step(
+    steps,
+    "return_note",
+    prompt=lambda ctx: _("What must the producer add or correct? Type a short note; the producer will read it."),
+    back=_to_dossier,
+)
+async def got_return_note(ctx: Context, note: str) -> None:
     dossier = await current_dossier(ctx)
     if dossier is None:
         return

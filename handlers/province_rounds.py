@@ -31,8 +31,10 @@ stateDiagram-v2
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from bot.callbacks import Button
 from bot.dates import BadDate, When, day_months, parse_day
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
@@ -45,16 +47,54 @@ from handlers.province_common import (
     LIST_MAX,
     ROUND_NAME_MAX,
     ROUND_NAME_MIN,
-    P,
+    Back,
+    OpenList,
     back_choice,
     find_round,
-    guard,
-    payload_id,
     record_audit,
     round_line,
 )
 from storage import rounds
 from storage.models import Round
+
+
+class OpenRound(Button, prefix="pv:ro"):
+    round: int
+
+
+class NewRound(Button, prefix="pv:new"):
+    pass
+
+
+class SeedRounds(Button, prefix="pv:seed"):
+    pass
+
+
+class EditName(Button, prefix="pv:ename"):
+    pass
+
+
+class EditDeadline(Button, prefix="pv:edeadline"):
+    pass
+
+
+class EditMeeting(Button, prefix="pv:emeeting"):
+    pass
+
+
+class CloseRound(Button, prefix="pv:close"):
+    pass
+
+
+class ReopenRound(Button, prefix="pv:reopen"):
+    pass
+
+
+class SkipMeeting(Button, prefix="pv:skip"):
+    pass
+
+
+B = TypeVar("B", bound=Button)
 
 # This module's steps of the province conversation; ``handlers.province`` joins them into one flow.
 steps = Flow(FLOW_NAME, first_step="rounds")
@@ -65,8 +105,6 @@ steps = Flow(FLOW_NAME, first_step="rounds")
 
 @steps.ask("rounds")
 async def ask_rounds(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.data.pop("round_id", None)
     ctx.data.pop("new_round", None)
     all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
@@ -78,14 +116,14 @@ async def ask_rounds(ctx: Context) -> None:
         round_line(r, ctx.today) + " — " + _("{count} dossiers").format(count=counts.get(r.id, 0))
         for r in all_rounds[:LIST_MAX]
     ]
-    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), f"{P}ro:{r.id}") for r in all_rounds[:LIST_MAX]]
-    choices.append(Choice(_("➕ New round"), P + "new"))
+    choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), OpenRound(round=r.id)) for r in all_rounds[:LIST_MAX]]
+    choices.append(Choice(_("➕ New round"), NewRound()))
     deadlines = day_months(ctx.settings.ocop_default_rounds)
     year = rounds.year_ahead(ctx.today, deadlines)
     planned = [(name, day) for name, day in rounds.planned_rounds(year, deadlines) if day >= ctx.today]
     if planned and not await _planned_rounds_exist(ctx, planned):
         dates = ", ".join(f"{deadline:%d/%m/%Y}" for _name, deadline in planned)
-        choices.append(Choice(_("📅 Create the planned rounds ({dates})").format(dates=dates), P + "seed"))
+        choices.append(Choice(_("📅 Create the planned rounds ({dates})").format(dates=dates), SeedRounds()))
     choices.append(back_choice())
     ctx.say("\n".join(lines), choices)
 
@@ -98,25 +136,29 @@ async def _planned_rounds_exist(ctx: Context, planned: list[tuple[str, dt.date]]
     return found >= len(planned)
 
 
-@steps.answer("rounds")
-async def got_rounds(ctx: Context) -> None:
-    if not await guard(ctx):
+@steps.on("rounds", Back)
+async def rounds_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("home")
+
+
+@steps.on("rounds", NewRound)
+async def rounds_new(ctx: Context, _pressed: NewRound) -> None:
+    ctx.data["new_round"] = {}
+    await ctx.goto("round_name")
+
+
+@steps.on("rounds", SeedRounds)
+async def rounds_seed(ctx: Context, _pressed: SeedRounds) -> None:
+    await _seed(ctx)
+
+
+@steps.on("rounds", OpenRound)
+async def rounds_open(ctx: Context, pressed: OpenRound) -> None:
+    if await find_round(ctx, pressed.round) is None:
+        await deny(ctx)
         return
-    if ctx.payload == P + "back":
-        await ctx.goto("home")
-    elif ctx.payload == P + "new":
-        ctx.data["new_round"] = {}
-        await ctx.goto("round_name")
-    elif ctx.payload == P + "seed":
-        await _seed(ctx)
-    elif (round_id := payload_id(ctx.payload, P + "ro:")) is not None:
-        if await find_round(ctx, round_id) is None:
-            await deny(ctx)
-            return
-        ctx.data["round_id"] = round_id
-        await ctx.goto("round")
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+    ctx.data["round_id"] = pressed.round
+    await ctx.goto("round")
 
 
 async def _seed(ctx: Context) -> None:
@@ -140,59 +182,80 @@ async def _seed(ctx: Context) -> None:
 
 @steps.ask("round")
 async def ask_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    round_id = ctx.data.get("round_id")
-    found = await find_round(ctx, round_id if isinstance(round_id, int) else None)
+    found = await _editing(ctx)
     if found is None:
         await deny(ctx)
         return
     count = (await rounds.dossier_counts(ctx.session, [found.id])).get(found.id, 0)
     toggle = (
-        Choice(_("🔒 Close the round"), P + "close")
+        Choice(_("🔒 Close the round"), CloseRound())
         if found.status == rounds.OPEN
-        else Choice(_("🔓 Reopen the round"), P + "reopen")
+        else Choice(_("🔓 Reopen the round"), ReopenRound())
     )
     ctx.say(
         round_line(found, ctx.today) + "\n" + _("{count} dossiers").format(count=count),
         [
-            Choice(_("📂 Dossiers ({count})").format(count=count), P + "list"),
-            Choice(_("✏️ Name"), P + "ename"),
-            Choice(_("✏️ Submission deadline"), P + "edeadline"),
-            Choice(_("✏️ Council meeting date"), P + "emeeting"),
+            Choice(_("📂 Dossiers ({count})").format(count=count), OpenList(round=found.id)),
+            Choice(_("✏️ Name"), EditName()),
+            Choice(_("✏️ Submission deadline"), EditDeadline()),
+            Choice(_("✏️ Council meeting date"), EditMeeting()),
             toggle,
             back_choice(),
         ],
     )
 
 
-@steps.answer("round")
-async def got_round(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    round_id = ctx.data.get("round_id")
-    found = await find_round(ctx, round_id if isinstance(round_id, int) else None)
-    if ctx.payload == P + "back":
-        await ctx.goto("rounds")
-        return
-    if found is None:
-        await deny(ctx)
-        return
-    steps = {P + "ename": "round_name", P + "edeadline": "round_deadline", P + "emeeting": "round_meeting"}
-    if ctx.payload in steps:
-        await ctx.goto(steps[ctx.payload])
-    elif ctx.payload == P + "list":
-        ctx.data["list"] = found.id
-        await ctx.goto("list")
-    elif ctx.payload in (P + "close", P + "reopen"):
-        await _set_round(
-            ctx,
-            found,
-            "round.close" if ctx.payload == P + "close" else "round.reopen",
-            status=rounds.CLOSED if ctx.payload == P + "close" else rounds.OPEN,
-        )
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+@steps.on("round", Back)
+async def round_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("rounds")
+
+
+def _on_round(button: type[B]) -> Callable[[Callable[[Context, Round, B], Awaitable[None]]], Any]:
+    """A button of the round's screen: the handler gets the round, reloaded (and refused when it is gone)."""
+
+    def register(action: Callable[[Context, Round, B], Awaitable[None]]) -> Any:
+        @steps.on("round", button)
+        async def handler(ctx: Context, pressed: B) -> None:
+            found = await _editing(ctx)
+            if found is None:
+                await deny(ctx)
+                return
+            await action(ctx, found, pressed)
+
+        return action
+
+    return register
+
+
+@_on_round(EditName)
+async def round_edit_name(ctx: Context, _found: Round, _pressed: EditName) -> None:
+    await ctx.goto("round_name")
+
+
+@_on_round(EditDeadline)
+async def round_edit_deadline(ctx: Context, _found: Round, _pressed: EditDeadline) -> None:
+    await ctx.goto("round_deadline")
+
+
+@_on_round(EditMeeting)
+async def round_edit_meeting(ctx: Context, _found: Round, _pressed: EditMeeting) -> None:
+    await ctx.goto("round_meeting")
+
+
+@_on_round(OpenList)
+async def round_dossiers(ctx: Context, found: Round, _pressed: OpenList) -> None:
+    ctx.data["list"] = found.id
+    await ctx.goto("list")
+
+
+@_on_round(CloseRound)
+async def round_close(ctx: Context, found: Round, _pressed: CloseRound) -> None:
+    await _set_round(ctx, found, "round.close", status=rounds.CLOSED)
+
+
+@_on_round(ReopenRound)
+async def round_reopen(ctx: Context, found: Round, _pressed: ReopenRound) -> None:
+    await _set_round(ctx, found, "round.reopen", status=rounds.OPEN)
 
 
 async def _set_round(ctx: Context, found: Round, action: str, **values: Any) -> None:
@@ -226,22 +289,22 @@ async def _round_back(ctx: Context) -> None:
         await ctx.goto("round")
 
 
+@steps.on("round_name", Back)
+@steps.on("round_deadline", Back)
+@steps.on("round_meeting", Back)
+async def typed_back(ctx: Context, _pressed: Back) -> None:
+    await _round_back(ctx)
+
+
 @steps.ask("round_name", free_text=True)
 async def ask_round_name(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     example = rounds.default_round_name(1, ctx.today.year)
     ctx.say(_("The name of the round, for example {example}:").format(example=example), [back_choice()])
 
 
-@steps.answer("round_name")
-async def got_round_name(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await _round_back(ctx)
-        return
-    name = tidy(ctx.text)
+@steps.on_text("round_name")
+async def got_round_name(ctx: Context, text: str) -> None:
+    name = tidy(text)
     if not (ROUND_NAME_MIN <= len(name) <= ROUND_NAME_MAX) or not has_words(name):
         await ctx.reask(
             _("Please type a name of {min} to {max} characters.").format(min=ROUND_NAME_MIN, max=ROUND_NAME_MAX)
@@ -257,23 +320,16 @@ async def got_round_name(ctx: Context) -> None:
 
 @steps.ask("round_deadline", free_text=True)
 async def ask_round_deadline(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     ctx.say(
         _("The submission deadline (day/month, for example 20/5 or 20/05/{year}):").format(year=ctx.today.year),
         [back_choice()],
     )
 
 
-@steps.answer("round_deadline")
-async def got_round_deadline(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await _round_back(ctx)
-        return
+@steps.on_text("round_deadline")
+async def got_round_deadline(ctx: Context, text: str) -> None:
     try:
-        deadline = parse_day(ctx.text, ctx.today, When.FUTURE)
+        deadline = parse_day(text, ctx.today, When.FUTURE)
     except BadDate as error:
         await ctx.reask(error.hint)
         return
@@ -298,30 +354,34 @@ async def got_round_deadline(ctx: Context) -> None:
 
 @steps.ask("round_meeting", free_text=True)
 async def ask_round_meeting(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
     choices = [back_choice()]
     if await _editing(ctx) is None:
-        choices.insert(0, Choice(_("⏭ Not known yet"), P + "skip"))
+        choices.insert(0, Choice(_("⏭ Not known yet"), SkipMeeting()))
     ctx.say(_("The date of the council meeting (day/month/year):"), choices)
 
 
-@steps.answer("round_meeting")
-async def got_round_meeting(ctx: Context) -> None:
-    if not await guard(ctx):
-        return
-    if ctx.payload == P + "back":
-        await _round_back(ctx)
-        return
+@steps.on_text("round_meeting")
+async def got_round_meeting(ctx: Context, text: str) -> None:
     found = await _editing(ctx)
-    meeting: dt.date | None = None
-    if ctx.payload != P + "skip" or found is not None:
-        try:
-            # A new round meets in the future; an existing one may be given the date after its council met.
-            meeting = parse_day(ctx.text, ctx.today, When.ANY if found is not None else When.FUTURE)
-        except BadDate as error:
-            await ctx.reask(error.hint)
-            return
+    try:
+        # A new round meets in the future; an existing one may be given the date after its council met.
+        meeting = parse_day(text, ctx.today, When.ANY if found is not None else When.FUTURE)
+    except BadDate as error:
+        await ctx.reask(error.hint)
+        return
+    await _meeting_day(ctx, found, meeting)
+
+
+@steps.on("round_meeting", SkipMeeting)
+async def skip_meeting(ctx: Context, _pressed: SkipMeeting) -> None:
+    found = await _editing(ctx)
+    if found is not None:  # only a new round may leave its date for later (the button is not offered otherwise)
+        await ctx.reask()
+        return
+    await _meeting_day(ctx, None, None)
+
+
+async def _meeting_day(ctx: Context, found: Round | None, meeting: dt.date | None) -> None:
     if found is not None:
         if meeting is not None and meeting < found.submit_deadline:
             await ctx.reask(

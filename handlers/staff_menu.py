@@ -1,7 +1,7 @@
 """The staff part of the main menu: one button per role the user holds, with the commune's count.
 
 Kept apart from ``handlers.menu`` so the producer menu stays as it was; the payloads belong to
-``handlers.commune_review`` ("cr:"), ``handlers.province`` ("prov:") and ``handlers.admin`` ("adm:").
+``handlers.commune_review`` ("cr:"), ``handlers.province`` (``ProvinceEntry``) and ``handlers.admin`` ("adm:").
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import DossierStatus, IdeaStatus
+from handlers.province_common import ProvinceEntry, ProvinceHome
 from storage import claims, producers, reviews
 
 COMMUNE_QUEUE = "cr:q"
-PROVINCE_HOME = "prov:home"  # handlers.province
 ADMIN_HOME = "adm:home"
 FIND = "find:"  # handlers.staff_search
 REPORTS = "reports:"  # handlers.office_reports
@@ -37,8 +37,8 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
         if "cc:" in ctx.registry.global_payloads:
             choices.append(Choice(_("📞 My phone for producers"), "cc:phone"))
-    if scope.province_officer and "prov:" in ctx.registry.global_payloads:
-        choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
+    if scope.province_officer and ProvinceEntry in ctx.registry.buttons:
+        choices.append(Choice(_("🏛 Province: rounds and dossiers"), ProvinceHome()))
     if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
         choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
     if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:

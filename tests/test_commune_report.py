@@ -17,6 +17,8 @@ from bot.app import App
 from bot.messages import SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, placeholders
 from bot.rules import DossierStatus
+from handlers.province_common import OpenUnassigned, ProvinceHome
+from handlers.province_dossiers import OpenDossier
 from storage.models import AuditEntry, Dossier, DossierItem, ProductIdea
 from tests import files
 from tests.chat import Chat, force_offered
@@ -51,9 +53,9 @@ async def province_sees(app: App, dossier_id: int) -> str:
 
     assert DossierStatus.AT_PROVINCE.value in VISIBLE
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:home")
-    await officer.press("pv:list:none")
-    await officer.press(f"pv:d:{dossier_id}")
+    await officer.press(ProvinceHome())
+    await officer.press(OpenUnassigned())
+    await officer.press(OpenDossier(dossier=dossier_id))
     return next(
         line for line in officer.text.splitlines() if line[:1] in "✓✗" and "Báo cáo đánh giá của UBND xã" in line
     )

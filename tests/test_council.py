@@ -15,6 +15,10 @@ from sqlalchemy import func, select, update
 from bot import council_cli
 from bot.app import App
 from bot.rules import DossierStatus
+from handlers.province_common import Back, OpenList, ProvinceRounds
+from handlers.province_council import AddMember, AllPassed, BackToSheets, Save, Today, Workbook, WorkOut
+from handlers.province_dossiers import CorrectResult, EnterSheets, IssueCertificate, SendQr, UploadDecision
+from handlers.province_rounds import EditMeeting, OpenRound
 from storage import certificates
 from storage.models import AuditEntry, Certificate, CouncilMember, CouncilResult, Dossier, ScoreSheet
 from tests.chat import Chat
@@ -81,12 +85,12 @@ async def test_three_sheets_one_from_the_excel_template_give_the_mean_and_the_st
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
     await set_rule_set(app, dossier_id, rule_set)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer, MEMBERS[:2])
     for (name, _role), sheet in zip(MEMBERS[:2], sheets[:2], strict=True):
         await enter_sheet(officer, name, *(str(v).replace(".", ",") for v in sheet))
-    assert "pv:result" not in payloads(officer)  # two sheets are not a council's result
+    assert WorkOut().pack() not in payloads(officer)  # two sheets are not a council's result
 
     workbook = tmp_path / "dot1.xlsx"
     code, text = await council(app, "template", str(round_id), "-o", str(workbook))
@@ -99,13 +103,13 @@ async def test_three_sheets_one_from_the_excel_template_give_the_mean_and_the_st
         sources = sorted(await session.scalars(select(ScoreSheet.source)))
     assert sources == ["chat", "chat", "xlsx"]
 
-    await officer.press("pv:back")
-    await officer.press("pv:score")
+    await officer.press(Back())
+    await officer.press(EnterSheets())
     assert MEMBERS[2][0] in officer.text  # the imported member and sheet are on the screen
-    await officer.press("pv:result")
-    await officer.press("pv:yes")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed())
     assert "3 phiếu" in officer.text
-    await officer.press("pv:save")
+    await officer.press(Save())
     result = await scalar(app, select(CouncilResult))
     assert (result.points_a, result.points_b, result.points_c, result.total, result.stars) == (*parts, total, stars)
     assert (result.sheet_count, result.rule_set) == (3, rule_set)
@@ -117,8 +121,8 @@ async def test_three_sheets_one_from_the_excel_template_give_the_mean_and_the_st
 async def test_part_maximum_follows_the_dossiers_rule_set(app: App) -> None:
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer, MEMBERS[:1])
     await officer.tap(MEMBERS[0][0])
     await officer.send("36")  # A is at most 40 under 148…
@@ -131,19 +135,19 @@ async def test_part_maximum_follows_the_dossiers_rule_set(app: App) -> None:
 async def test_a_sheet_far_from_the_mean_is_flagged_before_saving_and_the_spread_shown(app: App) -> None:
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer)
     await enter_sheet(officer, MEMBERS[0][0], "35", "22", "30")  # 87
     await enter_sheet(officer, MEMBERS[1][0], "34", "21", "30")  # 85
     await enter_sheet(officer, MEMBERS[2][0], "15", "10", "25")  # 50: a typing slip, 24 from the mean 74
     assert "⚠️" in officer.text and MEMBERS[2][0] in officer.text and "37" in officer.text  # spread 87 - 50
-    await officer.press("pv:result")
-    await officer.press("pv:yes")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed())
     assert "⚠️" in officer.text and "24" in officer.text  # shown again before 💾
     assert await scalar(app, select(func.count(CouncilResult.id))) == 0
     # The secretary fixes the sheet: the flag goes.
-    await officer.press("pv:again")
+    await officer.press(BackToSheets())
     await enter_sheet(officer, MEMBERS[2][0], "35", "21", "29")
     assert "⚠️" not in officer.text
 
@@ -151,33 +155,33 @@ async def test_a_sheet_far_from_the_mean_is_flagged_before_saving_and_the_spread
 async def test_no_sheets_before_the_council_meets(app: App) -> None:
     round_id = await make_round(app, deadline=dt.date(2026, 3, 20), meeting=dt.date(2026, 4, 10))
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
-    assert "10/04/2026" in officer.text and "pv:addm" not in payloads(officer)
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
+    assert "10/04/2026" in officer.text and AddMember().pack() not in payloads(officer)
 
 
 async def test_a_saved_result_is_corrected_with_a_reason_and_the_audit_keeps_both(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer)
     for name, _role in MEMBERS:
         await enter_sheet(officer, name, "20", "10", "15")  # 45: not certified
-    await officer.press("pv:result")
-    await officer.press("pv:yes")
-    await officer.press("pv:save")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed())
+    await officer.press(Save())
     assert (await dossier(app, dossier_id)).status == S.NOT_RATED
 
-    await officer.press("pv:correct")
+    await officer.press(CorrectResult())
     await officer.send("ok")  # a reason in words, long enough
     await officer.send("Thư ký nhập nhầm phần C của cả ba phiếu")
     for name, _role in MEMBERS:
         await enter_sheet(officer, name, "20", "10", "25")  # 55
-    await officer.press("pv:result")
-    await officer.press("pv:yes")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed())
     assert "Thư ký nhập nhầm" in officer.text
-    await officer.press("pv:save")
+    await officer.press(Save())
     result = await scalar(app, select(CouncilResult))
     assert (result.total, result.stars, result.correction_reason) == (
         55.0,
@@ -197,11 +201,11 @@ async def test_a_saved_result_is_corrected_with_a_reason_and_the_audit_keeps_bot
     assert "55" in (await rendered_notices(app, producer_user))[-1]
 
     # Once the certificate is issued the result can no longer be corrected.
-    await officer.press("pv:cert")
+    await officer.press(IssueCertificate())
     await officer.send("12/QĐ-UBND")
-    await officer.press("pv:today")
-    await officer.press("pv:save")
-    assert "pv:correct" not in payloads(officer)
+    await officer.press(Today())
+    await officer.press(Save())
+    assert CorrectResult().pack() not in payloads(officer)
 
 
 async def test_import_refuses_a_bad_workbook_and_saves_nothing(app: App, tmp_path: Path) -> None:
@@ -265,21 +269,21 @@ async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app:
 
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     from tests.test_province import score
 
     await score(officer, "30", "20", "25")
-    await officer.press("pv:save")
-    await officer.press("pv:cert")
+    await officer.press(Save())
+    await officer.press(IssueCertificate())
     await officer.send("15/QĐ-UBND")
-    await officer.press("pv:today")
-    await officer.press("pv:save")
+    await officer.press(Today())
+    await officer.press(Save())
 
     producer = Chat(app.engine, "p1")
     await producer.press("m:status")
     assert not any(p.startswith("crt:dec:") for p in payloads(producer))  # nothing uploaded yet
 
-    await officer.press("pv:upload")
+    await officer.press(UploadDecision())
     await officer.send_file(b"just some words", "qd.txt")  # not a PDF
     assert await scalar(app, select(Certificate.decision_file_id)) is None
     scan = files.pdf(77)
@@ -298,7 +302,7 @@ async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app:
     import zxingcpp
     from PIL import Image
 
-    await officer.press("pv:qr")
+    await officer.press(SendQr())
     (png,) = [r for r in officer.replies if isinstance(r, SendFile)]
     code = await scalar(app, select(Certificate.public_code))
     assert zxingcpp.read_barcodes(Image.open(png.path))[0].text == f"/start cert_{code}"
@@ -318,18 +322,18 @@ async def test_the_signed_decision_is_uploaded_and_the_producer_gets_a_copy(app:
 async def test_a_meeting_date_set_after_the_council_met_opens_the_sheets(app: App) -> None:
     round_id = await make_round(app, meeting=None)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
-    assert "pv:addm" not in payloads(officer) and "🗓" in officer.text  # set the meeting date first
-    await officer.press("prov:rounds")
-    await officer.press(f"pv:ro:{round_id}")
-    await officer.press("pv:emeeting")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
+    assert AddMember().pack() not in payloads(officer) and "🗓" in officer.text  # set the meeting date first
+    await officer.press(ProvinceRounds())
+    await officer.press(OpenRound(round=round_id))
+    await officer.press(EditMeeting())
     await officer.send("15/1/2026")  # before the deadline of 20/01/2026: refused, and why
     assert "20/01/2026" in officer.text
     await officer.send("10/2/2026")  # in the past: the council has met
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
-    assert "pv:addm" in payloads(officer)
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
+    assert AddMember().pack() in payloads(officer)
 
 
 async def test_the_workbook_goes_through_the_chat_too(app: App, tmp_path: Path) -> None:
@@ -337,11 +341,11 @@ async def test_the_workbook_goes_through_the_chat_too(app: App, tmp_path: Path) 
 
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer, MEMBERS[:1])
     await enter_sheet(officer, MEMBERS[0][0], "30", "20", "25")
-    await officer.press("pv:xlsx")
+    await officer.press(Workbook())
     (sent,) = [r for r in officer.replies if isinstance(r, SendFile)]
     workbook = tmp_path / "from-chat.xlsx"
     workbook.write_bytes(sent.path.read_bytes())
@@ -357,5 +361,5 @@ async def test_the_workbook_goes_through_the_chat_too(app: App, tmp_path: Path) 
     async with app.engine.sessions() as session:
         rows = sorted((s.source, s.points_c) for s in await session.scalars(select(ScoreSheet)))
     assert rows == [("chat", 25.0), ("xlsx", 24.0), ("xlsx", 26.0)]
-    assert "pv:result" in payloads(officer)
+    assert WorkOut().pack() in payloads(officer)
     assert "-> 4 stars" in officer.text  # 30+31+29 / 3 = 30, 20, 25 → 75

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.rules import DossierStatus
+from handlers.province_dossiers import ReturnForSupplement
 from storage import dossiers
 from storage.models import DossierItemFile, Producer
 from tests import files
@@ -86,7 +87,7 @@ async def test_province_officer_sees_files_and_answers_edited(app: App) -> None:
     producer_user, dossier_id, officer = await setup(app, status=DossierStatus.COMPLETENESS_CHECK)
     await open_dossier(officer, dossier_id)
     assert "🔄" not in officer.text
-    await officer.press("pv:return")
+    await officer.press(ReturnForSupplement())
     await officer.send("Thiếu giấy an toàn thực phẩm còn hạn")
     assert (await dossier_row(app, dossier_id)).status == DossierStatus.PROVINCE_SUPPLEMENT
 

@@ -12,8 +12,33 @@ from sqlalchemy import func, select, update
 
 from bot import round_cli
 from bot.app import App
+from bot.callbacks import Button
 from bot.messages import SendFile
 from bot.rules import DossierCase, DossierStatus, ProductGroup, Role, requirements_for
+from handlers.province_common import Back, OpenList, OpenRounds, OpenUnassigned, ProvinceHome, ProvinceRounds
+from handlers.province_council import (
+    AddMember,
+    AllPassed,
+    EditSheet,
+    FailedCriterion,
+    MemberRole,
+    OneFailed,
+    Save,
+    Today,
+    WorkOut,
+)
+from handlers.province_dossiers import (
+    Accept,
+    AssignRound,
+    CentralGranted,
+    EnterSheets,
+    IssueCertificate,
+    OpenDossier,
+    PickRound,
+    ReturnForSupplement,
+    Revoke,
+)
+from handlers.province_rounds import CloseRound, EditDeadline, NewRound, ReopenRound, SeedRounds
 from storage import dossiers, rounds, staff, users
 from storage.filestore import FileStore
 from storage.models import (
@@ -183,11 +208,11 @@ def payloads(chat: Chat) -> set[str]:
     return {c.payload for c in chat.choices}
 
 
-async def open_dossier(officer: Chat, dossier_id: int, list_payload: str = "pv:list:none") -> None:
-    await officer.press("prov:home")
-    await officer.press(list_payload)
-    assert f"pv:d:{dossier_id}" in payloads(officer)
-    await officer.press(f"pv:d:{dossier_id}")
+async def open_dossier(officer: Chat, dossier_id: int, list_button: Button | None = None) -> None:
+    await officer.press(ProvinceHome())
+    await officer.press(list_button or OpenUnassigned())
+    assert OpenDossier(dossier=dossier_id).pack() in payloads(officer)
+    await officer.press(OpenDossier(dossier=dossier_id))
 
 
 async def setup(app: App, **kwargs: Any) -> tuple[int, int, Chat]:
@@ -204,9 +229,9 @@ MEMBERS = (("Nguyễn Văn An", "chair"), ("Lò Thị Bích", "member"), ("Tẩn
 async def add_members(officer: Chat, members: tuple[tuple[str, str], ...] = MEMBERS) -> None:
     """On the sheets screen: add the council's members."""
     for name, role in members:
-        await officer.press("pv:addm")
+        await officer.press(AddMember())
         await officer.send(name)
-        await officer.press(f"pv:role:{role}")
+        await officer.press(MemberRole(role=role))
 
 
 async def enter_sheet(officer: Chat, member: str, a: str, b: str, c: str) -> None:
@@ -227,15 +252,15 @@ async def score(
     note: str = "Chỉ tiêu vi sinh vượt ngưỡng",
 ) -> None:
     """Three members give the same sheet, so the mean is that sheet; then the mandatory criteria."""
-    await officer.press("pv:score")
-    if "pv:result" not in payloads(officer) and not any(p.startswith("pv:m:") for p in payloads(officer)):
+    await officer.press(EnterSheets())
+    if WorkOut().pack() not in payloads(officer) and not any(EditSheet.matches(p) for p in payloads(officer)):
         await add_members(officer)
     for name, _role in MEMBERS:
         await enter_sheet(officer, name, a, b, c)
-    await officer.press("pv:result")
-    await officer.press("pv:yes" if mandatory_ok else "pv:no")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed() if mandatory_ok else OneFailed().pack())
     if not mandatory_ok:
-        await officer.press(f"pv:mc:{criterion}")
+        await officer.press(FailedCriterion(code=criterion))
         await officer.send(note)
 
 
@@ -245,10 +270,10 @@ async def score(
 async def test_round_created_edited_closed_in_chat(app: App) -> None:
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:home")
-    await officer.press("pv:rounds")
-    assert {"pv:new", "pv:seed", "pv:back"} <= payloads(officer)
-    await officer.press("pv:new")
+    await officer.press(ProvinceHome())
+    await officer.press(OpenRounds())
+    assert {NewRound().pack(), SeedRounds().pack(), Back().pack()} <= payloads(officer)
+    await officer.press(NewRound())
     await officer.send("😀")  # not a name
     assert await scalar(app, select(func.count(Round.id))) == 0
     await officer.send("Đợt 1/2026")
@@ -267,11 +292,11 @@ async def test_round_created_edited_closed_in_chat(app: App) -> None:
     )
     assert "20/05/2026" in officer.text and "15/06/2026" in officer.text
 
-    await officer.press("pv:edeadline")
+    await officer.press(EditDeadline())
     await officer.send("31/4")  # impossible
     await officer.send("25.5.2026")
-    await officer.press("pv:close")
-    assert "pv:reopen" in payloads(officer)
+    await officer.press(CloseRound())
+    assert ReopenRound().pack() in payloads(officer)
     found = await scalar(app, select(Round))
     assert (found.submit_deadline, found.status) == (dt.date(2026, 5, 25), "closed")
     assert (await audit_actions(app)) == ["round.create", "round.edit", "round.close"]
@@ -280,24 +305,26 @@ async def test_round_created_edited_closed_in_chat(app: App) -> None:
 async def test_this_years_two_rounds_from_a_button(app: App) -> None:
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:rounds")
-    await officer.press("pv:seed")
+    await officer.press(ProvinceRounds())
+    await officer.press(SeedRounds())
     async with app.engine.sessions() as session:
         found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))
     assert [(r.name, r.submit_deadline) for r in found] == [
         ("Đợt 1/2026", dt.date(2026, 5, 20)),
         ("Đợt 2/2026", dt.date(2026, 10, 20)),
     ]
-    assert "pv:seed" not in payloads(officer)  # done: the button goes away
+    assert SeedRounds().pack() not in payloads(officer)  # done: the button goes away
 
 
 async def test_the_round_button_follows_the_setting(app: App) -> None:
     app.settings.ocop_default_rounds = "15/11, 15/04,15/08"
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:rounds")
-    assert "15/04/2026, 15/08/2026, 15/11/2026" in next(c.label for c in officer.choices if c.payload == "pv:seed")
-    await officer.press("pv:seed")
+    await officer.press(ProvinceRounds())
+    assert "15/04/2026, 15/08/2026, 15/11/2026" in next(
+        c.label for c in officer.choices if c.payload == SeedRounds().pack()
+    )
+    await officer.press(SeedRounds())
     async with app.engine.sessions() as session:
         found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))
     assert [(r.name, r.submit_deadline) for r in found] == [
@@ -375,15 +402,15 @@ async def test_accept_needs_an_open_round_then_schedules(app: App) -> None:
     await open_dossier(officer, dossier_id)
     assert not any(isinstance(r, SendFile) for r in officer.replies)  # files come as one ZIP, on request
     assert any("ZIP" in c.label for c in officer.choices)
-    await officer.press("pv:accept")
-    assert "pv:rounds" in payloads(officer)  # no open round: create one first
+    await officer.press(Accept())
+    assert OpenRounds().pack() in payloads(officer)  # no open round: create one first
     assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE
 
     round_id = await make_round(app)
-    await officer.press("pv:back")
-    await officer.press("pv:accept")
-    assert f"pv:r:{round_id}" in payloads(officer)
-    await officer.press(f"pv:r:{round_id}")
+    await officer.press(Back())
+    await officer.press(Accept())
+    assert PickRound(round=round_id).pack() in payloads(officer)
+    await officer.press(PickRound(round=round_id))
     found = await dossier(app, dossier_id)
     assert (found.status, found.round_id, found.version) == (S.SCHEDULED, round_id, 1)
     assert await outbox_kinds(app, producer_user) == ["province_scheduled"]
@@ -397,7 +424,7 @@ async def test_accept_needs_an_open_round_then_schedules(app: App) -> None:
 async def test_return_for_supplement_then_producer_resubmits(app: App) -> None:
     producer_user, dossier_id, officer = await setup(app, status=S.COMPLETENESS_CHECK)
     await open_dossier(officer, dossier_id)
-    await officer.press("pv:return")
+    await officer.press(ReturnForSupplement())
     await officer.send("   ")
     await officer.send("😀😀😀😀😀")
     assert (await dossier(app, dossier_id)).status == S.COMPLETENESS_CHECK
@@ -416,25 +443,25 @@ async def test_return_for_supplement_then_producer_resubmits(app: App) -> None:
         row = await session.get_one(Dossier, dossier_id)
         await dossiers.submit(session, row, S.COMPLETENESS_CHECK.value, app.engine.clock())
     await open_dossier(officer, dossier_id)
-    assert "pv:accept" in payloads(officer)
+    assert Accept().pack() in payloads(officer)
 
 
 async def test_assign_round_to_a_dossier(app: App) -> None:
     producer_user, dossier_id, officer = await setup(app)
     round_id = await make_round(app)
     await open_dossier(officer, dossier_id)
-    await officer.press("pv:round")
-    await officer.press(f"pv:r:{round_id}")
+    await officer.press(AssignRound())
+    await officer.press(PickRound(round=round_id))
     found = await dossier(app, dossier_id)
     assert (found.status, found.round_id) == (S.AT_PROVINCE, round_id)
     assert await outbox_kinds(app, producer_user) == ["province_round"]
     # Now listed under its round, not under "not in a round".
-    await officer.press("prov:home")
-    await officer.press("pv:list:none")
-    assert f"pv:d:{dossier_id}" not in payloads(officer)
-    await officer.press("pv:back")
-    await officer.press(f"pv:list:{round_id}")
-    assert f"pv:d:{dossier_id}" in payloads(officer)
+    await officer.press(ProvinceHome())
+    await officer.press(OpenUnassigned())
+    assert OpenDossier(dossier=dossier_id).pack() not in payloads(officer)
+    await officer.press(Back())
+    await officer.press(OpenList(round=round_id))
+    assert OpenDossier(dossier=dossier_id).pack() in payloads(officer)
 
 
 # Council result and certificate ----------------------------------------------------------------------------
@@ -443,13 +470,13 @@ async def test_assign_round_to_a_dossier(app: App) -> None:
 async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer)
     await officer.tap(MEMBERS[0][0])
     for bad in ("abc", "-5", "41", "40,555", "😀"):
         await officer.send(bad)
-        assert "pv:back" in payloads(officer)  # still asking for part A
+        assert Back().pack() in payloads(officer)  # still asking for part A
     await officer.send("32,5")
     await officer.send("25.5")  # above B's 25
     await officer.send("20.5")
@@ -457,11 +484,11 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
     await officer.send("30")
     for name, _role in MEMBERS[1:]:
         await enter_sheet(officer, name, "32,5", "20.5", "30")
-    await officer.press("pv:result")
-    await officer.press("pv:yes")
+    await officer.press(WorkOut())
+    await officer.press(AllPassed())
     assert "83" in officer.text and "★★★★☆" in officer.text
     assert (await dossier(app, dossier_id)).status == S.SCHEDULED  # nothing saved before 💾
-    await officer.press("pv:save")
+    await officer.press(Save())
     result = await scalar(app, select(CouncilResult))
     assert (result.points_a, result.points_b, result.points_c, result.total, result.stars, result.mandatory_ok) == (
         32.5,
@@ -472,9 +499,9 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
         True,
     )
     assert (await dossier(app, dossier_id)).status == S.SCORED
-    assert "pv:cert" in payloads(officer)
+    assert IssueCertificate().pack() in payloads(officer)
 
-    await officer.press("pv:cert")
+    await officer.press(IssueCertificate())
     await officer.send("không số")  # no digits
     await officer.send("1234/QĐ-UBND")
     await officer.send("3/3/2026")  # tomorrow: a decision cannot be in the future
@@ -484,7 +511,7 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
     assert await scalar(app, select(func.count(Certificate.id))) == 0
     await officer.send("20/02/2026")
     assert "20/02/2029" in officer.text
-    await officer.press("pv:save")
+    await officer.press(Save())
     certificate = await scalar(app, select(Certificate))
     assert (certificate.stars, certificate.decision_no, certificate.issued_on, certificate.expires_on) == (
         4,
@@ -507,22 +534,23 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
 async def test_failed_mandatory_criterion_asks_which_and_the_producer_is_told_not_certified(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    await officer.press("pv:score")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
     await add_members(officer)
     for name, _role in MEMBERS:
         await enter_sheet(officer, name, "38", "24", "33")
-    await officer.press("pv:result")
-    await officer.press("pv:no")
+    await officer.press(WorkOut())
+    await officer.press(OneFailed())
     # Which one: the rule set's list, as buttons.
-    assert {"pv:mc:food_safety", "pv:mc:lab_test", "pv:mc:label"} <= payloads(officer)
+    criteria = {FailedCriterion(code=code).pack() for code in ("food_safety", "lab_test", "label")}
+    assert criteria <= payloads(officer)
     await officer.send("bấm lung tung")
-    assert "pv:mc:lab_test" in payloads(officer)
-    await officer.press("pv:mc:lab_test")
+    assert FailedCriterion(code="lab_test").pack() in payloads(officer)
+    await officer.press(FailedCriterion(code="lab_test"))
     await officer.send("ab")  # too short to be the council's note
     await officer.send("Chỉ tiêu vi sinh vượt ngưỡng cho phép")
     assert "★★☆☆☆" in officer.text and "Kết quả kiểm nghiệm đạt chỉ tiêu an toàn" in officer.text
-    await officer.press("pv:save")
+    await officer.press(Save())
     result = await scalar(app, select(CouncilResult))
     assert (result.total, result.stars, result.mandatory_ok, result.failed_criterion, result.council_note) == (
         95.0,
@@ -532,7 +560,7 @@ async def test_failed_mandatory_criterion_asks_which_and_the_producer_is_told_no
         "Chỉ tiêu vi sinh vượt ngưỡng cho phép",
     )
     assert (await dossier(app, dossier_id)).status == S.NOT_RATED
-    assert "pv:cert" not in payloads(officer)
+    assert IssueCertificate().pack() not in payloads(officer)
     assert await outbox_kinds(app, producer_user) == ["province_not_rated"]
     (notice,) = await rendered_notices(app, producer_user)
     for expected in (
@@ -551,9 +579,9 @@ async def test_failed_mandatory_criterion_asks_which_and_the_producer_is_told_no
 async def test_ninety_points_proposed_then_granted_five_stars_by_the_central_decision(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     await score(officer, "38", "24", "28")
-    await officer.press("pv:save")
+    await officer.press(Save())
     assert (await dossier(app, dossier_id)).status == S.PROPOSED_5
     assert (await scalar(app, select(CouncilResult.stars))) == 5
     assert await outbox_kinds(app, producer_user) == ["province_proposed_5"]
@@ -566,12 +594,12 @@ async def test_ninety_points_proposed_then_granted_five_stars_by_the_central_dec
     assert "chưa được công nhận" in producer.text and "★★★★★" not in producer.text
 
     # The central level's decision arrives: the province records it.
-    assert {"pv:c5", "pv:cert"} <= payloads(officer)
-    await officer.press("pv:c5")
+    assert {CentralGranted().pack(), IssueCertificate().pack()} <= payloads(officer)
+    await officer.press(CentralGranted())
     await officer.send("88/QĐ-BNNMT")
     await officer.send("25/02/2026")
     assert "★★★★★" in officer.text
-    await officer.press("pv:save")
+    await officer.press(Save())
     certificate = await scalar(app, select(Certificate))
     assert (certificate.stars, certificate.authority, certificate.decision_no, certificate.expires_on) == (
         5,
@@ -590,13 +618,13 @@ async def test_ninety_points_proposed_then_granted_five_stars_by_the_central_dec
 async def test_five_stars_not_granted_the_province_issues_four(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     await score(officer, "38", "24", "29")
-    await officer.press("pv:save")
-    await officer.press("pv:cert")
+    await officer.press(Save())
+    await officer.press(IssueCertificate())
     await officer.send("99/QĐ-UBND")
-    await officer.press("pv:today")
-    await officer.press("pv:save")
+    await officer.press(Today())
+    await officer.press(Save())
     certificate = await scalar(app, select(Certificate))
     assert (certificate.stars, certificate.authority) == (4, "province")
     assert (await dossier(app, dossier_id)).status == S.CERTIFIED_4
@@ -606,27 +634,27 @@ async def test_five_stars_not_granted_the_province_issues_four(app: App) -> None
 async def test_revoke_a_certificate_with_a_reason(app: App) -> None:
     round_id = await make_round(app)
     producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     await score(officer, "25", "15", "20")
-    await officer.press("pv:save")
-    await officer.press("pv:cert")
+    await officer.press(Save())
+    await officer.press(IssueCertificate())
     await officer.send("77/QĐ-UBND")
-    await officer.press("pv:today")
-    await officer.press("pv:save")
+    await officer.press(Today())
+    await officer.press(Save())
     assert (await dossier(app, dossier_id)).status == S.CERTIFIED_3
     assert (await scalar(app, select(Certificate.expires_on))) == dt.date(2029, 3, 2)
 
-    await officer.press("pv:revoke")
+    await officer.press(Revoke())
     await officer.send("ab")  # too short
     await officer.send("Vi phạm chất lượng khi giám sát sau công nhận")
-    await officer.press("pv:save")
+    await officer.press(Save())
     certificate = await scalar(app, select(Certificate))
     assert (certificate.status, certificate.revoked_reason) == (
         "revoked",
         "Vi phạm chất lượng khi giám sát sau công nhận",
     )
     assert certificate.revoked_at is not None
-    assert "pv:revoke" not in payloads(officer)
+    assert Revoke().pack() not in payloads(officer)
     assert (await outbox_kinds(app, producer_user))[-1] == "province_revoked"
     assert "Vi phạm chất lượng khi giám sát sau công nhận" in (await rendered_notices(app, producer_user))[-1]
     producer = Chat(app.engine, "p1")
@@ -644,10 +672,10 @@ async def test_only_province_officers_get_in(app: App) -> None:
     await make_staff(app, "a1", Role.ADMIN)
     for external_id in ("p1", "c1", "a1"):
         chat = Chat(app.engine, external_id)
-        await chat.press("prov:home")
+        await chat.press(ProvinceHome())
         assert not any(p.startswith("pv:") for p in payloads(chat))
-        await force_offered(app.engine, external_id, "pv:accept")
-        await chat.press("pv:accept")
+        await force_offered(app.engine, external_id, Accept().pack())
+        await chat.press(Accept())
         assert not any(p.startswith("pv:") for p in payloads(chat))
     assert (await dossier(app, dossier_id)).version == 0
 
@@ -663,7 +691,7 @@ async def test_revoked_role_stops_at_the_next_message(app: App) -> None:
         from storage.models import StaffRole
 
         await session.execute(update(StaffRole).values(revoked_at=app.engine.clock()))
-    await officer.press("pv:return")
+    await officer.press(ReturnForSupplement())
     assert not any(p.startswith("pv:") for p in payloads(officer))
     assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE
 
@@ -672,16 +700,16 @@ async def test_crafted_ids_for_dossiers_not_at_the_province(app: App) -> None:
     producer_user, dossier_id, officer = await setup(app)
     at_commune = await make_dossier(app, producer_user, status=S.SUBMITTED_COMMUNE, name="Mật ong")
     await open_dossier(officer, dossier_id)
-    await officer.press(f"pv:d:{at_commune}")  # not offered: the engine's stale answer
-    await officer.press("prov:home")
-    await officer.press("pv:list:none")
-    assert f"pv:d:{at_commune}" not in payloads(officer)
-    await force_offered(app.engine, "prov1", f"pv:d:{at_commune}")
-    await officer.press(f"pv:d:{at_commune}")
+    await officer.press(OpenDossier(dossier=at_commune))  # not offered: the engine's stale answer
+    await officer.press(ProvinceHome())
+    await officer.press(OpenUnassigned())
+    assert OpenDossier(dossier=at_commune).pack() not in payloads(officer)
+    await force_offered(app.engine, "prov1", OpenDossier(dossier=at_commune).pack())
+    await officer.press(OpenDossier(dossier=at_commune))
     assert not any(p.startswith("pv:") for p in payloads(officer))
     assert "Mật ong" not in officer.text
     await force_offered(app.engine, "prov1", "pv:list:9999")
-    await officer.press("prov:home")
+    await officer.press(ProvinceHome())
     await force_offered(app.engine, "prov1", "pv:list:9999")
     await officer.press("pv:list:9999")  # a round that does not exist
     assert not any(p.startswith("pv:d:") for p in payloads(officer))
@@ -690,17 +718,17 @@ async def test_crafted_ids_for_dossiers_not_at_the_province(app: App) -> None:
 async def test_illegal_transitions_are_refused(app: App) -> None:
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
-    for forged in ("pv:accept", "pv:cert", "pv:revoke"):
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    for forged in (Accept().pack(), IssueCertificate().pack(), Revoke().pack()):
         await force_offered(app.engine, "prov1", forged)
         await officer.press(forged)
-        if forged == "pv:cert":  # the steps re-check before saving anything
+        if forged == IssueCertificate().pack():  # the steps re-check before saving anything
             await officer.send("12/QĐ-UBND")
-            await officer.press("pv:today")
-        if forged == "pv:revoke":
+            await officer.press(Today())
+        if forged == Revoke().pack():
             await officer.send("Một lý do đủ dài")
         assert (await dossier(app, dossier_id)).status == S.SCHEDULED
-        await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+        await open_dossier(officer, dossier_id, OpenList(round=round_id))
     assert await scalar(app, select(func.count(Certificate.id))) == 0
     assert await audit_actions(app) == []
 
@@ -712,14 +740,14 @@ async def test_stale_version_changes_nothing(app: App) -> None:
     other = Chat(app.engine, "prov2")
     await open_dossier(officer, dossier_id)
     await open_dossier(other, dossier_id)
-    await other.press("pv:accept")
-    await other.press(f"pv:r:{round_id}")
+    await other.press(Accept())
+    await other.press(PickRound(round=round_id))
     assert (await dossier(app, dossier_id)).status == S.SCHEDULED
 
-    await officer.press("pv:return")  # acting on what it saw before the other officer's change
+    await officer.press(ReturnForSupplement())  # acting on what it saw before the other officer's change
     found = await dossier(app, dossier_id)
     assert (found.status, found.review_note, found.version) == (S.SCHEDULED, None, 1)
-    assert "pv:score" in payloads(officer)  # shown the dossier as it is now
+    assert EnterSheets().pack() in payloads(officer)  # shown the dossier as it is now
     assert await outbox_kinds(app, producer_user) == ["province_scheduled"]
 
     # The compare-and-set itself: a stale version writes nothing.
@@ -732,9 +760,9 @@ async def test_stale_version_changes_nothing(app: App) -> None:
 async def test_double_save_records_one_result(app: App) -> None:
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     await score(officer, "30", "20", "25")
-    await officer.press("pv:save")
-    await officer.press("pv:save")  # a double click: no longer offered
+    await officer.press(Save())
+    await officer.press(Save())  # a double click: no longer offered
     assert await scalar(app, select(func.count(CouncilResult.id))) == 1
     assert (await dossier(app, dossier_id)).version == 1

@@ -10,6 +10,10 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.rules import DossierStatus as S
+from handlers.province_batch import BatchRound
+from handlers.province_common import Back, OpenUnassigned, ProvinceHome, ProvinceRounds
+from handlers.province_dossiers import Accept, OtherRound, PickRound, TakeLate
+from handlers.province_rounds import SeedRounds
 from storage.models import AuditEntry, Dossier, Round
 from tests.chat import Chat, FrozenClock
 from tests.test_province import audit_actions, dossier, make_round, make_staff, open_dossier, payloads, setup
@@ -26,10 +30,10 @@ async def test_in_november_the_button_creates_next_years_rounds(app: App, clock:
     clock.now = NOVEMBER
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:rounds")
-    label = next(c.label for c in officer.choices if c.payload == "pv:seed")
+    await officer.press(ProvinceRounds())
+    label = next(c.label for c in officer.choices if c.payload == SeedRounds().pack())
     assert "20/05/2027, 20/10/2027" in label
-    await officer.press("pv:seed")
+    await officer.press(SeedRounds())
     assert await planned(app) == [("Đợt 1/2027", dt.date(2027, 5, 20)), ("Đợt 2/2027", dt.date(2027, 10, 20))]
     assert "còn 173 ngày" in officer.text  # 28/11/2026 → 20/05/2027
 
@@ -38,8 +42,8 @@ async def test_in_july_only_the_round_still_ahead_is_created(app: App, clock: Fr
     clock.now = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:rounds")
-    await officer.press("pv:seed")
+    await officer.press(ProvinceRounds())
+    await officer.press(SeedRounds())
     assert await planned(app) == [("Đợt 2/2026", dt.date(2026, 10, 20))]
 
 
@@ -53,18 +57,18 @@ async def test_a_late_dossier_goes_into_a_passed_round_only_by_an_audited_except
         found = await session.get_one(Round, round_id)
         found.submit_deadline = dt.date(2025, 10, 20)
     await open_dossier(officer, dossier_id)
-    await officer.press("pv:accept")
-    await officer.press(f"pv:r:{round_id}")
-    assert "sau hạn" in officer.text and {"pv:late_yes", "pv:late_other"} <= payloads(officer)
+    await officer.press(Accept())
+    await officer.press(PickRound(round=round_id))
+    assert "sau hạn" in officer.text and {TakeLate().pack(), OtherRound().pack()} <= payloads(officer)
     assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE  # nothing yet
 
-    await officer.press("pv:back")
+    await officer.press(Back())
     assert (await dossier(app, dossier_id)).status == S.AT_PROVINCE
     assert await audit_actions(app) == []
 
-    await officer.press("pv:accept")
-    await officer.press(f"pv:r:{round_id}")
-    await officer.press("pv:late_yes")
+    await officer.press(Accept())
+    await officer.press(PickRound(round=round_id))
+    await officer.press(TakeLate())
     found_dossier = await dossier(app, dossier_id)
     assert (found_dossier.status, found_dossier.round_id) == (S.SCHEDULED, round_id)
     assert await audit_actions(app) == ["dossier.late_round_override", "dossier.schedule"]
@@ -78,8 +82,8 @@ async def test_a_dossier_in_time_is_accepted_after_the_deadline_without_asking(a
     round_id = await make_round(app)  # deadline 20/01/2026, the dossier came on 10/01/2026
     clock.now = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # the province checks it after the deadline
     await open_dossier(officer, dossier_id)
-    await officer.press("pv:accept")
-    await officer.press(f"pv:r:{round_id}")
+    await officer.press(Accept())
+    await officer.press(PickRound(round=round_id))
     assert (await dossier(app, dossier_id)).status == S.SCHEDULED
     assert await audit_actions(app) == ["dossier.schedule"]
 
@@ -99,8 +103,8 @@ async def test_several_dossiers_accepted_into_a_round_at_once(app: App) -> None:
     async with app.engine.sessions() as session, session.begin():
         late = await session.get_one(Dossier, ids[3])
         late.submitted_at = dt.datetime(2026, 6, 1, 3, 0, tzinfo=dt.UTC)  # after the deadline
-    await officer.press("prov:home")
-    await officer.press("pv:list:none")
+    await officer.press(ProvinceHome())
+    await officer.press(OpenUnassigned())
     await officer.tap("Nhận nhiều")
     for n in range(4):
         await officer.tap(f"Sản phẩm {n}")
@@ -110,7 +114,7 @@ async def test_several_dossiers_accepted_into_a_round_at_once(app: App) -> None:
         changed = await session.get_one(Dossier, ids[1])
         changed.version += 1
     await officer.tap("Nhận 3 hồ sơ")
-    await officer.press(f"pv:btr:{round_id}")
+    await officer.press(BatchRound(round=round_id))
     await officer.tap("✅")
     assert "1 hồ sơ" in officer.text and "Sản phẩm 3" in officer.text and "Sản phẩm 1" in officer.text
     statuses = [(await dossier(app, i)).status for i in ids]

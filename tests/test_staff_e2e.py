@@ -20,6 +20,10 @@ from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.rules import DossierStatus, Role
 from bot.settings import Settings
+from handlers.province_common import OpenUnassigned, ProvinceHome, ProvinceRounds
+from handlers.province_council import AddMember, AllPassed, EditSheet, MemberRole, Save, WorkOut
+from handlers.province_dossiers import Accept, DownloadFiles, EnterSheets, IssueCertificate, OpenDossier, PickRound
+from handlers.province_rounds import SeedRounds
 from storage.models import Certificate, CouncilResult, Dossier, DossierItem, OutboxMessage, Producer, Round
 from tests.conftest import make_producer
 from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI
@@ -94,9 +98,9 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     api.push_text(PROVINCE, "menu")
     await api.wait_for(lambda: all(api.replies_to(user) for user in (PRODUCER, COMMUNE, PROVINCE)))
     await asyncio.sleep(0.1)
-    assert "prov:home" in api.last_reply_with_buttons(PROVINCE).callback_data()
-    assert "prov:home" not in api.last_reply_with_buttons(COMMUNE).callback_data()
-    assert "prov:home" not in api.last_reply_with_buttons(PRODUCER).callback_data()
+    assert ProvinceHome().pack() in api.last_reply_with_buttons(PROVINCE).callback_data()
+    assert ProvinceHome().pack() not in api.last_reply_with_buttons(COMMUNE).callback_data()
+    assert ProvinceHome().pack() not in api.last_reply_with_buttons(PRODUCER).callback_data()
 
     # The producer submits.
     reply = await act(api, PRODUCER, data="m:dossier")
@@ -105,7 +109,7 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     assert await status_of(app, dossier_id) == DossierStatus.SUBMITTED_COMMUNE
 
     # The province officer prepares this year's rounds while the commune reviews.
-    province_task = asyncio.create_task(act(api, PROVINCE, data="prov:rounds"))
+    province_task = asyncio.create_task(act(api, PROVINCE, data=ProvinceRounds().pack()))
     reply = await act(api, COMMUNE, data="cr:q")
     reply = await act(api, COMMUNE, data=f"cr:d:{dossier_id}")
     for _criterion in range(4):
@@ -113,22 +117,22 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     reply = await act(api, COMMUNE, data=button(reply, f"cr:end:{dossier_id}:"))
     assert await status_of(app, dossier_id) == DossierStatus.AT_PROVINCE
     reply = await province_task
-    reply = await act(api, PROVINCE, data=button(reply, "pv:seed"))
+    reply = await act(api, PROVINCE, data=button(reply, SeedRounds().pack()))
     async with app.engine.sessions() as session:
         first_round = await session.scalar(select(Round).where(Round.submit_deadline == dt.date(2026, 5, 20)))
     assert first_round is not None
 
     # The province: completeness, round, council result, certificate.
-    reply = await act(api, PROVINCE, data="prov:home")
-    reply = await act(api, PROVINCE, data="pv:list:none")
-    reply = await act(api, PROVINCE, data=f"pv:d:{dossier_id}")
-    reply = await act(api, PROVINCE, data="pv:files")  # the producer's files, as one ZIP through the outbox
+    reply = await act(api, PROVINCE, data=ProvinceHome().pack())
+    reply = await act(api, PROVINCE, data=OpenUnassigned().pack())
+    reply = await act(api, PROVINCE, data=OpenDossier(dossier=dossier_id).pack())
+    reply = await act(api, PROVINCE, data=DownloadFiles().pack())  # the producer's files, as one ZIP through the outbox
     await asyncio.gather(*office_jobs.RUNNING)
     async with app.engine.sessions() as session:
         zipped = await session.scalar(select(OutboxMessage.params).where(OutboxMessage.kind == office_jobs.KIND))
     assert zipped is not None and str(zipped["name"]).endswith(".zip")
-    reply = await act(api, PROVINCE, data="pv:accept")
-    reply = await act(api, PROVINCE, data=f"pv:r:{first_round.id}")
+    reply = await act(api, PROVINCE, data=Accept().pack())
+    reply = await act(api, PROVINCE, data=PickRound(round=first_round.id).pack())
     assert await status_of(app, dossier_id) == DossierStatus.SCHEDULED
     # The council met (earlier than this seeded round would: the dates are moved so that it has).
     async with app.engine.sessions() as session, session.begin():
@@ -137,27 +141,27 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
             .where(Round.id == first_round.id)
             .values(submit_deadline=dt.date(2026, 1, 20), meeting_date=dt.date(2026, 2, 10))
         )
-    reply = await act(api, PROVINCE, data="pv:score")
+    reply = await act(api, PROVINCE, data=EnterSheets().pack())
     for name in ("Nguyễn Văn An", "Lò Thị Bích", "Tẩn A Chu"):
-        reply = await act(api, PROVINCE, data="pv:addm")
+        reply = await act(api, PROVINCE, data=AddMember().pack())
         reply = await act(api, PROVINCE, text=name)
-        reply = await act(api, PROVINCE, data="pv:role:member")
+        reply = await act(api, PROVINCE, data=MemberRole(role="member").pack())
     for member, points in zip(
-        [d for d in reply.callback_data() if d.startswith("pv:m:")],
+        [d for d in reply.callback_data() if EditSheet.matches(d)],
         (("35", "20,5", "25"), ("34", "21", "26"), ("36", "20", "24")),
         strict=True,
     ):
         reply = await act(api, PROVINCE, data=member)
         for value in points:
             reply = await act(api, PROVINCE, text=value)
-    reply = await act(api, PROVINCE, data="pv:result")
-    reply = await act(api, PROVINCE, data="pv:yes")
+    reply = await act(api, PROVINCE, data=WorkOut().pack())
+    reply = await act(api, PROVINCE, data=AllPassed().pack())
     assert "80,5" in reply.params["text"] and "★★★★☆" in reply.params["text"]
-    reply = await act(api, PROVINCE, data="pv:save")
-    reply = await act(api, PROVINCE, data=button(reply, "pv:cert"))
+    reply = await act(api, PROVINCE, data=Save().pack())
+    reply = await act(api, PROVINCE, data=button(reply, IssueCertificate().pack()))
     reply = await act(api, PROVINCE, text="1234/QĐ-UBND")
     reply = await act(api, PROVINCE, text="20/2/2026")
-    reply = await act(api, PROVINCE, data="pv:save")
+    reply = await act(api, PROVINCE, data=Save().pack())
     assert await status_of(app, dossier_id) == DossierStatus.CERTIFIED_4
 
     async with app.engine.sessions() as session:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.text import fold
+from handlers.province_common import OpenUnassigned, ProvinceHome
 from storage.models import AuditEntry, Producer, Product
 from tests.chat import Chat, FrozenClock, force_offered
 from tests.staff_helpers import make_staff
@@ -136,8 +137,8 @@ async def test_long_staff_lists_page_and_name_product_producer_and_commune(app: 
         await make_dossier(app, user, status=status, with_file=False)
     await make_staff(app, "prov1", "province")
     officer = Chat(app.engine, "prov1")
-    await officer.press("prov:home")
-    await officer.press("pv:list:none")
+    await officer.press(ProvinceHome())
+    await officer.press(OpenUnassigned())
     assert "1–20 / 30" in officer.text and "— HTX số 00 — Xã Bình Lư" in officer.text
     await officer.tap("Tiếp")
     assert "21–30 / 30" in officer.text and "HTX số 29" in officer.text

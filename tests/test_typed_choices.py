@@ -11,6 +11,9 @@ from sqlalchemy import select
 from bot.app import App
 from bot.channels import console
 from bot.rules import Role
+from handlers.province_common import Back, OpenList
+from handlers.province_council import Save
+from handlers.province_dossiers import IssueCertificate
 from storage.models import Certificate
 from tests.chat import Chat
 from tests.conftest import make_producer
@@ -23,16 +26,16 @@ from tests.test_province import make_staff as make_province_staff
 async def test_the_certificate_date_by_number_or_by_hom_nay(app: App) -> None:
     round_id = await make_round(app)
     _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, f"pv:list:{round_id}")
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
     await score(officer, "32", "20", "30")
-    await officer.press("pv:save")
+    await officer.press(Save())
     for typed in ("1", "hom nay"):
-        await officer.press("pv:cert")
+        await officer.press(IssueCertificate())
         await officer.send("1234/QĐ-UBND")
         await officer.send(typed)  # "📅 Hôm nay, 02/03/2026" is the first button
-        assert "pv:save" in payloads(officer), (typed, officer.text)
+        assert Save().pack() in payloads(officer), (typed, officer.text)
         assert "02/03/2026" in officer.text
-        await officer.press("pv:back") if typed == "1" else await officer.press("pv:save")
+        await officer.press(Back()) if typed == "1" else await officer.press(Save())
     certificate = await scalar(app, select(Certificate))
     assert certificate.decision_no == "1234/QĐ-UBND" and certificate.issued_on.isoformat() == "2026-03-02"
 
