@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import filetype
 
 from bot.messages import IncomingFile, ReceivedFile, RejectedFile
-from bot.rules import ACCEPTED_FILE_TYPES
+from bot.i18n import _
+from bot.rules import ACCEPTED_FILE_TYPES, accepted_types_text
 from storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
@@ -68,3 +69,18 @@ async def keep(checked: CheckedFile, store: FileStore) -> ReceivedFile:
         original_name=checked.original_name,
         path=path,
     )
+
+
+def refusal_text(rejected: RejectedFile, max_file_mb: int | float) -> str:
+    """Why a file was not kept, in the user's words, whatever step it was sent to."""
+    if rejected.reason == "too_large":
+        return _(
+            "This file is too big: the limit is {limit} MB. Please send a photo instead, or scan with a lower quality."
+        ).format(limit=max_file_mb)
+    if rejected.reason == "unsupported_type":
+        return _("I cannot use this kind of file. Please send a photo, or one of: {types}.").format(
+            types=accepted_types_text()
+        )
+    if rejected.reason == "empty":
+        return _("This file is empty. Please send it again.")
+    return _("I could not download this file. Please send it again.")

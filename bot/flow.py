@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import Button
+from bot.files import refusal_text
 from bot.i18n import _
 from bot.messages import (
     AskFile,
@@ -239,6 +240,9 @@ class Flow:
                     await handler(ctx, pressed)
                     return
             await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
+            return
+        if isinstance(ctx.received, RejectedFile) and step in self.on_files:
+            await ctx.reask(refusal_text(ctx.received, ctx.settings.ocop_max_file_mb))
             return
         if isinstance(ctx.received, ReceivedFile) and step in self.on_files:
             await self.on_files[step](ctx, ctx.received)

@@ -11,8 +11,9 @@ from bot.app import App
 from bot.callbacks import Button
 from bot.engine import Engine
 from bot.flow import Context, Flow, FlowData, Registry
-from bot.messages import Choice, Inbound, Outbound, Text
+from bot.messages import Choice, Inbound, IncomingFile, Outbound, ReceivedFile, Text
 from storage.models import ChannelIdentity
+from tests.files import png
 
 
 class _Size(Button, prefix="tf:size"):
@@ -89,7 +90,19 @@ async def ask_note(ctx: Context) -> None:
 @flow.on_text("note")
 async def got_note(ctx: Context, text: str) -> None:
     order = ctx.form(_Order)
-    ctx.say(f"order {order.sizes} {order.note} {text}")
+    order.note += f" {text}"
+    await ctx.goto("photo")
+
+
+@flow.ask("photo")
+async def ask_photo(ctx: Context) -> None:
+    ctx.say("photo?")
+
+
+@flow.on_file("photo")
+async def got_photo(ctx: Context, file: ReceivedFile) -> None:
+    order = ctx.form(_Order)
+    ctx.say(f"order {order.sizes} {order.note} {file.mime}")
     ctx.end_flow()
 
 
@@ -108,12 +121,21 @@ class _Talk:
     def __init__(self, engine: Engine, user: str) -> None:
         self.engine, self.user, self.count = engine, user, 0
 
-    async def send(self, text: str | None = None, payload: str | None = None) -> list[str]:
+    async def send(
+        self, text: str | None = None, payload: str | None = None, file: IncomingFile | None = None
+    ) -> list[str]:
         self.count += 1
-        replies: list[Outbound] = await self.engine.handle(
-            Inbound("telegram", self.user, f"{self.user}-{self.count}", chat_id=self.user, text=text, payload=payload)
+        inbound = Inbound(
+            "telegram", self.user, f"{self.user}-{self.count}", chat_id=self.user, text=text, payload=payload, file=file
         )
+        replies: list[Outbound] = await self.engine.handle(inbound)
         return [reply.text for reply in replies if isinstance(reply, Text)]
+
+    async def send_file(self, data: bytes, name: str) -> list[str]:
+        async def download() -> bytes:
+            return data
+
+        return await self.send(file=IncomingFile(name, None, len(data), download))
 
 
 async def test_each_input_reaches_its_handler_and_the_form_survives_between_updates(app: App) -> None:
@@ -124,7 +146,10 @@ async def test_each_input_reaches_its_handler_and_the_form_survives_between_upda
     assert await talk.send(payload="tf:done") == ["how many?"]
     assert (await talk.send("abc"))[0] != "how many?"  # not a number: a hint, then the question again
     assert await talk.send("3") == ["note?"]  # on a number step, 3 is a number, not an option
-    assert await talk.send("giao sớm") == ["order [2, 1] x3 giao sớm"]
+    assert await talk.send("giao sớm") == ["photo?"]
+    refused = await talk.send_file(b"MZ not a photo", "virus.exe")
+    assert refused[-1] == "photo?" and "không dùng được loại tệp" in refused[0]  # refused, then asked again
+    assert await talk.send_file(png(), "anh.png") == ["order [2, 1] x3 giao sớm image/png"]
 
 
 async def test_a_button_from_another_step_or_forged_never_reaches_a_handler(app: App) -> None:
