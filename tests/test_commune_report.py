@@ -17,9 +17,10 @@ from bot.app import App
 from bot.messages import SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, placeholders
 from bot.rules import DossierStatus
+from handlers.review_buttons import ConfirmCriterion, FinishReview, OpenDossier
 from storage.models import AuditEntry, Dossier, DossierItem, ProductIdea
 from tests import files
-from tests.chat import Chat, force_offered
+from tests.chat import Chat, force_offered, offered
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, PHONG_THO, dossier_row, in_session, make_dossier, make_idea, make_staff
 
@@ -28,13 +29,10 @@ async def confirm_all(app: App, dossier_id: int) -> Chat:
     officer_id = await make_staff(app, "c1", "commune", BINH_LU, name="Lò Văn Minh")
     assert officer_id
     officer = Chat(app.engine, "c1")
-    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(OpenDossier(dossier=dossier_id))
     for index in range(4):
-        payload = next(
-            c.payload for c in officer.choices if c.payload.startswith("cr:ok:") and c.payload.endswith(f":{index}")
-        )
-        await officer.press(payload)
-    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("cr:end:")))  # 🏁 Xong
+        await officer.press(next(b for b in offered(officer, ConfirmCriterion) if b.criterion == index))
+    await officer.press(offered(officer, FinishReview)[0])  # 🏁 Xong
     return officer
 
 

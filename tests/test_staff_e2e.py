@@ -20,6 +20,7 @@ from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.rules import DossierStatus, Role
 from bot.settings import Settings
+from handlers.review_buttons import ConfirmCriterion, FinishReview, OpenDossier, ShowQueue
 from storage.models import Certificate, CouncilResult, Dossier, DossierItem, OutboxMessage, Producer, Round
 from tests.conftest import make_producer
 from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI
@@ -106,11 +107,11 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
 
     # The province officer prepares this year's rounds while the commune reviews.
     province_task = asyncio.create_task(act(api, PROVINCE, data="prov:rounds"))
-    reply = await act(api, COMMUNE, data="cr:q")
-    reply = await act(api, COMMUNE, data=f"cr:d:{dossier_id}")
+    reply = await act(api, COMMUNE, data=ShowQueue().pack())
+    reply = await act(api, COMMUNE, data=OpenDossier(dossier=dossier_id).pack())
     for _criterion in range(4):
-        reply = await act(api, COMMUNE, data=button(reply, f"cr:ok:{dossier_id}:"))
-    reply = await act(api, COMMUNE, data=button(reply, f"cr:end:{dossier_id}:"))
+        reply = await act(api, COMMUNE, data=button(reply, f"{ConfirmCriterion.prefix}:{dossier_id}:"))
+    reply = await act(api, COMMUNE, data=button(reply, f"{FinishReview.prefix}:{dossier_id}:"))
     assert await status_of(app, dossier_id) == DossierStatus.AT_PROVINCE
     reply = await province_task
     reply = await act(api, PROVINCE, data=button(reply, "pv:seed"))

@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.callbacks import Button
 from bot.text import fold
+from handlers.review_buttons import OpenDossier, ShowQueue
 from storage.models import AuditEntry, Producer, Product
 from tests.chat import Chat, FrozenClock, force_offered
 from tests.staff_helpers import make_staff
@@ -145,12 +147,12 @@ async def test_long_staff_lists_page_and_name_product_producer_and_commune(app: 
 
     await make_staff(app, "xa1", "commune", "binh lu")
     clerk = Chat(app.engine, "xa1")
-    await clerk.press("cr:q")
+    await clerk.press(ShowQueue())
     assert "1–20 / 25" in clerk.text
-    seen = {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    seen = {b for c in clerk.choices if isinstance(b := Button.parse(c.payload), OpenDossier)}
     await clerk.tap("Tiếp")
     assert "21–25 / 25" in clerk.text
-    seen |= {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    seen |= {b for c in clerk.choices if isinstance(b := Button.parse(c.payload), OpenDossier)}
     assert len(seen) == 25
     await clerk.tap("Trước")
     assert "1–20 / 25" in clerk.text
