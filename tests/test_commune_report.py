@@ -17,6 +17,7 @@ from bot.app import App
 from bot.messages import SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, placeholders
 from bot.rules import DossierStatus
+from handlers.commune_report import DraftAgain, ReportButton, SendScan
 from handlers.review_buttons import ConfirmCriterion, FinishReview, OpenDossier
 from storage.models import AuditEntry, Dossier, DossierItem, ProductIdea
 from tests import files
@@ -105,7 +106,7 @@ async def test_confirming_four_criteria_drafts_the_report_and_the_signed_scan_co
     await make_staff(app, "prov1", "province")
     assert (await province_sees(app, dossier_id)).startswith("✗")
 
-    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("rep:up:")))
+    await officer.press(offered(officer, SendScan)[0])
     await officer.send_file(files.exe(), "virus.exe")  # refused, with the reason
     await officer.send_file(b"hello", "note.txt")
     scan = files.pdf(5)
@@ -142,12 +143,12 @@ async def test_another_communes_officer_cannot_send_the_report(app: App) -> None
     await make_staff(app, "c2", "commune", PHONG_THO)
     other = Chat(app.engine, "c2")
     await other.send("menu")
-    await force_offered(app.engine, "c2", f"rep:up:{dossier_id}")
-    await other.press(f"rep:up:{dossier_id}")
+    await force_offered(app.engine, "c2", SendScan(dossier=dossier_id).pack())
+    await other.press(SendScan(dossier=dossier_id))
     await other.send_file(files.pdf(9), "x.pdf")
-    assert not any(c.payload.startswith("rep:") for c in other.choices)
-    await force_offered(app.engine, "c2", f"rep:d:{dossier_id}")
-    await other.press(f"rep:d:{dossier_id}")
+    assert offered(other, ReportButton) == []
+    await force_offered(app.engine, "c2", DraftAgain(dossier=dossier_id).pack())
+    await other.press(DraftAgain(dossier=dossier_id))
     assert not any(isinstance(r, SendFile) for r in other.replies)
 
 
@@ -191,7 +192,7 @@ async def test_a_province_replaces_the_template(app: App, tmp_path: Path) -> Non
     text = document_text(report.path.read_bytes())
     assert "MẪU CỦA TỈNH: Chè Tả Van — Xã Bình Lư" in text
     assert text.count("Đạt") == 4 and "Sử dụng lao động địa phương" in text
-    await officer.press(f"rep:d:{dossier_id}")  # drafted again on request
+    await officer.press(DraftAgain(dossier=dossier_id))  # drafted again on request
     assert any(isinstance(r, SendFile) for r in officer.replies)
 
 
