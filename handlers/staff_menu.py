@@ -16,8 +16,8 @@ from storage import claims, producers, reviews
 COMMUNE_QUEUE = "cr:q"
 PROVINCE_HOME = "prov:home"  # handlers.province
 ADMIN_HOME = "adm:home"
-FIND = "find:"  # handlers.staff_search
-REPORTS = "reports:"  # handlers.office_reports
+FIND = "find:start"  # handlers.staff_search
+REPORTS = "reports:start"  # handlers.office_reports
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -37,10 +37,10 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
     if scope.province_officer and "prov:" in ctx.registry.global_payloads:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
-    if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
-        choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
-    if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:
-        choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(FIND):
+        choices.append(Choice(_("🔎 Find a product or producer"), FIND))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(REPORTS):
+        choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
         if "pdo:" in ctx.registry.global_payloads:
