@@ -43,7 +43,7 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if "pdo:" in ctx.registry.global_payloads:
+        if ctx.registry.handles("pdo:requests"):
             from handlers.privacy import pending_count
 
             count = await pending_count(ctx)
