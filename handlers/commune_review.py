@@ -116,7 +116,7 @@ class Reason(FlowData):
     """What the reason being typed is for: a rejected criterion, a supplement note, or a returned idea. A decision
     on a dossier keeps the version the officer saw."""
 
-    kind: str = IDEA
+    kind: str = ""  # CRITERION, SUPPLEMENT or IDEA
     id: int = 0
     version: int | None = None
     criterion: str | None = None
