@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import filetype
 
-from bot.messages import IncomingFile, ReceivedFile, RejectedFile
 from bot.i18n import _
+from bot.messages import IncomingFile, ReceivedFile, RejectedFile
 from bot.rules import ACCEPTED_FILE_TYPES, accepted_types_text
 from storage.filestore import FileStore
 

@@ -309,6 +309,12 @@ class Registry:
 
         return register
 
+    def handles(self, payload: str) -> bool:
+        """Whether a button valid from any message is handled here (its module may be left out of a build)."""
+        return self.global_button(Button.parse(payload)) is not None or (
+            payload.split(":", 1)[0] + ":" in self.global_payloads
+        )
+
     def global_button(self, pressed: Button | None) -> ButtonStep | None:
         if pressed is None:
             return None

@@ -3,15 +3,16 @@ confirms the four local criteria, printed, signed and stamped, then sent back as
 dossier's ``commune_report`` item. Until the scan is in, the province sees the item as missing.
 
 The draft is filled from the dossier, the producer's idea and the officer's confirmations into the template
-(``bot.report_docx``; a province may set its own with ``OCOP_COMMUNE_REPORT_TEMPLATE``). Buttons carry
-``rep:`` payloads, valid from any message; each re-checks the commune officer's role and the dossier's commune.
+(``bot.report_docx``; a province may set its own with ``OCOP_COMMUNE_REPORT_TEMPLATE``). Its buttons
+(``ReportButton``, "rep:") are valid from any message; the family checks the commune officer's role once, and
+each handler the dossier's commune and stage.
 
 ```mermaid
 stateDiagram-v2
-    [*] --> draft: 4th criterion confirmed (commune_review) · 📄 Draft again (rep:d)
-    draft --> scan: 📤 Send the signed scan (rep:up)
+    [*] --> draft: 4th criterion confirmed (commune_review) · 📄 Draft again (DraftAgain)
+    draft --> scan: 📤 Send the signed scan (SendScan)
     scan --> scan: a file (kept on the commune_report item) / a refused file (why)
-    scan --> [*]: ✅ Done (rep:done)
+    scan --> [*]: ✅ Done (ScanDone)
 ```
 """
 
@@ -20,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from bot.flow import Context, Flow, Registry
+from bot.button_family import Family
+from bot.callbacks import Button
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, current_locale, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, fill
-from bot.roles import deny, is_commune_officer, scope_of
+from bot.roles import Scope, deny, is_commune_officer, scope_of
 from bot.rules import (
     COMMUNE_CRITERIA,
     DOSSIER_CASE_LABELS,
@@ -42,9 +46,7 @@ from storage import audit, dossiers, reviews
 from storage.dossiers import dossier_in_communes
 from storage.models import Dossier, ProductIdea
 
-PREFIX = "rep:"
 FLOW = "commune_report"
-DONE = "rep:done"
 REPORT_ITEM = "commune_report"
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SCAN_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
@@ -54,7 +56,42 @@ REPORTABLE = frozenset(
     {_S.COMMUNE_CONFIRMED, _S.AT_PROVINCE, _S.COMPLETENESS_CHECK, _S.PROVINCE_SUPPLEMENT, _S.SCHEDULED}
 )
 
-flow = Flow(FLOW, first_step="scan")
+
+class ReportButton(Button):
+    """Every "rep:" button: for commune officers only."""
+
+
+class DraftAgain(ReportButton, prefix="rep:d"):
+    dossier: int
+
+
+class SendScan(ReportButton, prefix="rep:up"):
+    dossier: int
+
+
+class ScanDone(ReportButton, prefix="rep:done"):
+    pass
+
+
+@dataclass
+class Scan(FlowData):
+    """The dossier whose signed report is being sent."""
+
+    dossier_id: int = 0
+
+
+flow = Flow(FLOW, first_step="scan", data=Scan)
+
+
+async def _officer(ctx: Context) -> Scope | None:
+    scope = await scope_of(ctx)
+    if not is_commune_officer(scope):
+        await deny(ctx)
+        return None
+    return scope
+
+
+report_buttons = Family(ReportButton, _officer)
 
 
 def _safe(labels: Mapping[Any, str], key: str) -> str:
@@ -144,49 +181,52 @@ async def offer_draft(ctx: Context, dossier: Dossier) -> None:
             "📄 Here is the draft of the commune's report for {product}. Print it, have it signed and stamped, "
             "then send the scan here. Until then the province sees the report as missing."
         ).format(product=dossier.product.name),
-        [Choice(_("📤 Send the signed scan"), f"{PREFIX}up:{dossier.id}")],
+        [Choice(_("📤 Send the signed scan"), SendScan(dossier=dossier.id))],
     )
 
 
-async def _dossier(ctx: Context, dossier_id: int | None) -> Dossier | None:
+async def _dossier(ctx: Context, scope: Scope, dossier_id: int) -> Dossier | None:
     """The dossier, in the officer's communes and at a stage that has a report; the refusal otherwise."""
-    scope = await scope_of(ctx)
-    dossier = (
-        await dossier_in_communes(ctx.session, dossier_id, scope.communes)
-        if is_commune_officer(scope) and isinstance(dossier_id, int)
-        else None
-    )
+    dossier = await dossier_in_communes(ctx.session, dossier_id, scope.communes)
     if dossier is None or dossier.status not in REPORTABLE:
         await deny(ctx)
         return None
     return dossier
 
 
-async def on_report_button(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    if payload == DONE:
-        await ctx.finish()
-        return
-    kind, _sep, raw_id = payload.removeprefix(PREFIX).partition(":")
-    dossier = await _dossier(ctx, int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else None)
-    if dossier is None:
-        return
-    if kind == "d":
+@report_buttons.on(DraftAgain)
+async def draft_again(ctx: Context, scope: Scope, pressed: DraftAgain) -> None:
+    dossier = await _dossier(ctx, scope, pressed.dossier)
+    if dossier is not None:
         await offer_draft(ctx, dossier)
-    elif kind == "up":
-        await ctx.start(FLOW, {"dossier_id": dossier.id})
-    else:
-        await deny(ctx)
+
+
+@report_buttons.on(SendScan)
+async def send_scan(ctx: Context, scope: Scope, pressed: SendScan) -> None:
+    dossier = await _dossier(ctx, scope, pressed.dossier)
+    if dossier is not None:
+        await ctx.start(FLOW, Scan(dossier_id=dossier.id))
+
+
+@report_buttons.on(ScanDone)
+async def scan_done(ctx: Context, _scope: Scope, _pressed: ScanDone) -> None:
+    await ctx.finish()
+
+
+@flow.before
+async def still_an_officer(ctx: Context) -> bool:
+    return await _officer(ctx) is not None
 
 
 @flow.ask("scan")
 async def ask_scan(ctx: Context) -> None:
     ctx.ask_file(
         _("Send the scan of the signed report: a PDF, or a photo of each page."),
-        [Choice(_("✅ Done"), DONE)],
+        [Choice(_("✅ Done"), ScanDone())],
     )
 
 
+# One answer for whatever comes: a refused file (never handed to ``on_file``) is told why, like typed text.
 @flow.answer("scan")
 async def got_scan(ctx: Context) -> None:
     if isinstance(ctx.received, RejectedFile):
@@ -196,7 +236,7 @@ async def got_scan(ctx: Context) -> None:
     if not isinstance(received, ReceivedFile) or received.mime not in SCAN_TYPES:
         await ctx.reask(_("Please send the signed report as a PDF or a photo (JPEG/PNG)."))
         return
-    dossier = await _dossier(ctx, ctx.data.get("dossier_id"))
+    dossier = await _dossier(ctx, await scope_of(ctx), ctx.form(Scan).dossier_id)
     if dossier is None:
         ctx.end_flow()
         return
@@ -228,4 +268,4 @@ async def got_scan(ctx: Context) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads[PREFIX] = on_report_button
+    report_buttons.register(registry)

@@ -1,11 +1,12 @@
 """The commune officer's review: the queue of ideas and dossiers of their communes, the four local criteria,
 supplements, and accepting or returning product ideas (OCOP cycle step 2).
 
-Every "cr:" button goes through ``on_review_button``, which checks the role and the commune *of the object
-as stored* before anything else; an id of another commune's dossier gets the same answer as an id that does
-not exist. Decisions on a dossier name the version the officer saw (in the payload, or kept in the flow
-data while a reason is typed): a dossier changed meanwhile is refused with a clear answer and nothing is
-written. A second click on a decision already taken just shows the dossier again.
+Every "cr:" button (``handlers.review_buttons.ReviewButton``) first passes the one role check of the family
+(``review``), then its handler checks the commune *of the object as stored*; an id of another commune's dossier
+gets the same answer as an id that does not exist. Decisions on a dossier name the version the officer saw (on
+the button, or kept in the flow's ``Reason`` while a reason is typed): a dossier changed meanwhile is refused
+with a clear answer and nothing is written. A second click on a decision already taken just shows the dossier
+again.
 
 Each criterion is decided on its own and can be undone until the officer presses 🏁 Finish; only then
 does the dossier move: all four ✅ forward it to the province (``_forward_to_province``, the one place where
@@ -37,10 +38,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot import office_jobs, voice
-from bot.flow import Context, Flow, Registry
+from bot.button_family import Family
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice, Text
 from bot.notices import notice
@@ -49,7 +52,6 @@ from bot.roles import Scope, deny, is_commune_officer, scope_of
 from bot.rules import (
     COMMUNE_CRITERIA,
     DOSSIER_CASE_LABELS,
-    DOSSIER_STATUS_LABELS,
     PRODUCT_GROUP_LABELS,
     DossierStatus,
     IdeaStatus,
@@ -61,11 +63,31 @@ from bot.rules import (
 from bot.text import shorten
 from handlers.admin import actor_label, commune_name
 from handlers.commune_report import offer_draft
-from handlers.dossier import item_label
+from handlers.dossier import item_label, status_label
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
 from handlers.idea import text_problem
 from handlers.idea_return import fix_button
+from handlers.review_buttons import (
+    AcceptIdea,
+    AskSupplement,
+    BackToMenu,
+    CancelReason,
+    ConfirmCriterion,
+    DossierFiles,
+    FinishReview,
+    OpenClaim,
+    OpenDossier,
+    OpenIdea,
+    QueuePage,
+    RejectCriterion,
+    ReturnField,
+    ReturnIdea,
+    ReviewButton,
+    ShowQueue,
+    UndoCriterion,
+    ViewDossier,
+)
 from handlers.staff_menu import QUEUE_DOSSIER_STATUSES, QUEUE_IDEA_STATUS
 from handlers.staff_reads import log_read
 from storage import audit, claims, province, reviews, voice_answers
@@ -73,19 +95,13 @@ from storage.db import detached_sessions
 from storage.dossiers import dossier_in_communes
 from storage.models import CommuneCriterion, Dossier, DossierItem, Producer, ProductIdea
 
-PREFIX = "cr:"
 FLOW = "commune_review"
-QUEUE = "cr:q"
-QUEUE_PAGE = "cr:qp:"
-MENU = "cr:menu"
-CANCEL = "cr:x"
-RETURN_FIELD = "rf:"  # which answer of a returned idea needs fixing (not "cr:": answered inside the flow)
 
 REASON_MIN, REASON_MAX = 5, 1000
 MAX_QUEUE_BUTTONS = 20
 BUTTON_LABEL_MAX = 48
 
-CRITERIA = tuple(COMMUNE_CRITERIA)  # index in payloads keeps them short: cr:ok:<dossier>:<version>:<n>
+CRITERIA = tuple(COMMUNE_CRITERIA)  # index on buttons keeps them short: cr:ok:<dossier>:<version>:<n>
 # One or two words per criterion, so "✅ …" and "❌ …" fit side by side on a small phone.
 _BUTTON_WORDS: dict[str, str] = {
     "local_origin": N_("Origin"),
@@ -95,54 +111,56 @@ _BUTTON_WORDS: dict[str, str] = {
 }
 PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
 _MARK = {PENDING: "⏳", CONFIRMED: "✅", REJECTED: "❌"}
-
-flow = Flow(FLOW, first_step="reason")
-
-
-def _ints(payload: str, prefix: str, count: int) -> list[int] | None:
-    """``count`` small non-negative integers after ``prefix``, or None for anything else (invented payloads)."""
-    parts = payload.removeprefix(prefix).split(":")
-    if len(parts) != count or not all(p.isdigit() and len(p) < 12 for p in parts):
-        return None
-    return [int(p) for p in parts]
+CRITERION, SUPPLEMENT, IDEA = "criterion", "supplement", "idea"
 
 
-def _status_label(status: str) -> str:
-    try:
-        return label(DOSSIER_STATUS_LABELS, status)
-    except (KeyError, ValueError):
-        return status
+@dataclass
+class Reason(FlowData):
+    """What the reason being typed is for: a rejected criterion, a supplement note, or a returned idea. A decision
+    on a dossier keeps the version the officer saw."""
+
+    kind: str = ""  # CRITERION, SUPPLEMENT or IDEA
+    id: int = 0
+    version: int | None = None
+    criterion: str | None = None
+    field: str | None = None  # a returned idea: the answer that needs fixing (a step of the idea flow)
 
 
-# Routing ----------------------------------------------------------------------------------------------------
+flow = Flow(FLOW, first_step="reason", data=Reason)
 
 
-async def on_review_button(ctx: Context) -> None:
-    """Every "cr:" button, from any message: re-check role and scope, then act."""
+async def officer_scope(ctx: Context) -> Scope | None:
+    """The commune officer's scope, checked again on every press (a role may be revoked meanwhile)."""
     scope = await scope_of(ctx)
     if not is_commune_officer(scope):
         await deny(ctx)
-        return
-    payload = ctx.payload or ""
-    if payload == QUEUE:
-        await show_queue(ctx, scope)
-        return
-    if payload == MENU:
-        await ctx.finish()
-        return
-    if payload == CANCEL:
-        ctx.end_flow()
-        ctx.say(_("Cancelled. Nothing was changed."))
-        await show_queue(ctx, scope)
-        return
-    for prefix, count, action in _ACTIONS:
-        if payload.startswith(prefix):
-            numbers = _ints(payload, prefix, count)
-            if numbers is None:
-                break
-            await action(ctx, scope, *numbers)
-            return
-    await deny(ctx)
+        return None
+    return scope
+
+
+review = Family(ReviewButton, officer_scope)
+
+
+@review.on(ShowQueue)
+async def queue_pressed(ctx: Context, scope: Scope, _pressed: ShowQueue) -> None:
+    await show_queue(ctx, scope)
+
+
+@review.on(QueuePage)
+async def queue_page_pressed(ctx: Context, scope: Scope, pressed: QueuePage) -> None:
+    await show_queue(ctx, scope, pressed.page)
+
+
+@review.on(BackToMenu)
+async def menu_pressed(ctx: Context, _scope: Scope, _pressed: BackToMenu) -> None:
+    await ctx.finish()
+
+
+@review.on(CancelReason)
+async def cancel_pressed(ctx: Context, scope: Scope, _pressed: CancelReason) -> None:
+    ctx.end_flow()
+    ctx.say(_("Cancelled. Nothing was changed."))
+    await show_queue(ctx, scope)
 
 
 # The queue --------------------------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
     dossiers = await reviews.dossiers_waiting(ctx.session, scope.communes, QUEUE_DOSSIER_STATUSES)
     pending_claims = await claims.pending_in(ctx.session, scope.communes)
     if not ideas and not dossiers and not pending_claims:
-        ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), MENU)])
+        ctx.say(_("📋 Nothing is waiting for your review. Well done!"), [Choice(_("⬅️ Menu"), BackToMenu())])
         return
     owners = await province.producers_of_products(ctx.session, [d.product_id for d in dossiers])
     idea_producers = {p: await reviews.producer_by_id(ctx.session, p) for p in {idea.producer_id for idea in ideas}}
@@ -166,7 +184,7 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         entries.append(
             (
                 dossier.submitted_at,
-                Choice(shorten(f"{mark} {dossier.product.name}", BUTTON_LABEL_MAX), f"cr:d:{dossier.id}"),
+                Choice(shorten(f"{mark} {dossier.product.name}", BUTTON_LABEL_MAX), OpenDossier(dossier=dossier.id)),
                 _queue_line(mark, dossier.product.name, owner),
             )
         )
@@ -175,7 +193,7 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         entries.append(
             (
                 idea.submitted_at,
-                Choice(shorten(f"💡 {idea.name}", BUTTON_LABEL_MAX), f"cr:i:{idea.id}"),
+                Choice(shorten(f"💡 {idea.name}", BUTTON_LABEL_MAX), OpenIdea(idea=idea.id)),
                 _queue_line("💡", idea.name, owner),
             )
         )
@@ -183,7 +201,7 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         entries.append(
             (
                 claim.created_at,
-                Choice(shorten(f"🔑 {claimed.name}", BUTTON_LABEL_MAX), f"pc:c:{claim.id}"),
+                Choice(shorten(f"🔑 {claimed.name}", BUTTON_LABEL_MAX), OpenClaim(claim=claim.id)),
                 "🔑 " + _("Claim: {producer} — {commune}").format(producer=claimed.name, commune=claimed.commune_name),
             )
         )
@@ -199,17 +217,13 @@ async def show_queue(ctx: Context, scope: Scope, page_number: int = 0) -> None:
         + (" · " + _("🔑 someone claims an imported producer") if pending_claims else ""),
     ]
     choices = [choice for _when, choice, _line in page.rows]
-    choices += nav_choices(page, QUEUE_PAGE)
-    choices.append(Choice(_("⬅️ Menu"), MENU))
+    choices += nav_choices(page, QueuePage.prefix + ":")  # ◀ ▶ end in the page number: QueuePage(page=n)
+    choices.append(Choice(_("⬅️ Menu"), BackToMenu()))
     ctx.say("\n".join(lines), choices)
 
 
 def _queue_line(mark: str, name: str, owner: Producer | None) -> str:
     return f"{mark} {name}" + (f" — {owner.name} — {owner.commune_name}" if owner else "")
-
-
-async def show_queue_page(ctx: Context, scope: Scope, page_number: int) -> None:
-    await show_queue(ctx, scope, page_number)
 
 
 # A dossier --------------------------------------------------------------------------------------------------
@@ -223,8 +237,10 @@ async def _dossier(ctx: Context, scope: Scope, dossier_id: int) -> Dossier | Non
     return dossier
 
 
-async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
+@review.on(OpenDossier)
+async def open_dossier(ctx: Context, scope: Scope, pressed: OpenDossier) -> None:
     """Open from the queue: a submitted dossier enters review; the summary and the files are sent."""
+    dossier_id = pressed.dossier
     dossier = await _dossier(ctx, scope, dossier_id)
     if dossier is None:
         return
@@ -242,9 +258,10 @@ async def open_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
     await _show_dossier(ctx, dossier)
 
 
-async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
+@review.on(DossierFiles)
+async def resend_files(ctx: Context, scope: Scope, pressed: DossierFiles) -> None:
     """📦 The dossier's files as one ZIP, a folder per item, sent when ready (never one message per file)."""
-    dossier = await _dossier(ctx, scope, dossier_id)
+    dossier = await _dossier(ctx, scope, pressed.dossier)
     if dossier is None:
         return
     office_jobs.start_dossier_zip(
@@ -259,8 +276,9 @@ async def resend_files(ctx: Context, scope: Scope, dossier_id: int) -> None:
     await _show_dossier(ctx, dossier)
 
 
-async def view_dossier(ctx: Context, scope: Scope, dossier_id: int) -> None:
-    dossier = await _dossier(ctx, scope, dossier_id)
+@review.on(ViewDossier)
+async def view_dossier(ctx: Context, scope: Scope, pressed: ViewDossier) -> None:
+    dossier = await _dossier(ctx, scope, pressed.dossier)
     if dossier is not None:
         await _show_dossier(ctx, dossier)
 
@@ -296,7 +314,7 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
             commune=commune_name(ctx.settings.ocop_province, product.commune_code),
         ),
         _("Group: {group}").format(group=group),
-        _("Status: {status}").format(status=_status_label(dossier.status)),
+        _("Status: {status}").format(status=status_label(dossier.status)),
     ]
     if dossier.submitted_at is not None:
         lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
@@ -316,20 +334,20 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
         undo: list[Choice] = []
         for index, (code, row) in enumerate(criteria.items()):
             name = _(_BUTTON_WORDS[code]) if code in _BUTTON_WORDS else label(COMMUNE_CRITERIA, code)
-            tail = f"{dossier.id}:{dossier.version}:{index}"
+            seen = {"dossier": dossier.id, "version": dossier.version, "criterion": index}
             if row.status != PENDING:
-                undo.append(Choice(shorten(f"↩️ {index + 1}. {name}", 24), f"cr:un:{tail}"))
+                undo.append(Choice(shorten(f"↩️ {index + 1}. {name}", 24), UndoCriterion(**seen)))
                 continue
-            choices.append(Choice(shorten(f"✅ {index + 1}. {name}", 24), f"cr:ok:{tail}"))
-            choices.append(Choice(shorten(f"❌ {index + 1}. {name}", 24), f"cr:no:{tail}"))
+            choices.append(Choice(shorten(f"✅ {index + 1}. {name}", 24), ConfirmCriterion(**seen)))
+            choices.append(Choice(shorten(f"❌ {index + 1}. {name}", 24), RejectCriterion(**seen)))
         choices += undo
         if all(row.status != PENDING for row in criteria.values()):
-            choices.append(Choice(_("🏁 Finish"), f"cr:end:{dossier.id}:{dossier.version}"))
-        choices.append(Choice(_("📝 Ask for a supplement"), f"cr:sup:{dossier.id}:{dossier.version}"))
+            choices.append(Choice(_("🏁 Finish"), FinishReview(dossier=dossier.id, version=dossier.version)))
+        choices.append(Choice(_("📝 Ask for a supplement"), AskSupplement(dossier=dossier.id, version=dossier.version)))
         lines.append(_("Confirm ✅ or reject ❌ each criterion, then press 🏁 Finish. Until then ↩️ undoes a decision."))
     if any(item.files for item in dossier.items):
-        choices.append(Choice(_("📦 Download the dossier (ZIP)"), f"cr:f:{dossier.id}"))
-    choices.append(Choice(_("⬅️ Queue"), QUEUE))
+        choices.append(Choice(_("📦 Download the dossier (ZIP)"), DossierFiles(dossier=dossier.id)))
+    choices.append(Choice(_("⬅️ Queue"), ShowQueue()))
     # Pairs of ✅/❌ side by side; the last buttons fill their own rows.
     ctx.say("\n".join(lines), choices, columns=2 if reviewing else 1)
 
@@ -359,7 +377,7 @@ async def _reviewable(
         ctx.end_flow()
         ctx.say(
             _("This dossier is no longer under commune review (now: {status}). Nothing was changed.").format(
-                status=_status_label(dossier.status)
+                status=status_label(dossier.status)
             )
         )
         await show_queue(ctx, scope)
@@ -408,7 +426,9 @@ async def _decide(
     return dossier
 
 
-async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+@review.on(ConfirmCriterion)
+async def confirm_criterion(ctx: Context, scope: Scope, pressed: ConfirmCriterion) -> None:
+    dossier_id, version, index = pressed.dossier, pressed.version, pressed.criterion
     if await _already(ctx, scope, dossier_id, index, CONFIRMED, _("Already confirmed.")):
         return
     dossier = await _decide(ctx, scope, dossier_id, version, index, CONFIRMED, None)
@@ -418,8 +438,10 @@ async def confirm_criterion(ctx: Context, scope: Scope, dossier_id: int, version
     await _show_dossier(ctx, dossier)
 
 
-async def undo_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+@review.on(UndoCriterion)
+async def undo_criterion(ctx: Context, scope: Scope, pressed: UndoCriterion) -> None:
     """↩️ Back to pending: a decision counts only when the officer finishes."""
+    dossier_id, version, index = pressed.dossier, pressed.version, pressed.criterion
     if await _already(ctx, scope, dossier_id, index, PENDING, _("This criterion is open again.")):
         return
     dossier = await _decide(ctx, scope, dossier_id, version, index, PENDING, None)
@@ -429,9 +451,11 @@ async def undo_criterion(ctx: Context, scope: Scope, dossier_id: int, version: i
     await _show_dossier(ctx, dossier)
 
 
-async def finish_review(ctx: Context, scope: Scope, dossier_id: int, version: int) -> None:
+@review.on(FinishReview)
+async def finish_review(ctx: Context, scope: Scope, pressed: FinishReview) -> None:
     """🏁 All four decided: forward (all ✅) or send back once with every reason (some ❌)."""
-    found = await _reviewable(ctx, scope, dossier_id, version, None)
+    version = pressed.version
+    found = await _reviewable(ctx, scope, pressed.dossier, version, None)
     if found is None:
         return
     dossier = found[0]
@@ -523,68 +547,68 @@ async def _forward_to_province(ctx: Context, scope: Scope, dossier: Dossier) -> 
     await offer_draft(ctx, dossier)
 
 
-async def reject_criterion(ctx: Context, scope: Scope, dossier_id: int, version: int, index: int) -> None:
+@review.on(RejectCriterion)
+async def reject_criterion(ctx: Context, scope: Scope, pressed: RejectCriterion) -> None:
+    dossier_id, version, index = pressed.dossier, pressed.version, pressed.criterion
     if await _already(ctx, scope, dossier_id, index, REJECTED, _("Already rejected.")):
         return
     found = await _reviewable(ctx, scope, dossier_id, version, index)
     if found is None:
         return
     dossier, code = found
-    await ctx.start(FLOW, {"kind": "criterion", "id": dossier.id, "version": version, "criterion": code})
+    await ctx.start(FLOW, Reason(kind=CRITERION, id=dossier.id, version=version, criterion=code))
 
 
-async def ask_supplement(ctx: Context, scope: Scope, dossier_id: int, version: int) -> None:
-    found = await _reviewable(ctx, scope, dossier_id, version, None)
+@review.on(AskSupplement)
+async def ask_supplement(ctx: Context, scope: Scope, pressed: AskSupplement) -> None:
+    found = await _reviewable(ctx, scope, pressed.dossier, pressed.version, None)
     if found is None:
         return
-    await ctx.start(FLOW, {"kind": "supplement", "id": found[0].id, "version": version})
+    await ctx.start(FLOW, Reason(kind=SUPPLEMENT, id=found[0].id, version=pressed.version))
 
 
 # Typing a reason ----------------------------------------------------------------------------------------------
 
 
+@flow.before
+async def still_an_officer(ctx: Context) -> bool:
+    """The role may have been revoked while the reason was typed."""
+    return await officer_scope(ctx) is not None
+
+
 @flow.ask("reason", free_text=True)
 async def ask_reason(ctx: Context) -> None:
-    kind = ctx.data.get("kind")
-    if kind == "criterion":
+    form = ctx.form(Reason)
+    if form.kind == CRITERION:
         question = _("Why is “{criterion}” not met? Type the reason; the producer will read it.").format(
-            criterion=label(COMMUNE_CRITERIA, str(ctx.data.get("criterion")))
+            criterion=label(COMMUNE_CRITERIA, str(form.criterion))
         )
-    elif kind == "supplement":
+    elif form.kind == SUPPLEMENT:
         question = _("What should the producer add or fix? Type a short note; the producer will read it.")
     else:
         question = _("Why is the idea returned? Type the reason; the producer will read it.")
-    ctx.say(question, [Choice(_("⬅️ Cancel"), CANCEL)])
+    ctx.say(question, [Choice(_("⬅️ Cancel"), CancelReason())])
 
 
-@flow.answer("reason")
-async def got_reason(ctx: Context) -> None:
+@flow.on_text("reason")
+async def got_reason(ctx: Context, text: str) -> None:
     scope = await scope_of(ctx)
-    if not is_commune_officer(scope):  # the role may have been revoked while typing
-        await deny(ctx)
-        return
-    problem = text_problem(ctx.text, minimum=REASON_MIN, maximum=REASON_MAX)
+    problem = text_problem(text, minimum=REASON_MIN, maximum=REASON_MAX)
     if problem is not None:
         await ctx.reask(problem)
         return
-    reason = (ctx.text or "").strip()
-    data = dict(ctx.data)
-    target_id, kind = data.get("id"), data.get("kind")
-    if not isinstance(target_id, int):
+    reason = text.strip()
+    form = ctx.form(Reason)
+    if form.kind == IDEA:
+        await _return_idea(ctx, scope, form.id, reason, form.field if form.field in IDEA_FIELD_LABELS else None)
+        return
+    version = form.version
+    index = CRITERIA.index(form.criterion) if form.criterion in CRITERIA else None
+    if (form.kind == CRITERION and index is None) or version is None:
         await deny(ctx)
         return
-    if kind == "idea":
-        field = data.get("field")
-        await _return_idea(ctx, scope, target_id, reason, field if field in IDEA_FIELD_LABELS else None)
-        return
-    version = data.get("version")
-    criterion = data.get("criterion") if kind == "criterion" else None
-    index = CRITERIA.index(criterion) if isinstance(criterion, str) and criterion in CRITERIA else None
-    if (kind == "criterion" and index is None) or not isinstance(version, int):
-        await deny(ctx)
-        return
-    if kind == "criterion" and index is not None:
-        dossier = await _decide(ctx, scope, target_id, version, index, REJECTED, reason)
+    if form.kind == CRITERION and index is not None:
+        dossier = await _decide(ctx, scope, form.id, version, index, REJECTED, reason)
         if dossier is not None:
             ctx.end_flow()
             ctx.say(
@@ -594,7 +618,7 @@ async def got_reason(ctx: Context) -> None:
             )
             await _show_dossier(ctx, dossier)
         return
-    found = await _reviewable(ctx, scope, target_id, version, None)
+    found = await _reviewable(ctx, scope, form.id, version, None)
     if found is None:
         return
     dossier = found[0]
@@ -622,8 +646,9 @@ async def _idea_not_waiting(ctx: Context, scope: Scope, idea: ProductIdea) -> bo
     return True
 
 
-async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
-    idea = await _idea(ctx, scope, idea_id)
+@review.on(OpenIdea)
+async def open_idea(ctx: Context, scope: Scope, pressed: OpenIdea) -> None:
+    idea = await _idea(ctx, scope, pressed.idea)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
     await log_read(ctx, "idea", idea.id)
@@ -669,15 +694,16 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
     ctx.say(
         "\n".join(lines),
         [
-            Choice(_("✅ Accept the idea"), f"cr:ia:{idea.id}"),
-            Choice(_("↩️ Return with a reason"), f"cr:ir:{idea.id}"),
-            Choice(_("⬅️ Queue"), QUEUE),
+            Choice(_("✅ Accept the idea"), AcceptIdea(idea=idea.id)),
+            Choice(_("↩️ Return with a reason"), ReturnIdea(idea=idea.id)),
+            Choice(_("⬅️ Queue"), ShowQueue()),
         ],
     )
 
 
-async def accept_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
-    idea = await _idea(ctx, scope, idea_id)
+@review.on(AcceptIdea)
+async def accept_idea(ctx: Context, scope: Scope, pressed: AcceptIdea) -> None:
+    idea = await _idea(ctx, scope, pressed.idea)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
     if not await _decide_idea(ctx, idea, IdeaStatus.ACCEPTED, None):
@@ -687,28 +713,24 @@ async def accept_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
     await show_queue(ctx, scope)
 
 
-async def ask_idea_return(ctx: Context, scope: Scope, idea_id: int) -> None:
-    idea = await _idea(ctx, scope, idea_id)
+@review.on(ReturnIdea)
+async def ask_idea_return(ctx: Context, scope: Scope, pressed: ReturnIdea) -> None:
+    idea = await _idea(ctx, scope, pressed.idea)
     if idea is None or await _idea_not_waiting(ctx, scope, idea):
         return
-    await ctx.start(FLOW, {"kind": "idea", "id": idea.id}, step="idea_field")
+    await ctx.start(FLOW, Reason(kind=IDEA, id=idea.id), step="idea_field")
 
 
 @flow.ask("idea_field")
 async def ask_idea_field(ctx: Context) -> None:
-    choices = [Choice(_(text), RETURN_FIELD + step) for step, text in IDEA_FIELD_LABELS.items()]
-    choices += [Choice(_("Several answers"), RETURN_FIELD + "all"), Choice(_("⬅️ Cancel"), CANCEL)]
+    choices = [Choice(_(text), ReturnField(field=step)) for step, text in IDEA_FIELD_LABELS.items()]
+    choices += [Choice(_("Several answers"), ReturnField(field="all")), Choice(_("⬅️ Cancel"), CancelReason())]
     ctx.say(_("Which answer needs fixing? The producer will start from it."), choices, columns=2)
 
 
-@flow.answer("idea_field")
-async def got_idea_field(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    step = payload.removeprefix(RETURN_FIELD) if payload.startswith(RETURN_FIELD) else None
-    if step not in (*IDEA_FIELD_LABELS, "all"):
-        await ctx.reask(_("Please press one of the buttons, or type its number."))
-        return
-    ctx.data["field"] = step if step in IDEA_FIELD_LABELS else None
+@flow.on("idea_field", ReturnField)
+async def got_idea_field(ctx: Context, pressed: ReturnField) -> None:
+    ctx.form(Reason).field = pressed.field if pressed.field in IDEA_FIELD_LABELS else None
     await ctx.goto("reason")
 
 
@@ -867,22 +889,6 @@ def render_idea_returned(params: dict[str, Any]) -> Text:
     return Text(text, (Choice(_("📝 Register a product idea"), "m:idea"),))
 
 
-_ACTIONS: tuple[tuple[str, int, Any], ...] = (
-    (QUEUE_PAGE, 1, show_queue_page),
-    ("cr:d:", 1, open_dossier),
-    ("cr:v:", 1, view_dossier),
-    ("cr:f:", 1, resend_files),
-    ("cr:ok:", 3, confirm_criterion),
-    ("cr:no:", 3, reject_criterion),
-    ("cr:un:", 3, undo_criterion),
-    ("cr:end:", 2, finish_review),
-    ("cr:sup:", 2, ask_supplement),
-    ("cr:i:", 1, open_idea),
-    ("cr:ia:", 1, accept_idea),
-    ("cr:ir:", 1, ask_idea_return),
-)
-
-
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads[PREFIX] = on_review_button
+    review.register(registry)

@@ -110,7 +110,7 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
         )
-    if "pdo:" in ctx.registry.global_payloads:
+    if ctx.registry.handles("pdo:home"):
         ctx.say(
             _("Your data: see it, download it, correct it, or have it deleted."),
             [Choice(_("🔒 My data"), "pdo:home")],

@@ -14,6 +14,7 @@ stateDiagram-v2
 from __future__ import annotations
 
 from bot import office_jobs
+from bot.callbacks import Button
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
@@ -21,38 +22,49 @@ from bot.roles import office_communes, office_scope
 from storage.db import detached_sessions
 
 FLOW_NAME = "reports"
-START = "reports:start"
-P = "xls:"
+
+
+class OpenReports(Button, prefix="reports:start"):
+    """📊 in the staff menu, valid from any message."""
+
+
+class FileWanted(Button, prefix="xls"):
+    what: str  # one of office_jobs.WHATS
+
+
+class ReportsMenu(Button, prefix="xls:menu"):
+    pass
+
 
 flow = Flow(FLOW_NAME, first_step="menu")
 
 
+@flow.before
+async def an_officer(ctx: Context) -> bool:
+    return await office_scope(ctx) is not None
+
+
 @flow.ask("menu")
 async def ask_menu(ctx: Context) -> None:
-    if await office_scope(ctx) is None:
-        return
     ctx.say(
         _("📊 Which file do you need? It arrives in this chat in a moment."),
         [
-            Choice(_("📂 Dossiers (.xlsx)"), P + "dossiers"),
+            Choice(_("📂 Dossiers (.xlsx)"), FileWanted(what="dossiers")),
             Choice(
                 _("⏳ Certificates expiring within {days} days").format(days=office_jobs.EXPIRING_DAYS),
-                P + "expiring",
+                FileWanted(what="expiring"),
             ),
-            Choice(_("👥 Producers (.xlsx)"), P + "producers"),
-            Choice(_("📊 Report {year}").format(year=ctx.today.year), P + "report"),
-            Choice(_("⬅️ Menu"), P + "menu"),
+            Choice(_("👥 Producers (.xlsx)"), FileWanted(what="producers")),
+            Choice(_("📊 Report {year}").format(year=ctx.today.year), FileWanted(what="report")),
+            Choice(_("⬅️ Menu"), ReportsMenu()),
         ],
     )
 
 
-@flow.answer("menu")
-async def got_menu(ctx: Context) -> None:
+@flow.on("menu", FileWanted)
+async def file_wanted(ctx: Context, pressed: FileWanted) -> None:
     scope = await office_scope(ctx)
-    if scope is None:
-        return
-    what = (ctx.payload or "").removeprefix(P)
-    if what not in office_jobs.WHATS:
+    if scope is None or pressed.what not in office_jobs.WHATS:
         await ctx.finish()
         return
     office_jobs.start(
@@ -60,7 +72,7 @@ async def got_menu(ctx: Context) -> None:
         files_root=ctx.files.root,
         user_id=ctx.user.id,
         locale=ctx.user.locale,
-        what=what,
+        what=pressed.what,
         communes=office_communes(scope),
         today=ctx.today,
         year=ctx.today.year,
@@ -70,17 +82,22 @@ async def got_menu(ctx: Context) -> None:
     await ctx.finish()
 
 
+@flow.on("menu", ReportsMenu)
+async def menu_pressed(ctx: Context, _pressed: ReportsMenu) -> None:
+    await ctx.finish()
+
+
 async def start(ctx: Context, _argument: str | None = None) -> None:
     if await office_scope(ctx) is None:
         return
     await ctx.start(FLOW_NAME)
 
 
-async def on_button(ctx: Context) -> None:
+async def open_pressed(ctx: Context, _pressed: OpenReports) -> None:
     await start(ctx)
 
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads["reports:"] = on_button
+    registry.on_button(OpenReports)(open_pressed)
     registry.commands["baocao"] = start

@@ -45,18 +45,50 @@ from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
 from bot.text import fold, has_words, tidy
 from handlers import privacy_notices
 from handlers.admin import role_text
+from handlers.privacy_buttons import CancelRequest, OpenPrivacy, PrivacyButton
 from handlers.privacy_notices import when
 from storage import audit, privacy, producers
 from storage.models import PrivacyRequest, StaffRole
 
 FLOW = "privacy"
-P = "pd:"
-OPEN = "pdo:"  # valid from any message (the help menu, the pending-request receipt, a refusal of consent)
-HOME = OPEN + "home"
-CANCEL_REQUEST = OPEN + "cancel"
 
-SEE, DOWNLOAD, CORRECT, DELETE, MENU = P + "see", P + "download", P + "correct", P + "delete", P + "menu"
-PROFILE, ASK_COMMUNE, BACK, CONFIRM = P + "profile", P + "ask", P + "back", P + "confirm"
+
+# The screen's own buttons; OpenPrivacy and CancelRequest work from any message (``handlers.privacy_buttons``).
+class See(PrivacyButton, prefix="pd:see"):
+    pass
+
+
+class Download(PrivacyButton, prefix="pd:download"):
+    pass
+
+
+class Correct(PrivacyButton, prefix="pd:correct"):
+    pass
+
+
+class Delete(PrivacyButton, prefix="pd:delete"):
+    pass
+
+
+class Menu(PrivacyButton, prefix="pd:menu"):
+    pass
+
+
+class ChangeProfile(PrivacyButton, prefix="pd:profile"):
+    pass
+
+
+class AskCommune(PrivacyButton, prefix="pd:ask"):
+    pass
+
+
+class Back(PrivacyButton, prefix="pd:back"):
+    pass
+
+
+class ConfirmDelete(PrivacyButton, prefix="pd:confirm"):
+    pass
+
 
 # Typed words that open this screen wherever the person is (compared with the whole folded message).
 PHRASES = frozenset(
@@ -78,7 +110,7 @@ flow = Flow(FLOW, first_step="home")
 
 
 def menu_choice() -> Choice:
-    return Choice(_("🔒 My data"), HOME)
+    return Choice(_("🔒 My data"), OpenPrivacy())
 
 
 # Home ------------------------------------------------------------------------------------------------------------
@@ -87,31 +119,40 @@ async def ask_home(ctx: Context) -> None:
     ctx.say(
         _("🔒 Your data. What would you like to do?"),
         [
-            Choice(_("👁 See what you keep about me"), SEE),
-            Choice(_("⬇️ Download my data"), DOWNLOAD),
-            Choice(_("✏️ Correct my data"), CORRECT),
-            Choice(_("🗑 Withdraw consent and delete"), DELETE),
-            Choice(_("⬅️ Menu"), MENU),
+            Choice(_("👁 See what you keep about me"), See()),
+            Choice(_("⬇️ Download my data"), Download()),
+            Choice(_("✏️ Correct my data"), Correct()),
+            Choice(_("🗑 Withdraw consent and delete"), Delete()),
+            Choice(_("⬅️ Menu"), Menu()),
         ],
     )
 
 
-@flow.answer("home")
-async def got_home(ctx: Context) -> None:
-    if ctx.payload == SEE:
-        await _see(ctx)
-        await ctx.reask()
-    elif ctx.payload == DOWNLOAD:
-        await _download(ctx)
-        await ctx.reask()
-    elif ctx.payload == CORRECT:
-        await ctx.goto("correct")
-    elif ctx.payload == DELETE:
-        await ctx.goto("delete")
-    elif ctx.payload == MENU:
-        await ctx.finish()
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+@flow.on("home", See)
+async def see_pressed(ctx: Context, _pressed: See) -> None:
+    await _see(ctx)
+    await ctx.reask()
+
+
+@flow.on("home", Download)
+async def download_pressed(ctx: Context, _pressed: Download) -> None:
+    await _download(ctx)
+    await ctx.reask()
+
+
+@flow.on("home", Correct)
+async def correct_pressed(ctx: Context, _pressed: Correct) -> None:
+    await ctx.goto("correct")
+
+
+@flow.on("home", Delete)
+async def delete_pressed(ctx: Context, _pressed: Delete) -> None:
+    await ctx.goto("delete")
+
+
+@flow.on("home", Menu)
+async def menu_pressed(ctx: Context, _pressed: Menu) -> None:
+    await ctx.finish()
 
 
 # See -------------------------------------------------------------------------------------------------------------
@@ -221,45 +262,50 @@ async def ask_correct(ctx: Context) -> None:
             "For an idea or dossier already sent, the commune corrects it: tell them what is wrong."
         ),
         [
-            Choice(_("👤 Change my details"), PROFILE),
-            Choice(_("📝 Ask the commune to correct a record"), ASK_COMMUNE),
-            Choice(_("⬅️ Back"), BACK),
+            Choice(_("👤 Change my details"), ChangeProfile()),
+            Choice(_("📝 Ask the commune to correct a record"), AskCommune()),
+            Choice(_("⬅️ Back"), Back()),
         ],
     )
 
 
-@flow.answer("correct")
-async def got_correct(ctx: Context) -> None:
-    if ctx.payload == PROFILE:
-        from handlers.onboarding import on_profile
+@flow.on("correct", ChangeProfile)
+async def profile_pressed(ctx: Context, _pressed: ChangeProfile) -> None:
+    from handlers.onboarding import on_profile
 
-        await on_profile(ctx, None)
-    elif ctx.payload == ASK_COMMUNE:
-        if await producers.producer_of_user(ctx.session, ctx.user.id) is None:
-            ctx.say(_("You have not sent anything to the commune yet, so there is nothing for them to correct."))
-            await ctx.goto("home")
-            return
-        await ctx.goto("correction")
-    elif ctx.payload == BACK:
+    await on_profile(ctx, None)
+
+
+@flow.on("correct", AskCommune)
+async def ask_commune_pressed(ctx: Context, _pressed: AskCommune) -> None:
+    if await producers.producer_of_user(ctx.session, ctx.user.id) is None:
+        ctx.say(_("You have not sent anything to the commune yet, so there is nothing for them to correct."))
         await ctx.goto("home")
-    else:
-        await ctx.reask(_("Please press one of the buttons."))
+        return
+    await ctx.goto("correction")
+
+
+@flow.on("correct", Back)
+async def correct_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("home")
 
 
 @flow.ask("correction", free_text=True)
 async def ask_correction(ctx: Context) -> None:
     ctx.say(
         _("📝 Type what is wrong and what it should be, for example: “Số lao động là 15, không phải 12”."),
-        [Choice(_("⬅️ Back"), BACK)],
+        [Choice(_("⬅️ Back"), Back())],
     )
 
 
-@flow.answer("correction")
-async def got_correction(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await ctx.goto("correct")
-        return
-    text = tidy(ctx.text)
+@flow.on("correction", Back)
+async def correction_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("correct")
+
+
+@flow.on_text("correction")
+async def got_correction(ctx: Context, typed: str) -> None:
+    text = tidy(typed)
     if not has_words(text):
         await ctx.reask(_("Please type the correction in words."))
         return
@@ -300,21 +346,20 @@ async def ask_delete(ctx: Context) -> None:
         ).format(hours=ctx.settings.ocop_privacy_deadline_hours)
         + "\n\n"
         + _("Delete your data?"),
-        [Choice(_("🗑 Yes, delete my data"), CONFIRM), Choice(_("⬅️ No, keep it"), BACK)],
+        [Choice(_("🗑 Yes, delete my data"), ConfirmDelete()), Choice(_("⬅️ No, keep it"), Back())],
     )
 
 
-@flow.answer("delete")
-async def got_delete(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await ctx.goto("home")
-        return
-    if ctx.payload != CONFIRM:
-        await ctx.reask(_("Please press one of the buttons."))
-        return
+@flow.on("delete", Back)
+async def delete_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("home")
+
+
+@flow.on("delete", ConfirmDelete)
+async def delete_confirmed(ctx: Context, _pressed: ConfirmDelete) -> None:
     request = await request_deletion(ctx, source="chat")
     ctx.end_flow()
-    ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CANCEL_REQUEST)])
+    ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CancelRequest())])
 
 
 async def request_deletion(ctx: Context, *, source: str) -> PrivacyRequest:
@@ -359,20 +404,7 @@ def receipt(ctx: Context, request: PrivacyRequest) -> str:
 
 
 # A pending request, and the way in from anywhere ----------------------------------------------------------------
-async def on_open_button(ctx: Context) -> None:
-    if ctx.payload == CANCEL_REQUEST:
-        await _cancel_request(ctx)
-        return
-    if ctx.payload == privacy_notices.REQUESTS_BUTTON:
-        from handlers.privacy_admin import show_requests
-
-        await show_requests(ctx)
-        return
-    if (ctx.payload or "").startswith((OPEN + "hold:", OPEN + "release:")):
-        from handlers.privacy_admin import on_request_button
-
-        await on_request_button(ctx)
-        return
+async def open_pressed(ctx: Context, _pressed: OpenPrivacy) -> None:
     await ctx.start(FLOW)
 
 
@@ -380,7 +412,7 @@ async def on_command(ctx: Context, _argument: str | None) -> None:
     await ctx.start(FLOW)
 
 
-async def _cancel_request(ctx: Context) -> None:
+async def cancel_pressed(ctx: Context, _pressed: CancelRequest) -> None:
     request = await privacy.pending_request_of(ctx.session, ctx.user.id)
     if request is None:
         ctx.say(_("There is no request to cancel."))
@@ -414,12 +446,12 @@ def wrap_gate(registry: Registry) -> None:
         if _asks_for_privacy(ctx):
             await ctx.start(FLOW)
             return True
-        if (ctx.payload or "").startswith((P, OPEN)) or ctx.state.flow in (FLOW, "privacy_admin"):
+        if isinstance(ctx.button, PrivacyButton) or ctx.state.flow in (FLOW, "privacy_admin"):
             return False
         request = await privacy.pending_request_of(ctx.session, ctx.user.id)
         if request is not None and not (await scope_of(ctx)).is_staff:
             ctx.end_flow()
-            ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CANCEL_REQUEST), menu_choice()])
+            ctx.say(receipt(ctx, request), [Choice(_("↩️ Cancel my request"), CancelRequest()), menu_choice()])
             return True
         return await previous(ctx) if previous is not None else False
 
@@ -438,5 +470,6 @@ async def pending_count(ctx: Context) -> int:
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
     registry.commands["privacy"] = on_command
-    registry.global_payloads[OPEN] = on_open_button
+    registry.on_button(OpenPrivacy)(open_pressed)
+    registry.on_button(CancelRequest)(cancel_pressed)
     wrap_gate(registry)

@@ -13,34 +13,57 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from bot.flow import Context, Flow, Registry
+from dataclasses import dataclass
+
+from bot.button_family import Family
+from bot.callbacks import Button
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _
 from bot.messages import Choice
-from bot.roles import scope_of
+from bot.roles import Scope, scope_of
 from bot.text import has_words, tidy
+from handlers.privacy_buttons import HoldRequest, ReleaseRequest, RequestButton, ShowRequests
 from handlers.privacy_notices import when
 from storage import audit, privacy
+from storage.models import PrivacyRequest
 
 FLOW = "privacy_admin"
-HOLD = "pdo:hold:"
-RELEASE = "pdo:release:"
-BACK = "pda:back"
 REASON_MAX = 500
 
-flow = Flow(FLOW, first_step="hold_reason")
+
+class BackToRequests(Button, prefix="pda:back"):
+    pass
 
 
-async def _is_admin(ctx: Context) -> bool:
-    if (await scope_of(ctx)).admin:
-        return True
+@dataclass
+class Hold(FlowData):
+    """The request whose hold reason is being typed."""
+
+    request: int = 0
+
+
+flow = Flow(FLOW, first_step="hold_reason", data=Hold)
+
+
+async def _admin(ctx: Context) -> Scope | None:
+    scope = await scope_of(ctx)
+    if scope.admin:
+        return scope
     ctx.say(_("Only an administrator can do this."))
     await ctx.main_menu()
-    return False
+    return None
+
+
+requests = Family(RequestButton, _admin)
+
+
+@flow.before
+async def an_admin(ctx: Context) -> bool:
+    return await _admin(ctx) is not None
 
 
 async def show_requests(ctx: Context) -> None:
-    if not await _is_admin(ctx):
-        return
+    """The pending requests with their deadlines (the caller has checked that this is an admin)."""
     ctx.end_flow()
     pending = await privacy.pending_requests(ctx.session)
     if not pending:
@@ -55,25 +78,41 @@ async def show_requests(ctx: Context) -> None:
         )
         if request.status == privacy.HELD:
             line += "\n   " + _("⏸ held: {reason}").format(reason=request.hold_reason or "")
-            choices.append(Choice(_("▶️ Release no. {number}").format(number=request.id), f"{RELEASE}{request.id}"))
+            choices.append(
+                Choice(_("▶️ Release no. {number}").format(number=request.id), ReleaseRequest(request=request.id))
+            )
         else:
-            choices.append(Choice(_("⏸ Hold no. {number}").format(number=request.id), f"{HOLD}{request.id}"))
+            choices.append(Choice(_("⏸ Hold no. {number}").format(number=request.id), HoldRequest(request=request.id)))
         lines.append(line)
     ctx.say("\n".join(lines), choices)
 
 
-async def on_request_button(ctx: Context) -> None:
-    if not await _is_admin(ctx):
-        return
-    payload = ctx.payload or ""
-    raw = payload.rsplit(":", 1)[-1]
-    request = await privacy.request_by_id(ctx.session, int(raw), lock=True) if raw.isdigit() else None
+@requests.on(ShowRequests)
+async def requests_pressed(ctx: Context, _scope: Scope, _pressed: ShowRequests) -> None:
+    await show_requests(ctx)
+
+
+async def _pending(ctx: Context, request_id: int) -> PrivacyRequest | None:
+    """The request, locked, if it is still pending; otherwise the list again."""
+    request = await privacy.request_by_id(ctx.session, request_id, lock=True)
     if request is None or request.status not in privacy.PENDING:
         ctx.say(_("That request is no longer pending."))
         await show_requests(ctx)
-        return
-    if payload.startswith(HOLD):
-        await ctx.start(FLOW, {"request": request.id})
+        return None
+    return request
+
+
+@requests.on(HoldRequest)
+async def hold_pressed(ctx: Context, _scope: Scope, pressed: HoldRequest) -> None:
+    request = await _pending(ctx, pressed.request)
+    if request is not None:
+        await ctx.start(FLOW, Hold(request=request.id))
+
+
+@requests.on(ReleaseRequest)
+async def release_pressed(ctx: Context, _scope: Scope, pressed: ReleaseRequest) -> None:
+    request = await _pending(ctx, pressed.request)
+    if request is None:
         return
     request.status = privacy.OPEN
     await audit.record(
@@ -93,27 +132,25 @@ async def on_request_button(ctx: Context) -> None:
 async def ask_reason(ctx: Context) -> None:
     ctx.say(
         _("⏸ Why must request no. {number} wait? Name the legal ground (it is kept with the request).").format(
-            number=ctx.data.get("request")
+            number=ctx.form(Hold).request
         ),
-        [Choice(_("⬅️ Back"), BACK)],
+        [Choice(_("⬅️ Back"), BackToRequests())],
     )
 
 
-@flow.answer("hold_reason")
-async def got_reason(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await show_requests(ctx)
-        return
-    reason = tidy(ctx.text)
+@flow.on("hold_reason", BackToRequests)
+async def back_pressed(ctx: Context, _pressed: BackToRequests) -> None:
+    await show_requests(ctx)
+
+
+@flow.on_text("hold_reason")
+async def got_reason(ctx: Context, text: str) -> None:
+    reason = tidy(text)
     if not has_words(reason):
         await ctx.reask(_("Please type the reason in words."))
         return
-    if not await _is_admin(ctx):
-        return
-    request = await privacy.request_by_id(ctx.session, int(ctx.data.get("request") or 0), lock=True)
-    if request is None or request.status not in privacy.PENDING:
-        ctx.say(_("That request is no longer pending."))
-        await show_requests(ctx)
+    request = await _pending(ctx, ctx.form(Hold).request)
+    if request is None:
         return
     privacy.hold(request, reason=reason[:REASON_MAX], by=ctx.user.id, now=ctx.now)
     await audit.record(
@@ -132,3 +169,4 @@ async def got_reason(ctx: Context) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
+    requests.register(registry)

@@ -19,9 +19,9 @@ from bot.i18n import _, format_day
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.privacy_sweep import DEADLINE_STAFF, ERASED, REQUEST_STAFF, RETENTION_DOSSIER, RETENTION_IDEA
+from handlers.privacy_buttons import ShowRequests
 
 CORRECTION = "privacy_correction"
-REQUESTS_BUTTON = "pdo:requests"
 
 
 def when(value: Any) -> str:
@@ -85,7 +85,7 @@ def _request_staff(params: dict[str, Any]) -> Text:
             "🔒 Request no. {number}: a producer asked for their personal data to be deleted. It will be carried "
             "out on {execute} (legal deadline {due}). If the law requires keeping it, record a hold with the reason."
         ).format(number=params.get("request", ""), execute=when(params.get("execute")), due=when(params.get("due"))),
-        (Choice(_("🔒 Data requests"), REQUESTS_BUTTON),),
+        (Choice(_("🔒 Data requests"), ShowRequests()),),
     )
 
 
@@ -95,7 +95,7 @@ def _deadline_staff(params: dict[str, Any]) -> Text:
         _("⏰ Request no. {number} to delete personal data must be settled by {due}.").format(
             number=params.get("request", ""), due=when(params.get("due"))
         ),
-        (Choice(_("🔒 Data requests"), REQUESTS_BUTTON),),
+        (Choice(_("🔒 Data requests"), ShowRequests()),),
     )
 
 

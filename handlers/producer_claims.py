@@ -1,8 +1,9 @@
 """The commune confirms or refuses a claim on an imported producer (one from an office list, without a chat
 account) made by someone who started the bot with that producer's phone (``handlers.onboarding``).
 
-Claims appear in the commune officer's queue (``handlers.commune_review``). Every "pc:" button re-checks the
-role and the commune of the producer *as stored*; another commune's claim gets the same answer as one that
+Claims appear in the commune officer's queue (``handlers.commune_review``). Every "pc:" button
+(``handlers.review_buttons.ClaimButton``) passes the family's one role check, then its handler checks the commune
+of the producer *as stored*; another commune's claim gets the same answer as one that
 does not exist. Confirming moves the producer, with its products, dossiers, certificates and queued notices,
 to the claimant's account (``storage.claims.transfer``); two producer profiles are never merged.
 
@@ -20,31 +21,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.button_family import Family
 from bot.flow import Context, Registry
 from bot.i18n import _
 from bot.messages import Choice, Text
 from bot.notices import notice
-from bot.roles import Scope, deny, is_commune_officer, scope_of
+from bot.roles import Scope, deny
 from handlers.admin import actor_label
-from handlers.commune_review import QUEUE, show_queue
+from handlers.commune_review import officer_scope, show_queue
+from handlers.review_buttons import ClaimButton, ConfirmClaim, OpenClaim, RefuseClaim, ShowQueue
 from storage import audit, claims, producers
 from storage.models import Producer, ProducerClaim, User
 
-PREFIX = "pc:"
-
-
-async def on_claim_button(ctx: Context) -> None:
-    scope = await scope_of(ctx)
-    if not is_commune_officer(scope):
-        await deny(ctx)
-        return
-    payload = ctx.payload or ""
-    for prefix, action in (("pc:c:", show_claim), ("pc:y:", confirm_claim), ("pc:n:", refuse_claim)):
-        raw = payload.removeprefix(prefix)
-        if payload.startswith(prefix) and raw.isdigit() and len(raw) < 12:
-            await action(ctx, scope, int(raw))
-            return
-    await deny(ctx)
+claim_buttons = Family(ClaimButton, officer_scope)
 
 
 async def _claim(ctx: Context, scope: Scope, claim_id: int) -> tuple[ProducerClaim, Producer] | None:
@@ -54,22 +43,19 @@ async def _claim(ctx: Context, scope: Scope, claim_id: int) -> tuple[ProducerCla
     return found
 
 
-async def _decided(ctx: Context) -> None:
+async def _decided(ctx: Context, scope: Scope) -> None:
     ctx.say(_("This claim has already been decided. Nothing was changed."))
-    await _queue(ctx)
+    await show_queue(ctx, scope)
 
 
-async def _queue(ctx: Context) -> None:
-    await show_queue(ctx, await scope_of(ctx))
-
-
-async def show_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
-    found = await _claim(ctx, scope, claim_id)
+@claim_buttons.on(OpenClaim)
+async def show_claim(ctx: Context, scope: Scope, pressed: OpenClaim) -> None:
+    found = await _claim(ctx, scope, pressed.claim)
     if found is None:
         return
     claim, producer = found
     if claim.status != claims.PENDING:
-        await _decided(ctx)
+        await _decided(ctx, scope)
         return
     claimant = await ctx.session.get(User, claim.claimant_user_id)
     products = await claims.product_names(ctx.session, producer.id)
@@ -90,20 +76,21 @@ async def show_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
     ctx.say(
         "\n".join(lines),
         [
-            Choice(_("✅ Confirm: it is them"), f"pc:y:{claim.id}"),
-            Choice(_("❌ Refuse"), f"pc:n:{claim.id}"),
-            Choice(_("⬅️ Queue"), QUEUE),
+            Choice(_("✅ Confirm: it is them"), ConfirmClaim(claim=claim.id)),
+            Choice(_("❌ Refuse"), RefuseClaim(claim=claim.id)),
+            Choice(_("⬅️ Queue"), ShowQueue()),
         ],
     )
 
 
-async def confirm_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
-    found = await _claim(ctx, scope, claim_id)
+@claim_buttons.on(ConfirmClaim)
+async def confirm_claim(ctx: Context, scope: Scope, pressed: ConfirmClaim) -> None:
+    found = await _claim(ctx, scope, pressed.claim)
     if found is None:
         return
     claim, producer = found
     if claim.status != claims.PENDING:
-        await _decided(ctx)
+        await _decided(ctx, scope)
         return
     # Never merge two producer profiles, and never take a producer that someone already uses in chat.
     has_own = await producers.producer_of_user(ctx.session, claim.claimant_user_id) is not None
@@ -113,19 +100,19 @@ async def confirm_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
         ctx.say(
             _("This person already has a producer profile, or the producer is in use. Nothing was merged or moved.")
         )
-        await _queue(ctx)
+        await show_queue(ctx, scope)
         return
     others = await claims.other_claimants(ctx.session, producer.id, claim.id)
     imported_user = producer.user_id
     # The claim row first (a double click or a withdrawal meanwhile stops here), then the producer, moved
     # only if it is still the imported user's.
     if not await claims.decide(ctx.session, claim, claims.CONFIRMED, ctx.user.id, ctx.now):
-        await _decided(ctx)
+        await _decided(ctx, scope)
         return
     if not await claims.transfer(ctx.session, producer, claim, imported_user, ctx.now):
         await claims.set_status(ctx.session, claim, claims.REFUSED)
         await _audit(ctx, "producer.claim_refuse", claim, producer, note="the producer was taken meanwhile")
-        await _decided(ctx)
+        await _decided(ctx, scope)
         return
     await _audit(
         ctx,
@@ -147,23 +134,24 @@ async def confirm_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
             producer=producer.name
         )
     )
-    await _queue(ctx)
+    await show_queue(ctx, scope)
 
 
-async def refuse_claim(ctx: Context, scope: Scope, claim_id: int) -> None:
-    found = await _claim(ctx, scope, claim_id)
+@claim_buttons.on(RefuseClaim)
+async def refuse_claim(ctx: Context, scope: Scope, pressed: RefuseClaim) -> None:
+    found = await _claim(ctx, scope, pressed.claim)
     if found is None:
         return
     claim, producer = found
     if not await claims.decide(ctx.session, claim, claims.REFUSED, ctx.user.id, ctx.now):
-        await _decided(ctx)
+        await _decided(ctx, scope)
         return
     await _audit(ctx, "producer.claim_refuse", claim, producer)
     await ctx.notify(
         claim.claimant_user_id, "claim_refused", {"producer": producer.name}, dedupe_key=f"claim:{claim.id}"
     )
     ctx.say(_("❌ Refused. The person was told and can register as a new producer."))
-    await _queue(ctx)
+    await show_queue(ctx, scope)
 
 
 async def _audit(
@@ -215,4 +203,4 @@ def render_claim_refused(params: dict[str, Any]) -> Text:
 
 
 def register(registry: Registry) -> None:
-    registry.global_payloads[PREFIX] = on_claim_button
+    claim_buttons.register(registry)

@@ -11,13 +11,13 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import DossierStatus, IdeaStatus
-from handlers.province_common import ProvinceEntry, ProvinceHome
+from handlers.province_common import ProvinceHome
 from storage import claims, producers, reviews
 
 COMMUNE_QUEUE = "cr:q"
 ADMIN_HOME = "adm:home"
-FIND = "find:"  # handlers.staff_search
-REPORTS = "reports:"  # handlers.office_reports
+FIND = "find:start"  # handlers.staff_search
+REPORTS = "reports:start"  # handlers.office_reports
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -35,17 +35,17 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
-        if "cc:" in ctx.registry.global_payloads:
+        if ctx.registry.handles("cc:phone"):
             choices.append(Choice(_("📞 My phone for producers"), "cc:phone"))
-    if scope.province_officer and ProvinceEntry in ctx.registry.buttons:
+    if scope.province_officer and ctx.registry.handles(ProvinceHome().pack()):
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), ProvinceHome()))
-    if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
-        choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
-    if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:
-        choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(FIND):
+        choices.append(Choice(_("🔎 Find a product or producer"), FIND))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(REPORTS):
+        choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if "pdo:" in ctx.registry.global_payloads:
+        if ctx.registry.handles("pdo:requests"):
             from handlers.privacy import pending_count
 
             count = await pending_count(ctx)

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from bot.flow import Context, Flow, Registry
+from bot.callbacks import Button
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.roles import Scope, deny, office_communes, office_scope
@@ -34,8 +36,6 @@ from storage import audit, office, rounds
 from storage.office import FindRow
 
 FLOW_NAME = "find"
-START = "find:start"  # the staff menu's button, valid from any message
-P = "sr:"
 PAGE_SIZE = 8
 LABEL_MAX = 60
 QUERY_MAX = 100
@@ -52,19 +52,97 @@ FILTER_STATES = (
 )
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA", "console": "console"}
 
-flow = Flow(FLOW_NAME, first_step="query")
+
+class OpenFind(Button, prefix="find:start"):
+    """🔎 in the staff menu, valid from any message."""
+
+
+class ShowFilters(Button, prefix="sr:filters"):
+    pass
+
+
+class FindMenu(Button, prefix="sr:menu"):
+    pass
+
+
+class Back(Button, prefix="sr:back"):
+    """From the filters to the typed search, from a card to the results."""
+
+
+class PreviousPage(Button, prefix="sr:prev"):
+    pass
+
+
+class NextPage(Button, prefix="sr:next"):
+    pass
+
+
+class OpenRow(Button, prefix="sr:o"):
+    producer: int
+    product: int  # 0: a producer without a product yet
+
+
+class Filter(Button):
+    """What an officer looks at daily; kept in the form as [kind, value]."""
+
+    def chosen(self) -> list[str]:
+        raise NotImplementedError
+
+
+class ExpiringFilter(Filter, prefix="sr:f:expiring"):
+    def chosen(self) -> list[str]:
+        return ["expiring", ""]
+
+
+class StarsFilter(Filter, prefix="sr:f:stars"):
+    stars: int
+
+    def chosen(self) -> list[str]:
+        return ["stars", str(self.stars)]
+
+
+class StatusFilter(Filter, prefix="sr:f:status"):
+    status: str
+
+    def chosen(self) -> list[str]:
+        return ["status", self.status]
+
+
+class RoundFilter(Filter, prefix="sr:f:round"):
+    round: int
+
+    def chosen(self) -> list[str]:
+        return ["round", str(self.round)]
+
+
+@dataclass
+class Find(FlowData):
+    """The typed words or the chosen filter, the page shown, and the card opened ([producer, product])."""
+
+    q: str = ""
+    page: int = 0
+    filter: list[str] | None = None
+    open: list[int] | None = None
+
+
+flow = Flow(FLOW_NAME, first_step="query", data=Find)
+
+
+@flow.before
+async def an_officer(ctx: Context) -> bool:
+    return await office_scope(ctx) is not None
 
 
 async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
     rows = await office.find_rows(ctx.session, communes=office_communes(scope))
-    chosen = ctx.data.get("filter")
-    if isinstance(chosen, list) and len(chosen) == 2:
+    form = ctx.form(Find)
+    chosen = form.filter
+    if chosen is not None and len(chosen) == 2:
         return [row for row in rows if _passes(row, str(chosen[0]), str(chosen[1]), ctx.today)]
-    query = str(ctx.data.get("q") or "")
     return [
         row
         for row in rows
-        if matches(query, (row.product, row.producer, row.commune, row.decision_no), phone=row.phone)
+        if matches(form.q, (row.product, row.producer, row.commune, row.decision_no), phone=row.phone)
     ]
 
 
@@ -84,11 +162,11 @@ def _passes(row: FindRow, kind: str, value: str, today: dt.date) -> bool:
     return False
 
 
-def _title(ctx: Context) -> str:
+def _title(form: Find) -> str:
     """What the list shows: the typed words, or the filter chosen."""
-    chosen = ctx.data.get("filter")
-    if not (isinstance(chosen, list) and len(chosen) == 2):
-        return "“" + str(ctx.data.get("q") or "") + "”"
+    chosen = form.filter
+    if not (chosen is not None and len(chosen) == 2):
+        return "“" + form.q + "”"
     kind, value = str(chosen[0]), str(chosen[1])
     if kind == "expiring":
         return _("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS)
@@ -113,6 +191,18 @@ def _line(row: FindRow) -> str:
     return f"• {name} — {row.producer} — {row.commune} — {_state(row)}"
 
 
+def _filters_and_menu() -> list[Choice]:
+    return [Choice(_("🔽 Filters: round, state, stars, expiring"), ShowFilters()), Choice(_("⬅️ Menu"), FindMenu())]
+
+
+async def _menu(ctx: Context, _pressed: Button) -> None:
+    await ctx.finish()
+
+
+async def _to_filters(ctx: Context, _pressed: Button) -> None:
+    await ctx.goto("filters")
+
+
 # query -----------------------------------------------------------------------------------------------------
 
 
@@ -120,19 +210,17 @@ def _line(row: FindRow) -> str:
 async def ask_query(ctx: Context) -> None:
     ctx.say(
         _("🔎 Type part of a product or producer name, a phone number, a commune or a decision number:"),
-        [Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"), Choice(_("⬅️ Menu"), P + "menu")],
+        _filters_and_menu(),
     )
 
 
-@flow.answer("query")
-async def got_query(ctx: Context) -> None:
-    if ctx.payload == P + "menu":
-        await ctx.finish()
-        return
-    if ctx.payload == P + "filters":
-        await ctx.goto("filters")
-        return
-    await _search(ctx)
+flow.on("query", FindMenu)(_menu)
+flow.on("query", ShowFilters)(_to_filters)
+
+
+@flow.on_text("query")
+async def got_query(ctx: Context, text: str) -> None:
+    await _search(ctx, text)
 
 
 # filters: what an officer looks at daily -------------------------------------------------------------------
@@ -140,36 +228,36 @@ async def got_query(ctx: Context) -> None:
 
 @flow.ask("filters")
 async def ask_filters(ctx: Context) -> None:
-    if await office_scope(ctx) is None:
-        return
     choices = [
-        Choice(_("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS), P + "f:expiring"),
-        *(Choice(_("{stars}★ products").format(stars=stars), f"{P}f:stars:{stars}") for stars in (3, 4, 5)),
-        *(Choice(_(DOSSIER_STATUS_LABELS[status]), f"{P}f:status:{status.value}") for status in FILTER_STATES),
+        Choice(_("⏳ Certificates expiring within {days} days").format(days=EXPIRING_DAYS), ExpiringFilter()),
+        *(Choice(_("{stars}★ products").format(stars=stars), StarsFilter(stars=stars)) for stars in (3, 4, 5)),
+        *(Choice(_(DOSSIER_STATUS_LABELS[status]), StatusFilter(status=status.value)) for status in FILTER_STATES),
     ]
     for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop_province))[:ROUNDS_SHOWN]:
-        choices.append(Choice(shorten(f"📅 {found.name}", LABEL_MAX), f"{P}f:round:{found.id}"))
-    choices.append(Choice(_("⬅️ Back"), P + "back"))
+        choices.append(Choice(shorten(f"📅 {found.name}", LABEL_MAX), RoundFilter(round=found.id)))
+    choices.append(Choice(_("⬅️ Back"), Back()))
     ctx.say(_("🔽 Show the records of:"), choices)
 
 
-@flow.answer("filters")
-async def got_filters(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    if not payload.startswith(P + "f:"):
-        await ctx.goto("query")
-        return
-    kind, _sep, value = payload.removeprefix(P + "f:").partition(":")
-    ctx.data.update(q="", page=0, filter=[kind, value])
+@flow.on("filters", Filter)
+async def filter_chosen(ctx: Context, pressed: Filter) -> None:
+    form = ctx.form(Find)
+    form.q, form.page, form.filter = "", 0, pressed.chosen()
     await ctx.goto("results")
 
 
-async def _search(ctx: Context) -> None:
-    query = tidy(ctx.text)[:QUERY_MAX]
+@flow.on("filters", Back)
+async def filters_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("query")
+
+
+async def _search(ctx: Context, text: str) -> None:
+    query = tidy(text)[:QUERY_MAX]
     if not has_words(query):
         await ctx.reask(_("Please type a few letters or digits."))
         return
-    ctx.data.update(q=query, page=0, filter=None)
+    form = ctx.form(Find)
+    form.q, form.page, form.filter = query, 0, None
     await ctx.goto("results")
 
 
@@ -179,58 +267,65 @@ async def _search(ctx: Context) -> None:
 @flow.ask("results", free_text=True)
 async def ask_results(ctx: Context) -> None:
     scope = await office_scope(ctx)
-    if scope is None:
+    if scope is None:  # asked again after a stale button, which the flow's guard does not see
         return
     rows = await _found(ctx, scope)
-    title = _title(ctx)
+    form = ctx.form(Find)
+    title = _title(form)
     if not rows:
         ctx.say(
             _("Nothing found for {query}. Type other words, or part of the name.").format(query=title),
-            [Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"), Choice(_("⬅️ Menu"), P + "menu")],
+            _filters_and_menu(),
         )
         return
     pages = (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(max(int(ctx.data.get("page") or 0), 0), pages - 1)
-    ctx.data["page"] = page
+    page = min(max(form.page, 0), pages - 1)
+    form.page = page
     shown = rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     first = page * PAGE_SIZE + 1
     header = _("{query}: {first}–{last} / {total}").format(
         query=title, first=first, last=first + len(shown) - 1, total=len(rows)
     )
     choices = [
-        Choice(shorten(f"{row.product or row.producer} · {row.producer}", LABEL_MAX), _payload(row)) for row in shown
+        Choice(shorten(f"{row.product or row.producer} · {row.producer}", LABEL_MAX), _open(row)) for row in shown
     ]
     if page > 0:
-        choices.append(Choice(_("◀ Previous"), P + "prev"))
+        choices.append(Choice(_("◀ Previous"), PreviousPage()))
     if page < pages - 1:
-        choices.append(Choice(_("Next ▶"), P + "next"))
-    choices.append(Choice(_("🔽 Filters: round, state, stars, expiring"), P + "filters"))
-    choices.append(Choice(_("⬅️ Menu"), P + "menu"))
+        choices.append(Choice(_("Next ▶"), NextPage()))
+    choices += _filters_and_menu()
     ctx.say("\n".join([header, *(_line(row) for row in shown), _("Type other words to search again.")]), choices)
 
 
-def _payload(row: FindRow) -> str:
-    return f"{P}o:{row.producer_id}:{row.product_id or 0}"
+def _open(row: FindRow) -> OpenRow:
+    return OpenRow(producer=row.producer_id, product=row.product_id or 0)
 
 
-@flow.answer("results")
-async def got_results(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    if payload == P + "menu":
-        await ctx.finish()
-    elif payload in (P + "next", P + "prev"):
-        ctx.data["page"] = int(ctx.data.get("page") or 0) + (1 if payload == P + "next" else -1)
-        await ctx.goto("results")
-    elif payload.startswith(P + "o:"):
-        producer_id, _sep, product_id = payload[len(P) + 2 :].partition(":")
-        ctx.data["open"] = [int(producer_id), int(product_id or 0)]
-        await ctx.goto("card")
-    elif payload == P + "filters":
-        await ctx.goto("filters")
-    elif ctx.text:
-        await _search(ctx)
-    else:
-        await ctx.reask()
+flow.on("results", FindMenu)(_menu)
+flow.on("results", ShowFilters)(_to_filters)
+
+
+@flow.on("results", NextPage)
+async def next_page(ctx: Context, _pressed: NextPage) -> None:
+    ctx.form(Find).page += 1
+    await ctx.goto("results")
+
+
+@flow.on("results", PreviousPage)
+async def previous_page(ctx: Context, _pressed: PreviousPage) -> None:
+    ctx.form(Find).page -= 1
+    await ctx.goto("results")
+
+
+@flow.on("results", OpenRow)
+async def open_row(ctx: Context, pressed: OpenRow) -> None:
+    ctx.form(Find).open = [pressed.producer, pressed.product]
+    await ctx.goto("card")
+
+
+@flow.on_text("results")
+async def search_again(ctx: Context, text: str) -> None:
+    await _search(ctx, text)
 
 
 # card ------------------------------------------------------------------------------------------------------
@@ -239,16 +334,16 @@ async def got_results(ctx: Context) -> None:
 @flow.ask("card")
 async def ask_card(ctx: Context) -> None:
     scope = await office_scope(ctx)
-    if scope is None:
+    if scope is None:  # asked again after a stale button, which the flow's guard does not see
         return
-    producer_id, product_id = ctx.data.get("open") or [0, 0]
+    form = ctx.form(Find)
+    producer_id, product_id = form.open or [0, 0]
     rows = await office.find_rows(ctx.session, communes=office_communes(scope))
     mine = [row for row in rows if row.producer_id == producer_id]
     row = next((r for r in mine if (r.product_id or 0) == product_id), None)
     if row is None:  # not in this officer's communes (a crafted button), or gone meanwhile
-        ctx.data.pop("open", None)
+        form.open = None
         await deny(ctx)
-        await ctx.goto("results")
         return
     user_id = await office.user_of_producer(ctx.session, producer_id)
     seen = await office.last_seen(ctx.session, user_id) if user_id is not None else {}
@@ -276,7 +371,7 @@ async def ask_card(ctx: Context) -> None:
         after=None,
         note="staff search card",
     )
-    ctx.say("\n".join(lines), [Choice(_("⬅️ Results"), P + "back"), Choice(_("⬅️ Menu"), P + "menu")])
+    ctx.say("\n".join(lines), [Choice(_("⬅️ Results"), Back()), Choice(_("⬅️ Menu"), FindMenu())])
 
 
 def _callable(phone: str) -> str:
@@ -294,35 +389,33 @@ def _presence(seen: Mapping[str, dt.datetime | None]) -> str:
     return " · ".join(parts)
 
 
-@flow.answer("card")
-async def got_card(ctx: Context) -> None:
-    if ctx.payload == P + "back":
-        await ctx.goto("results")
-    elif ctx.payload == P + "menu":
-        await ctx.finish()
-    else:
-        await ctx.reask()
+@flow.on("card", Back)
+async def card_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("results")
+
+
+flow.on("card", FindMenu)(_menu)
 
 
 # entry -----------------------------------------------------------------------------------------------------
 
 
-async def start(ctx: Context, _argument: str | None = None) -> None:
+async def start(ctx: Context, argument: str | None = None) -> None:
+    """🔎 from the menu, or "/tim <words>", which shows the results at once."""
     if await office_scope(ctx) is None:
         return
-    if _argument:
-        ctx.state.flow, ctx.state.data = FLOW_NAME, {"q": tidy(_argument)[:QUERY_MAX], "page": 0}
-        await ctx.goto("results")
+    if argument:
+        await ctx.start(FLOW_NAME, Find(q=tidy(argument)[:QUERY_MAX]), step="results")
         return
-    await ctx.start(FLOW_NAME)
+    await ctx.start(FLOW_NAME, Find())
 
 
-async def on_button(ctx: Context) -> None:
+async def open_pressed(ctx: Context, _pressed: OpenFind) -> None:
     await start(ctx)
 
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads["find:"] = on_button
+    registry.on_button(OpenFind)(open_pressed)
     registry.commands["tim"] = start
     registry.commands["find"] = start

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import itertools
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select, update
 
@@ -114,3 +115,11 @@ async def force_offered(engine: Engine, external_id: str, payload: str) -> None:
             .where(Conversation.user_id == user_id)
             .values(last_choices=[*conversation.last_choices, ["forged", payload]])
         )
+
+
+B = TypeVar("B", bound=Button)
+
+
+def offered(chat: Chat, kind: type[B]) -> list[B]:
+    """The buttons of one kind that the last replies offered, in the order shown."""
+    return [button for choice in chat.choices if isinstance(button := Button.parse(choice.payload), kind)]

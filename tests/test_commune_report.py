@@ -17,11 +17,13 @@ from bot.app import App
 from bot.messages import SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, placeholders
 from bot.rules import DossierStatus
+from handlers.commune_report import DraftAgain, ReportButton, SendScan
 from handlers.province_common import OpenUnassigned, ProvinceHome
-from handlers.province_dossiers import OpenDossier
+from handlers.province_dossiers import OpenDossier as ProvinceDossier
+from handlers.review_buttons import ConfirmCriterion, FinishReview, OpenDossier
 from storage.models import AuditEntry, Dossier, DossierItem, ProductIdea
 from tests import files
-from tests.chat import Chat, force_offered
+from tests.chat import Chat, force_offered, offered
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, PHONG_THO, dossier_row, in_session, make_dossier, make_idea, make_staff
 
@@ -30,13 +32,10 @@ async def confirm_all(app: App, dossier_id: int) -> Chat:
     officer_id = await make_staff(app, "c1", "commune", BINH_LU, name="Lò Văn Minh")
     assert officer_id
     officer = Chat(app.engine, "c1")
-    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(OpenDossier(dossier=dossier_id))
     for index in range(4):
-        payload = next(
-            c.payload for c in officer.choices if c.payload.startswith("cr:ok:") and c.payload.endswith(f":{index}")
-        )
-        await officer.press(payload)
-    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("cr:end:")))  # 🏁 Xong
+        await officer.press(next(b for b in offered(officer, ConfirmCriterion) if b.criterion == index))
+    await officer.press(offered(officer, FinishReview)[0])  # 🏁 Xong
     return officer
 
 
@@ -55,7 +54,7 @@ async def province_sees(app: App, dossier_id: int) -> str:
     officer = Chat(app.engine, "prov1")
     await officer.press(ProvinceHome())
     await officer.press(OpenUnassigned())
-    await officer.press(OpenDossier(dossier=dossier_id))
+    await officer.press(ProvinceDossier(dossier=dossier_id))
     return next(
         line for line in officer.text.splitlines() if line[:1] in "✓✗" and "Báo cáo đánh giá của UBND xã" in line
     )
@@ -109,7 +108,7 @@ async def test_confirming_four_criteria_drafts_the_report_and_the_signed_scan_co
     await make_staff(app, "prov1", "province")
     assert (await province_sees(app, dossier_id)).startswith("✗")
 
-    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("rep:up:")))
+    await officer.press(offered(officer, SendScan)[0])
     await officer.send_file(files.exe(), "virus.exe")  # refused, with the reason
     await officer.send_file(b"hello", "note.txt")
     scan = files.pdf(5)
@@ -146,12 +145,12 @@ async def test_another_communes_officer_cannot_send_the_report(app: App) -> None
     await make_staff(app, "c2", "commune", PHONG_THO)
     other = Chat(app.engine, "c2")
     await other.send("menu")
-    await force_offered(app.engine, "c2", f"rep:up:{dossier_id}")
-    await other.press(f"rep:up:{dossier_id}")
+    await force_offered(app.engine, "c2", SendScan(dossier=dossier_id).pack())
+    await other.press(SendScan(dossier=dossier_id))
     await other.send_file(files.pdf(9), "x.pdf")
-    assert not any(c.payload.startswith("rep:") for c in other.choices)
-    await force_offered(app.engine, "c2", f"rep:d:{dossier_id}")
-    await other.press(f"rep:d:{dossier_id}")
+    assert offered(other, ReportButton) == []
+    await force_offered(app.engine, "c2", DraftAgain(dossier=dossier_id).pack())
+    await other.press(DraftAgain(dossier=dossier_id))
     assert not any(isinstance(r, SendFile) for r in other.replies)
 
 
@@ -195,7 +194,7 @@ async def test_a_province_replaces_the_template(app: App, tmp_path: Path) -> Non
     text = document_text(report.path.read_bytes())
     assert "MẪU CỦA TỈNH: Chè Tả Van — Xã Bình Lư" in text
     assert text.count("Đạt") == 4 and "Sử dụng lao động địa phương" in text
-    await officer.press(f"rep:d:{dossier_id}")  # drafted again on request
+    await officer.press(DraftAgain(dossier=dossier_id))  # drafted again on request
     assert any(isinstance(r, SendFile) for r in officer.replies)
 
 

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.rules import DossierStatus
 from handlers.province_dossiers import ReturnForSupplement
+from handlers.review_buttons import AskSupplement, DossierFiles, OpenDossier, ShowQueue
 from storage import dossiers
 from storage.models import DossierItemFile, Producer
 from tests import files
-from tests.chat import Chat
+from tests.chat import Chat, offered
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, dossier_row, in_session, make_dossier, make_staff
 from tests.test_dossier import items_by_code, payloads
@@ -47,10 +48,10 @@ async def test_commune_officer_sees_files_added_and_removed(app: App) -> None:
     dossier_id = await make_dossier(app, producer_user)
     await make_staff(app, "officer", "commune", BINH_LU)
     officer = Chat(app.engine, "officer")
-    await officer.press("cr:q")
-    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(ShowQueue())
+    await officer.press(OpenDossier(dossier=dossier_id))
     assert "🔄" not in officer.text  # a first look: nothing to compare with
-    await officer.press(next(c.payload for c in officer.choices if c.payload.startswith("cr:sup:")))
+    await officer.press(offered(officer, AskSupplement)[0])
     await officer.send("Ảnh giấy đăng ký bị mờ, bạn chụp lại giúp")
     assert (await dossier_row(app, dossier_id)).status == DossierStatus.NEEDS_SUPPLEMENT
 
@@ -71,15 +72,15 @@ async def test_commune_officer_sees_files_added_and_removed(app: App) -> None:
     assert "Đã nhận tệp thứ 1" in producer.text
     await _resubmit(app, producer_user, dossier_id, DossierStatus.SUBMITTED_COMMUNE)
 
-    await officer.press("cr:q")
-    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(ShowQueue())
+    await officer.press(OpenDossier(dossier=dossier_id))
     text = officer.text
     assert CHANGED in text
     assert "➖ Phiếu đăng ký" in text and "anh.png" in text.split("➖", 1)[1].splitlines()[0]
     assert any(line.startswith("➕") and "dang-ky-ro.pdf" in line for line in text.splitlines())
     assert any(line.startswith("➕") and "phuong-an.png" in line for line in text.splitlines()), text
 
-    await officer.press(f"cr:f:{dossier_id}")  # shown again: nothing new since
+    await officer.press(DossierFiles(dossier=dossier_id))  # shown again: nothing new since
     assert "🔄" not in officer.text
 
 

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import admin_cli, invites
 from bot.app import App
+from bot.callbacks import Button
 from bot.rules import INVITE_VALID_DAYS, Role
+from handlers.review_buttons import ReviewButton, ShowQueue
 from storage import staff
 from storage.models import Invite, StaffRole
 from tests.chat import Chat, FrozenClock
@@ -69,12 +71,12 @@ async def test_brand_new_user_redeems_a_commune_invite(app: App) -> None:
     await newcomer.send("Nguyễn Thị  Hoa")
     assert {c.payload for c in newcomer.choices} == {"sp:yes", "sp:no"}  # may producers see the phone?
     await newcomer.press("sp:no")
-    assert any(c.payload == "cr:q" for c in newcomer.choices)  # then the staff menu, no onboarding
+    assert any(c.payload == ShowQueue().pack() for c in newcomer.choices)  # then the staff menu, no onboarding
     assert [e.action for e in await audit_log(app)][-3:] == ["role.grant", "staff.name", "staff.phone_public"]
     assert (await audit_log(app))[-2].actor_label == "Nguyễn Thị Hoa"
     # Still no producer onboarding on the next message.
     await newcomer.send("chao")
-    assert any(c.payload == "cr:q" for c in newcomer.choices)
+    assert any(c.payload == ShowQueue().pack() for c in newcomer.choices)
 
 
 async def test_used_unknown_expired_and_revoked_codes_are_refused(app: App, clock: FrozenClock) -> None:
@@ -151,8 +153,8 @@ async def test_admin_invites_in_chat_lists_staff_and_revokes(app: App) -> None:
     # The revoked officer lost access at once.
     officer = Chat(app.engine, user_id="officer")
     before = await snapshot(app)
-    await officer.press("cr:q")
-    assert not any(c.payload.startswith("cr:") for c in officer.choices)
+    await officer.press(ShowQueue())
+    assert not any(isinstance(Button.parse(c.payload), ReviewButton) for c in officer.choices)
     assert await snapshot(app) == before
 
 

@@ -24,6 +24,7 @@ from bot.privacy_sweep import after_privacy_sweep, privacy_sweep
 from bot.rules import CONSENT_VERSION, DossierStatus, IdeaStatus
 from bot.sender import Sender
 from handlers.onboarding import CONSENT_YES
+from handlers.review_buttons import OpenDossier
 from storage.models import (
     AuditEntry,
     Certificate,
@@ -183,9 +184,9 @@ async def test_see_lists_what_is_kept_and_the_staff_who_opened_it(app: App) -> N
     _user_id, _idea, dossier_id = await _producer_with_records(app)
     await make_staff(app, "cb1", "commune", "Bình Lư", name="Nguyễn Văn Cán")
     officer = Chat(app.engine, "cb1")
-    await officer.press(f"cr:d:{dossier_id}")
+    await officer.press(OpenDossier(dossier=dossier_id))
     assert await count(app, AuditEntry, AuditEntry.action == "personal_data.read") == 1
-    await officer.press(f"cr:d:{dossier_id}")  # the same officer again within the hour: one line is enough
+    await officer.press(OpenDossier(dossier=dossier_id))  # the same officer again within the hour: one line is enough
     assert await count(app, AuditEntry, AuditEntry.action == "personal_data.read") == 1
 
     producer = Chat(app.engine, "p1")

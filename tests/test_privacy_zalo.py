@@ -38,11 +38,11 @@ async def test_zalo_bot_consent_delete_and_the_notice_of_what_was_kept(
     blobs_before = await _blob_paths(app)
 
     await person.type("du lieu cua toi")
-    await person.pick(privacy_flow.DOWNLOAD)  # Zalo Bot sends no files: a sentence says where to get it
+    await person.pick(privacy_flow.Download().pack())  # Zalo Bot sends no files: a sentence says where to get it
     assert "không gửi được tệp ZIP" in zalo.api.texts_to("zalo-user-1")[-2]
     # The privacy screen offers "🗑 Xoá dữ liệu…": its typed words are that option, straight to the confirmation.
     await person.type("xoa du lieu")
-    await person.pick(privacy_flow.CONFIRM)
+    await person.pick(privacy_flow.ConfirmDelete().pack())
     assert "Biên nhận số 1" in zalo.api.texts_to("zalo-user-1")[-1]
 
     clock.advance(hours=73)

@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import product_import
 from bot.app import App
+from bot.callbacks import Button
 from bot.messages import Text
 from bot.notices import render
 from handlers import onboarding
+from handlers.review_buttons import ClaimButton, ConfirmClaim, OpenClaim, RefuseClaim, ShowQueue
 from storage.models import ChannelIdentity, OutboxMessage, Producer, ProducerClaim
 from tests.chat import Chat
 from tests.conftest import make_producer
@@ -107,13 +109,15 @@ async def test_the_commune_confirms_and_everything_follows(app: App, tmp_path: P
     await make_staff(app, "officer", "commune", BINH_LU, name="Cán bộ Bình Lư")
     officer = Chat(app.engine, user_id="officer")
     await officer.send("menu")
-    assert any(c.payload == "cr:q" and "(1)" in c.label for c in officer.choices)
-    await officer.press("cr:q")
+    assert any(c.payload == ShowQueue().pack() and "(1)" in c.label for c in officer.choices)
+    await officer.press(ShowQueue())
     claim_id = (await _claims(app))[0].id
-    assert f"pc:c:{claim_id}" in [c.payload for c in officer.choices] and "HTX Chè Bình Lư" in officer.text
-    await officer.press(f"pc:c:{claim_id}")
+    assert (
+        OpenClaim(claim=claim_id).pack() in [c.payload for c in officer.choices] and "HTX Chè Bình Lư" in officer.text
+    )
+    await officer.press(OpenClaim(claim=claim_id))
     assert PHONE in officer.text and "Chè Shan Tuyết Bình Lư" in officer.text
-    await officer.press(f"pc:y:{claim_id}")
+    await officer.press(ConfirmClaim(claim=claim_id))
 
     claimant = await _claimant_user(app)
     assert await _owner(app, producer_id) == claimant
@@ -136,7 +140,7 @@ async def test_the_commune_confirms_and_everything_follows(app: App, tmp_path: P
 
     # A second press changes nothing.
     before = await snapshot(app)
-    await officer.press(f"pc:y:{claim_id}")
+    await officer.press(ConfirmClaim(claim=claim_id))
     assert await snapshot(app) == before
 
 
@@ -170,7 +174,7 @@ async def test_refused_claim_leaves_the_record_and_the_claimant_registers_anew(a
     await make_staff(app, "officer", "commune", BINH_LU)
     officer = Chat(app.engine, user_id="officer")
     claim_id = (await _claims(app))[0].id
-    await officer.press(f"pc:n:{claim_id}")
+    await officer.press(RefuseClaim(claim=claim_id))
     assert [c.status for c in await _claims(app)] == ["refused"]
     assert await _owner(app, producer_id) == imported_user
     notices = [n for n in await outbox(app, await _claimant_user(app)) if n.kind == "claim_refused"]
@@ -208,7 +212,7 @@ async def test_two_producer_profiles_are_never_merged(app: App, tmp_path: Path) 
     await in_session(app, own_producer)
     await make_staff(app, "officer", "commune", BINH_LU)
     officer = Chat(app.engine, user_id="officer")
-    await officer.press(f"pc:y:{(await _claims(app))[0].id}")
+    await officer.press(ConfirmClaim(claim=(await _claims(app))[0].id))
     assert await _owner(app, producer_id) == imported_user
     assert [c.status for c in await _claims(app)] == ["refused"]
 
@@ -234,7 +238,14 @@ async def test_nobody_else_decides_a_claim(app: App, tmp_path: Path, who: str) -
     claim_id = (await _claims(app))[0].id
     chat = Chat(app.engine, user_id=who)
     before = await snapshot(app)
-    for payload in (f"pc:c:{claim_id}", f"pc:y:{claim_id}", f"pc:n:{claim_id}", "pc:y:999999", "pc:y:x", "pc:"):
+    crafted = ("pc:y:999999", "pc:y:x", "pc:")  # an invented id and malformed strings
+    pressed: tuple[ClaimButton | str, ...] = (
+        OpenClaim(claim=claim_id),
+        ConfirmClaim(claim=claim_id),
+        RefuseClaim(claim=claim_id),
+        *crafted,
+    )
+    for payload in pressed:
         replies = await chat.press(payload)
         assert replies, payload
         assert "HTX Chè Bình Lư" not in chat.text and PHONE not in chat.text
@@ -247,9 +258,9 @@ async def test_claims_stay_inside_the_commune_queue(app: App, tmp_path: Path) ->
     await _start_and_claim(app)
     await make_staff(app, "officer-y", "commune", PHONG_THO)
     other = Chat(app.engine, user_id="officer-y")
-    await other.press("cr:q")
+    await other.press(ShowQueue())
     assert "HTX Chè Bình Lư" not in other.text
-    assert not any(c.payload.startswith("pc:") for c in other.choices)
+    assert not any(isinstance(Button.parse(c.payload), ClaimButton) for c in other.choices)
 
 
 async def test_two_claims_on_one_producer_only_one_wins(app: App, tmp_path: Path) -> None:
@@ -259,13 +270,13 @@ async def test_two_claims_on_one_producer_only_one_wins(app: App, tmp_path: Path
     await make_staff(app, "officer", "commune", BINH_LU)
     officer = Chat(app.engine, user_id="officer")
     first_claim, second_claim = (c.id for c in await _claims(app))
-    await officer.press(f"pc:y:{first_claim}")
+    await officer.press(ConfirmClaim(claim=first_claim))
     assert await _owner(app, producer_id) == await _claimant_user(app, "first")
     assert [c.status for c in await _claims(app)] == ["confirmed", "refused"]
     second = await _claimant_user(app, "second")
     assert [n.kind for n in await outbox(app, second)] == ["claim_refused"]
     before = await snapshot(app)
-    await officer.press(f"pc:y:{second_claim}")
+    await officer.press(ConfirmClaim(claim=second_claim))
     assert await snapshot(app) == before
     assert await _owner(app, producer_id) == await _claimant_user(app, "first")
 

@@ -22,8 +22,10 @@ from bot.rules import DossierStatus, Role
 from bot.settings import Settings
 from handlers.province_common import OpenUnassigned, ProvinceHome, ProvinceRounds
 from handlers.province_council import AddMember, AllPassed, EditSheet, MemberRole, Save, WorkOut
-from handlers.province_dossiers import Accept, DownloadFiles, EnterSheets, IssueCertificate, OpenDossier, PickRound
+from handlers.province_dossiers import Accept, DownloadFiles, EnterSheets, IssueCertificate, PickRound
+from handlers.province_dossiers import OpenDossier as ProvinceDossier
 from handlers.province_rounds import SeedRounds
+from handlers.review_buttons import ConfirmCriterion, FinishReview, OpenDossier, ShowQueue
 from storage.models import Certificate, CouncilResult, Dossier, DossierItem, OutboxMessage, Producer, Round
 from tests.conftest import make_producer
 from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI
@@ -110,11 +112,11 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
 
     # The province officer prepares this year's rounds while the commune reviews.
     province_task = asyncio.create_task(act(api, PROVINCE, data=ProvinceRounds().pack()))
-    reply = await act(api, COMMUNE, data="cr:q")
-    reply = await act(api, COMMUNE, data=f"cr:d:{dossier_id}")
+    reply = await act(api, COMMUNE, data=ShowQueue().pack())
+    reply = await act(api, COMMUNE, data=OpenDossier(dossier=dossier_id).pack())
     for _criterion in range(4):
-        reply = await act(api, COMMUNE, data=button(reply, f"cr:ok:{dossier_id}:"))
-    reply = await act(api, COMMUNE, data=button(reply, f"cr:end:{dossier_id}:"))
+        reply = await act(api, COMMUNE, data=button(reply, f"{ConfirmCriterion.prefix}:{dossier_id}:"))
+    reply = await act(api, COMMUNE, data=button(reply, f"{FinishReview.prefix}:{dossier_id}:"))
     assert await status_of(app, dossier_id) == DossierStatus.AT_PROVINCE
     reply = await province_task
     reply = await act(api, PROVINCE, data=button(reply, SeedRounds().pack()))
@@ -125,7 +127,7 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     # The province: completeness, round, council result, certificate.
     reply = await act(api, PROVINCE, data=ProvinceHome().pack())
     reply = await act(api, PROVINCE, data=OpenUnassigned().pack())
-    reply = await act(api, PROVINCE, data=OpenDossier(dossier=dossier_id).pack())
+    reply = await act(api, PROVINCE, data=ProvinceDossier(dossier=dossier_id).pack())
     reply = await act(api, PROVINCE, data=DownloadFiles().pack())  # the producer's files, as one ZIP through the outbox
     await asyncio.gather(*office_jobs.RUNNING)
     async with app.engine.sessions() as session:

@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.callbacks import Button
 from bot.text import fold
+from handlers.office_reports import OpenReports
 from handlers.province_common import OpenUnassigned, ProvinceHome
+from handlers.review_buttons import OpenDossier, ShowQueue
+from handlers.staff_search import NextPage, OpenFind, OpenRow, PreviousPage
 from storage.models import AuditEntry, Producer, Product
-from tests.chat import Chat, FrozenClock, force_offered
+from tests.chat import Chat, FrozenClock, force_offered, offered
 from tests.staff_helpers import make_staff
 from tests.test_office import LAICHAU, OFFICE_LIST, run, write_xlsx
-
-START = "find:start"
 
 
 async def office_list(app: App, tmp_path: Path) -> None:
@@ -25,7 +27,7 @@ async def office_list(app: App, tmp_path: Path) -> None:
 
 
 async def search(officer: Chat, query: str) -> None:
-    await officer.press(START)
+    await officer.press(OpenFind())
     await officer.send(query)
 
 
@@ -34,7 +36,7 @@ async def test_folded_partial_search_and_the_card_to_call(app: App, tmp_path: Pa
     await make_staff(app, "prov1", "province")
     officer = Chat(app.engine, "prov1")
     await officer.send("/menu")
-    assert START in {c.payload for c in officer.choices}
+    assert OpenFind() in offered(officer, OpenFind)
     await search(officer, "che shan")
     assert "“che shan”: 1–1 / 1" in officer.text
     assert "Chè Shan Tuyết Bình Lư — HTX Chè Bình Lư — Xã Bình Lư" in officer.text
@@ -66,11 +68,11 @@ async def test_results_page_with_previous_and_next(app: App, tmp_path: Path) -> 
     officer = Chat(app.engine, "prov1")
     await search(officer, "che xanh")
     assert "1–8 / 19" in officer.text and "Tiếp ▶" in [c.label for c in officer.choices]
-    await officer.press("sr:next")
+    await officer.press(NextPage())
     assert "9–16 / 19" in officer.text
-    await officer.press("sr:next")
-    assert "17–19 / 19" in officer.text and "sr:next" not in {c.payload for c in officer.choices}
-    await officer.press("sr:prev")
+    await officer.press(NextPage())
+    assert "17–19 / 19" in officer.text and offered(officer, NextPage) == []
+    await officer.press(PreviousPage())
     assert "9–16 / 19" in officer.text
 
 
@@ -87,8 +89,8 @@ async def test_a_commune_officer_finds_only_their_communes(app: App, tmp_path: P
         honey = await session.scalar(select(Product).where(Product.name_folded == fold("Mật ong Mường Tè")))
         assert honey is not None
         producer = await session.get_one(Producer, honey.producer_id)
-    forged = f"sr:o:{producer.id}:{honey.id}"
-    await force_offered(app.engine, "xa1", forged)
+    forged = OpenRow(producer=producer.id, product=honey.id)  # a row of another commune
+    await force_offered(app.engine, "xa1", forged.pack())
     await officer.press(forged)
     assert "+84987654321" not in officer.text
     async with app.engine.sessions() as session:
@@ -118,10 +120,10 @@ async def test_every_laichau_product_is_found_by_part_of_its_name(app: App, tmp_
     assert len(names) == 105
     for name in names:
         words = fold(name).split()
-        await officer.press(START)
+        await officer.press(OpenFind())
         await officer.send(" ".join(words[-2:]))  # the last two words, without diacritics
-        while name not in officer.text and "sr:next" in {c.payload for c in officer.choices}:
-            await officer.press("sr:next")
+        while name not in officer.text and offered(officer, NextPage):
+            await officer.press(NextPage())
         assert name in officer.text, name
 
 
@@ -146,12 +148,12 @@ async def test_long_staff_lists_page_and_name_product_producer_and_commune(app: 
 
     await make_staff(app, "xa1", "commune", "binh lu")
     clerk = Chat(app.engine, "xa1")
-    await clerk.press("cr:q")
+    await clerk.press(ShowQueue())
     assert "1–20 / 25" in clerk.text
-    seen = {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    seen = {b for c in clerk.choices if isinstance(b := Button.parse(c.payload), OpenDossier)}
     await clerk.tap("Tiếp")
     assert "21–25 / 25" in clerk.text
-    seen |= {c.payload for c in clerk.choices if c.payload.startswith("cr:d:")}
+    seen |= {b for c in clerk.choices if isinstance(b := Button.parse(c.payload), OpenDossier)}
     assert len(seen) == 25
     await clerk.tap("Trước")
     assert "1–20 / 25" in clerk.text
@@ -174,7 +176,7 @@ async def test_excel_files_in_the_chat_arrive_through_the_outbox(app: App, tmp_p
     await clerk.tap("Excel")
     await clerk.tap("Chủ thể")
     assert "Đang chuẩn bị" in clerk.text
-    await clerk.press("reports:start")
+    await clerk.press(OpenReports())
     await clerk.tap("Báo cáo")
     await asyncio.gather(*office_jobs.RUNNING)
     async with app.engine.sessions() as session:
@@ -243,7 +245,7 @@ async def test_filters_expiring_certificates_stars_state_and_round(
     clock.now = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
     await make_staff(app, "prov1", "province")
     officer = Chat(app.engine, "prov1")
-    await officer.press(START)
+    await officer.press(OpenFind())
     await officer.tap("Lọc")
     await officer.tap("hết hạn trong 90 ngày")
     assert "1–1 / 1" in officer.text and "Mật ong Mường Tè" in officer.text  # 20/01/2027: 53 days away
