@@ -14,6 +14,7 @@ from bot.erasure import erase_user
 from bot.messages import Text
 from bot.notices import render
 from bot.rules import DossierStatus, IdeaStatus
+from handlers.review_buttons import ReturnIdea
 from storage import stored_files
 from storage.models import Certificate, Dossier, DossierItem, DossierItemFile, Producer, ProductIdea, StoredFile
 from tests import files
@@ -157,7 +158,7 @@ async def test_a_returned_idea_reopens_at_the_flagged_answer_and_keeps_the_rest(
         )
     await make_staff(app, "officer", "commune", BINH_LU, name="Cán bộ xã")
     officer = Chat(app.engine, user_id="officer")
-    await officer.press(f"cr:ir:{idea_id}")
+    await officer.press(ReturnIdea(idea=idea_id))
     await officer.send("2")  # the second answer, "Nhóm", typed by its number as on Zalo
     await officer.send("Chè là đồ uống, vui lòng chọn lại nhóm")
     row = await scalar(app, select(ProductIdea).where(ProductIdea.id == idea_id))
