@@ -160,12 +160,15 @@ class Flow:
 
         return register
 
-    def on_text(self, step: str) -> Callable[[TextStep], TextStep]:
-        """``handler(ctx, text)`` for typed text on ``step`` (which then takes typed data, see ``Answer``)."""
+    def on_text(self, step: str, *, free_text: bool = True) -> Callable[[TextStep], TextStep]:
+        """``handler(ctx, text)`` for typed text on ``step`` (which then takes typed data, see ``Answer``).
+        ``free_text=False``: the step takes its options first (a part of a label picks it) and the handler
+        reads only what matched none, e.g. "ok" on a yes/no question."""
 
         def register(function: TextStep) -> TextStep:
             self.on_texts[step] = function
-            self.free_text_steps.add(step)
+            if free_text:
+                self.free_text_steps.add(step)
             return function
 
         return register
@@ -288,6 +291,12 @@ class Registry:
             return function
 
         return register
+
+    def handles(self, payload: str) -> bool:
+        """Whether a button valid from any message is handled here (its module may be left out of a build)."""
+        return self.global_button(Button.parse(payload)) is not None or (
+            payload.split(":", 1)[0] + ":" in self.global_payloads
+        )
 
     def global_button(self, pressed: Button | None) -> ButtonStep | None:
         if pressed is None:

@@ -42,6 +42,7 @@ from typing import Any
 from bot import office_jobs
 from bot.flow import Context, Flow, Registry
 from bot.i18n import N_, _, format_day
+from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.paging import nav_choices, page_of
@@ -752,8 +753,8 @@ async def _audit(
 
 # Notices to the producer ----------------------------------------------------------------------------------------
 
-_MY_DOSSIER = "m:dossier"
-_STATUS = "m:status"
+_MY_DOSSIER = MenuDossier()
+_STATUS = MenuStatus()
 
 
 @notice("commune_criterion_rejected")
@@ -826,7 +827,7 @@ def render_idea_returned(params: dict[str, Any]) -> Text:
             "Reason: {reason}\n"
             "You can register the idea again with the changes."
         ).format(idea=params.get("idea", ""), reason=params.get("reason", "")),
-        (Choice(_("📝 Register a product idea"), "m:idea"),),
+        (Choice(_("📝 Register a product idea"), MenuIdea()),),
     )
 
 

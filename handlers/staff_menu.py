@@ -1,7 +1,8 @@
 """The staff part of the main menu: one button per role the user holds, with the commune's count.
 
-Kept apart from ``handlers.menu`` so the producer menu stays as it was; the payloads belong to
-``handlers.commune_review`` ("cr:"), ``handlers.province`` ("prov:") and ``handlers.admin`` ("adm:").
+Kept apart from ``handlers.menu`` so the producer menu stays as it was; the buttons belong to
+``handlers.commune_review``, ``handlers.province``, ``handlers.staff_search``, ``handlers.office_reports``,
+``handlers.privacy`` and ``handlers.admin``, and each is offered only when its module is in the build.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import DossierStatus, IdeaStatus
+from handlers.admin import AdminHome
 from storage import claims, producers, reviews
 
+# Buttons of modules that still read their own strings; they become those modules' button classes.
 COMMUNE_QUEUE = "cr:q"
 PROVINCE_HOME = "prov:home"  # handlers.province
-ADMIN_HOME = "adm:home"
-FIND = "find:"  # handlers.staff_search
-REPORTS = "reports:"  # handlers.office_reports
+FIND = "find:start"  # handlers.staff_search
+REPORTS = "reports:start"  # handlers.office_reports
+DATA_REQUESTS = "pdo:requests"  # handlers.privacy
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -35,18 +38,18 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
-    if scope.province_officer and "prov:" in ctx.registry.global_payloads:
+    if scope.province_officer and ctx.registry.handles(PROVINCE_HOME):
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
-    if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
-        choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
-    if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:
-        choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(FIND):
+        choices.append(Choice(_("🔎 Find a product or producer"), FIND))
+    if (scope.communes or scope.province_officer) and ctx.registry.handles(REPORTS):
+        choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
-        choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if "pdo:" in ctx.registry.global_payloads:
+        choices.append(Choice(_("🔑 Staff and invites"), AdminHome()))
+        if ctx.registry.handles(DATA_REQUESTS):
             from handlers.privacy import pending_count
 
             count = await pending_count(ctx)
-            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
+            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), DATA_REQUESTS))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer
