@@ -177,12 +177,15 @@ class Flow:
 
         return register
 
-    def on_text(self, step: str) -> Callable[[TextStep], TextStep]:
-        """``handler(ctx, text)`` for typed text on ``step`` (which then takes typed data, see ``Answer``)."""
+    def on_text(self, step: str, *, free_text: bool = True) -> Callable[[TextStep], TextStep]:
+        """``handler(ctx, text)`` for typed text on ``step`` (which then takes typed data, see ``Answer``).
+        ``free_text=False``: the step takes its options first (a part of a label picks it) and the handler
+        reads only what matched none, e.g. "ok" on a yes/no question."""
 
         def register(function: TextStep) -> TextStep:
             self.on_texts[step] = function
-            self.free_text_steps.add(step)
+            if free_text:
+                self.free_text_steps.add(step)
             return function
 
         return register

@@ -7,10 +7,11 @@ on the numbered channels as for any button).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from bot.callbacks import Button
 from bot.i18n import _
 from bot.messages import Choice
 
@@ -43,11 +44,16 @@ def page_of(rows: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
     return Page(list(rows[start : start + size]), number, pages, start + 1, len(rows))
 
 
-def nav_choices(page: Page[T], payload_prefix: str) -> list[Choice]:
-    """◀ and ▶ for the pages before and after this one; their payloads end in the page's number."""
+def nav_choices(page: Page[T], to: str | Callable[[int], Button]) -> list[Choice]:
+    """◀ and ▶ for the pages before and after this one: ``to(number)`` is the button of page ``number`` (a
+    payload prefix string, to which the number is appended, is still read for lists not yet typed)."""
+
+    def button(number: int) -> str | Button:
+        return f"{to}{number}" if isinstance(to, str) else to(number)
+
     choices = []
     if page.number > 0:
-        choices.append(Choice(_("◀ Previous"), f"{payload_prefix}{page.number - 1}"))
+        choices.append(Choice(_("◀ Previous"), button(page.number - 1)))
     if page.number < page.pages - 1:
-        choices.append(Choice(_("Next ▶"), f"{payload_prefix}{page.number + 1}"))
+        choices.append(Choice(_("Next ▶"), button(page.number + 1)))
     return choices

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import N_, _, current_locale, format_day
+from bot.menu_buttons import MenuCalendar, MenuDossier
 from bot.messages import Choice, Outbound, Text
 from bot.notices import notice
 from bot.rules import all_requirements, requirement
 
 # Main-menu payloads (handlers.menu): valid from any message, so a reminder's buttons never go stale.
-CALENDAR_PAYLOAD = "m:calendar"
-DOSSIER_PAYLOAD = "m:dossier"
+CALENDAR_PAYLOAD = MenuCalendar()
+DOSSIER_PAYLOAD = MenuDossier()
 
 ROUND_DEADLINE = "round_deadline"
 ROUND_DEADLINE_REVIEW = "round_deadline_review"

@@ -25,9 +25,11 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from bot import invites
+from bot.callbacks import Button
 from bot.communes import commune_by_code, find_communes
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
@@ -41,17 +43,81 @@ from handlers.idea import text_problem
 from storage import audit, producers, staff
 from storage.models import Invite, StaffRole
 
-PREFIX = "adm:"
 FLOW = "admin"
-HOME = "adm:home"
-INVITE = "adm:inv"
-STAFF = "adm:staff"
-STAFF_PAGE = "adm:sp:"
-PENDING = "adm:pending"
-MENU = "adm:menu"
 MAX_COMMUNE_BUTTONS = 8
 MAX_STAFF_BUTTONS = 30
 NAME_MIN, NAME_MAX = 2, 100
+
+
+class AdminButton(Button):
+    """The admin panel's buttons: valid from any message, for administrators only (checked once, in
+    ``on_admin_button``); the button only names what to do, the scope says whether it may be done."""
+
+
+class AdminHome(AdminButton, prefix="adm:home"):
+    pass
+
+
+class AdminMenu(AdminButton, prefix="adm:menu"):
+    pass
+
+
+class NewInvite(AdminButton, prefix="adm:new"):
+    # Was "adm:inv", which is now InviteRole's prefix (a prefix reads one set of fields): pressed on an older
+    # message, the bare "adm:inv" is answered as a stale button.
+    pass
+
+
+class InviteRole(AdminButton, prefix="adm:inv"):
+    role: str
+
+
+class InviteCommune(AdminButton, prefix="adm:ic"):
+    commune: int
+
+
+class StaffList(AdminButton, prefix="adm:staff"):
+    pass
+
+
+class StaffPage(AdminButton, prefix="adm:sp"):
+    page: int
+
+
+class ConfirmRevoke(AdminButton, prefix="adm:rv"):
+    role: int
+
+
+class RevokeStaff(AdminButton, prefix="adm:rvy"):
+    role: int
+
+
+class PendingInvites(AdminButton, prefix="adm:pending"):
+    pass
+
+
+class ConfirmWithdraw(AdminButton, prefix="adm:wd"):
+    invite: int
+
+
+class WithdrawInvite(AdminButton, prefix="adm:wdy"):
+    invite: int
+
+
+A = TypeVar("A", bound=AdminButton)
+PanelStep = Callable[[Context, A], Awaitable[None]]
+_PANEL: dict[type[AdminButton], PanelStep[Any]] = {}
+
+
+def panel(button: type[A]) -> Callable[[PanelStep[A]], PanelStep[A]]:
+    """What pressing ``button`` does, once ``on_admin_button`` has checked the role."""
+
+    def register(function: PanelStep[A]) -> PanelStep[A]:
+        _PANEL[button] = function
+        return function
+
+    return register
+
 
 flow = Flow(FLOW, first_step="commune")
 
@@ -155,9 +221,9 @@ async def ask_staff_name(ctx: Context) -> None:
     ctx.say(_("What is your full name? Colleagues and producers will see it, e.g. Nguyễn Thị Hoa."))
 
 
-@flow.answer("staff_name")
-async def got_staff_name(ctx: Context) -> None:
-    name = tidy(ctx.text)
+@flow.on_text("staff_name")
+async def got_staff_name(ctx: Context, text: str) -> None:
+    name = tidy(text)
     problem = text_problem(name or None, minimum=NAME_MIN, maximum=NAME_MAX)
     if problem is None and sum(ch.isalpha() for ch in name) < NAME_MIN:
         problem = _("Please type your name in letters.")
@@ -198,47 +264,22 @@ def staff_title(province: str, role: str, commune_code: int | None, name: str) -
 # The panel ----------------------------------------------------------------------------------------------------
 
 
-async def on_admin_button(ctx: Context) -> None:
-    """Every "adm:" button: re-check the admin role first, then do what the payload names."""
-    scope = await scope_of(ctx)
-    if not is_admin(scope):
+async def on_admin_button(ctx: Context, pressed: AdminButton) -> None:
+    """Every admin button: the admin role is re-checked first, then the button does what it names."""
+    if not is_admin(await scope_of(ctx)):
         await deny(ctx)
         return
-    payload = ctx.payload or ""
-    if payload == HOME:
-        await show_panel(ctx)
-    elif payload == MENU:
-        await ctx.finish()
-    elif payload == INVITE:
-        ctx.end_flow()
-        _ask_role(ctx)
-    elif payload.startswith("adm:inv:"):
-        await _invite_for_role(ctx, payload.removeprefix("adm:inv:"))
-    elif payload.startswith("adm:ic:"):
-        await _invite_for_commune(ctx, _number(payload, "adm:ic:"))
-    elif payload == STAFF:
-        await show_staff(ctx)
-    elif payload.startswith(STAFF_PAGE):
-        await show_staff(ctx, _number(payload, STAFF_PAGE) or 0)
-    elif payload.startswith("adm:rv:"):
-        await _confirm_revoke(ctx, _number(payload, "adm:rv:"))
-    elif payload.startswith("adm:rvy:"):
-        await _revoke(ctx, _number(payload, "adm:rvy:"))
-    elif payload == PENDING:
-        await show_pending(ctx)
-    elif payload.startswith("adm:wd:"):
-        await _confirm_withdraw(ctx, _number(payload, "adm:wd:"))
-    elif payload.startswith("adm:wdy:"):
-        await _withdraw(ctx, _number(payload, "adm:wdy:"))
-    else:
-        ctx.end_flow()
-        ctx.say(_("That button is no longer valid."))
-        await show_panel(ctx)
+    await _PANEL[type(pressed)](ctx, pressed)
 
 
-def _number(payload: str, prefix: str) -> int | None:
-    tail = payload.removeprefix(prefix)
-    return int(tail) if tail.isdigit() and len(tail) < 12 else None
+@panel(AdminHome)
+async def on_home(ctx: Context, _pressed: AdminHome) -> None:
+    await show_panel(ctx)
+
+
+@panel(AdminMenu)
+async def on_menu(ctx: Context, _pressed: AdminMenu) -> None:
+    await ctx.finish()
 
 
 async def show_panel(ctx: Context) -> None:
@@ -246,24 +287,28 @@ async def show_panel(ctx: Context) -> None:
     ctx.say(
         _("🔑 Staff and invites. What would you like to do?"),
         [
-            Choice(_("➕ Invite a staff member"), INVITE),
-            Choice(_("👥 Staff list"), STAFF),
-            Choice(_("📨 Unused invites"), PENDING),
-            Choice(_("⬅️ Menu"), MENU),
+            Choice(_("➕ Invite a staff member"), NewInvite()),
+            Choice(_("👥 Staff list"), StaffList()),
+            Choice(_("📨 Unused invites"), PendingInvites()),
+            Choice(_("⬅️ Menu"), AdminMenu()),
         ],
     )
 
 
-def _ask_role(ctx: Context) -> None:
+@panel(NewInvite)
+async def ask_role(ctx: Context, _pressed: NewInvite) -> None:
+    ctx.end_flow()
     ctx.say(
         _("Invite whom?"),
-        [Choice(label(ROLE_LABELS, role), f"adm:inv:{role.value}") for role in Role] + [Choice(_("⬅️ Back"), HOME)],
+        [Choice(label(ROLE_LABELS, role), InviteRole(role=role.value)) for role in Role]
+        + [Choice(_("⬅️ Back"), AdminHome())],
     )
 
 
-async def _invite_for_role(ctx: Context, role_code: str) -> None:
+@panel(InviteRole)
+async def invite_for_role(ctx: Context, pressed: InviteRole) -> None:
     try:
-        role = Role(role_code)
+        role = Role(pressed.role)
     except ValueError:
         await show_panel(ctx)
         return
@@ -273,8 +318,10 @@ async def _invite_for_role(ctx: Context, role_code: str) -> None:
     await _create_and_show(ctx, role, None)
 
 
-async def _invite_for_commune(ctx: Context, code: int | None) -> None:
-    if code is None or commune_by_code(ctx.settings.ocop_province, code) is None:
+@panel(InviteCommune)
+async def invite_for_commune(ctx: Context, pressed: InviteCommune) -> None:
+    code = pressed.commune
+    if commune_by_code(ctx.settings.ocop_province, code) is None:
         ctx.say(_("That commune is not in the province. Please type its name again."))
         await ctx.start(FLOW, step="commune")
         return
@@ -302,22 +349,27 @@ async def _create_and_show(ctx: Context, role: Role, commune_code: int | None) -
             how=how,
             day=format_day(created.expires_at, ctx.settings.ocop_timezone),
         ),
-        [Choice(_("➕ Another invite"), INVITE), Choice(_("⬅️ Back"), HOME)],
+        [Choice(_("➕ Another invite"), NewInvite()), Choice(_("⬅️ Back"), AdminHome())],
     )
 
 
-@flow.ask("commune", free_text=True)
+@flow.before
+async def admins_search_communes(ctx: Context) -> bool:
+    """The commune search is the admin's (the role may have been revoked while typing); naming oneself right
+    after redeeming an invite is every new staff member's."""
+    if ctx.state.step == "staff_name" or is_admin(await scope_of(ctx)):
+        return True
+    await deny(ctx)
+    return False
+
+
+@flow.ask("commune")
 async def ask_commune(ctx: Context) -> None:
-    ctx.say(_("Which commune? Type its name, for example: Bình Lư"), [Choice(_("⬅️ Back"), HOME)])
+    ctx.say(_("Which commune? Type its name, for example: Bình Lư"), [Choice(_("⬅️ Back"), AdminHome())])
 
 
-@flow.answer("commune")
-async def got_commune(ctx: Context) -> None:
-    scope = await scope_of(ctx)
-    if not is_admin(scope):  # the role may have been revoked while typing
-        await deny(ctx)
-        return
-    typed = ctx.text or ""
+@flow.on_text("commune")
+async def got_commune(ctx: Context, typed: str) -> None:
     found = find_communes(ctx.settings.ocop_province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
     if not found:
         await ctx.reask(_("I found no commune with that name. Please type it again."))
@@ -327,11 +379,16 @@ async def got_commune(ctx: Context) -> None:
         return
     ctx.say(
         _("Which one?"),
-        [Choice(c.name, f"adm:ic:{c.code}") for c in found] + [Choice(_("⬅️ Back"), HOME)],
+        [Choice(c.name, InviteCommune(commune=c.code)) for c in found] + [Choice(_("⬅️ Back"), AdminHome())],
     )
 
 
 # Unused invites: see and withdraw ------------------------------------------------------------------------------
+
+
+@panel(PendingInvites)
+async def on_pending(ctx: Context, _pressed: PendingInvites) -> None:
+    await show_pending(ctx)
 
 
 async def show_pending(ctx: Context) -> None:
@@ -339,7 +396,7 @@ async def show_pending(ctx: Context) -> None:
     province = ctx.settings.ocop_province
     pending = await staff.pending_invites(ctx.session, province, ctx.now)
     if not pending:
-        ctx.say(_("No unused invite."), [Choice(_("⬅️ Back"), HOME)])
+        ctx.say(_("No unused invite."), [Choice(_("⬅️ Back"), AdminHome())])
         return
     lines = [_("📨 Unused invites ({count}):").format(count=len(pending))]
     choices: list[Choice] = []
@@ -351,14 +408,15 @@ async def show_pending(ctx: Context) -> None:
                 id=invite.id, role=what, made=format_day(invite.created_at), until=format_day(invite.expires_at)
             )
         )
-        choices.append(Choice(_("❌ Withdraw #{id}").format(id=invite.id), f"adm:wd:{invite.id}"))
-    choices.append(Choice(_("⬅️ Back"), HOME))
+        choices.append(Choice(_("❌ Withdraw #{id}").format(id=invite.id), ConfirmWithdraw(invite=invite.id)))
+    choices.append(Choice(_("⬅️ Back"), AdminHome()))
     ctx.say("\n".join(lines), choices)
 
 
-async def _confirm_withdraw(ctx: Context, invite_id: int | None) -> None:
+@panel(ConfirmWithdraw)
+async def confirm_withdraw(ctx: Context, pressed: ConfirmWithdraw) -> None:
     pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop_province, ctx.now)}
-    invite = pending.get(invite_id or 0)
+    invite = pending.get(pressed.invite)
     if invite is None:
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
@@ -366,12 +424,14 @@ async def _confirm_withdraw(ctx: Context, invite_id: int | None) -> None:
     what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
     ctx.say(
         _("Withdraw invite #{id} ({role})? The link will stop working.").format(id=invite.id, role=what),
-        [Choice(_("✅ Withdraw"), f"adm:wdy:{invite.id}"), Choice(_("⬅️ Back"), PENDING)],
+        [Choice(_("✅ Withdraw"), WithdrawInvite(invite=invite.id)), Choice(_("⬅️ Back"), PendingInvites())],
     )
 
 
-async def _withdraw(ctx: Context, invite_id: int | None) -> None:
-    if invite_id is None or not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop_province, ctx.now):
+@panel(WithdrawInvite)
+async def withdraw(ctx: Context, pressed: WithdrawInvite) -> None:
+    invite_id = pressed.invite
+    if not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop_province, ctx.now):
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
         return
@@ -393,12 +453,25 @@ async def _withdraw(ctx: Context, invite_id: int | None) -> None:
 # Staff list and revoking ------------------------------------------------------------------------------------
 
 
+@panel(StaffList)
+async def on_staff(ctx: Context, _pressed: StaffList) -> None:
+    await show_staff(ctx)
+
+
+@panel(StaffPage)
+async def on_staff_page(ctx: Context, pressed: StaffPage) -> None:
+    await show_staff(ctx, pressed.page)
+
+
 async def show_staff(ctx: Context, page_number: int = 0) -> None:
     ctx.end_flow()
     province = ctx.settings.ocop_province
     members = await staff.list_staff(ctx.session, province)
     if not members:
-        ctx.say(_("There is no staff yet."), [Choice(_("➕ Invite a staff member"), INVITE), Choice(_("⬅️ Back"), HOME)])
+        ctx.say(
+            _("There is no staff yet."),
+            [Choice(_("➕ Invite a staff member"), NewInvite()), Choice(_("⬅️ Back"), AdminHome())],
+        )
         return
     page = page_of(members, page_number)
     lines = [_("👥 Staff ({count}):").format(count=len(members)), page.position]
@@ -408,21 +481,20 @@ async def show_staff(ctx: Context, page_number: int = 0) -> None:
         who = member.display_name or member.phone or _("user #{id}").format(id=member.role.user_id)
         # Bullets, not numbers: on numbered-menu channels only the choices carry numbers.
         lines.append(f"• {staff_title(province, member.role.role, member.role.commune_code, who)}")
-        choices.append(Choice(f"❌ {who}"[:48], f"adm:rv:{member.role.id}"))
+        choices.append(Choice(f"❌ {who}"[:48], ConfirmRevoke(role=member.role.id)))
     lines.append(_("Press ❌ to revoke a role."))
-    choices += nav_choices(page, STAFF_PAGE)
-    choices.append(Choice(_("⬅️ Back"), HOME))
+    choices += nav_choices(page, lambda number: StaffPage(page=number))
+    choices.append(Choice(_("⬅️ Back"), AdminHome()))
     ctx.say("\n".join(lines), choices)
 
 
-async def _role(ctx: Context, role_id: int | None) -> StaffRole | None:
-    if role_id is None:
-        return None
+async def _role(ctx: Context, role_id: int) -> StaffRole | None:
     return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop_province)
 
 
-async def _confirm_revoke(ctx: Context, role_id: int | None) -> None:
-    row = await _role(ctx, role_id)
+@panel(ConfirmRevoke)
+async def confirm_revoke(ctx: Context, pressed: ConfirmRevoke) -> None:
+    row = await _role(ctx, pressed.role)
     if row is None:
         ctx.say(_("That role was already revoked or no longer exists."))
         await show_staff(ctx)
@@ -433,13 +505,15 @@ async def _confirm_revoke(ctx: Context, role_id: int | None) -> None:
         return
     ctx.say(
         _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop_province, row.role, row.commune_code)),
-        [Choice(_("✅ Yes, revoke"), f"adm:rvy:{row.id}"), Choice(_("⬅️ Back"), STAFF)],
+        [Choice(_("✅ Yes, revoke"), RevokeStaff(role=row.id)), Choice(_("⬅️ Back"), StaffList())],
     )
 
 
-async def _revoke(ctx: Context, role_id: int | None) -> None:
+@panel(RevokeStaff)
+async def revoke(ctx: Context, pressed: RevokeStaff) -> None:
+    role_id = pressed.role
     row = await _role(ctx, role_id)
-    if row is None or role_id is None:
+    if row is None:
         ctx.say(_("That role was already revoked or no longer exists."))
         await show_staff(ctx)
         return
@@ -485,4 +559,4 @@ def render_role_revoked(params: dict[str, Any]) -> Text:
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
     registry.deep_links[staff.INVITE_PREFIX] = on_invite_link
-    registry.global_payloads[PREFIX] = on_admin_button
+    registry.on_button(AdminButton)(on_admin_button)

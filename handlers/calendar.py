@@ -17,7 +17,9 @@ stateDiagram-v2
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
+from bot.callbacks import Button
 from bot.flow import Context, Flow, Intent, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
@@ -30,12 +32,28 @@ from storage.models import Round
 from storage.producers import producer_of_user
 
 FLOW_NAME = "calendar"
-MUTE = "cal:mute"
-UNMUTE = "cal:unmute"
-BACK = "cal:back"
 PHRASES = ("xem lich", "lich cua toi", "lich nop", "han nop", "bao gio het han", "lich han")
 # Certificates expiring within this many days get a ⚠️ on the calendar.
 SOON_DAYS = 180
+
+
+class ReminderSwitch(Button):
+    """🔕 / 🔔: the optional reminders off or on."""
+
+    mute: ClassVar[bool]
+
+
+class MuteReminders(ReminderSwitch, prefix="cal:mute"):
+    mute = True
+
+
+class UnmuteReminders(ReminderSwitch, prefix="cal:unmute"):
+    mute = False
+
+
+class CalendarBack(Button, prefix="cal:back"):
+    pass
+
 
 flow = Flow(FLOW_NAME, first_step="show")
 
@@ -111,11 +129,11 @@ async def render_calendar(ctx: Context) -> None:
     if producer is not None:
         if ctx.user.mute_nudges:
             blocks.append(_("🔕 Weekly reminders are off. Deadlines and the 30-day certificate notice still come."))
-            choices.append(Choice(_("🔔 Turn weekly reminders on"), UNMUTE))
+            choices.append(Choice(_("🔔 Turn weekly reminders on"), UnmuteReminders()))
         else:
             blocks.append(_("🔔 I remind you of deadlines and missing documents."))
-            choices.append(Choice(_("🔕 Stop weekly reminders"), MUTE))
-    choices.append(Choice(_("⬅️ Menu"), BACK))
+            choices.append(Choice(_("🔕 Stop weekly reminders"), MuteReminders()))
+    choices.append(Choice(_("⬅️ Menu"), CalendarBack()))
     ctx.say("\n\n".join(blocks), choices)
 
 
@@ -128,23 +146,27 @@ async def ask_show(ctx: Context) -> None:
     await render_calendar(ctx)
 
 
-@flow.answer("show")
-async def got_show(ctx: Context) -> None:
-    if ctx.payload in (MUTE, UNMUTE):
-        # Re-checked here: only a producer has optional reminders to mute.
-        if await producer_of_user(ctx.session, ctx.user.id) is None:
-            await ctx.finish()
-            return
-        ctx.user.mute_nudges = ctx.payload == MUTE
-        if ctx.user.mute_nudges:
-            ctx.say(_("Done: no more weekly reminders. Deadlines and certificate notices will still come."))
-        else:
-            ctx.say(_("Done: weekly reminders are on again."))
-        await render_calendar(ctx)
-        return
-    if ctx.payload == BACK:
+@flow.on("show", ReminderSwitch)
+async def switch_reminders(ctx: Context, pressed: ReminderSwitch) -> None:
+    # Re-checked here: only a producer has optional reminders to mute.
+    if await producer_of_user(ctx.session, ctx.user.id) is None:
         await ctx.finish()
         return
+    ctx.user.mute_nudges = pressed.mute
+    if pressed.mute:
+        ctx.say(_("Done: no more weekly reminders. Deadlines and certificate notices will still come."))
+    else:
+        ctx.say(_("Done: weekly reminders are on again."))
+    await render_calendar(ctx)
+
+
+@flow.on("show", CalendarBack)
+async def back_to_menu(ctx: Context, _pressed: CalendarBack) -> None:
+    await ctx.finish()
+
+
+@flow.on_text("show", free_text=False)
+async def typed_on_calendar(ctx: Context, _text: str) -> None:
     await ctx.reask(_("Please press one of the buttons."))
 
 

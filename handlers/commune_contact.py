@@ -15,6 +15,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.callbacks import Button
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
@@ -23,11 +24,24 @@ from bot.text import normalise_phone
 from storage import audit, staff
 from storage.producers import producer_of_user
 
-PREFIX = "cc:"
-SHOW = "cc:show"
-SETTING = "cc:phone"
 FLOW = "staff_phone"
-YES, NO = "sp:yes", "sp:no"
+
+
+class ShowContacts(Button, prefix="cc:show"):
+    """The producer's menu entry: who to call at the commune."""
+
+
+class PhoneSetting(Button, prefix="cc:phone"):
+    """The commune officer's menu entry: whether producers see their phone."""
+
+
+class SharePhone(Button, prefix="sp:yes"):
+    pass
+
+
+class HidePhone(Button, prefix="sp:no"):
+    pass
+
 
 flow = Flow(FLOW, first_step="share")
 
@@ -71,14 +85,13 @@ async def start_setting(ctx: Context) -> None:
     await ctx.start(FLOW)
 
 
-async def on_button(ctx: Context) -> None:
-    if ctx.payload == SHOW:
-        ctx.end_flow()
-        await show_officers(ctx)
-    elif ctx.payload == SETTING:
-        await start_setting(ctx)
-    elif ctx.registry.stale_button is not None:
-        await ctx.registry.stale_button(ctx)
+async def on_show(ctx: Context, _pressed: ShowContacts) -> None:
+    ctx.end_flow()
+    await show_officers(ctx)
+
+
+async def on_setting(ctx: Context, _pressed: PhoneSetting) -> None:
+    await start_setting(ctx)
 
 
 @flow.ask("share")
@@ -86,20 +99,21 @@ async def ask_share(ctx: Context) -> None:
     now = _("Now: shown") if ctx.user.phone_public else _("Now: hidden")
     ctx.say(
         _("May producers of your commune see your phone number, to call you about OCOP?") + "\n" + now,
-        [Choice(_("✅ Yes, show it"), YES), Choice(_("🙈 No, keep it hidden"), NO)],
+        [Choice(_("✅ Yes, show it"), SharePhone()), Choice(_("🙈 No, keep it hidden"), HidePhone())],
     )
 
 
-@flow.answer("share")
-async def got_share(ctx: Context) -> None:
-    if ctx.payload == NO:
-        await _save(ctx, public=False)
-    elif ctx.payload == YES and ctx.user.phone:
+@flow.on("share", HidePhone)
+async def keep_hidden(ctx: Context, _pressed: HidePhone) -> None:
+    await _save(ctx, public=False)
+
+
+@flow.on("share", SharePhone)
+async def share(ctx: Context, _pressed: SharePhone) -> None:
+    if ctx.user.phone:
         await _save(ctx, public=True)
-    elif ctx.payload == YES:
-        await ctx.goto("phone")
     else:
-        await ctx.reask(_("Please press one of the buttons, or type its number."))
+        await ctx.goto("phone")
 
 
 @flow.ask("phone", free_text=True)
@@ -141,4 +155,5 @@ async def _save(ctx: Context, *, public: bool) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads[PREFIX] = on_button
+    registry.on_button(ShowContacts)(on_show)
+    registry.on_button(PhoneSetting)(on_setting)

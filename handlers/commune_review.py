@@ -45,6 +45,7 @@ from bot import office_jobs, voice
 from bot.button_family import Family
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
+from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.paging import nav_choices, page_of
@@ -807,8 +808,8 @@ async def _audit(
 
 # Notices to the producer ----------------------------------------------------------------------------------------
 
-_MY_DOSSIER = "m:dossier"
-_STATUS = "m:status"
+_MY_DOSSIER = MenuDossier()
+_STATUS = MenuStatus()
 
 
 @notice("commune_criterion_rejected")
@@ -886,7 +887,7 @@ def render_idea_returned(params: dict[str, Any]) -> Text:
     idea_id = params.get("idea_id")
     if isinstance(idea_id, int):  # notices queued before the fix button existed have no id
         return Text(text, (fix_button(idea_id),))
-    return Text(text, (Choice(_("📝 Register a product idea"), "m:idea"),))
+    return Text(text, (Choice(_("📝 Register a product idea"), MenuIdea()),))
 
 
 def register(registry: Registry) -> None:

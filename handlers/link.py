@@ -14,7 +14,7 @@ The older user's data is kept; when both accounts have a producer profile nothin
 
 ```mermaid
 stateDiagram-v2
-    [*] --> code: "lien ket", /link, lk:start (after consent, not staff) → a new code is shown
+    [*] --> code: "lien ket", /link, 🔗 button (after consent, not staff) → a new code is shown
     [*] --> allow: "lien ket" while a code of ours waits for ✅ → the question again
     code --> code: not 8 digits (hint) / wrong or expired code (hint, at most 3 in the flow)
     code --> [*]: ⬅️ Menu, 3 wrong codes, or 5 codes typed this hour → main menu
@@ -29,9 +29,11 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from bot.flow import Context, Flow, Intent, Registry
+from bot.callbacks import Button
+from bot.flow import Context, Flow, FlowData, Intent, Registry
 from bot.i18n import _
 from bot.messages import Choice, Text, choices_of
 from bot.notices import notice
@@ -40,11 +42,6 @@ from storage import audit, links, staff
 from storage.models import ChannelIdentity, LinkCode, User
 
 FLOW = "link"
-PREFIX = "lk:"
-START = "lk:start"
-MENU = "lk:menu"
-ALLOW = "lk:yes:"
-REFUSE = "lk:no:"
 CODE_DIGITS = 8
 CODE_MINUTES = 10
 # How long the code's owner has to answer "allow?" once the code was typed in the other app.
@@ -64,7 +61,33 @@ REFUSED_NOTICE = "link_refused"
 _CODE = re.compile(r"^\s*(\d{4})[\s.-]?(\d{4})\s*$")
 _HOUR = dt.timedelta(hours=1)
 
-flow = Flow(FLOW, first_step="code")
+
+class LinkButton(Button):
+    """The link's buttons: valid from any message (the "allow?" question comes as a notice)."""
+
+
+class LinkStart(LinkButton, prefix="lk:start"):
+    pass
+
+
+class LinkMenu(LinkButton, prefix="lk:menu"):
+    pass
+
+
+class AllowLink(LinkButton, prefix="lk:yes"):
+    code: int
+
+
+class RefuseLink(LinkButton, prefix="lk:no"):
+    code: int
+
+
+@dataclass
+class CodeTries(FlowData):
+    tries: int = 0  # wrong codes typed in this flow
+
+
+flow = Flow(FLOW, first_step="code", data=CodeTries)
 
 
 def code_hash(code: str) -> str:
@@ -113,26 +136,23 @@ async def start_link(ctx: Context) -> None:
             "It works once, for {minutes} minutes."
         ).format(code=f"{code[:4]} {code[4:]}", minutes=CODE_MINUTES)
     )
-    await ctx.start(FLOW, {"tries": 0})
+    await ctx.start(FLOW, CodeTries())
 
 
 @flow.ask("code", free_text=True)
 async def ask_code(ctx: Context) -> None:
     ctx.say(
         _("If the other app showed you a code, type it here."),
-        [Choice(_("⬅️ Menu"), MENU)],
+        [Choice(_("⬅️ Menu"), LinkMenu())],
     )
 
 
-@flow.answer("code")
-async def got_code(ctx: Context) -> None:
-    if ctx.payload == MENU:
-        await ctx.finish()
-        return
-    if ctx.payload is None and fold(ctx.text or "") in EXACT_PHRASES:  # asked again: perhaps to answer "allow?"
+@flow.on_text("code")
+async def got_code(ctx: Context, text: str) -> None:
+    if fold(text) in EXACT_PHRASES:  # asked again: perhaps to answer "allow?"
         await start_link(ctx)
         return
-    digits = _digits(ctx.text)
+    digits = _digits(text)
     if digits is None:
         await ctx.reask(_("A code has 8 digits, for example 1234 5678."))
         return
@@ -144,9 +164,9 @@ async def got_code(ctx: Context) -> None:
     if await try_code(ctx, digits):
         return
     await links.count_wrong_try(ctx.session, ctx.now)
-    tries = int(ctx.data.get("tries", 0)) + 1
-    ctx.data["tries"] = tries
-    if tries >= MAX_TRIES:
+    form = ctx.form(CodeTries)
+    form.tries += 1
+    if form.tries >= MAX_TRIES:
         ctx.say(_("That code did not work. Ask for a new code in the other app and try again."))
         await ctx.finish()
         return
@@ -227,13 +247,13 @@ async def _ask_allow(ctx: Context, code: LinkCode) -> None:
 
 @notice(REQUEST_NOTICE)
 def _allow_question(params: dict[str, Any]) -> Text:
-    code_id = int(params.get("code_id", 0))
+    code = int(params.get("code_id", 0))
     return Text(
         _(
             "🔗 The {app} account “{name}” typed your link code and wants to join your account. Allow it?\n"
             "Only allow it if that account is yours: it will see your dossiers and act for you."
         ).format(app=params.get("app", ""), name=params.get("name", "")),
-        (Choice(_("✅ Allow"), f"{ALLOW}{code_id}"), Choice(_("❌ Do not allow"), f"{REFUSE}{code_id}")),
+        (Choice(_("✅ Allow"), AllowLink(code=code)), Choice(_("❌ Do not allow"), RefuseLink(code=code))),
     )
 
 
@@ -320,16 +340,20 @@ async def on_link_command(ctx: Context, _argument: str | None) -> None:
     await start_link(ctx)
 
 
-async def on_link_button(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    if payload == START:
-        await start_link(ctx)
-        return
-    for prefix, allow in ((ALLOW, True), (REFUSE, False)):
-        if payload.startswith(prefix) and payload[len(prefix) :].isdigit():
-            await on_answer(ctx, allow, int(payload[len(prefix) :]))
-            return
+async def on_start_button(ctx: Context, _pressed: LinkStart) -> None:
+    await start_link(ctx)
+
+
+async def on_menu_button(ctx: Context, _pressed: LinkMenu) -> None:
     await ctx.finish()
+
+
+async def on_allow_button(ctx: Context, pressed: AllowLink) -> None:
+    await on_answer(ctx, True, pressed.code)
+
+
+async def on_refuse_button(ctx: Context, pressed: RefuseLink) -> None:
+    await on_answer(ctx, False, pressed.code)
 
 
 def _wrap_gate(registry: Registry) -> None:
@@ -339,7 +363,7 @@ def _wrap_gate(registry: Registry) -> None:
 
     async def gate(ctx: Context) -> bool:
         if ctx.user.consent_at is not None:
-            if ctx.state.flow == FLOW or (ctx.payload or "").startswith(PREFIX):
+            if ctx.state.flow == FLOW or isinstance(ctx.button, LinkButton):
                 return False
             if fold(ctx.text or "") in EXACT_PHRASES and ctx.payload is None:
                 await start_link(ctx)
@@ -352,6 +376,9 @@ def _wrap_gate(registry: Registry) -> None:
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
     registry.commands["link"] = on_link_command
-    registry.global_payloads[PREFIX] = on_link_button
+    registry.on_button(LinkStart)(on_start_button)
+    registry.on_button(LinkMenu)(on_menu_button)
+    registry.on_button(AllowLink)(on_allow_button)
+    registry.on_button(RefuseLink)(on_refuse_button)
     registry.intents.append(Intent(PHRASES, start_link))
     _wrap_gate(registry)

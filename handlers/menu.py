@@ -18,30 +18,26 @@ from __future__ import annotations
 from bot.communes import commune_by_code
 from bot.flow import Context, Registry
 from bot.i18n import _
+from bot.menu_buttons import MenuButton, MenuCalendar, MenuDossier, MenuHelp, MenuIdea, MenuStatus
 from bot.messages import Choice
 from bot.roles import Scope, scope_of
 from bot.rules import CONSENT_VERSION
+from handlers.commune_contact import ShowContacts
+from handlers.link import LinkStart
 from storage import producers
 
-IDEA = "m:idea"
-DOSSIER = "m:dossier"
-STATUS = "m:status"
-HELP = "m:help"
-CALENDAR = "m:calendar"
-CONTACT = "cc:show"  # handlers.commune_contact
 
-# The flow each main-menu button starts; flows register themselves under these names.
-_MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status", CALENDAR: "calendar"}
-
-
-def menu_choices() -> list[Choice]:
-    return [
-        Choice(_("📝 Register a product idea"), IDEA),
-        Choice(_("📂 My dossier"), DOSSIER),
-        Choice(_("🔎 Status"), STATUS),
-        Choice(_("📅 Calendar"), CALENDAR),
-        Choice(_("📞 Contact the commune officer"), CONTACT),
-        Choice(_("❓ Help"), HELP),
+def menu_choices(with_producer: bool = True) -> list[Choice]:
+    """The menu's entries; staff who are not producers get only the calendar and help."""
+    producer = [
+        Choice(_("📝 Register a product idea"), MenuIdea()),
+        Choice(_("📂 My dossier"), MenuDossier()),
+        Choice(_("🔎 Status"), MenuStatus()),
+        Choice(_("📞 Contact the commune officer"), ShowContacts()),
+    ]
+    return (producer if with_producer else []) + [
+        Choice(_("📅 Calendar"), MenuCalendar()),
+        Choice(_("❓ Help"), MenuHelp()),
     ]
 
 
@@ -54,8 +50,7 @@ async def show_menu(ctx: Context) -> None:
         return
 
     staff, with_producer = await staff_choices(ctx)
-    choices = staff + [c for c in menu_choices() if with_producer or c.payload in (HELP, CALENDAR)]
-    ctx.say(_("What would you like to do?"), choices)
+    ctx.say(_("What would you like to do?"), staff + menu_choices(with_producer))
 
 
 async def _asked_for_consent(ctx: Context) -> bool:
@@ -65,16 +60,16 @@ async def _asked_for_consent(ctx: Context) -> bool:
     return await producers.producer_of_user(ctx.session, ctx.user.id) is not None and await gate(ctx)
 
 
-async def on_menu_button(ctx: Context) -> None:
+async def on_menu_button(ctx: Context, pressed: MenuButton) -> None:
     """Main-menu buttons work from any older message too: they only start something."""
-    if ctx.payload == HELP:
-        await show_help(ctx, None)
-        return
-    flow = _MENU_FLOWS.get(ctx.payload or "")
-    if flow is None or flow not in ctx.registry.flows:
+    if pressed.flow not in ctx.registry.flows:  # a flow left out of this build
         await on_stale(ctx)
         return
-    await ctx.start(flow)
+    await ctx.start(pressed.flow)
+
+
+async def on_help_button(ctx: Context, _pressed: MenuHelp) -> None:
+    await show_help(ctx, None)
 
 
 async def show_help(ctx: Context, _argument: str | None) -> None:
@@ -105,10 +100,10 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
         )
     ctx.say("\n\n".join(paragraphs))
     # Staff accounts join by invite only, never by a link code.
-    if not scope.is_staff and "lk:" in ctx.registry.global_payloads:
+    if not scope.is_staff and ctx.registry.handles(LinkStart().pack()):
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
-            [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
+            [Choice(_("🔗 Link Telegram and Zalo"), LinkStart())],
         )
     if ctx.registry.handles("pdo:home"):
         ctx.say(
@@ -172,6 +167,7 @@ def register(registry: Registry) -> None:
     registry.main_menu = show_menu
     registry.not_understood = on_not_understood
     registry.stale_button = on_stale
-    registry.global_payloads["m:"] = on_menu_button
+    registry.on_button(MenuButton)(on_menu_button)
+    registry.on_button(MenuHelp)(on_help_button)
     registry.commands["menu"] = on_menu_command
     registry.commands["help"] = show_help

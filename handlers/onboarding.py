@@ -39,10 +39,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from bot.callbacks import Button
 from bot.communes import Commune, commune_by_code, communes_of, find_communes
-from bot.flow import Context, Flow, Registry
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
@@ -52,21 +54,7 @@ from storage import audit, claims, privacy, producers
 from storage.models import Producer, User
 
 FLOW = "onboarding"
-PREFIX = "ob:"
-
-CONSENT_YES = "ob:consent:yes"
-CONSENT_NO = "ob:consent:no"
-CONSENT_MORE = "ob:consent:more"
-PRIVACY_OPEN = "pdo:home"  # handlers.privacy
-KIND_PREFIX = "ob:kind:"
-COMMUNE_PREFIX = "ob:commune:"
-COMMUNE_AGAIN = "ob:commune:again"
-COMMUNE_KEEP = "ob:commune:keep"
-NAME_KEEP = "ob:name:keep"
-CLAIM_PREFIX = "ob:claim:"
-CLAIM_NO = "ob:claim:no"
-CLAIM_NEW = "ob:claim:new"
-BACK = "ob:back"
+PRIVACY_OPEN = "pdo:home"  # handlers.privacy, still read as a string there
 
 NAME_MIN = 2
 NAME_MAX = 200
@@ -84,7 +72,70 @@ _KIND_WORDS: tuple[tuple[ProducerKind, tuple[str, ...]], ...] = (
     (ProducerKind.ENTERPRISE, ("doanh nghiep", "cong ty", "dn", "enterprise", "company")),
 )
 
-flow = Flow(FLOW, first_step="consent")
+
+class OnboardingButton(Button):
+    """The onboarding's buttons: the gate lets them through to the current step."""
+
+
+class ConsentYes(OnboardingButton, prefix="ob:consent:yes"):
+    pass
+
+
+class ConsentNo(OnboardingButton, prefix="ob:consent:no"):
+    pass
+
+
+class ConsentMore(OnboardingButton, prefix="ob:consent:more"):
+    pass
+
+
+class ClaimProducer(OnboardingButton, prefix="ob:claim"):
+    producer: int
+
+
+class ClaimNo(OnboardingButton, prefix="ob:claim:no"):
+    pass
+
+
+class ClaimNew(OnboardingButton, prefix="ob:claim:new"):
+    pass
+
+
+class PickKind(OnboardingButton, prefix="ob:kind"):
+    kind: str
+
+
+class KeepName(OnboardingButton, prefix="ob:name:keep"):
+    pass
+
+
+class KeepCommune(OnboardingButton, prefix="ob:commune:keep"):
+    pass
+
+
+class PickCommune(OnboardingButton, prefix="ob:commune"):
+    commune: int
+
+
+class CommuneAgain(OnboardingButton, prefix="ob:commune:again"):
+    pass
+
+
+class Back(OnboardingButton, prefix="ob:back"):
+    pass
+
+
+@dataclass
+class Registration(FlowData):
+    """What is typed before the producer row is saved with the commune."""
+
+    kind: str | None = None
+    name: str | None = None
+    commune_query: str = ""  # the last commune search, whose matches were offered
+    current: dict[str, Any] = field(default_factory=dict)  # the values /profile replaces (empty on first run)
+
+
+flow = Flow(FLOW, first_step="consent", data=Registration)
 
 
 # Where the user stands ------------------------------------------------------------------------------------
@@ -126,7 +177,7 @@ async def gate(ctx: Context) -> bool:
     """Keep users who have not finished onboarding inside it; True when this update was handled here."""
     in_onboarding = ctx.state.flow == FLOW
     # A file is never an answer here; handled by the gate, it is not kept (the engine says so).
-    if in_onboarding and ctx.inbound.file is None and (ctx.payload is None or ctx.payload.startswith(PREFIX)):
+    if in_onboarding and ctx.inbound.file is None and (ctx.payload is None or isinstance(ctx.button, OnboardingButton)):
         return False  # the engine routes the answer to the current step
     if await is_onboarded(ctx):
         return False  # e.g. a main-menu button pressed while editing the profile: let it through
@@ -188,7 +239,7 @@ async def on_profile(ctx: Context, _argument: str | None) -> None:
         + "\n\n"
         + _("Answer the questions again.")
     )
-    await ctx.start(FLOW, {"current": current}, step="kind")
+    await ctx.start(FLOW, Registration(current=current), step="kind")
 
 
 # Step 1: consent -----------------------------------------------------------------------------------------
@@ -228,9 +279,9 @@ def consent_details(ctx: Context) -> str:
 
 def _consent_choices() -> list[Choice]:
     return [
-        Choice(_("✅ I agree"), CONSENT_YES),
-        Choice(_("❌ I do not agree"), CONSENT_NO),
-        Choice(_("ℹ️ More"), CONSENT_MORE),
+        Choice(_("✅ I agree"), ConsentYes()),
+        Choice(_("❌ I do not agree"), ConsentNo()),
+        Choice(_("ℹ️ More"), ConsentMore()),
     ]
 
 
@@ -248,58 +299,69 @@ async def ask_consent(ctx: Context) -> None:
     ctx.say(greeting + consent_text(ctx) + "\n\n" + _("Do you agree?"), _consent_choices(), columns=2)
 
 
-@flow.answer("consent")
-async def got_consent(ctx: Context) -> None:
-    answer = ctx.payload or ""
-    folded = fold(ctx.text or "")
-    if answer == CONSENT_MORE:
-        ctx.say(consent_details(ctx))
-        ctx.say(_("Do you agree?"), _consent_choices(), columns=2)
+@flow.on("consent", ConsentMore)
+async def consent_more(ctx: Context, _pressed: ConsentMore) -> None:
+    ctx.say(consent_details(ctx))
+    ctx.say(_("Do you agree?"), _consent_choices(), columns=2)
+
+
+@flow.on_text("consent", free_text=False)
+async def consent_typed(ctx: Context, text: str) -> None:
+    """ "ok", "không": words that match no option still answer the question."""
+    folded = fold(text)
+    if folded in _YES_WORDS:
+        await agree(ctx, ConsentYes())
+    elif folded in _NO_WORDS:
+        await decline(ctx, ConsentNo())
+    else:
+        await ctx.reask()
+
+
+@flow.on("consent", ConsentYes)
+async def agree(ctx: Context, _pressed: ConsentYes) -> None:
+    ctx.user.consent_at = ctx.now
+    ctx.user.consent_version = CONSENT_VERSION
+    ctx.user.consent_declined_at = None
+    await privacy.record_consent(
+        ctx.session, ctx.user, version=CONSENT_VERSION, decision="agreed", channel=ctx.channel, now=ctx.now
+    )
+    ctx.say(_("✓ Thank you."))
+    if await _producer(ctx) is not None:  # agreed to a new version of the text: carry on
+        await ctx.finish()
         return
-    if answer == CONSENT_YES or (not answer and folded in _YES_WORDS):
-        ctx.user.consent_at = ctx.now
-        ctx.user.consent_version = CONSENT_VERSION
-        ctx.user.consent_declined_at = None
-        await privacy.record_consent(
-            ctx.session, ctx.user, version=CONSENT_VERSION, decision="agreed", channel=ctx.channel, now=ctx.now
-        )
-        ctx.say(_("✓ Thank you."))
-        if await _producer(ctx) is not None:  # agreed to a new version of the text: carry on
-            await ctx.finish()
-            return
-        await ctx.goto("phone" if not ctx.user.phone else "kind")
-        return
-    if answer == CONSENT_NO or (not answer and folded in _NO_WORDS):
-        ctx.user.consent_declined_at = ctx.now
-        if await _producer(ctx) is not None:
-            # Registered before: their records exist. Refusing the new text stops their use; deleting them is
-            # one button away.
-            ctx.user.consent_at = None
-            ctx.user.consent_version = None
-            await privacy.record_consent(
-                ctx.session, ctx.user, version=CONSENT_VERSION, decision="declined", channel=ctx.channel, now=ctx.now
-            )
-            ctx.say(
-                _("I understand. I will not use your details until you agree. To have them deleted, press 🔒 My data."),
-                [Choice(_("✅ I agree now"), CONSENT_YES), Choice(_("🔒 My data"), PRIVACY_OPEN)],
-            )
-            return
-        # Refusing keeps nothing: not the name the app told us, not a phone typed earlier.
-        ctx.user.display_name = None
-        ctx.user.phone = None
+    await ctx.goto("phone" if not ctx.user.phone else "kind")
+
+
+@flow.on("consent", ConsentNo)
+async def decline(ctx: Context, _pressed: ConsentNo) -> None:
+    ctx.user.consent_declined_at = ctx.now
+    if await _producer(ctx) is not None:
+        # Registered before: their records exist. Refusing the new text stops their use; deleting them is
+        # one button away.
         ctx.user.consent_at = None
         ctx.user.consent_version = None
-        # Stay on this step: whatever the user sends next brings the question back.
+        await privacy.record_consent(
+            ctx.session, ctx.user, version=CONSENT_VERSION, decision="declined", channel=ctx.channel, now=ctx.now
+        )
         ctx.say(
-            _(
-                "I understand. Without your agreement I cannot keep your details, "
-                "so I cannot prepare an OCOP dossier for you. Nothing has been stored.\n"
-                "If you change your mind, press the button below or send me any message."
-            ),
-            [Choice(_("✅ I agree now"), CONSENT_YES)],
+            _("I understand. I will not use your details until you agree. To have them deleted, press 🔒 My data."),
+            [Choice(_("✅ I agree now"), ConsentYes()), Choice(_("🔒 My data"), PRIVACY_OPEN)],
         )
         return
-    await ctx.reask()
+    # Refusing keeps nothing: not the name the app told us, not a phone typed earlier.
+    ctx.user.display_name = None
+    ctx.user.phone = None
+    ctx.user.consent_at = None
+    ctx.user.consent_version = None
+    # Stay on this step: whatever the user sends next brings the question back.
+    ctx.say(
+        _(
+            "I understand. Without your agreement I cannot keep your details, "
+            "so I cannot prepare an OCOP dossier for you. Nothing has been stored.\n"
+            "If you change your mind, press the button below or send me any message."
+        ),
+        [Choice(_("✅ I agree now"), ConsentYes())],
+    )
 
 
 # Step 2: phone -------------------------------------------------------------------------------------------
@@ -351,27 +413,39 @@ async def ask_claim(ctx: Context) -> None:
             _("The office list has a producer with this phone number. Are you {producer} ({commune})?").format(
                 producer=found.name, commune=found.commune_name
             ),
-            [Choice(_("✅ Yes, that is me"), f"{CLAIM_PREFIX}{found.id}"), Choice(_("❌ No, not me"), CLAIM_NO)],
+            [Choice(_("✅ Yes, that is me"), ClaimProducer(producer=found.id)), Choice(_("❌ No, not me"), ClaimNo())],
             columns=2,
         )
         return
-    choices = [Choice(f"✅ {shorten(p.name, QUOTE_MAX)} ({p.commune_name})", f"{CLAIM_PREFIX}{p.id}") for p in offered]
-    choices.append(Choice(_("❌ None of them"), CLAIM_NO))
+    choices = [
+        Choice(f"✅ {shorten(p.name, QUOTE_MAX)} ({p.commune_name})", ClaimProducer(producer=p.id)) for p in offered
+    ]
+    choices.append(Choice(_("❌ None of them"), ClaimNo()))
     ctx.say(_("The office list has these producers with this phone number. Are you one of them?"), choices)
 
 
-@flow.answer("claim")
-async def got_claim(ctx: Context) -> None:
-    offered = await _claimable(ctx)
-    folded = fold(ctx.text or "")
-    if ctx.payload == CLAIM_NO or (ctx.payload is None and folded in _NO_WORDS):
+@flow.on("claim", ClaimNo)
+async def not_me(ctx: Context, _pressed: ClaimNo) -> None:
+    await ctx.goto("kind")
+
+
+@flow.on_text("claim", free_text=False)
+async def claim_typed(ctx: Context, text: str) -> None:
+    folded = fold(text)
+    if folded in _NO_WORDS:
         await ctx.goto("kind")
         return
-    chosen = None
-    if ctx.payload is not None and ctx.payload.startswith(CLAIM_PREFIX):
-        chosen = next((p for p in offered if f"{CLAIM_PREFIX}{p.id}" == ctx.payload), None)
-    elif folded in _YES_WORDS | {"dung", "phai"} and len(offered) == 1:
-        chosen = offered[0]
+    offered = await _claimable(ctx)
+    if folded in _YES_WORDS | {"dung", "phai"} and len(offered) == 1:
+        await claim(ctx, ClaimProducer(producer=offered[0].id))
+        return
+    await ctx.reask(_("Please press one of the buttons."))
+
+
+@flow.on("claim", ClaimProducer)
+async def claim(ctx: Context, pressed: ClaimProducer) -> None:
+    # Only a producer offered now counts, whatever the button says.
+    chosen = next((p for p in await _claimable(ctx) if p.id == pressed.producer), None)
     if chosen is None or not ctx.user.phone:
         await ctx.reask(_("Please press one of the buttons."))
         return
@@ -405,16 +479,18 @@ async def ask_claim_wait(ctx: Context) -> None:
             "⏳ Thank you. The commune will check that it is you (they may call you), then confirm. "
             "I will tell you here. Until then your records stay with the commune."
         ),
-        [Choice(_("📝 Register as a new producer instead"), CLAIM_NEW)],
+        [Choice(_("📝 Register as a new producer instead"), ClaimNew())],
     )
 
 
-@flow.answer("claim_wait")
-async def got_claim_wait(ctx: Context) -> None:
-    if ctx.payload == CLAIM_NEW:
-        await claims.withdraw(ctx.session, ctx.user.id, ctx.now)
-        await ctx.goto("kind")
-        return
+@flow.on("claim_wait", ClaimNew)
+async def register_new_instead(ctx: Context, _pressed: ClaimNew) -> None:
+    await claims.withdraw(ctx.session, ctx.user.id, ctx.now)
+    await ctx.goto("kind")
+
+
+@flow.on_text("claim_wait", free_text=False)
+async def still_waiting(ctx: Context, _text: str) -> None:
     await ctx.reask()
 
 
@@ -423,39 +499,42 @@ async def got_claim_wait(ctx: Context) -> None:
 async def ask_kind(ctx: Context) -> None:
     current = _current(ctx).get("kind")
     choices = [
-        Choice(("✓ " if kind.value == current else "") + _(label), KIND_PREFIX + kind.value)
+        Choice(("✓ " if kind.value == current else "") + _(label), PickKind(kind=kind.value))
         for kind, label in PRODUCER_KIND_LABELS.items()
     ]
-    choices.append(Choice(_("⬅️ Back"), BACK))
+    choices.append(Choice(_("⬅️ Back"), Back()))
     ctx.say(_("(2/4) What kind of producer are you?"), choices)
 
 
-@flow.answer("kind")
-async def got_kind(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await ctx.goto("phone")
+@flow.on("kind", Back)
+async def kind_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("phone")
+
+
+@flow.on("kind", PickKind)
+async def kind_pressed(ctx: Context, pressed: PickKind) -> None:
+    try:
+        kind = ProducerKind(pressed.kind)
+    except ValueError:
+        await ctx.reask(_("Please press one of the buttons."))
         return
-    kind = _kind_from(ctx)
+    await _got_kind(ctx, kind)
+
+
+@flow.on_text("kind", free_text=False)
+async def kind_typed(ctx: Context, text: str) -> None:
+    """ "htx", "ho kinh doanh": the usual words for a kind, when they match no label."""
+    folded = f" {fold(text)} "
+    kind = next((kind for kind, words in _KIND_WORDS if any(f" {word} " in folded for word in words)), None)
     if kind is None:
         await ctx.reask(_("Please press one of the buttons."))
         return
-    ctx.data["kind"] = kind.value
+    await _got_kind(ctx, kind)
+
+
+async def _got_kind(ctx: Context, kind: ProducerKind) -> None:
+    ctx.form(Registration).kind = kind.value
     await ctx.goto("name")
-
-
-def _kind_from(ctx: Context) -> ProducerKind | None:
-    if ctx.payload is not None:
-        if not ctx.payload.startswith(KIND_PREFIX):
-            return None
-        try:
-            return ProducerKind(ctx.payload.removeprefix(KIND_PREFIX))
-        except ValueError:
-            return None
-    folded = f" {fold(ctx.text or '')} "
-    for kind, words in _KIND_WORDS:
-        if any(f" {word} " in folded for word in words):
-            return kind
-    return None
 
 
 # Step 4: name --------------------------------------------------------------------------------------------
@@ -464,8 +543,8 @@ async def ask_name(ctx: Context) -> None:
     choices = []
     current_name = _current(ctx).get("name")
     if current_name:
-        choices.append(Choice(_("✅ Keep: {value}").format(value=shorten(str(current_name), QUOTE_MAX)), NAME_KEEP))
-    choices.append(Choice(_("⬅️ Back"), BACK))
+        choices.append(Choice(_("✅ Keep: {value}").format(value=shorten(str(current_name), QUOTE_MAX)), KeepName()))
+    choices.append(Choice(_("⬅️ Back"), Back()))
     ctx.say(
         _(
             "(3/4) What is the name of your household business, cooperative or company?\n"
@@ -475,21 +554,29 @@ async def ask_name(ctx: Context) -> None:
     )
 
 
-@flow.answer("name")
-async def got_name(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await ctx.goto("kind")
+@flow.on("name", Back)
+async def name_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("kind")
+
+
+@flow.on("name", KeepName)
+async def keep_name(ctx: Context, _pressed: KeepName) -> None:
+    current = _current(ctx).get("name")
+    if not current:  # not a /profile run: nothing to keep
+        await ctx.reask(_("Please type the name in letters, for example HTX Chè Tả Van."))
         return
-    if ctx.payload == NAME_KEEP and _current(ctx).get("name"):
-        ctx.data["name"] = _current(ctx)["name"]
-        await ctx.goto("commune")
-        return
-    name = tidy(ctx.text)
+    ctx.form(Registration).name = str(current)
+    await ctx.goto("commune")
+
+
+@flow.on_text("name")
+async def got_name(ctx: Context, text: str) -> None:
+    name = tidy(text)
     problem = _name_problem(name)
     if problem is not None:
         await ctx.reask(problem)
         return
-    ctx.data["name"] = name
+    ctx.form(Registration).name = name
     await ctx.goto("commune")
 
 
@@ -510,8 +597,8 @@ async def ask_commune(ctx: Context) -> None:
     choices = []
     current_commune = _current(ctx).get("commune_name")
     if current_commune:
-        choices.append(Choice(_("✅ Keep: {value}").format(value=current_commune), COMMUNE_KEEP))
-    choices.append(Choice(_("⬅️ Back"), BACK))
+        choices.append(Choice(_("✅ Keep: {value}").format(value=current_commune), KeepCommune()))
+    choices.append(Choice(_("⬅️ Back"), Back()))
     example = _examples(ctx, 1)[0]
     ctx.say(
         _("(4/4) 📍 Which commune are you in? Type its name, with or without accents, for example “{example}”.").format(
@@ -521,22 +608,27 @@ async def ask_commune(ctx: Context) -> None:
     )
 
 
-@flow.answer("commune")
-async def got_commune(ctx: Context) -> None:
-    if ctx.payload == BACK:
-        await ctx.goto("name")
+@flow.on("commune", Back)
+async def commune_back(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("name")
+
+
+@flow.on("commune", KeepCommune)
+async def keep_commune(ctx: Context, _pressed: KeepCommune) -> None:
+    code = _current(ctx).get("commune_code")
+    commune = commune_by_code(ctx.settings.ocop_province, int(code)) if code is not None else None
+    if commune is None:
+        await _search_commune(ctx, "")
         return
-    if ctx.payload == COMMUNE_KEEP:
-        code = _current(ctx).get("commune_code")
-        commune = commune_by_code(ctx.settings.ocop_province, int(code)) if code is not None else None
-        if commune is not None:
-            await _save(ctx, commune)
-            return
-    await _search_commune(ctx)
+    await _save(ctx, commune)
 
 
-async def _search_commune(ctx: Context) -> None:
-    query = ctx.text or ""
+@flow.on_text("commune")
+async def got_commune(ctx: Context, text: str) -> None:
+    await _search_commune(ctx, text)
+
+
+async def _search_commune(ctx: Context, query: str) -> None:
     matches = find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
     if not matches:
         examples = ", ".join(_short_name(c) for c in _examples(ctx, 5))
@@ -550,7 +642,7 @@ async def _search_commune(ctx: Context) -> None:
         ctx.state.step = "commune"
         await ctx.reask(hint)
         return
-    ctx.data["commune_query"] = query
+    ctx.form(Registration).commune_query = query
     await ctx.goto("commune_pick")
 
 
@@ -558,53 +650,46 @@ async def _search_commune(ctx: Context) -> None:
 async def ask_commune_pick(ctx: Context) -> None:
     matches = _offered_communes(ctx)
     question = _("Is this your commune?") if len(matches) == 1 else _("Which one is your commune?")
-    choices = [Choice("📍 " + c.name, f"{COMMUNE_PREFIX}{c.code}") for c in matches]
-    choices.append(Choice(_("🔁 Type again"), COMMUNE_AGAIN))
+    choices = [Choice("📍 " + c.name, PickCommune(commune=c.code)) for c in matches]
+    choices.append(Choice(_("🔁 Type again"), CommuneAgain()))
     ctx.say(question, choices)
 
 
-@flow.answer("commune_pick")
-async def got_commune_pick(ctx: Context) -> None:
-    payload = ctx.payload or ""
-    if payload == COMMUNE_AGAIN:
-        await ctx.goto("commune")
+@flow.on("commune_pick", CommuneAgain)
+async def type_again(ctx: Context, _pressed: CommuneAgain) -> None:
+    await ctx.goto("commune")
+
+
+@flow.on("commune_pick", PickCommune)
+async def commune_pressed(ctx: Context, pressed: PickCommune) -> None:
+    # Only a commune of this province, whatever the button says.
+    commune = commune_by_code(ctx.settings.ocop_province, pressed.commune)
+    if commune is None:
+        await ctx.reask(_("Please press one of the buttons."))
         return
-    if payload.startswith(COMMUNE_PREFIX):
-        commune = _commune_from_payload(ctx, payload)
-        if commune is None:
-            await ctx.reask(_("Please press one of the buttons."))
-            return
-        await _save(ctx, commune)
-        return
-    if not ctx.text:
-        await ctx.reask(_("Please press one of the buttons, or type the commune name again."))
-        return
+    await _save(ctx, commune)
+
+
+@flow.on_text("commune_pick", free_text=False)
+async def commune_typed(ctx: Context, text: str) -> None:
     # Typed instead of pressed: the full name of one offered commune picks it; anything else is a new search.
     offered = {c.code for c in _offered_communes(ctx)}
-    found = find_communes(ctx.settings.ocop_province, ctx.text, limit=MAX_COMMUNE_BUTTONS)
+    found = find_communes(ctx.settings.ocop_province, text, limit=MAX_COMMUNE_BUTTONS)
     if len(found) == 1 and found[0].code in offered:
         await _save(ctx, found[0])
         return
-    await _search_commune(ctx)
-
-
-def _commune_from_payload(ctx: Context, payload: str) -> Commune | None:
-    """The commune a button names, only if it is a commune of this province (never trust a payload)."""
-    raw = payload.removeprefix(COMMUNE_PREFIX)
-    if not raw.isdigit():
-        return None
-    return commune_by_code(ctx.settings.ocop_province, int(raw))
+    await _search_commune(ctx, text)
 
 
 def _offered_communes(ctx: Context) -> list[Commune]:
-    query = str(ctx.data.get("commune_query") or "")
+    query = ctx.form(Registration).commune_query
     return find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
 
 
 # Step 6: save --------------------------------------------------------------------------------------------
 async def _save(ctx: Context, commune: Commune) -> None:
-    kind = ctx.data.get("kind")
-    name = ctx.data.get("name")
+    form = ctx.form(Registration)
+    kind, name = form.kind, form.name
     if not has_consent(ctx.user) or not ctx.user.phone or not kind or not name:
         # Only reachable through an odd path (data lost); start again at what is missing.
         await ctx.start(FLOW, step=_first_missing_step(ctx.user))
@@ -639,8 +724,7 @@ def _summary(ctx: Context, name: str, kind: str, commune_name: str) -> str:
 
 def _current(ctx: Context) -> dict[str, Any]:
     """The values being replaced when an onboarded producer runs /profile (empty on first onboarding)."""
-    current = ctx.data.get("current")
-    return current if isinstance(current, dict) else {}
+    return ctx.form(Registration).current
 
 
 def _examples(ctx: Context, count: int) -> list[Commune]:

@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 from bot.i18n import _, format_day
+from bot.menu_buttons import MenuDossier, MenuIdea
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.privacy_sweep import DEADLINE_STAFF, ERASED, REQUEST_STAFF, RETENTION_DOSSIER, RETENTION_IDEA
@@ -115,7 +116,7 @@ def _retention_dossier(params: dict[str, Any]) -> Text:
             "🗂 Your draft dossier for {product} has not changed for a long time. "
             "It will be deleted on {day} unless you continue it."
         ).format(product=params.get("product", ""), day=format_day(dt.date.fromisoformat(str(params.get("day"))))),
-        (Choice(_("📂 My dossier"), "m:dossier"),),
+        (Choice(_("📂 My dossier"), MenuDossier()),),
     )
 
 
@@ -126,5 +127,5 @@ def _retention_idea(params: dict[str, Any]) -> Text:
             "🗂 Your draft product idea {name} has not changed for a long time. "
             "It will be deleted on {day} unless you continue it."
         ).format(name=params.get("name", ""), day=format_day(dt.date.fromisoformat(str(params.get("day"))))),
-        (Choice(_("📝 Register a product idea"), "m:idea"),),
+        (Choice(_("📝 Register a product idea"), MenuIdea()),),
     )

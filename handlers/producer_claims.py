@@ -24,6 +24,7 @@ from typing import Any
 from bot.button_family import Family
 from bot.flow import Context, Registry
 from bot.i18n import _
+from bot.menu_buttons import MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.roles import Scope, deny
@@ -188,7 +189,7 @@ def render_claim_confirmed(params: dict[str, Any]) -> Text:
             "✅ The commune confirmed that you are {producer}.\n"
             "Your products, certificates and reminders are now in this chat."
         ).format(producer=params.get("producer", "")),
-        (Choice(_("🔎 Status"), "m:status"),),
+        (Choice(_("🔎 Status"), MenuStatus()),),
     )
 
 

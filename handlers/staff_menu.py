@@ -1,7 +1,8 @@
 """The staff part of the main menu: one button per role the user holds, with the commune's count.
 
-Kept apart from ``handlers.menu`` so the producer menu stays as it was; the payloads belong to
-``handlers.commune_review`` ("cr:"), ``handlers.province`` (``ProvinceEntry``) and ``handlers.admin`` ("adm:").
+Kept apart from ``handlers.menu`` so the producer menu stays as it was; the buttons belong to
+``handlers.commune_review``, ``handlers.province``, ``handlers.staff_search``, ``handlers.office_reports``,
+``handlers.privacy`` and ``handlers.admin``, and each is offered only when its module is in the build.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import DossierStatus, IdeaStatus
+from handlers.admin import AdminHome
+from handlers.commune_contact import PhoneSetting
 from handlers.province_common import ProvinceHome
 from storage import claims, producers, reviews
 
+# Buttons of modules that still read their own strings; they become those modules' button classes.
 COMMUNE_QUEUE = "cr:q"
-ADMIN_HOME = "adm:home"
 FIND = "find:start"  # handlers.staff_search
 REPORTS = "reports:start"  # handlers.office_reports
+DATA_REQUESTS = "pdo:requests"  # handlers.privacy
 
 # What waits for a commune officer: submitted ideas, and dossiers submitted or being reviewed.
 QUEUE_IDEA_STATUS = IdeaStatus.SUBMITTED_COMMUNE.value
@@ -35,8 +39,8 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
-        if ctx.registry.handles("cc:phone"):
-            choices.append(Choice(_("📞 My phone for producers"), "cc:phone"))
+        if PhoneSetting in ctx.registry.buttons:
+            choices.append(Choice(_("📞 My phone for producers"), PhoneSetting()))
     if scope.province_officer and ctx.registry.handles(ProvinceHome().pack()):
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), ProvinceHome()))
     if (scope.communes or scope.province_officer) and ctx.registry.handles(FIND):
@@ -44,11 +48,11 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
     if (scope.communes or scope.province_officer) and ctx.registry.handles(REPORTS):
         choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
-        choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if ctx.registry.handles("pdo:requests"):
+        choices.append(Choice(_("🔑 Staff and invites"), AdminHome()))
+        if ctx.registry.handles(DATA_REQUESTS):
             from handlers.privacy import pending_count
 
             count = await pending_count(ctx)
-            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
+            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), DATA_REQUESTS))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.callbacks import Button
 from bot.flow import Context, Flow, Intent, Registry
 from bot.i18n import _, format_day
+from bot.menu_buttons import MenuDossier, MenuIdea
 from bot.messages import Choice
 from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
 from bot.sweep import BEFORE_COUNCIL
@@ -30,14 +32,13 @@ from handlers.dossier import (
     progress_line,
     status_label,
 )
-from handlers.menu import DOSSIER, IDEA, menu_choices
+from handlers.menu import menu_choices
 from handlers.province_common import producer_facts
 from storage import certificates, dossiers, ideas
-from storage.models import Dossier, Product, ProductIdea
+from storage.models import Certificate, Dossier, Product, ProductIdea
 from storage.producers import producer_of_user
 
 FLOW_NAME = "status"
-CERT = "crt:"  # a certificate's 🔳 QR / 📄 decision, from the report
 CERT_CHOICES_MAX = 10
 LABEL_MAX = 48
 
@@ -53,6 +54,20 @@ PHRASES = (
     "where is my",
     "status",
 )
+
+
+class CertificateButton(Button):
+    """A certificate's 🔳 QR / 📄 decision, from the report: valid from any older message, for the producer's
+    own certificates only."""
+
+
+class CertificateQr(CertificateButton, prefix="crt:qr"):
+    certificate: int
+
+
+class CertificateDecision(CertificateButton, prefix="crt:dec"):
+    certificate: int
+
 
 flow = Flow(FLOW_NAME, first_step="show")
 
@@ -139,8 +154,8 @@ async def show_status(ctx: Context) -> None:
         ctx.say(
             _("You have no product idea and no dossier yet. What would you like to start?"),
             [
-                Choice(_("📝 Register a product idea"), IDEA),
-                Choice(_("📂 My dossier"), DOSSIER),
+                Choice(_("📝 Register a product idea"), MenuIdea()),
+                Choice(_("📂 My dossier"), MenuDossier()),
                 *certificate_choices,
             ],
         )
@@ -173,34 +188,37 @@ async def _certificate_choices(ctx: Context, producer_id: int) -> list[Choice]:
             continue
         product = await ctx.session.get(Product, certificate.product_id)
         name = product.name if product is not None else certificate.decision_no
-        choices.append(
-            Choice(shorten(_("🔳 QR: {product}").format(product=name), LABEL_MAX), f"{CERT}qr:{certificate.id}")
-        )
+        qr = _("🔳 QR: {product}").format(product=name)
+        choices.append(Choice(shorten(qr, LABEL_MAX), CertificateQr(certificate=certificate.id)))
         if certificate.decision_file_id is not None:
-            choices.append(
-                Choice(
-                    shorten(_("📄 Decision: {product}").format(product=name), LABEL_MAX), f"{CERT}dec:{certificate.id}"
-                )
-            )
+            decision = _("📄 Decision: {product}").format(product=name)
+            choices.append(Choice(shorten(decision, LABEL_MAX), CertificateDecision(certificate=certificate.id)))
     return choices[:CERT_CHOICES_MAX]
 
 
-async def on_certificate_button(ctx: Context) -> None:
-    """``crt:qr:<id>`` / ``crt:dec:<id>`` from the status report, from any older message: only the producer's
-    own certificates."""
-    what, _sep, raw_id = (ctx.payload or "").removeprefix(CERT).partition(":")
+async def _own_certificate(ctx: Context, certificate_id: int) -> Certificate | None:
+    """The certificate a button names, only when it is this producer's; otherwise the menu is shown again."""
     producer = await producer_of_user(ctx.session, ctx.user.id)
     owned = await certificates.certificates_of_producer(ctx.session, producer.id) if producer is not None else []
-    certificate = next((c for c in owned if raw_id.isdigit() and c.id == int(raw_id)), None)
-    if certificate is None or what not in ("qr", "dec"):
+    certificate = next((c for c in owned if c.id == certificate_id), None)
+    if certificate is None:
         ctx.say(_("That button is from an older message. Here is the menu again."))
         await ctx.main_menu()
-        return
-    if what == "qr":
+    return certificate
+
+
+async def on_qr_button(ctx: Context, pressed: CertificateQr) -> None:
+    certificate = await _own_certificate(ctx, pressed.certificate)
+    if certificate is not None:
         await send_qr(ctx, certificate)
-    else:
+        ctx.say(_("What would you like to do next?"), menu_choices())
+
+
+async def on_decision_button(ctx: Context, pressed: CertificateDecision) -> None:
+    certificate = await _own_certificate(ctx, pressed.certificate)
+    if certificate is not None:
         await send_decision(ctx, certificate)
-    ctx.say(_("What would you like to do next?"), menu_choices())
+        ctx.say(_("What would you like to do next?"), menu_choices())
 
 
 @flow.ask("show")
@@ -216,5 +234,6 @@ async def got_show(ctx: Context) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(flow)
-    registry.global_payloads[CERT] = on_certificate_button
+    registry.on_button(CertificateQr)(on_qr_button)
+    registry.on_button(CertificateDecision)(on_decision_button)
     registry.intents.append(Intent(phrases=PHRASES, run=show_status))

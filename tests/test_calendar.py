@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.dates import day_months
+from bot.menu_buttons import MenuCalendar
+from handlers.calendar import CalendarBack, MuteReminders, UnmuteReminders
 from storage import rounds
 from storage.models import ChannelIdentity, Producer, User
 from tests import reminder_data as data
@@ -39,27 +41,27 @@ async def test_lich_shows_deadlines_and_expiries(app: App) -> None:
     assert "20/05/2026" in text and "20/10/2026" in text  # the seeded rounds (clock: 02/03/2026)
     assert "01/07/2026" in text and "Mật ong" in text and "⚠️" in text  # expires within 180 days
     assert "Chè" in text
-    assert "cal:mute" in [c.payload for c in chat.choices]
+    assert MuteReminders().pack() in [c.payload for c in chat.choices]
 
 
 async def test_menu_button_opens_the_calendar(app: App) -> None:
     chat, _user_id = await _producer_with_things(app)
     await chat.send("menu")
-    assert "m:calendar" in [c.payload for c in chat.choices]
-    await chat.press("m:calendar")
+    assert MenuCalendar().pack() in [c.payload for c in chat.choices]
+    await chat.press(MenuCalendar())
     assert "20/05/2026" in chat.text
 
 
 async def test_mute_and_unmute(app: App) -> None:
     chat, user_id = await _producer_with_things(app)
     await chat.send("/lich")
-    await chat.press("cal:mute")
+    await chat.press(MuteReminders())
     assert await _muted(app, user_id)
-    assert "cal:unmute" in [c.payload for c in chat.choices]
-    await chat.press("cal:unmute")
+    assert UnmuteReminders().pack() in [c.payload for c in chat.choices]
+    await chat.press(UnmuteReminders())
     assert not await _muted(app, user_id)
-    await chat.press("cal:back")
-    assert "m:calendar" in [c.payload for c in chat.choices]
+    await chat.press(CalendarBack())
+    assert MenuCalendar().pack() in [c.payload for c in chat.choices]
 
 
 async def test_typed_words_and_a_stranger_without_producer(app: App) -> None:
@@ -75,4 +77,4 @@ async def test_typed_words_and_a_stranger_without_producer(app: App) -> None:
     staff_chat = Chat(app.engine, user_id=external)
     await staff_chat.send("/lich")
     assert "📋" in staff_chat.text
-    assert "cal:mute" not in [c.payload for c in staff_chat.choices]
+    assert MuteReminders().pack() not in [c.payload for c in staff_chat.choices]

@@ -31,7 +31,7 @@ async def test_first_message_a_file_gets_the_consent_question_and_nothing_is_wri
     chat = Chat(app.engine, user_id="new", channel=channel)
     await chat.send_file(files.jpeg(1), "cmnd.jpg")
     assert NOT_KEPT in chat.text
-    assert onboarding.CONSENT_YES in [c.payload for c in chat.choices]  # the consent question follows
+    assert onboarding.ConsentYes().pack() in [c.payload for c in chat.choices]  # the consent question follows
     assert _written(app) == [] and await _stored_rows(app) == 0
 
 
@@ -39,10 +39,10 @@ async def test_file_at_the_consent_step_or_after_declining_is_not_kept(app: App)
     chat = Chat(app.engine, user_id="new")
     await chat.send("/start")
     await chat.send_file(files.pdf(2), "giay.pdf")
-    assert NOT_KEPT in chat.text and onboarding.CONSENT_YES in [c.payload for c in chat.choices]
-    await chat.press(onboarding.CONSENT_NO)
+    assert NOT_KEPT in chat.text and onboarding.ConsentYes().pack() in [c.payload for c in chat.choices]
+    await chat.press(onboarding.ConsentNo())
     await chat.send_file(files.png(3), "anh.png")
-    assert NOT_KEPT in chat.text and onboarding.CONSENT_YES in [c.payload for c in chat.choices]
+    assert NOT_KEPT in chat.text and onboarding.ConsentYes().pack() in [c.payload for c in chat.choices]
     assert _written(app) == [] and await _stored_rows(app) == 0
     # The question is still the newest one: "1" agrees.
     await chat.send("1")
@@ -52,7 +52,7 @@ async def test_file_at_the_consent_step_or_after_declining_is_not_kept(app: App)
 async def test_file_after_consent_but_before_registering_is_not_kept(app: App) -> None:
     chat = Chat(app.engine, user_id="new")
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send_file(files.png(4), "anh.png")
     assert NOT_KEPT in chat.text
     assert _written(app) == []
@@ -61,5 +61,5 @@ async def test_file_after_consent_but_before_registering_is_not_kept(app: App) -
 async def test_rejected_file_before_consent_writes_nothing_either(app: App) -> None:
     chat = Chat(app.engine, user_id="new")
     await chat.send_file(files.exe(), "anh.jpg")
-    assert NOT_KEPT in chat.text and onboarding.CONSENT_YES in [c.payload for c in chat.choices]
+    assert NOT_KEPT in chat.text and onboarding.ConsentYes().pack() in [c.payload for c in chat.choices]
     assert _written(app) == []

@@ -9,11 +9,13 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.i18n import _
+from bot.menu_buttons import MenuIdea
 from bot.rules import IdeaStatus
 from handlers import idea
-from handlers.menu import IDEA as MENU_IDEA
 from storage.models import Conversation, ProductIdea
 from tests.chat import Chat
+
+MENU_IDEA = MenuIdea().pack()
 
 
 async def stored_ideas(app: App) -> list[ProductIdea]:

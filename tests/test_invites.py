@@ -14,6 +14,8 @@ from bot import admin_cli, invites
 from bot.app import App
 from bot.callbacks import Button
 from bot.rules import INVITE_VALID_DAYS, Role
+from handlers.admin import AdminHome, ConfirmRevoke, InviteCommune, InviteRole, NewInvite, RevokeStaff, StaffList
+from handlers.commune_contact import HidePhone, SharePhone
 from handlers.review_buttons import ReviewButton, ShowQueue
 from storage import staff
 from storage.models import Invite, StaffRole
@@ -69,8 +71,12 @@ async def test_brand_new_user_redeems_a_commune_invite(app: App) -> None:
     await newcomer.send("😀")
     assert "họ và tên" in newcomer.text.casefold()
     await newcomer.send("Nguyễn Thị  Hoa")
-    assert {c.payload for c in newcomer.choices} == {"sp:yes", "sp:no"}  # may producers see the phone?
-    await newcomer.press("sp:no")
+    # may producers see the phone?
+    assert {c.payload for c in newcomer.choices} == {
+        SharePhone().pack(),
+        HidePhone().pack(),
+    }  # may producers see the phone?
+    await newcomer.press(HidePhone())
     assert any(c.payload == ShowQueue().pack() for c in newcomer.choices)  # then the staff menu, no onboarding
     assert [e.action for e in await audit_log(app)][-3:] == ["role.grant", "staff.name", "staff.phone_public"]
     assert (await audit_log(app))[-2].actor_label == "Nguyễn Thị Hoa"
@@ -129,22 +135,22 @@ async def test_admin_invites_in_chat_lists_staff_and_revokes(app: App) -> None:
     officer_id = await make_staff(app, "officer", "commune", BINH_LU, name="Cán bộ Bình Lư")
     admin = Chat(app.engine, user_id="boss")
     await admin.send("menu")
-    await admin.press("adm:home")
-    await admin.press("adm:inv")
-    await admin.press("adm:inv:commune")
+    await admin.press(AdminHome())
+    await admin.press(NewInvite())
+    await admin.press(InviteRole(role="commune"))
     await admin.send("binh lu")
     code = _CODE.search(admin.text)
     assert code is not None  # no bot username configured: the /start form is shown
     await Chat(app.engine, user_id="newbie").send(f"/start {code.group(0)}")
     assert len(await _roles(app)) == 3
 
-    await admin.press("adm:staff")
+    await admin.press(StaffList())
     assert "Cán bộ Bình Lư" in admin.text
-    revoke = next(c.payload for c in admin.choices if "Cán bộ Bình Lư" in c.label)
+    revoke = Button.parse(next(c.payload for c in admin.choices if "Cán bộ Bình Lư" in c.label))
+    assert isinstance(revoke, ConfirmRevoke)
     await admin.press(revoke)
-    role_id = int(revoke.rsplit(":", 1)[1])
-    await admin.press(f"adm:rvy:{role_id}")
-    await admin.press(f"adm:rvy:{role_id}")  # double click: revoked once
+    await admin.press(RevokeStaff(role=revoke.role))
+    await admin.press(RevokeStaff(role=revoke.role))  # double click: revoked once
     roles = await _roles(app)
     assert (officer_id, "commune", commune_code(app, BINH_LU), False) in roles
     actions = [e.action for e in await audit_log(app)]
@@ -162,8 +168,9 @@ async def test_admin_cannot_revoke_themself(app: App) -> None:
     await make_staff(app, "boss", "admin")
     admin = Chat(app.engine, user_id="boss")
     own = await in_session(app, lambda s: s.scalar(select(StaffRole.id)))
+    assert own is not None
     before = await snapshot(app)
-    await admin.press(f"adm:rvy:{own}")
+    await admin.press(RevokeStaff(role=own))
     assert await snapshot(app) == before
 
 
@@ -247,7 +254,8 @@ async def test_producers_are_not_admins(app: App) -> None:
     await make_producer(app, "p1")
     producer = Chat(app.engine, user_id="p1")
     before = await snapshot(app)
-    for payload in ("adm:home", "adm:inv:admin", "adm:staff", "adm:rvy:1", "adm:ic:1"):
-        await producer.press(payload)
+    pressed = (AdminHome(), InviteRole(role="admin"), StaffList(), RevokeStaff(role=1), InviteCommune(commune=1))
+    for button in pressed:
+        await producer.press(button)
         assert producer.replies
     assert await snapshot(app) == before

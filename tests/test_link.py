@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.channels.telegram_delivery import TelegramDelivery
+from bot.menu_buttons import MenuIdea
 from bot.messages import Text
 from bot.rules import Role
 from bot.sender import Sender
@@ -72,7 +73,7 @@ async def consented(app: App, external_id: str, channel: str = "zalo_bot", name:
     """A new account that said yes to the consent question (and nothing more)."""
     chat = Chat(app.engine, external_id, channel=channel)
     await chat.send("xin chao")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     if name is not None:
         async with app.engine.sessions() as session, session.begin():
             user = await session.scalar(
@@ -109,7 +110,7 @@ async def test_a_zalo_account_joins_the_telegram_producer_only_when_telegram_all
     question = link._allow_question(request)
     assert isinstance(question, Text)
     assert "Zalo" in question.text and "Lò Văn Sáng" in question.text
-    allow = next(c.payload for c in question.choices if c.payload.startswith(link.ALLOW))
+    allow = next(c.payload for c in question.choices if link.AllowLink.matches(c.payload))
 
     await telegram.press(allow)
     assert (await owners(app))[("zalo_bot", "z1")] == telegram_user
@@ -141,13 +142,13 @@ async def test_the_owner_refuses_and_nothing_moves(app: App) -> None:
     intruder = await consented(app, "z9", name="Người lạ")
     await intruder.send("/link")
     await intruder.send(code_in(telegram))
-    refuse = f"{link.REFUSE}{(await request_of(app))['code_id']}"
+    refuse = link.RefuseLink(code=(await request_of(app))["code_id"])
     await telegram.press(refuse)
     after = await owners(app)
     assert after[("telegram", "t1")] == before[("telegram", "t1")] != after[("zalo_bot", "z9")]
     refused = await notices(app, link.REFUSED_NOTICE)
     assert len(refused) == 1 and refused[0].params[TO_IDENTITY] == await identity_id(app, "zalo_bot", "z9")
-    await telegram.press(f"{link.ALLOW}{(await request_of(app))['code_id']}")  # too late to change the answer
+    await telegram.press(link.AllowLink(code=(await request_of(app))["code_id"]))  # too late to change the answer
     assert (await owners(app))[("zalo_bot", "z9")] != after[("telegram", "t1")]
 
 
@@ -160,7 +161,7 @@ async def test_lien_ket_shows_the_open_question_again(app: App) -> None:
     await other.send("/link")
     await other.send(code_in(owner))
     await owner.send("lien ket")
-    assert owner.choices[0].payload.startswith(link.ALLOW)
+    assert link.AllowLink.matches(owner.choices[0].payload)
     await owner.send("1")
     assert (await owners(app))[("telegram", "t1")] == telegram_user
 
@@ -275,7 +276,7 @@ async def test_the_older_account_keeps_its_data_whichever_app_shows_the_code(app
     telegram = Chat(app.engine, "t1", channel="telegram")
     await telegram.send("/link")
     await telegram.send(code_in(zalo))
-    await zalo.press(f"{link.ALLOW}{(await request_of(app))['code_id']}")
+    await zalo.press(link.AllowLink(code=(await request_of(app))["code_id"]))
     found = await owners(app)
     assert found[("zalo_bot", "z1")] == found[("telegram", "t1")] == telegram_user
     async with app.engine.sessions() as session:
@@ -291,7 +292,7 @@ async def test_producer_moves_when_the_newer_account_has_it(app: App, clock: Fro
     await telegram.send("lien ket")
     await older.send("lien ket")
     await older.send(code_in(telegram))
-    await telegram.press(f"{link.ALLOW}{(await request_of(app))['code_id']}")
+    await telegram.press(link.AllowLink(code=(await request_of(app))["code_id"]))
     found = await owners(app)
     kept = found[("zalo_bot", "z1")]
     assert found[("telegram", "t1")] == kept != newer_user
@@ -333,7 +334,7 @@ async def test_expired_codes_and_wrong_codes_in_the_flow(app: App, clock: Frozen
             .join(ChannelIdentity, ChannelIdentity.user_id == Conversation.user_id)
             .where(ChannelIdentity.external_id == "z1")
         )
-    assert tries == {"tries": 2}
+    assert tries is not None and link.CodeTries.load(tries) == link.CodeTries(tries=2)
     await zalo.send("1111-1111")
     async with app.engine.sessions() as session:
         conversation = await session.scalar(
@@ -349,14 +350,14 @@ async def test_own_code_and_back_to_menu(app: App) -> None:
     await make_producer(app, "t1", channel="telegram")
     telegram = Chat(app.engine, "t1", channel="telegram")
     await telegram.send("/link")
-    assert [c.payload for c in telegram.choices] == [link.MENU]
+    assert [c.payload for c in telegram.choices] == [link.LinkMenu().pack()]
     code = code_in(telegram)
     await telegram.send(code)
     async with app.engine.sessions() as session:
         assert await session.scalar(select(LinkCode.used_at)) is not None
     await telegram.send("/link")
-    await telegram.press(link.MENU)
-    assert "m:idea" in [c.payload for c in telegram.choices]
+    await telegram.press(link.LinkMenu())
+    assert MenuIdea().pack() in [c.payload for c in telegram.choices]
 
 
 async def test_the_same_phone_alone_joins_nothing(app: App) -> None:
@@ -373,7 +374,7 @@ async def test_reminders_go_to_the_app_used_last(app: App, clock: FrozenClock) -
     zalo = await consented(app, "z1")
     await zalo.send("/link")
     await zalo.send(code_in(telegram))
-    await telegram.press(f"{link.ALLOW}{(await request_of(app))['code_id']}")
+    await telegram.press(link.AllowLink(code=(await request_of(app))["code_id"]))
     clock.advance(minutes=1)
     await zalo.send("menu")
     async with app.engine.sessions() as session:

@@ -14,6 +14,7 @@ from bot.erasure import erase_user
 from bot.messages import Text
 from bot.notices import render
 from bot.rules import DossierStatus, IdeaStatus
+from handlers.commune_contact import HidePhone, PhoneSetting, SharePhone, ShowContacts
 from handlers.review_buttons import ReturnIdea
 from storage import stored_files
 from storage.models import Certificate, Dossier, DossierItem, DossierItemFile, Producer, ProductIdea, StoredFile
@@ -199,32 +200,32 @@ async def test_contact_the_commune_officer(app: App) -> None:
     await make_producer(app, "p1")
     producer = Chat(app.engine, user_id="p1")
     await producer.press("menu")
-    assert "cc:show" in payloads(producer)
-    await producer.press("cc:show")
+    assert ShowContacts().pack() in payloads(producer)
+    await producer.press(ShowContacts())
     assert "Chưa có cán bộ OCOP" in producer.text
 
     await make_staff(app, "hoa", "commune", BINH_LU, name="Nguyễn Thị Hoa")
     await make_staff(app, "lan", "commune", BINH_LU, name="Trần Văn Lan")
-    await producer.press("cc:show")
+    await producer.press(ShowContacts())
     assert "Nguyễn Thị Hoa: không chia sẻ số điện thoại" in producer.text  # default: hidden
 
     hoa = Chat(app.engine, user_id="hoa")
     await hoa.press("menu")
-    assert "cc:phone" in payloads(hoa)
-    await hoa.press("cc:phone")
-    await hoa.press("sp:yes")
+    assert PhoneSetting().pack() in payloads(hoa)
+    await hoa.press(PhoneSetting())
+    await hoa.press(SharePhone())
     await hoa.send("12345")
     await hoa.send("0987 654 321")
     assert "0987654321" in hoa.text
-    await producer.press("cc:show")
+    await producer.press(ShowContacts())
     assert "Nguyễn Thị Hoa: +84987654321" in producer.text
     assert "Trần Văn Lan: không chia sẻ" in producer.text
-    await hoa.press("cc:phone")
-    await hoa.press("sp:no")
-    await producer.press("cc:show")
+    await hoa.press(PhoneSetting())
+    await hoa.press(HidePhone())
+    await producer.press(ShowContacts())
     assert "+84987654321" not in producer.text
-    await producer.press("cc:phone")  # a producer cannot reach the staff setting
-    assert "sp:yes" not in payloads(producer)
+    await producer.press(PhoneSetting())  # a producer cannot reach the staff setting
+    assert SharePhone().pack() not in payloads(producer)
 
 
 async def test_a_commune_officer_chooses_at_invite_redemption(app: App) -> None:
@@ -246,9 +247,9 @@ async def test_a_commune_officer_chooses_at_invite_redemption(app: App) -> None:
     officer = Chat(app.engine, user_id="hoa")
     await officer.send(f"/start {code}")
     await officer.send("Nguyễn Thị Hoa")
-    assert payloads(officer) == {"sp:yes", "sp:no"} and "Hiện tại: đang ẩn" in officer.text
+    assert payloads(officer) == {SharePhone().pack(), HidePhone().pack()} and "Hiện tại: đang ẩn" in officer.text
     await officer.send("khong")  # typed words of "🙈 Không, giữ kín"
     await make_producer(app, "p1")
     producer = Chat(app.engine, user_id="p1")
-    await producer.press("cc:show")
+    await producer.press(ShowContacts())
     assert "Nguyễn Thị Hoa: không chia sẻ" in producer.text

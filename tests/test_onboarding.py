@@ -6,11 +6,14 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.communes import find_communes
+from bot.menu_buttons import MenuDossier, MenuIdea
 from bot.messages import AskPhone
 from handlers import onboarding
 from storage.models import ChannelIdentity, Conversation, Producer, User
 from tests.chat import Chat
 from tests.conftest import make_producer
+
+CONSENT_PAYLOADS = [b.pack() for b in (onboarding.ConsentYes(), onboarding.ConsentNo(), onboarding.ConsentMore())]
 
 
 async def _user(app: App, external_id: str = "u1") -> User:
@@ -55,33 +58,37 @@ def _commune_code(name: str) -> int:
 
 async def _through_consent_and_phone(chat: Chat) -> None:
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.share_phone("+84912345678")
 
 
 async def test_full_path_with_contact_button(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    assert _payloads(chat) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE]
+    assert _payloads(chat) == [
+        onboarding.ConsentYes().pack(),
+        onboarding.ConsentNo().pack(),
+        onboarding.ConsentMore().pack(),
+    ]
     assert await _step(app) == ("onboarding", "consent")
 
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     assert _asked_phone(chat)
     user = await _user(app)
     assert user.consent_at is not None and user.phone is None
 
     await chat.share_phone("84912345678")
     assert (await _user(app)).phone == "0912345678"
-    assert len([p for p in _payloads(chat) if p.startswith(onboarding.KIND_PREFIX)]) == 4
+    assert len([p for p in _payloads(chat) if onboarding.PickKind.matches(p)]) == 4
     assert all(len(p.encode()) <= 64 for p in _payloads(chat))
 
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     assert await _step(app) == ("onboarding", "name")
     await chat.send("  HTX   Chè Tả Van  ")
     assert await _step(app) == ("onboarding", "commune")
     await chat.send("Bình Lư")
     # One exact match is still confirmed with a button showing the full name.
     assert "Xã Bình Lư" in [c.label.removeprefix("📍 ") for c in chat.choices]
-    await chat.press(f"ob:commune:{_commune_code('Bình Lư')}")
+    await chat.press(onboarding.PickCommune(commune=_commune_code("Bình Lư")))
 
     producer = await _producer(app)
     assert producer is not None
@@ -90,12 +97,12 @@ async def test_full_path_with_contact_button(app: App, chat: Chat) -> None:
     assert producer.commune_name == "Xã Bình Lư"
     assert "HTX Chè Tả Van" in chat.text and "0912345678" in chat.text
     assert await _step(app) == (None, None)
-    assert "m:idea" in _payloads(chat)  # the main menu follows
+    assert MenuIdea().pack() in _payloads(chat)  # the main menu follows
 
 
 async def test_typed_phone_with_plus84_and_spaces(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send("+84 98 765 4321")
     assert (await _user(app)).phone == "0987654321"
     assert await _step(app) == ("onboarding", "kind")
@@ -103,7 +110,7 @@ async def test_typed_phone_with_plus84_and_spaces(app: App, chat: Chat) -> None:
 
 async def test_invalid_phone_is_asked_again(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send("12345")
     assert _asked_phone(chat)
     assert "0912 345 678" in chat.text  # the hint carries an example
@@ -115,17 +122,21 @@ async def test_invalid_phone_is_asked_again(app: App, chat: Chat) -> None:
 
 async def test_decline_consent_stores_nothing_then_change_of_mind(app: App, chat: Chat) -> None:
     await chat.send("xin chào")
-    assert onboarding.CONSENT_YES in _payloads(chat)
-    await chat.press(onboarding.CONSENT_NO)
+    assert onboarding.ConsentYes().pack() in _payloads(chat)
+    await chat.press(onboarding.ConsentNo())
     user = await _user(app)
     assert user.consent_declined_at is not None
     assert user.consent_at is None and user.phone is None
-    assert _payloads(chat) == [onboarding.CONSENT_YES]  # a way back is offered
+    assert _payloads(chat) == [onboarding.ConsentYes().pack()]  # a way back is offered
 
     # Any later message offers consent again; the user is never stuck.
     await chat.send("toi muon lam ho so")
-    assert set(_payloads(chat)) == {onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE}
-    await chat.press(onboarding.CONSENT_NO)
+    assert set(_payloads(chat)) == {
+        onboarding.ConsentYes().pack(),
+        onboarding.ConsentNo().pack(),
+        onboarding.ConsentMore().pack(),
+    }
+    await chat.press(onboarding.ConsentNo())
     await chat.tap("✅")  # the single "agree now" button
     user = await _user(app)
     assert user.consent_at is not None
@@ -134,20 +145,20 @@ async def test_decline_consent_stores_nothing_then_change_of_mind(app: App, chat
 
 async def test_declined_user_typing_menu_is_offered_consent_on_the_next_message(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_NO)
+    await chat.press(onboarding.ConsentNo())
     await chat.send("menu")  # the engine shows the menu before the gate
-    await chat.press("m:idea")
-    assert onboarding.CONSENT_YES in _payloads(chat)
+    await chat.press(MenuIdea())
+    assert onboarding.ConsentYes().pack() in _payloads(chat)
     assert await _step(app) == ("onboarding", "consent")
 
 
 async def test_commune_typed_without_diacritics(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:hkd")
+    await chat.press(onboarding.PickKind(kind="hkd"))
     await chat.send("Hộ kinh doanh Lò Văn Minh")
     await chat.send("binh lu")
     code = _commune_code("Bình Lư")
-    assert f"ob:commune:{code}" in _payloads(chat)
+    assert onboarding.PickCommune(commune=code).pack() in _payloads(chat)
     await chat.send("1")  # numbered replies work where the user picks from a list
     producer = await _producer(app)
     assert producer is not None and producer.commune_code == code and producer.kind == "hkd"
@@ -155,21 +166,21 @@ async def test_commune_typed_without_diacritics(app: App, chat: Chat) -> None:
 
 async def test_commune_fragment_matching_several(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:tht")
+    await chat.press(onboarding.PickKind(kind="tht"))
     await chat.send("Tổ hợp tác Mường")
     await chat.send("muong")
-    commune_payloads = [p for p in _payloads(chat) if p.startswith("ob:commune:") and p[11:].isdigit()]
+    commune_payloads = [p for p in _payloads(chat) if onboarding.PickCommune.matches(p)]
     assert len(commune_payloads) == 5
-    assert "ob:commune:again" in _payloads(chat)
+    assert onboarding.CommuneAgain().pack() in _payloads(chat)
     code = _commune_code("Mường Tè")
-    await chat.press(f"ob:commune:{code}")
+    await chat.press(onboarding.PickCommune(commune=code))
     producer = await _producer(app)
     assert producer is not None and producer.commune_code == code
 
 
 async def test_commune_typed_again_at_the_pick_step(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:dn")
+    await chat.press(onboarding.PickKind(kind="dn"))
     await chat.send("Công ty ABC")
     await chat.send("muong")
     await chat.send("muong te")  # typing the full name of one offered commune picks it
@@ -179,20 +190,20 @@ async def test_commune_typed_again_at_the_pick_step(app: App, chat: Chat) -> Non
 
 async def test_commune_no_match_shows_examples_and_asks_again(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     await chat.send("HTX Chè")
     await chat.send("xyz khong co")
     assert "xyz khong co" in chat.text
     assert await _step(app) == ("onboarding", "commune")
     assert await _producer(app) is None
     await chat.send("than uyen")
-    await chat.press(f"ob:commune:{_commune_code('Than Uyên')}")
+    await chat.press(onboarding.PickCommune(commune=_commune_code("Than Uyên")))
     assert (await _producer(app)) is not None
 
 
 async def test_forged_commune_payload_is_refused(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     await chat.send("HTX Chè")
     await chat.send("muong")
     await chat.press("ob:commune:1")  # not offered: the engine treats it as stale
@@ -201,11 +212,11 @@ async def test_forged_commune_payload_is_refused(app: App, chat: Chat) -> None:
 
 async def test_typed_number_at_the_name_step_picks_the_numbered_button_else_is_a_name(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     assert await _step(app) == ("onboarding", "name")
     await chat.send("1")  # button 1 is "Back": the console and Zalo Bot show it as "1."
     assert await _step(app) == ("onboarding", "kind")
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     await chat.send("2")  # no button 2: a (too short) name, asked again
     assert await _step(app) == ("onboarding", "name")
     await chat.send("22")
@@ -218,7 +229,7 @@ async def test_profile_keep_by_number_or_words_and_names_that_contain_the_words_
     chat = Chat(app.engine, user_id="p1", channel="zalo_bot")
     for typed in ("giu nguyen", "1", "Giữ nguyên"):
         await chat.send("/profile")
-        await chat.press("ob:kind:htx")
+        await chat.press(onboarding.PickKind(kind="htx"))
         await chat.send(typed)
         assert await _step(app, "p1") == ("onboarding", "commune"), typed
         await chat.send("1")  # "✅ Giữ nguyên: Bình Lư" by its number on the commune question
@@ -227,7 +238,7 @@ async def test_profile_keep_by_number_or_words_and_names_that_contain_the_words_
         assert (producer.name, producer.commune_code) == ("HTX Chè Tả Van", _commune_code("Bình Lư")), typed
     for name in ("HTX Giữ Nguyên Bản Sắc", "HTX Chè"):
         await chat.send("/profile")
-        await chat.press("ob:kind:htx")
+        await chat.press(onboarding.PickKind(kind="htx"))
         await chat.send(name)
         await chat.send("giu nguyen")
         producer = await _producer(app, "p1")
@@ -237,7 +248,7 @@ async def test_profile_keep_by_number_or_words_and_names_that_contain_the_words_
 
 async def test_name_validation(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     for bad in ("🍵🍵🍵", "   ", "x" * 201, "!!"):
         await chat.send(bad)
         assert await _step(app) == ("onboarding", "name"), bad
@@ -249,25 +260,25 @@ async def test_typed_kind_words_and_back_buttons(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
     await chat.send("hop tac xa")
     assert (await _conversation(app)).data["kind"] == "htx"
-    await chat.press(onboarding.BACK)
+    await chat.press(onboarding.Back())
     assert await _step(app) == ("onboarding", "kind")
     await chat.send("to hop tac")
     assert (await _conversation(app)).data["kind"] == "tht"
     await chat.send("HTX Chè")
-    await chat.press(onboarding.BACK)
+    await chat.press(onboarding.Back())
     assert await _step(app) == ("onboarding", "name")
 
 
 async def test_resume_after_menu_word_keeps_consent_and_phone(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     await chat.send("menu")
     assert await _step(app) == (None, None)
     # A main-menu button does not start a flow that needs a producer: back to onboarding.
-    await chat.press("m:idea")
+    await chat.press(MenuIdea())
     assert await _step(app) == ("onboarding", "kind")
     assert (await _user(app)).phone == "0912345678"
-    await chat.press("ob:kind:htx")
+    await chat.press(onboarding.PickKind(kind="htx"))
     await chat.send("HTX Chè")
     await chat.send("binh lu")
     await chat.send("1")
@@ -276,7 +287,7 @@ async def test_resume_after_menu_word_keeps_consent_and_phone(app: App, chat: Ch
 
 async def test_start_mid_way_resumes_at_the_current_step(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("ob:kind:tht")
+    await chat.press(onboarding.PickKind(kind="tht"))
     await chat.send("/start")
     assert await _step(app) == ("onboarding", "name")
     assert (await _conversation(app)).data["kind"] == "tht"
@@ -289,7 +300,7 @@ async def test_start_mid_way_resumes_at_the_current_step(app: App, chat: Chat) -
 
 async def test_start_after_menu_resumes_at_the_first_missing_piece(app: App, chat: Chat) -> None:
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send("menu")
     await chat.send("/start")
     assert await _step(app) == ("onboarding", "phone")
@@ -298,7 +309,7 @@ async def test_start_after_menu_resumes_at_the_first_missing_piece(app: App, cha
 
 async def test_old_menu_button_mid_onboarding_is_refused(app: App, chat: Chat) -> None:
     await _through_consent_and_phone(chat)
-    await chat.press("m:dossier")
+    await chat.press(MenuDossier())
     assert await _step(app) == ("onboarding", "kind")
 
 
@@ -307,7 +318,7 @@ async def test_onboarded_user_start_says_welcome_back(app: App) -> None:
     chat = Chat(app.engine, user_id="p1")
     await chat.send("/start")
     assert "HTX Chè Tả Van" in chat.text
-    assert "m:idea" in _payloads(chat)
+    assert MenuIdea().pack() in _payloads(chat)
     assert await _step(app, "p1") == (None, None)
 
 
@@ -317,9 +328,9 @@ async def test_profile_redo_with_keep_buttons(app: App) -> None:
     await chat.send("/profile")
     assert "HTX Chè Tả Van" in chat.text
     assert await _step(app, "p1") == ("onboarding", "kind")
-    await chat.press("ob:kind:dn")
-    await chat.press(onboarding.NAME_KEEP)
-    await chat.press(onboarding.COMMUNE_KEEP)
+    await chat.press(onboarding.PickKind(kind="dn"))
+    await chat.press(onboarding.KeepName())
+    await chat.press(onboarding.KeepCommune())
     producer = await _producer(app, "p1")
     assert producer is not None
     assert (producer.kind, producer.name, producer.commune_code) == ("dn", "HTX Chè Tả Van", _commune_code("Bình Lư"))
@@ -333,7 +344,7 @@ async def test_onboarded_user_passes_the_gate(app: App) -> None:
     chat = Chat(app.engine, user_id="p1")
     await chat.send("something random")
     assert await _step(app, "p1") == (None, None)
-    assert "m:idea" in _payloads(chat)
+    assert MenuIdea().pack() in _payloads(chat)
 
 
 async def test_profile_mentions_keep_only_where_the_button_is(app: App) -> None:
@@ -347,5 +358,5 @@ async def test_profile_mentions_keep_only_where_the_button_is(app: App) -> None:
     await chat.send("/profile")  # the producer-type step: no ✅ Keep there
     assert not any("Giữ nguyên" in choice.label for choice in chat.choices)
     assert not keep_said_without_the_button(), chat.text
-    await chat.press("ob:kind:dn")  # the name step offers it
+    await chat.press(onboarding.PickKind(kind="dn"))  # the name step offers it
     assert any("Giữ nguyên" in choice.label for choice in chat.choices)

@@ -23,7 +23,7 @@ from bot.notices import render
 from bot.privacy_sweep import after_privacy_sweep, privacy_sweep
 from bot.rules import CONSENT_VERSION, DossierStatus, IdeaStatus
 from bot.sender import Sender
-from handlers.onboarding import CONSENT_YES
+from handlers.onboarding import ConsentYes
 from handlers.review_buttons import OpenDossier
 from storage.models import (
     AuditEntry,
@@ -128,7 +128,7 @@ async def test_the_consent_names_the_2025_law_and_the_controller_and_is_recorded
     assert "24 tháng" in chat.text and "du lieu cua toi" in chat.text
     await chat.tap("Xem thêm")
     assert "72 giờ" in chat.text and "Im lặng không phải là đồng ý" in chat.text
-    await chat.press(CONSENT_YES)
+    await chat.press(ConsentYes())
     assert "Số điện thoại" in chat.text
     user = await user_of(app, "u1")
     assert user.consent_version == CONSENT_VERSION
@@ -152,7 +152,7 @@ async def test_a_new_consent_text_is_asked_again_at_the_next_message(app: App) -
     await chat.send("menu")
     assert "đã thay đổi" in chat.text and "91/2025/QH15" in chat.text
     assert "👋" not in chat.text  # a registered producer is not greeted as a stranger
-    await chat.press(CONSENT_YES)
+    await chat.press(ConsentYes())
     assert "Bạn muốn làm gì?" in chat.text
     assert (await user_of(app, "p1")).consent_version == CONSENT_VERSION
 
@@ -436,7 +436,7 @@ async def test_the_request_can_be_cancelled_before_it_is_carried_out(app: App) -
     await chat.tap("Có, xóa")
     await chat.tap("Hủy yêu cầu")
     assert "Không có gì bị xóa" in chat.text and "91/2025/QH15" in chat.text
-    await chat.press(CONSENT_YES)
+    await chat.press(ConsentYes())
     assert "Bạn muốn làm gì?" in chat.text
     assert await count(app, PrivacyRequest, PrivacyRequest.status == "cancelled") == 1
 

@@ -26,7 +26,7 @@ async def test_zalo_bot_consent_delete_and_the_notice_of_what_was_kept(
     await person.type("xin chao")
     texts = zalo.api.texts_to("zalo-user-1")
     assert any("91/2025/QH15" in text for text in texts)
-    await person.pick(onboarding.CONSENT_YES)
+    await person.pick(onboarding.ConsentYes().pack())
     await person.type("0912 345 678")
     await person.pick("ob:kind:htx")
     await person.type("HTX Chè Tả Van")

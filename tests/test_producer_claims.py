@@ -85,12 +85,10 @@ async def _owner(app: App, producer_id: int) -> int:
 async def _start_and_claim(app: App, external_id: str = "newbie") -> Chat:
     chat = Chat(app.engine, user_id=external_id)
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.share_phone("+84987654321")
     assert "HTX Chè Bình Lư" in chat.text and "Bình Lư" in chat.text
-    await chat.press(
-        next(c.payload for c in chat.choices if c.payload.startswith("ob:claim:") and c.payload[9:].isdigit())
-    )
+    await chat.press(next(c.payload for c in chat.choices if onboarding.ClaimProducer.matches(c.payload)))
     return chat
 
 
@@ -104,7 +102,7 @@ async def test_the_commune_confirms_and_everything_follows(app: App, tmp_path: P
     for attempt in ("menu", "m:status", "m:dossier"):
         await (chat.press(attempt) if attempt.startswith("m:") else chat.send(attempt))
         assert "Chè Shan Tuyết" not in chat.text
-    assert any(c.payload == onboarding.CLAIM_NEW for c in chat.choices)
+    assert any(c.payload == onboarding.ClaimNew().pack() for c in chat.choices)
 
     await make_staff(app, "officer", "commune", BINH_LU, name="Cán bộ Bình Lư")
     officer = Chat(app.engine, user_id="officer")
@@ -148,10 +146,10 @@ async def test_not_me_goes_on_with_registration(app: App, tmp_path: Path) -> Non
     await _imported(app, tmp_path)
     chat = Chat(app.engine, user_id="newbie")
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send("0987 654 321")
     await chat.send("khong")  # typed instead of pressed
-    assert any(c.payload.startswith(onboarding.KIND_PREFIX) for c in chat.choices)
+    assert any(onboarding.PickKind.matches(c.payload) for c in chat.choices)
     assert await _claims(app) == []
 
 
@@ -159,13 +157,13 @@ async def test_a_claim_works_by_typed_number(app: App, tmp_path: Path) -> None:
     await _imported(app, tmp_path)
     chat = Chat(app.engine, user_id="newbie")
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send(PHONE)
     await chat.send("1")  # the numbered list of Zalo Bot: 1 = "✅ Đúng"
     assert [c.status for c in await _claims(app)] == ["pending"]
     # /start later resumes the waiting step, never the registration of a second producer.
     await chat.send("/start")
-    assert any(c.payload == onboarding.CLAIM_NEW for c in chat.choices)
+    assert any(c.payload == onboarding.ClaimNew().pack() for c in chat.choices)
 
 
 async def test_refused_claim_leaves_the_record_and_the_claimant_registers_anew(app: App, tmp_path: Path) -> None:
@@ -180,16 +178,16 @@ async def test_refused_claim_leaves_the_record_and_the_claimant_registers_anew(a
     notices = [n for n in await outbox(app, await _claimant_user(app)) if n.kind == "claim_refused"]
     assert len(notices) == 1
     await chat.send("xin chào")
-    assert any(c.payload.startswith(onboarding.KIND_PREFIX) for c in chat.choices)
+    assert any(onboarding.PickKind.matches(c.payload) for c in chat.choices)
     assert "producer.claim_refuse" in [e.action for e in await audit_log(app)]
 
 
 async def test_register_instead_withdraws_the_claim(app: App, tmp_path: Path) -> None:
     await _imported(app, tmp_path)
     chat = await _start_and_claim(app)
-    await chat.press(onboarding.CLAIM_NEW)
+    await chat.press(onboarding.ClaimNew())
     assert [c.status for c in await _claims(app)] == ["withdrawn"]
-    assert any(c.payload.startswith(onboarding.KIND_PREFIX) for c in chat.choices)
+    assert any(onboarding.PickKind.matches(c.payload) for c in chat.choices)
 
 
 async def test_two_producer_profiles_are_never_merged(app: App, tmp_path: Path) -> None:
@@ -221,10 +219,10 @@ async def test_producers_with_a_chat_account_are_never_offered(app: App) -> None
     await make_producer(app, "p1")  # phone 0912345678, a real chat account
     chat = Chat(app.engine, user_id="newbie")
     await chat.send("/start")
-    await chat.press(onboarding.CONSENT_YES)
+    await chat.press(onboarding.ConsentYes())
     await chat.send("0912345678")
     assert "HTX Chè Tả Van" not in chat.text
-    assert any(c.payload.startswith(onboarding.KIND_PREFIX) for c in chat.choices)
+    assert any(onboarding.PickKind.matches(c.payload) for c in chat.choices)
 
 
 @pytest.mark.parametrize("who", ["officer-y", "province", "admin", "claimant", "p1"])

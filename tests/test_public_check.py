@@ -14,7 +14,10 @@ from sqlalchemy import func, select
 
 from bot import certificate_cli
 from bot.app import App
+from bot.callbacks import Button
+from bot.menu_buttons import MenuIdea, MenuStatus
 from bot.public_codes import generate, parse
+from handlers.status import CertificateQr
 from storage import certificates, dossiers
 from storage.models import CertificateLookup, Producer, User
 from tests.chat import Chat
@@ -151,7 +154,7 @@ async def test_unknown_code_and_rate_limit(app: App) -> None:
 
 
 async def test_a_bare_code_is_not_taken_inside_a_form(producer_chat: Chat) -> None:
-    await producer_chat.press("m:idea")
+    await producer_chat.press(MenuIdea())
     await producer_chat.send("AB23CD45")  # the idea's name, typed while the form asks for it
     assert "Không có giấy chứng nhận" not in producer_chat.text
 
@@ -175,10 +178,10 @@ async def test_the_producer_gets_the_label_qr_from_the_status_screen(app: App, t
     _revoked_id, _revoked = await make_certificate(app, producer, "Rượu ngô", status=certificates.REVOKED)
     app.settings.telegram_bot_username = "OcopLaiChauBot"
     chat = Chat(app.engine, "p1")
-    await chat.press("m:status")
-    offered = [c.payload for c in chat.choices if c.payload.startswith("crt:qr:")]
-    assert offered == [f"crt:qr:{certificate_id}"]  # a revoked certificate gets no label
-    await chat.press(offered[0])
+    await chat.press(MenuStatus())
+    offered = [Button.parse(c.payload) for c in chat.choices if CertificateQr.matches(c.payload)]
+    assert offered == [CertificateQr(certificate=certificate_id)]  # a revoked certificate gets no label
+    await chat.press(CertificateQr(certificate=certificate_id))
     (png,) = [r for r in chat.replies if isinstance(r, SendFile)]
     assert png.mime == "image/png" and code in png.caption
     assert decode(png.path) == f"https://t.me/OcopLaiChauBot?start=cert_{code}"

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from bot import office_jobs
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
+from bot.menu_buttons import MenuDossier, MenuStatus
 from bot.rules import DossierStatus, Role
 from bot.settings import Settings
 from handlers.province_common import OpenUnassigned, ProvinceHome, ProvinceRounds
@@ -105,7 +106,7 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     assert ProvinceHome().pack() not in api.last_reply_with_buttons(PRODUCER).callback_data()
 
     # The producer submits.
-    reply = await act(api, PRODUCER, data="m:dossier")
+    reply = await act(api, PRODUCER, data=MenuDossier().pack())
     reply = await act(api, PRODUCER, data=button(reply, "dos:prod:"))
     await act(api, PRODUCER, data=button(reply, "dos:submit"))
     assert await status_of(app, dossier_id) == DossierStatus.SUBMITTED_COMMUNE
@@ -180,7 +181,7 @@ async def test_one_dossier_from_submission_to_a_4_star_certificate(app: App, tel
     assert {"province_scheduled", "province_scored", "province_certified"} <= set(notices)
 
     # The producer sees it all through status.
-    await act(api, PRODUCER, data="m:status")
+    await act(api, PRODUCER, data=MenuStatus().pack())
     report = "\n".join(str(call.params.get("text", "")) for call in api.replies_to(PRODUCER)[-3:])
     for expected in ("Đợt 1/2026", "80,5", "★★★★☆", "1234/QĐ-UBND", "20/02/2029"):
         assert expected in report

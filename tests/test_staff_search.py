@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.callbacks import Button
 from bot.text import fold
+from handlers.admin import AdminHome, ConfirmRevoke, StaffList
 from handlers.office_reports import OpenReports
 from handlers.province_common import OpenUnassigned, ProvinceHome
 from handlers.review_buttons import OpenDossier, ShowQueue
@@ -209,7 +210,7 @@ async def test_staff_are_named_in_the_staff_list(app: App) -> None:
     await hoa.send("Nguyễn Thị Hoa")
     await make_staff(app, "admin1", "admin", name="Admin")
     admin = Chat(app.engine, "admin1")
-    await admin.press("adm:staff")
+    await admin.press(StaffList())
     assert "Cán bộ xã Nguyễn Thị Hoa (Xã Bình Lư)" in admin.text
 
 
@@ -222,7 +223,7 @@ async def test_an_admin_sees_and_withdraws_unused_invites(app: App) -> None:
     await Chat(app.engine, "prov").send(f"/start {used}")
     await make_staff(app, "admin1", "admin", name="Admin")
     admin = Chat(app.engine, "admin1")
-    await admin.press("adm:home")
+    await admin.press(AdminHome())
     await admin.tap("Lời mời chưa dùng")
     assert "(1)" in admin.text and "Cán bộ xã — Xã Bình Lư" in admin.text
     await admin.tap("Thu hồi")
@@ -264,7 +265,7 @@ async def test_the_staff_list_pages(app: App) -> None:
         await make_staff(app, f"xa{n}", "commune", "binh lu", name=f"Cán bộ {n:02d}")
     await make_staff(app, "admin1", "admin", name="Admin")
     admin = Chat(app.engine, "admin1")
-    await admin.press("adm:staff")
-    assert "1–20 / 25" in admin.text and sum(c.payload.startswith("adm:rv:") for c in admin.choices) == 20
+    await admin.press(StaffList())
+    assert "1–20 / 25" in admin.text and sum(ConfirmRevoke.matches(c.payload) for c in admin.choices) == 20
     await admin.tap("Tiếp")
-    assert "21–25 / 25" in admin.text and sum(c.payload.startswith("adm:rv:") for c in admin.choices) == 5
+    assert "21–25 / 25" in admin.text and sum(ConfirmRevoke.matches(c.payload) for c in admin.choices) == 5

@@ -17,6 +17,7 @@ from bot import office_jobs
 from bot.app import App
 from bot.messages import SendFile
 from bot.rules import DossierStatus
+from handlers.admin import InviteRole, RevokeStaff
 from tests.chat import Chat
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, PHONG_THO, commune_code, make_dossier, make_idea, make_staff, snapshot
@@ -172,7 +173,7 @@ async def test_the_matrix_is_not_vacuous(app: App) -> None:
     assert after["audit"] == before["audit"] + 3 and after["outbox"] == before["outbox"] + 2
 
     admin = Chat(app.engine, user_id="admin")
-    await admin.press("adm:inv:province")
+    await admin.press(InviteRole(role="province"))
     assert "inv_" in admin.text
 
 
@@ -181,7 +182,7 @@ async def test_a_revoked_officer_is_refused_on_the_next_press(app: App) -> None:
     officer = Chat(app.engine, user_id="officer-x")
     await officer.press(f"cr:d:{world.x_dossier}")
     admin = Chat(app.engine, user_id="admin")
-    await admin.press(f"adm:rvy:{world.officer_x_role}")
+    await admin.press(RevokeStaff(role=world.officer_x_role))
     await _refused(app, officer, f"cr:ok:{world.x_dossier}:0:0", foreign_words=())
 
 

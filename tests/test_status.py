@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import App
+from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.rules import requirement
 from storage.models import Conversation
 from tests import files
@@ -19,8 +20,8 @@ def _label(code: str) -> str:
 
 
 async def test_status_with_nothing_yet_offers_idea_and_dossier(producer_chat: Chat) -> None:
-    await producer_chat.press("m:status")
-    assert {"m:idea", "m:dossier"} <= payloads(producer_chat)
+    await producer_chat.press(MenuStatus())
+    assert {MenuIdea().pack(), MenuDossier().pack()} <= payloads(producer_chat)
     assert "✗" not in producer_chat.text
 
 
@@ -41,14 +42,14 @@ async def test_typed_status_lists_ideas_dossiers_and_missing_items(app: App, pro
         assert _label("lab_test") in text and _label("samples") in text  # missing, by name
         assert f"✗ {_label('registration_form')}" not in text  # done items are not listed as missing
         assert f"✗ {_label('commune_report')}" not in text  # never blocks the producer
-        assert "m:dossier" in payloads(chat)
+        assert MenuDossier().pack() in payloads(chat)
 
 
 async def test_status_from_the_menu_ends_its_flow(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     await start_dossier_from_idea(app, chat, await producer_id(app))
     await chat.send("menu")
-    await chat.press("m:status")
+    await chat.press(MenuStatus())
     assert "0/8" in chat.text
     async with app.engine.sessions() as session:
         conversation = await session.scalar(select(Conversation))

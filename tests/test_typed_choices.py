@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.channels import console
 from bot.rules import Role
+from handlers.admin import AdminHome, InviteRole, NewInvite
 from handlers.province_common import Back, OpenList
 from handlers.province_council import Save
 from handlers.province_dossiers import IssueCertificate
@@ -52,13 +53,13 @@ async def test_the_admins_commune_question_takes_its_button_by_number(app: App) 
     await make_province_staff(app, "a1", Role.ADMIN)
     admin = Chat(app.engine, "a1")
     await admin.send("menu")
-    await admin.press("adm:home")
-    await admin.press("adm:inv")
-    await admin.press("adm:inv:commune")
+    await admin.press(AdminHome())
+    await admin.press(NewInvite())
+    await admin.press(InviteRole(role="commune"))
     assert "Bình Lư" in admin.text  # "Which commune? Type its name, for example: Bình Lư"
     await admin.send("1")  # ⬅️ Back, not a commune called "1"
     assert "Không tìm thấy xã" not in admin.text
-    assert "adm:inv" in payloads(admin)
+    assert NewInvite().pack() in payloads(admin)
 
 
 async def test_the_workers_question_takes_numbers_as_answers_and_lists_its_buttons_without_numbers(app: App) -> None:

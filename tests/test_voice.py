@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
+from bot.menu_buttons import MenuIdea
 from bot.messages import IncomingFile
 from bot.settings import Settings
 from bot.voice import sniff_audio
 from handlers import idea
-from handlers.menu import IDEA as MENU_IDEA
 from storage import staff, users
 from storage.models import Conversation, ProductIdea, StoredFile, VoiceAnswer
 from tests import audio, files, test_zalo_bot, test_zalo_oa
@@ -63,7 +63,7 @@ async def step_of(app: App) -> str | None:
 
 
 async def to_description(chat: Chat) -> None:
-    await chat.press(MENU_IDEA)
+    await chat.press(MenuIdea())
     await chat.send("Chè Shan tuyết")
     await chat.press(idea.GROUP + "drink")
 

@@ -167,7 +167,7 @@ async def whole_journey(app: App, person: Person, external_id: str, photo: bytes
     """Onboarding → idea → dossier with a photo → status, by digits and words."""
     commune = find_communes("Lai Châu", "Bình Lư")[0].code
     await person.type("xin chao")
-    await person.pick(onboarding.CONSENT_YES)
+    await person.pick(onboarding.ConsentYes().pack())
     await person.type("0912 345 678")
     await person.pick("ob:kind:htx")
     await person.type("HTX Chè Tả Van")

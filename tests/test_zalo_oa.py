@@ -34,6 +34,8 @@ from tests.fakes.server import free_port
 from tests.fakes.zalo_oa_api import APP_ID, APP_SECRET, OA_ID, OA_SECRET_KEY, FakeZaloOA
 from tests.test_dossier import insert_idea, producer_id
 
+CONSENT_PAYLOADS = [b.pack() for b in (onboarding.ConsentYes(), onboarding.ConsentNo(), onboarding.ConsentMore())]
+
 USER = "2468458835296197922"
 
 
@@ -114,8 +116,12 @@ async def oa(app: App, settings: Settings, fake: FakeZaloOA, clock: FrozenClock)
 
 async def test_onboarding_by_buttons_phone_card_and_a_file(app: App, oa: Harness) -> None:
     await oa.say(USER, "xin chào")
-    assert oa.last_buttons(USER) == [onboarding.CONSENT_YES, onboarding.CONSENT_NO, onboarding.CONSENT_MORE]
-    await oa.say(USER, onboarding.CONSENT_YES)  # an oa.query.show button sends its payload back as text
+    assert oa.last_buttons(USER) == [
+        onboarding.ConsentYes().pack(),
+        onboarding.ConsentNo().pack(),
+        onboarding.ConsentMore().pack(),
+    ]
+    await oa.say(USER, onboarding.ConsentYes().pack())  # an oa.query.show button sends its payload back as text
     assert any(sent.template_type == "request_user_info" for sent in oa.fake.sent_to(USER))
     await oa.post(oa.fake.submit_info(USER, "84912345678", timestamp_ms=oa.ts()))
     async with app.engine.sessions() as session:
@@ -298,7 +304,7 @@ async def test_debug_logs_never_show_tokens_or_phone_numbers(
     seeded = oa.channel.settings.zalo_oa_refresh_token
     assert seeded is not None
     await oa.say(USER, "xin chào")
-    await oa.say(USER, onboarding.CONSENT_YES)  # the first send rotates the seeded token pair
+    await oa.say(USER, onboarding.ConsentYes().pack())  # the first send rotates the seeded token pair
     await oa.post(oa.fake.submit_info(USER, "84987654321", timestamp_ms=oa.ts()))
     oa.fake.expire_access_tokens()  # and a second rotation, forced by the API refusing the token
     await oa.say(USER, "ob:kind:htx")
