@@ -1,61 +1,22 @@
-"""Composition root: the only place that imports ``handlers`` and wires engine, database and channels."""
+"""Composition root: wires engine, database and the conversations (listed in ``bot.wiring``, the only other
+place that imports ``handlers``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from types import ModuleType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.engine import Clock, Engine, utc_now
-from bot.flow import Registry
 from bot.i18n import require_catalogue
 from bot.settings import Settings
+from bot.wiring import build_registry
 from storage import users
 from storage.db import create_engine, migrate, session_factory
 from storage.filestore import FileStore
 
 PROCESSED_UPDATES_KEPT = dt.timedelta(days=30)
-
-
-def build_registry() -> Registry:
-    from handlers import menu
-
-    registry = Registry()
-    menu.register(registry)
-    handler_modules = (
-        "onboarding",
-        "idea",
-        "dossier",
-        "status",
-        "commune_review",
-        "producer_claims",
-        "admin",
-        "province",
-        "link",
-        "staff_search",
-        "office_reports",
-        "commune_report",
-        "public_check",  # after onboarding and link: it wraps their gate
-    )
-    # privacy last: its gate runs before the gates it wraps (onboarding, the public certificate check).
-    for module_name in (*handler_modules, "calendar", "privacy", "privacy_admin"):
-        module = _optional_handler(module_name)
-        if module is not None:
-            module.register(registry)
-    return registry
-
-
-def _optional_handler(name: str) -> ModuleType | None:
-    import importlib
-
-    try:
-        return importlib.import_module(f"handlers.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"handlers.{name}":
-            return None
-        raise
 
 
 @dataclass

@@ -267,8 +267,8 @@ class Engine:
             ctx.end_flow()
             await ctx.main_menu()
             return True
-        if folded in HELP_WORDS and "help" in self.registry.commands:
-            await self.registry.commands["help"](ctx, None)
+        if folded in HELP_WORDS and self.registry.help is not None:
+            await self.registry.help(ctx)
             return True
         return False
 

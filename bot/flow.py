@@ -120,6 +120,8 @@ class Registry:
     main_menu: Step | None = None
     not_understood: Step | None = None
     stale_button: Step | None = None
+    # The help words ("giúp", "?"): valid in any step, like the menu words.
+    help: Step | None = None
     # Runs before anything else for users who have not finished onboarding; returns True when it handled.
     gate: Callable[[Context], Awaitable[bool]] | None = None
     # A file that arrives when no step asked for one.

@@ -48,10 +48,11 @@ from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unr
 from bot.i18n import has_buttons
 from bot.messages import NUMBERED_MENU_CHANNELS, Outbound, Text
 from bot.metrics import CountedDelivery
-from bot.notices import TEMPLATES, render
+from bot.notices import render
 from bot.resilience import retrying
 from bot.settings import Settings
 from bot.text import split_message
+from bot.wiring import TEMPLATES
 from storage import outbox
 from storage.db import is_disconnect
 from storage.outbox import Bundle, Reach

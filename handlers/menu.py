@@ -15,8 +15,10 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.communes import commune_by_code
-from bot.flow import Context, Registry
+from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
 from bot.roles import Scope, scope_of
@@ -28,9 +30,6 @@ DOSSIER = "m:dossier"
 STATUS = "m:status"
 HELP = "m:help"
 CALENDAR = "m:calendar"
-
-# The flow each main-menu button starts; flows register themselves under these names.
-_MENU_FLOWS = {IDEA: "idea", DOSSIER: "dossier", STATUS: "status", CALENDAR: "calendar"}
 
 
 def menu_choices() -> list[Choice]:
@@ -63,18 +62,6 @@ async def _asked_for_consent(ctx: Context) -> bool:
     return await producers.producer_of_user(ctx.session, ctx.user.id) is not None and await gate(ctx)
 
 
-async def on_menu_button(ctx: Context) -> None:
-    """Main-menu buttons work from any older message too: they only start something."""
-    if ctx.payload == HELP:
-        await show_help(ctx, None)
-        return
-    flow = _MENU_FLOWS.get(ctx.payload or "")
-    if flow is None or flow not in ctx.registry.flows:
-        await on_stale(ctx)
-        return
-    await ctx.start(flow)
-
-
 async def show_help(ctx: Context, _argument: str | None) -> None:
     """Help for what this user can do: a producer's tasks, and a paragraph for each staff role they hold."""
     from handlers.staff_menu import staff_choices
@@ -103,16 +90,15 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
         )
     ctx.say("\n\n".join(paragraphs))
     # Staff accounts join by invite only, never by a link code.
-    if not scope.is_staff and "lk:" in ctx.registry.global_payloads:
+    if not scope.is_staff:
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), "lk:start")],
         )
-    if "pdo:" in ctx.registry.global_payloads:
-        ctx.say(
-            _("Your data: see it, download it, correct it, or have it deleted."),
-            [Choice(_("🔒 My data"), "pdo:home")],
-        )
+    ctx.say(
+        _("Your data: see it, download it, correct it, or have it deleted."),
+        [Choice(_("🔒 My data"), "pdo:home")],
+    )
     await show_menu(ctx)
 
 
@@ -166,10 +152,28 @@ async def on_stale(ctx: Context) -> None:
     await show_menu(ctx)
 
 
-def register(registry: Registry) -> None:
+async def on_help_word(ctx: Context) -> None:
+    await show_help(ctx, None)
+
+
+def register(registry: Registry, *, starts: Mapping[str, Flow]) -> None:
+    """``starts``: the flow each main-menu button starts (given by ``bot.wiring``, which imports them)."""
+
+    async def on_menu_button(ctx: Context) -> None:
+        """Main-menu buttons work from any older message too: they only start something."""
+        if ctx.payload == HELP:
+            await show_help(ctx, None)
+            return
+        flow = starts.get(ctx.payload or "")
+        if flow is None:
+            await on_stale(ctx)
+            return
+        await ctx.start(flow.name)
+
     registry.main_menu = show_menu
     registry.not_understood = on_not_understood
     registry.stale_button = on_stale
+    registry.help = on_help_word
     registry.global_payloads["m:"] = on_menu_button
     registry.commands["menu"] = on_menu_command
     registry.commands["help"] = show_help

@@ -34,7 +34,6 @@ from handlers import (
     province_batch,
     province_council,
     province_dossiers,
-    province_notices,  # noqa: F401  (importing it registers the producer's @notice templates)
     province_rounds,
 )
 from handlers.province_common import (

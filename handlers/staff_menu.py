@@ -35,18 +35,16 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
-    if scope.province_officer and "prov:" in ctx.registry.global_payloads:
+    if scope.province_officer:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), PROVINCE_HOME))
-    if (scope.communes or scope.province_officer) and FIND in ctx.registry.global_payloads:
+    if scope.communes or scope.province_officer:
         choices.append(Choice(_("🔎 Find a product or producer"), FIND + "start"))
-    if (scope.communes or scope.province_officer) and REPORTS in ctx.registry.global_payloads:
         choices.append(Choice(_("📊 Excel and reports"), REPORTS + "start"))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), ADMIN_HOME))
-        if "pdo:" in ctx.registry.global_payloads:
-            from handlers.privacy import pending_count
+        from handlers.privacy import pending_count
 
-            count = await pending_count(ctx)
-            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
+        count = await pending_count(ctx)
+        choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), "pdo:requests"))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer
