@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import invites
+from bot.clock import utc_now
 from bot.communes import commune_by_code, find_communes
-from bot.engine import utc_now
 from bot.rules import Role
 from bot.settings import Settings
 from storage import audit, staff

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.engine import Clock, Engine, utc_now
+from bot.clock import Clock, utc_now
+from bot.engine import Engine
 from bot.i18n import require_catalogue
 from bot.settings import Settings
 from bot.wiring import build_registry

@@ -24,13 +24,14 @@ import difflib
 import logging
 import re
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.clock import Clock as Clock  # re-exported: callers import the clock from the engine
+from bot.clock import utc_now as utc_now
 from bot.files import CheckedFile, check, keep
 from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
@@ -54,16 +55,11 @@ from storage.models import Conversation
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
 CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "thoat", "dung lai"})
 MENU_WORDS = frozenset({"menu", "/menu", "menu chinh", "trang chu", "bat dau lai"})
 HELP_WORDS = frozenset({"giup", "giup do", "tro giup", "help", "/help", "huong dan", "?"})
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Engine:

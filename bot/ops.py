@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.clock import Clock
 from bot.sender import quiet_hours
 from bot.settings import Settings
 from storage.db import alembic_config
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT = 3.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Clock = Callable[[], dt.datetime]
 
 
 def configured_channels(settings: Settings) -> list[str]:

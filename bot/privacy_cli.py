@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import export
 from bot.admin_cli import CLI_ACTOR, _session
-from bot.engine import utc_now
+from bot.clock import utc_now
 from bot.privacy_sweep import EXPORT_PREFIX, after_privacy_sweep, carry_out
 from bot.rules import CONSENT_VERSION
 from bot.settings import Settings

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -25,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.clock import Clock
 from bot.dates import day_months
 from bot.delivery import Delivery
 from bot.orphans import OrphanResult, remove_orphans
@@ -37,7 +38,6 @@ from storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 SWEEP_JOB = "reminder-sweep"
 
 # Walking the file store costs a directory listing per blob: a few times a day is plenty for a one-day limit.

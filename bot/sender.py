@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reminders  # also registers the reminder templates the sender renders
+from bot.clock import Clock, utc_now
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.i18n import has_buttons
 from bot.messages import NUMBERED_MENU_CHANNELS, Outbound, Text
@@ -59,8 +60,6 @@ from storage.outbox import Bundle, Reach
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-Sleep = Callable[[float], Awaitable[None]]
 
 # Keep this far under the configured rate: a rolling one-second window on the platform's side sees our sends
 # with a few milliseconds of jitter.
@@ -77,10 +76,6 @@ PART_CHARS = 2000
 FAMILIES = tuple(
     outbox.Family(name, frozenset(digest.lines), digest.urgent) for name, digest in reminders.DIGESTS.items()
 )
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class TokenBucket:

@@ -66,6 +66,7 @@ from sqlalchemy.sql import Select
 from bot import reminders as kinds
 from bot.rules import EXPIRY_NOTICE_DAYS, DossierStatus, Role, SuppliedBy, all_requirements
 from bot.settings import Settings
+from storage import certificates, outbox, rounds
 from storage.db import dialect_of
 from storage.models import (
     Certificate,
@@ -202,7 +203,7 @@ class Sweep:
             literal(kind, String),
             None,  # params, filled by the caller
             literal(urgent, Boolean),
-            literal("pending", String),
+            literal(outbox.PENDING, String),
             literal(self.now, DateTime(timezone=True)),
             literal(0, Integer),
             literal(self.now, DateTime(timezone=True)),
@@ -250,7 +251,7 @@ class Sweep:
             select(Round.id)
             .where(
                 Round.province == self.settings.ocop_province,
-                Round.status == "open",
+                Round.status == rounds.OPEN,
                 Round.submit_deadline >= self.today,
             )
             .order_by(Round.submit_deadline, Round.id)
@@ -274,7 +275,7 @@ class Sweep:
     def _round_window(self, offset: int, after: int) -> Any:
         return and_(
             Round.province == self.settings.ocop_province,
-            Round.status == "open",
+            Round.status == rounds.OPEN,
             Round.submit_deadline > self._date(self.today + dt.timedelta(days=after)),
             Round.submit_deadline <= self._date(self.today + dt.timedelta(days=offset)),
         )
@@ -369,7 +370,7 @@ class Sweep:
             # a day the bot was down); looking further back would re-check thousands of rows every sweep.
             after = max(after, offset - catch_up - 1)
             due = and_(
-                Certificate.status == "valid",
+                Certificate.status == certificates.VALID,
                 Certificate.expires_on > self._date(self.today + dt.timedelta(days=after)),
                 Certificate.expires_on <= self._date(self.today + dt.timedelta(days=offset)),
             )
@@ -377,7 +378,7 @@ class Sweep:
         if 0 in offsets:
             grace = self.today - dt.timedelta(days=self.settings.ocop_expired_notice_grace_days)
             due = and_(
-                Certificate.status == "valid",
+                Certificate.status == certificates.VALID,
                 Certificate.expires_on >= self._date(grace),
                 Certificate.expires_on <= self._date(self.today),
             )
@@ -385,8 +386,8 @@ class Sweep:
         # The notices above saw the certificates as valid; from today they are expired.
         result = await self.session.execute(
             update(Certificate)
-            .where(Certificate.status == "valid", Certificate.expires_on <= self._date(self.today))
-            .values(status="expired")
+            .where(Certificate.status == certificates.VALID, Certificate.expires_on <= self._date(self.today))
+            .values(status=certificates.EXPIRED)
             .execution_options(synchronize_session=False)
         )
         self.result.expired_certificates = int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -445,7 +446,7 @@ class Sweep:
             .where(
                 DossierItem.expires_on.is_not(None),
                 Round.meeting_date.is_not(None),
-                Round.status == "open",
+                Round.status == rounds.OPEN,
                 Round.meeting_date >= self._date(self.today),
                 DossierItem.expires_on < Round.meeting_date,
                 Dossier.status.in_(BEFORE_COUNCIL),

@@ -30,7 +30,7 @@ from bot.roles import Scope, deny, office_communes, office_scope
 from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, DossierStatus, label
 from bot.search import matches
 from bot.text import has_words, shorten, tidy
-from storage import audit, office, rounds
+from storage import audit, certificates, office, rounds
 from storage.office import FindRow
 
 FLOW_NAME = "find"
@@ -71,12 +71,12 @@ async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
 def _passes(row: FindRow, kind: str, value: str, today: dt.date) -> bool:
     if kind == "expiring":
         return (
-            row.certificate_status == "valid"
+            row.certificate_status == certificates.VALID
             and row.expires_on is not None
             and today <= row.expires_on <= today + dt.timedelta(days=EXPIRING_DAYS)
         )
     if kind == "stars":
-        return row.certificate_status == "valid" and str(row.stars) == value
+        return row.certificate_status == certificates.VALID and str(row.stars) == value
     if kind == "status":
         return row.dossier_status == value
     if kind == "round":

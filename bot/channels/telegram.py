@@ -57,6 +57,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.channels.handler import Handler
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
 from bot.settings import TELEGRAM_UPDATES_IN_FLIGHT, Settings
 from bot.text import split_message
@@ -73,12 +74,6 @@ _LONG_PAYLOADS_KEPT = 10_000
 
 T = TypeVar("T")
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-
-
-class Handler(Protocol):
-    """What the channel needs from the engine (``bot.engine.Engine`` fits)."""
-
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class HasEngine(Protocol):

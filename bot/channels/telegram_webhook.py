@@ -37,7 +37,8 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.channels.telegram import CHANNEL, Handler, TelegramChannel, build_bot, build_dispatcher
+from bot.channels.handler import Handler
+from bot.channels.telegram import CHANNEL, TelegramChannel, build_bot, build_dispatcher
 from bot.channels.update_queue import KeyedQueue
 from bot.messages import Inbound, Outbound
 from bot.settings import Settings

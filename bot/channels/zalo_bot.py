@@ -26,10 +26,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
+from bot.channels.handler import Handler
 from bot.channels.menus import menu_lines, numbered_messages
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
@@ -55,12 +56,6 @@ TEXT_EVENT = "message.text.received"
 IMAGE_EVENT = "message.image.received"
 STICKER_EVENT = "message.sticker.received"
 UNSUPPORTED_EVENT = "message.unsupported.received"
-
-
-class Handler(Protocol):
-    """What the channel needs from the engine (``bot.engine.Engine`` fits)."""
-
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class ZaloBotError(Exception):
@@ -384,9 +379,3 @@ class ZaloBotChannel:
                 log.warning("zalo bot getUpdates: update skipped (%s)", update.problem())
             elif update is not None:
                 submit(update)
-
-
-def build_client(settings: Settings) -> ZaloBotClient:
-    if settings.zalo_bot_token is None:
-        raise ValueError("ZALO_BOT_TOKEN is not set")
-    return ZaloBotClient(settings.zalo_bot_token.get_secret_value(), settings.zalo_api_base)

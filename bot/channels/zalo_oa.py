@@ -37,13 +37,15 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.handler import Handler
 from bot.channels.webhook_guard import JunkRequest, json_body
+from bot.clock import Clock, utc_now
 from bot.delivery import DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
@@ -80,16 +82,7 @@ UNREACHABLE_ERRORS = frozenset({-213})
 _ID = re.compile(r"[0-9A-Za-z_.-]{1,64}")
 MAX_EVENT_NAME = 64
 
-Clock = Callable[[], dt.datetime]
 Window = Literal["free", "paid", "closed"]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Handler(Protocol):
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class OAError(Exception):
