@@ -31,13 +31,13 @@ class App:
 
 
 async def build_app(settings: Settings, *, clock: Clock = utc_now, run_migrations: bool | None = None) -> App:
-    require_catalogue(settings.ocop_default_locale)
+    require_catalogue(settings.ocop.default_locale)
     db = create_engine(settings.database_url)
     if run_migrations is None:
         run_migrations = db.dialect.name == "sqlite"  # PostgreSQL is migrated by `ocop-bot migrate`
     if run_migrations:
         await migrate(db)
-    files = FileStore(settings.files_dir)
+    files = FileStore(settings.ocop.files_dir)
     sessions = session_factory(db)
     async with sessions() as session, session.begin():
         await users.prune_processed(session, clock() - PROCESSED_UPDATES_KEPT)

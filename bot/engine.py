@@ -103,13 +103,13 @@ class Engine:
         inbound = _normalised(inbound)
         checked = None
         if inbound.file is not None:
-            checked = await check(inbound.file, self.settings.max_file_bytes)
+            checked = await check(inbound.file, self.settings.ocop.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
             try:
                 return await retrying(
                     lambda: self._handle_with_retries(inbound, checked),
-                    within=self.settings.ocop_db_retry_seconds,
+                    within=self.settings.ocop.db_retry_seconds,
                     what=f"update {inbound.update_id}",
                 )
             except Exception as error:
@@ -313,7 +313,7 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
     code = (inbound.language_code or "").split("-")[0].casefold()
     if code == "en" and "en" in SUPPORTED_LOCALES:
         return "en"
-    return settings.ocop_default_locale
+    return settings.ocop.default_locale
 
 
 def _match_choice(typed: str, last_choices: list[Any], answer: Answer) -> str | None:

@@ -191,7 +191,7 @@ class Context:
     def today(self) -> dt.date:
         from zoneinfo import ZoneInfo
 
-        return self.now.astimezone(ZoneInfo(self.settings.ocop_timezone)).date()
+        return self.now.astimezone(ZoneInfo(self.settings.ocop.timezone)).date()
 
     # Replies -----------------------------------------------------------------------------------------
     def say(self, text: str, choices: Iterable[Choice] = (), columns: int = 1) -> None:

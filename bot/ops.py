@@ -44,11 +44,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def configured_channels(settings: Settings) -> list[str]:
     """The channels this process serves, from its settings."""
     found = []
-    if settings.telegram_bot_token is not None:
+    if settings.telegram.token is not None:
         found.append("telegram")
-    if settings.zalo_bot_token is not None:
+    if settings.zalo.bot_token is not None:
         found.append("zalo_bot")
-    if settings.zalo_oa_configured:
+    if settings.zalo.oa.configured:
         found.append("zalo_oa")
     return found
 

@@ -65,7 +65,7 @@ async def scope_of(ctx: Context) -> Scope:
     """The scope of the user who sent this update (loaded once per update)."""
     scope = _CACHE.get(ctx)
     if scope is None:
-        scope = await load_scope(ctx.session, ctx.user.id, ctx.settings.ocop_province)
+        scope = await load_scope(ctx.session, ctx.user.id, ctx.settings.ocop.province)
         _CACHE[ctx] = scope
     return scope
 

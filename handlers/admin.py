@@ -84,7 +84,7 @@ async def on_invite_link(ctx: Context, code: str | None) -> None:
     """/start inv_…: use the invite once and grant its role."""
     ctx.end_flow()
     result, invite = await staff.redeem_invite(ctx.session, code or "", user_id=ctx.user.id, now=ctx.now)
-    if result is not staff.Redeemed.OK or invite is None or invite.province != ctx.settings.ocop_province:
+    if result is not staff.Redeemed.OK or invite is None or invite.province != ctx.settings.ocop.province:
         ctx.say(_refusal(result))
         await _after_refusal(ctx)
         return
@@ -134,7 +134,7 @@ async def _after_refusal(ctx: Context) -> None:
 
 
 def _welcome(ctx: Context, invite: Invite) -> str:
-    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    what = role_text(ctx.settings.ocop.province, invite.role, invite.commune_code)
     if invite.role == Role.COMMUNE:
         can = _(
             "You can now review the product ideas and dossiers of your commune: confirm the four local "
@@ -270,7 +270,7 @@ async def _invite_for_role(ctx: Context, role_code: str) -> None:
 
 
 async def _invite_for_commune(ctx: Context, code: int | None) -> None:
-    if code is None or commune_by_code(ctx.settings.ocop_province, code) is None:
+    if code is None or commune_by_code(ctx.settings.ocop.province, code) is None:
         ctx.say(_("That commune is not in the province. Please type its name again."))
         await ctx.start(FLOW, step="commune")
         return
@@ -294,9 +294,9 @@ async def _create_and_show(ctx: Context, role: Role, commune_code: int | None) -
             "✅ Invite for: {role}\n{how}\n\nSend this to the person. It works once and expires on {day}. "
             "It is shown only now."
         ).format(
-            role=role_text(ctx.settings.ocop_province, role.value, commune_code),
+            role=role_text(ctx.settings.ocop.province, role.value, commune_code),
             how=how,
-            day=format_day(created.expires_at, ctx.settings.ocop_timezone),
+            day=format_day(created.expires_at, ctx.settings.ocop.timezone),
         ),
         [Choice(_("➕ Another invite"), INVITE), Choice(_("⬅️ Back"), HOME)],
     )
@@ -314,7 +314,7 @@ async def got_commune(ctx: Context) -> None:
         await deny(ctx)
         return
     typed = ctx.text or ""
-    found = find_communes(ctx.settings.ocop_province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
+    found = find_communes(ctx.settings.ocop.province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
     if not found:
         await ctx.reask(_("I found no commune with that name. Please type it again."))
         return
@@ -332,7 +332,7 @@ async def got_commune(ctx: Context) -> None:
 
 async def show_pending(ctx: Context) -> None:
     ctx.end_flow()
-    province = ctx.settings.ocop_province
+    province = ctx.settings.ocop.province
     pending = await staff.pending_invites(ctx.session, province, ctx.now)
     if not pending:
         ctx.say(_("No unused invite."), [Choice(_("⬅️ Back"), HOME)])
@@ -353,13 +353,13 @@ async def show_pending(ctx: Context) -> None:
 
 
 async def _confirm_withdraw(ctx: Context, invite_id: int | None) -> None:
-    pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop_province, ctx.now)}
+    pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop.province, ctx.now)}
     invite = pending.get(invite_id or 0)
     if invite is None:
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
         return
-    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    what = role_text(ctx.settings.ocop.province, invite.role, invite.commune_code)
     ctx.say(
         _("Withdraw invite #{id} ({role})? The link will stop working.").format(id=invite.id, role=what),
         [Choice(_("✅ Withdraw"), f"adm:wdy:{invite.id}"), Choice(_("⬅️ Back"), PENDING)],
@@ -367,7 +367,7 @@ async def _confirm_withdraw(ctx: Context, invite_id: int | None) -> None:
 
 
 async def _withdraw(ctx: Context, invite_id: int | None) -> None:
-    if invite_id is None or not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop_province, ctx.now):
+    if invite_id is None or not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop.province, ctx.now):
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
         return
@@ -391,7 +391,7 @@ async def _withdraw(ctx: Context, invite_id: int | None) -> None:
 
 async def show_staff(ctx: Context, page_number: int = 0) -> None:
     ctx.end_flow()
-    province = ctx.settings.ocop_province
+    province = ctx.settings.ocop.province
     members = await staff.list_staff(ctx.session, province)
     if not members:
         ctx.say(_("There is no staff yet."), [Choice(_("➕ Invite a staff member"), INVITE), Choice(_("⬅️ Back"), HOME)])
@@ -414,7 +414,7 @@ async def show_staff(ctx: Context, page_number: int = 0) -> None:
 async def _role(ctx: Context, role_id: int | None) -> StaffRole | None:
     if role_id is None:
         return None
-    return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop_province)
+    return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop.province)
 
 
 async def _confirm_revoke(ctx: Context, role_id: int | None) -> None:
@@ -428,7 +428,7 @@ async def _confirm_revoke(ctx: Context, role_id: int | None) -> None:
         await show_staff(ctx)
         return
     ctx.say(
-        _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop_province, row.role, row.commune_code)),
+        _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop.province, row.role, row.commune_code)),
         [Choice(_("✅ Yes, revoke"), f"adm:rvy:{row.id}"), Choice(_("⬅️ Back"), STAFF)],
     )
 
@@ -443,7 +443,7 @@ async def _revoke(ctx: Context, role_id: int | None) -> None:
         ctx.say(_("You cannot revoke your own role. Ask another administrator."))
         await show_staff(ctx)
         return
-    revoked = await staff.revoke_role(ctx.session, role_id, ctx.settings.ocop_province, ctx.now)
+    revoked = await staff.revoke_role(ctx.session, role_id, ctx.settings.ocop.province, ctx.now)
     if revoked is None:  # someone else revoked it between our read and our write
         ctx.say(_("That role was already revoked or no longer exists."))
         await show_staff(ctx)

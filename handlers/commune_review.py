@@ -290,13 +290,13 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
         _("📂 {product} — {case}").format(product=product.name, case=case),
         _("👤 {producer} · {commune}").format(
             producer=producer.name if producer else "?",
-            commune=commune_name(ctx.settings.ocop_province, product.commune_code),
+            commune=commune_name(ctx.settings.ocop.province, product.commune_code),
         ),
         _("Group: {group}").format(group=group),
         _("Status: {status}").format(status=_status_label(dossier.status)),
     ]
     if dossier.submitted_at is not None:
-        lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
+        lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop.timezone)))
     changes = await changes_since_last_look(ctx, dossier, COMMUNE)
     if changes:
         lines += ["", *changes]
@@ -632,7 +632,7 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
         _("💡 Product idea: {name}").format(name=idea.name),
         _("👤 {producer} · {commune}").format(
             producer=producer.name if producer else "?",
-            commune=commune_name(ctx.settings.ocop_province, idea.commune_code),
+            commune=commune_name(ctx.settings.ocop.province, idea.commune_code),
         ),
         _("Group: {group}").format(group=group),
     ]
@@ -652,7 +652,7 @@ async def open_idea(ctx: Context, scope: Scope, idea_id: int) -> None:
             )
         )
     if idea.submitted_at is not None:
-        lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop_timezone)))
+        lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop.timezone)))
     ctx.say(
         "\n".join(lines),
         [

@@ -105,7 +105,7 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
 def _staff_help(ctx: Context, scope: Scope) -> list[str]:
     paragraphs: list[str] = []
     if scope.communes:
-        names = [commune_by_code(ctx.settings.ocop_province, code) for code in sorted(scope.communes)]
+        names = [commune_by_code(ctx.settings.ocop.province, code) for code in sorted(scope.communes)]
         paragraphs.append(
             _(
                 "You are a commune officer ({communes}):\n"

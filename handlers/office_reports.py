@@ -64,7 +64,7 @@ async def got_menu(ctx: Context) -> None:
         communes=office_communes(scope),
         today=ctx.today,
         year=ctx.today.year,
-        tz=ctx.settings.ocop_timezone,
+        tz=ctx.settings.ocop.timezone,
     )
     ctx.say(_("⏳ Preparing the file. I will send it here as soon as it is ready."))
     await ctx.finish()

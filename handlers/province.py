@@ -106,8 +106,8 @@ async def ask_home(ctx: Context) -> None:
         ctx.data.pop(key, None)
     counts = await province.count_by_round(ctx.session, province_communes(ctx), VISIBLE)
     working = await province.count_by_round(ctx.session, province_communes(ctx), [s.value for s in WORKING])
-    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
-    lines = [_("🏛 OCOP dossiers at the province — {province}").format(province=ctx.settings.ocop_province)]
+    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
+    lines = [_("🏛 OCOP dossiers at the province — {province}").format(province=ctx.settings.ocop.province)]
     lines.append(_("Not in a round yet: {count}").format(count=working.get(None, 0)))
     choices = [Choice(_("📥 Not in a round ({count})").format(count=working.get(None, 0)), P + "list:none")]
     shown = [r for r in all_rounds if r.status == rounds.OPEN or counts.get(r.id)][:8]

@@ -123,7 +123,7 @@ async def got_batch(ctx: Context) -> None:
 async def ask_batch_round(ctx: Context) -> None:
     if not await guard(ctx):
         return
-    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop_province)
+    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop.province)
     if not open_rounds:
         ctx.say(_("There is no open round. Create one first (🗓 Rounds)."), [back_choice()])
         return

@@ -147,7 +147,7 @@ async def ask_filters(ctx: Context) -> None:
         *(Choice(_("{stars}★ products").format(stars=stars), f"{P}f:stars:{stars}") for stars in (3, 4, 5)),
         *(Choice(_(DOSSIER_STATUS_LABELS[status]), f"{P}f:status:{status.value}") for status in FILTER_STATES),
     ]
-    for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop_province))[:ROUNDS_SHOWN]:
+    for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop.province))[:ROUNDS_SHOWN]:
         choices.append(Choice(shorten(f"📅 {found.name}", LABEL_MAX), f"{P}f:round:{found.id}"))
     choices.append(Choice(_("⬅️ Back"), P + "back"))
     ctx.say(_("🔽 Show the records of:"), choices)

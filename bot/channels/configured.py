@@ -43,8 +43,8 @@ class Channels:
 
 def open_channels(engine: Engine, settings: Settings) -> Channels:
     channels = Channels(open_zalo(engine, settings))
-    if settings.telegram_bot_token is not None:
+    if settings.telegram.token is not None:
         channels.telegram_delivery = build_bot(settings)
-        if settings.telegram_webhook_url:
+        if settings.telegram.webhook_url:
             channels.telegram_webhook = TelegramWebhook(engine, settings)
     return channels

@@ -212,7 +212,7 @@ class ZaloBotChannel:
 
     # Intake ------------------------------------------------------------------------------------------------
     def check_secret(self, header: str | None) -> bool:
-        secret = self.settings.zalo_webhook_secret
+        secret = self.settings.zalo.webhook_secret
         return secret_matches(secret.get_secret_value() if secret else None, header)
 
     @staticmethod
@@ -284,7 +284,7 @@ class ZaloBotChannel:
 
     # Rendering ---------------------------------------------------------------------------------------------
     def _in_default_locale(self, make: Callable[[], str]) -> str:
-        token = current_locale.set(self.settings.ocop_default_locale)
+        token = current_locale.set(self.settings.ocop.default_locale)
         try:
             return make()
         finally:
@@ -300,7 +300,7 @@ class ZaloBotChannel:
         return texts
 
     def render_one(self, outbound: Outbound, *, numbered: bool = True) -> str:
-        token = current_locale.set(self.settings.ocop_default_locale)
+        token = current_locale.set(self.settings.ocop.default_locale)
         try:
             if isinstance(outbound, SendFile):
                 line = _("📎 {name}: this app cannot send files. Ask your commune officer for a copy.").format(
