@@ -6,6 +6,7 @@ Secrets stay ``SecretStr`` so they never print."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -282,6 +283,14 @@ class Settings(BaseModel):
     @property
     def data_controller(self) -> str:
         return self.privacy.controller or f"Văn phòng Điều phối Chương trình OCOP tỉnh {self.ocop.province}"
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
+        """Refuses a name that is not a field: ``model_copy(update={"ocop_province": ...})`` written against the
+        flat settings would otherwise be a silent no-op (``replaced`` takes those names)."""
+        unknown = sorted(set(update or {}) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"not a settings field: {unknown} (use Settings.replaced for environment names)")
+        return super().model_copy(update=update, deep=deep)
 
     def replaced(self, **changes: Any) -> Settings:
         """A copy with some settings changed, named as in the environment (``replaced(ocop_quiet_start=...)``);

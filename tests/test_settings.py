@@ -94,3 +94,11 @@ def test_replaced_changes_one_setting_by_its_environment_name() -> None:
     quiet = settings.replaced(ocop_quiet_start=dt.time(0), zalo_oa_app_id="9")
     assert (quiet.reminders.quiet_start, quiet.zalo.oa.app_id) == (dt.time(0), "9")
     assert settings.reminders.quiet_start == dt.time(21, 0) and quiet.ocop.province == "Lai Châu"
+
+
+def test_a_copy_with_a_flat_name_is_refused() -> None:
+    """Code written against the flat settings fails loudly instead of changing nothing."""
+    settings = Settings(_env_file=None)
+    with pytest.raises(TypeError, match="ocop_province"):
+        settings.model_copy(update={"ocop_province": "Hà Giang"})
+    assert settings.model_copy(update={"log_level": "DEBUG"}).log_level == "DEBUG"

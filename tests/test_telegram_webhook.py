@@ -35,8 +35,8 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 def webhook_settings(settings: Settings, api: FakeBotAPI, port: int, **extra: Any) -> Settings:
-    return settings.model_copy(
-        update={
+    return settings.replaced(
+        **{
             "telegram_bot_token": SecretStr(TOKEN),
             "telegram_api_base": api.base_url,
             "telegram_webhook_url": f"http://127.0.0.1:{port}/webhook/telegram",
