@@ -14,7 +14,7 @@ from types import ModuleType
 import bot
 import handlers
 from bot import notices, wiring
-from handlers import link, menu, privacy, privacy_notices, staff_menu
+from handlers import link, menu, onboarding, privacy, privacy_notices, staff_menu
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +102,7 @@ def test_every_menu_payload_is_routed() -> None:
         privacy_notices.REQUESTS_BUTTON,
         link.START,
         privacy.OPEN,
+        onboarding.PRIVACY_OPEN,
         menu.IDEA,
     ]
     for payload in offered:
