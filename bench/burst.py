@@ -67,7 +67,7 @@ def memory_of(pid: int) -> Memory:
 
 async def onboard(app: App, telegram_ids: list[int]) -> None:
     """Onboarded producers (consent, phone, producer row), bulk-inserted into a fresh database."""
-    commune = find_communes(app.settings.ocop_province, "Bình Lư")[0]
+    commune = find_communes(app.settings.ocop.province, "Bình Lư")[0]
     now = app.engine.clock()
     chunk = 2_000
     async with app.engine.sessions() as session, session.begin():

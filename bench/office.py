@@ -116,7 +116,7 @@ async def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = folder / "list.xlsx"
-        write_list(source, args.products, Settings(_env_file=None).ocop_province)
+        write_list(source, args.products, Settings(_env_file=None).ocop.province)
         targets: list[tuple[str, str]] = []
         if args.database_url:
             targets.append(("given database", args.database_url))

@@ -117,7 +117,7 @@ async def onboard(app: App, user_ids: list[int]) -> None:
     from bot.text import fold
     from storage import producers, users
 
-    commune = find_communes(app.settings.ocop_province, "Bình Lư")[0]
+    commune = find_communes(app.settings.ocop.province, "Bình Lư")[0]
     now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
         for user_id in user_ids:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import invites
+from bot.clock import utc_now
 from bot.communes import commune_by_code, find_communes
-from bot.engine import utc_now
 from bot.rules import Role
 from bot.settings import Settings
 from storage import audit, staff
@@ -77,9 +77,9 @@ async def invite(
         if not commune:
             print('A commune officer invite needs --commune "<name>".', file=err)
             return 2
-        found = find_communes(settings.ocop_province, commune)
+        found = find_communes(settings.ocop.province, commune)
         if not found:
-            print(f"No commune of {settings.ocop_province} matches {commune!r}.", file=err)
+            print(f"No commune of {settings.ocop.province} matches {commune!r}.", file=err)
             return 1
         if len(found) > 1:
             print(f"{commune!r} matches several communes; be more precise:", file=err)
@@ -94,8 +94,8 @@ async def invite(
         created = await invites.create(
             session, settings, role=role, commune_code=commune_code, created_by=None, actor_label=CLI_ACTOR, now=now
         )
-    tz = ZoneInfo(settings.ocop_timezone)
-    chosen = commune_by_code(settings.ocop_province, commune_code) if commune_code is not None else None
+    tz = ZoneInfo(settings.ocop.timezone)
+    chosen = commune_by_code(settings.ocop.province, commune_code) if commune_code is not None else None
     where = f" ({chosen.name})" if chosen is not None else ""
     print(f"Invite for {role.value}{where}, single use:", file=out)
     if created.link:
@@ -109,13 +109,13 @@ async def invite(
 
 async def list_staff(settings: Settings, out: TextIO) -> int:
     async with _session(settings) as session:
-        members = await staff.list_staff(session, settings.ocop_province)
+        members = await staff.list_staff(session, settings.ocop.province)
     if not members:
         print("no staff yet", file=out)
         return 0
     for member in members:
         row = member.role
-        commune = commune_by_code(settings.ocop_province, row.commune_code) if row.commune_code else None
+        commune = commune_by_code(settings.ocop.province, row.commune_code) if row.commune_code else None
         where = f" {commune.name}" if commune else ""
         who = member.display_name or member.phone or "-"
         print(
@@ -131,7 +131,7 @@ def _state(value: dict[str, Any] | None) -> str:
 
 
 async def print_audit(settings: Settings, since: dt.date, out: TextIO) -> int:
-    tz = ZoneInfo(settings.ocop_timezone)
+    tz = ZoneInfo(settings.ocop.timezone)
     start = dt.datetime.combine(since, dt.time(), tzinfo=tz)
     async with _session(settings) as session:
         entries = await audit.entries_since(session, start)

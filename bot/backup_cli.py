@@ -34,11 +34,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "backup":
             manifest = asyncio.run(
-                backup.backup(settings.database_url, settings.files_dir, args.output, app_version=__version__)
+                backup.backup(settings.database_url, settings.ocop.files_dir, args.output, app_version=__version__)
             )
             print(f"backup written to {args.output}: {_summary(manifest)}")
         else:
-            manifest = asyncio.run(backup.restore(args.folder, settings.database_url, settings.files_dir))
+            manifest = asyncio.run(backup.restore(args.folder, settings.database_url, settings.ocop.files_dir))
             print(f"restored {args.folder} (taken {manifest['created_at']}): {_summary(manifest)}")
     except backup.BackupError as error:
         print(f"ocop-bot {args.command}: {error}", file=sys.stderr)

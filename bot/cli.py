@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import (
     __version__,
@@ -24,10 +24,6 @@ from bot import (
 )
 from bot.i18n import MissingCatalogue
 from bot.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.channels.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger("ocop")
 
@@ -172,29 +168,22 @@ async def _run_with_zalo(settings: Settings) -> int:
     Telegram polling beside it when only a Telegram token is set, and the reminders delivered through every
     configured channel."""
     from bot.app import build_app
-    from bot.channels.webhook import open_zalo, run_zalo
+    from bot.channels.configured import open_channels
+    from bot.channels.webhook import run_zalo
     from bot.scheduler import Reminders
 
     app = await build_app(settings)
-    channels = open_zalo(app.engine, settings)
-    deliveries = channels.deliveries()
-    delivery_bot = None
-    if settings.telegram_bot_token is not None:
-        from bot.channels.telegram import build_bot
-        from bot.channels.telegram_delivery import TelegramDelivery
-
-        delivery_bot = build_bot(settings)
-        deliveries["telegram"] = TelegramDelivery(delivery_bot)
-    reminders = Reminders(app.engine.sessions, settings, deliveries, clock=app.engine.clock)
+    channels = open_channels(app.engine, settings)
+    reminders = Reminders(app.engine.sessions, settings, channels.deliveries(), clock=app.engine.clock)
     reminders.start()
     try:
-        if settings.telegram_bot_token is None or settings.telegram_webhook_url:
-            await run_zalo(app, settings, channels=channels, telegram=_telegram_webhook(app, settings))
+        if not channels.polls_telegram:
+            await run_zalo(app, settings, channels=channels.zalo, telegram=channels.telegram_webhook)
             return 0
         from bot.channels.telegram import run_polling
 
         stop = asyncio.Event()
-        zalo = asyncio.create_task(run_zalo(app, settings, stop, channels))
+        zalo = asyncio.create_task(run_zalo(app, settings, stop, channels.zalo))
         try:
             await run_polling(app, settings)  # returns on Ctrl-C / SIGTERM
         finally:
@@ -202,19 +191,9 @@ async def _run_with_zalo(settings: Settings) -> int:
             await zalo
     finally:
         await reminders.stop()
-        if delivery_bot is not None:
-            await delivery_bot.session.close()
         await channels.close()
         await app.close()
     return 0
-
-
-def _telegram_webhook(app: App, settings: Settings) -> TelegramWebhook | None:
-    if settings.telegram_bot_token is None or not settings.telegram_webhook_url:
-        return None
-    from bot.channels.telegram_webhook import TelegramWebhook
-
-    return TelegramWebhook(app.engine, settings)
 
 
 if __name__ == "__main__":

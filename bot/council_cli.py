@@ -69,9 +69,9 @@ async def execute(
     db = create_engine(settings.database_url)
     try:
         async with session_factory(db)() as session, session.begin():
-            found = await _round(session, settings.ocop_province, str(args.round))
+            found = await _round(session, settings.ocop.province, str(args.round))
             if found is None:
-                print(f"error: no round {args.round!r} in {settings.ocop_province}", file=out)
+                print(f"error: no round {args.round!r} in {settings.ocop.province}", file=out)
                 return 2
             if args.council_command == "template":
                 return await _template(session, settings, found, Path(args.output), out)
@@ -93,7 +93,7 @@ async def _round(session: AsyncSession, province_name: str, which: str) -> Round
 
 
 async def _template(session: AsyncSession, settings: Settings, found: Round, path: Path, out: TextIO) -> int:
-    made = await workbook.template(session, settings.ocop_province, found)
+    made = await workbook.template(session, settings.ocop.province, found)
     if made is None:
         print(f"error: no dossier of {found.name} waits for the council", file=out)
         return 2
@@ -111,7 +111,7 @@ async def _import(
     except OSError as error:
         print(f"error: cannot read {path} ({error.strerror})", file=out)
         return 2
-    plan, errors = await workbook.read(session, settings.ocop_province, found, data)
+    plan, errors = await workbook.read(session, settings.ocop.province, found, data)
     if errors:
         for line in errors:
             print(f"error: {line}", file=out)

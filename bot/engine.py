@@ -33,6 +33,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics, voice
+from bot.clock import Clock as Clock  # re-exported: callers import the clock from the engine
+from bot.clock import utc_now as utc_now
 from bot.files import CheckedFile, check, keep
 from bot.flow import Answer, Context, ConversationState, Registry
 from bot.i18n import SUPPORTED_LOCALES, _, current_locale, has_buttons
@@ -56,16 +58,11 @@ from storage.models import Conversation
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 
 CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "thoat", "dung lai"})
 MENU_WORDS = frozenset({"menu", "/menu", "menu chinh", "trang chu", "bat dau lai"})
 HELP_WORDS = frozenset({"giup", "giup do", "tro giup", "help", "/help", "huong dan", "?"})
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Engine:
@@ -111,13 +108,13 @@ class Engine:
         if inbound.file is not None and inbound.file.voice:
             checked = await voice.check(inbound.file, self.settings)
         elif inbound.file is not None:
-            checked = await check(inbound.file, self.settings.max_file_bytes)
+            checked = await check(inbound.file, self.settings.ocop.max_file_bytes)
         lock = self._lock_for(inbound)
         async with lock:
             try:
                 return await retrying(
                     lambda: self._handle_with_retries(inbound, checked),
-                    within=self.settings.ocop_db_retry_seconds,
+                    within=self.settings.ocop.db_retry_seconds,
                     what=f"update {inbound.update_id}",
                 )
             except Exception as error:
@@ -284,8 +281,8 @@ async def global_word(turn: Turn) -> bool:
         ctx.end_flow()
         await ctx.main_menu()
         return True
-    if folded in HELP_WORDS and "help" in turn.registry.commands:
-        await turn.registry.commands["help"](ctx, None)
+    if folded in HELP_WORDS and turn.registry.help is not None:
+        await turn.registry.help(ctx)
         return True
     return False
 
@@ -436,7 +433,7 @@ def _locale_for(inbound: Inbound, settings: Settings) -> str:
     code = (inbound.language_code or "").split("-")[0].casefold()
     if code == "en" and "en" in SUPPORTED_LOCALES:
         return "en"
-    return settings.ocop_default_locale
+    return settings.ocop.default_locale
 
 
 def _match_choice(typed: str, last_choices: list[Offered], answer: Answer) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, stored_files, voice_answers
+from storage import audit, outbox, stored_files, voice_answers
 from storage.models import (
     Certificate,
     ChannelIdentity,
@@ -170,7 +170,7 @@ async def record(session: AsyncSession, *, request_id: int, erased: Erased, now:
 async def has_unsent_messages(session: AsyncSession, user_id: int) -> bool:
     found = await session.scalar(
         select(OutboxMessage.id)
-        .where(OutboxMessage.user_id == user_id, OutboxMessage.status.in_(("pending", "claimed")))
+        .where(OutboxMessage.user_id == user_id, OutboxMessage.status.in_((outbox.PENDING, outbox.CLAIMED)))
         .limit(1)
     )
     return found is not None
@@ -191,7 +191,7 @@ async def silence_erased(session: AsyncSession, keep_kinds: tuple[str, ...]) -> 
     gone = await session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.user_id.in_(erased),
-            OutboxMessage.status == "pending",
+            OutboxMessage.status == outbox.PENDING,
             OutboxMessage.kind.not_in(keep_kinds),
         )
     )

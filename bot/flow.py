@@ -245,7 +245,7 @@ class Flow:
             await ctx.reask(_("That button belongs to an older message. Let us carry on from here:"))
             return
         if isinstance(ctx.received, RejectedFile) and step in self.on_files:
-            await ctx.reask(refusal_text(ctx.received, ctx.settings.ocop_max_file_mb))
+            await ctx.reask(refusal_text(ctx.received, ctx.settings.ocop.max_file_mb))
             return
         if isinstance(ctx.received, ReceivedFile) and step in self.on_files:
             await self.on_files[step](ctx, ctx.received)
@@ -288,6 +288,8 @@ class Registry:
     main_menu: Step | None = None
     not_understood: Step | None = None
     stale_button: Step | None = None
+    # The help words ("giúp", "?"): valid in any step, like the menu words.
+    help: Step | None = None
     # Runs before anything else for users who have not finished onboarding; returns True when it handled.
     gate: Callable[[Context], Awaitable[bool]] | None = None
     # A file that arrives when no step asked for one.
@@ -417,7 +419,7 @@ class Context:
     def today(self) -> dt.date:
         from zoneinfo import ZoneInfo
 
-        return self.now.astimezone(ZoneInfo(self.settings.ocop_timezone)).date()
+        return self.now.astimezone(ZoneInfo(self.settings.ocop.timezone)).date()
 
     # Replies -----------------------------------------------------------------------------------------
     def say(self, text: str, choices: Iterable[Choice] = (), columns: int = 1) -> None:

@@ -29,7 +29,7 @@ class NewInvite:
 
 
 def invite_link(settings: Settings, code: str) -> str | None:
-    username = (settings.telegram_bot_username or "").strip().lstrip("@")
+    username = (settings.telegram.username or "").strip().lstrip("@")
     return f"https://t.me/{username}?start={code}" if username else None
 
 
@@ -51,7 +51,7 @@ async def create(
         session,
         code=code,
         role=role.value,
-        province=settings.ocop_province,
+        province=settings.ocop.province,
         commune_code=commune_code,
         created_by=created_by,
         now=now,

@@ -136,7 +136,7 @@ async def _dispatch(
     out: TextIO,
     progress: Progress,
 ) -> int:
-    today = now.astimezone(ZoneInfo(settings.ocop_timezone)).date()
+    today = now.astimezone(ZoneInfo(settings.ocop.timezone)).date()
     if args.command == "export":
         return await _export(session, args, settings, now, today, out, progress)
     if args.command == "report":
@@ -150,7 +150,7 @@ async def _dispatch(
         return await _import(session, args, settings, now, out, progress)
     if args.command == "dossier":
         progress(f"collecting the files of dossier #{args.id} …")
-        found = await dossier_zip.load(session, args.id, settings.files_dir)
+        found = await dossier_zip.load(session, args.id, settings.ocop.files_dir)
         if found is None:
             print(f"error: no dossier #{args.id}", file=out)
             return 2
@@ -178,17 +178,17 @@ async def _export(
     if args.export_what == "dossiers":
         if args.round:
             found = (
-                await rounds.round_of(session, settings.ocop_province, int(args.round))
+                await rounds.round_of(session, settings.ocop.province, int(args.round))
                 if str(args.round).isdigit()
                 else None
             )
-            found = found or await rounds.round_named(session, settings.ocop_province, args.round)
+            found = found or await rounds.round_named(session, settings.ocop.province, args.round)
             if found is None:
                 print(f"error: no round {args.round!r}", file=out)
                 return 2
             filters["round_id"] = found.id
         if args.commune:
-            communes = find_communes(settings.ocop_province, args.commune, limit=8)
+            communes = find_communes(settings.ocop.province, args.commune, limit=8)
             if len(communes) != 1:
                 names = ", ".join(c.name for c in communes) or "none"
                 print(f"error: commune {args.commune!r} matches {names}; type more of its name", file=out)
@@ -200,7 +200,7 @@ async def _export(
                 print(f"error: unknown state {args.status!r}; one of {', '.join(DossierStatus)}", file=out)
                 return 2
             filters["statuses"] = [status]
-        workbook, count = await office_export.dossiers_workbook(session, tz=settings.ocop_timezone, **filters)
+        workbook, count = await office_export.dossiers_workbook(session, tz=settings.ocop.timezone, **filters)
     elif args.export_what == "certificates":
         workbook, count = await office_export.certificates_workbook(
             session, expiring_days=args.expiring_days, today=today
@@ -244,7 +244,7 @@ async def _import(
     progress(f"reading {args.path} …")
     mapping = product_import.parse_map(args.map)
     result = await product_import.import_file(
-        session, args.path, province=settings.ocop_province, now=now, mapping=mapping, preset=args.preset
+        session, args.path, province=settings.ocop.province, now=now, mapping=mapping, preset=args.preset
     )
     report_path = args.path.with_name(f"{args.path.stem}-ket-qua-nhap.xlsx")
     save(product_import.outcome_workbook(result), report_path)

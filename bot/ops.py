@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.clock import Clock
 from bot.sender import quiet_hours
 from bot.settings import Settings
 from storage.db import alembic_config
@@ -38,17 +39,16 @@ log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT = 3.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Clock = Callable[[], dt.datetime]
 
 
 def configured_channels(settings: Settings) -> list[str]:
     """The channels this process serves, from its settings."""
     found = []
-    if settings.telegram_bot_token is not None:
+    if settings.telegram.token is not None:
         found.append("telegram")
-    if settings.zalo_bot_token is not None:
+    if settings.zalo.bot_token is not None:
         found.append("zalo_bot")
-    if settings.zalo_oa_configured:
+    if settings.zalo.oa.configured:
         found.append("zalo_oa")
     return found
 

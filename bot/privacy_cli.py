@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import export
 from bot.admin_cli import CLI_ACTOR, _session
-from bot.engine import utc_now
+from bot.clock import utc_now
 from bot.privacy_sweep import EXPORT_PREFIX, after_privacy_sweep, carry_out
 from bot.rules import CONSENT_VERSION
 from bot.settings import Settings
@@ -67,7 +67,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, now: dt.datetim
 
 def _when(settings: Settings, moment: dt.datetime) -> str:
     moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return f"{moment.astimezone(ZoneInfo(settings.ocop_timezone)):%d/%m/%Y %H:%M}"
+    return f"{moment.astimezone(ZoneInfo(settings.ocop.timezone)):%d/%m/%Y %H:%M}"
 
 
 async def find_user(session: AsyncSession, raw: str) -> User | None:
@@ -100,7 +100,7 @@ async def export_user(settings: Settings, raw: str, out_dir: Path, now: dt.datet
         if user is None:
             print(f"no user {raw!r}", file=err)
             return 1
-        data, files = await export.collect(session, user.id, settings.files_dir)
+        data, files = await export.collect(session, user.id, settings.ocop.files_dir)
         await audit.record(
             session,
             at=now,
@@ -127,7 +127,7 @@ async def delete_user(
             print(f"no user {raw!r} (or already deleted)", file=err)
             return 1
         request = await privacy.create_request(
-            session, user.id, source="paper", now=now, deadline=dt.timedelta(hours=settings.ocop_privacy_deadline_hours)
+            session, user.id, source="paper", now=now, deadline=dt.timedelta(hours=settings.privacy.deadline_hours)
         )
         if user.consent_at is not None:
             await privacy.record_consent(

@@ -89,7 +89,7 @@ async def carry_out(
 
 async def privacy_sweep(session: AsyncSession, settings: Settings, now: dt.datetime) -> PrivacyResult:
     result = PrivacyResult()
-    hours = min(settings.ocop_privacy_delete_after_hours, settings.ocop_privacy_deadline_hours)
+    hours = min(settings.privacy.delete_after_hours, settings.privacy.deadline_hours)
     for request in await requests.due_requests(session, now - dt.timedelta(hours=hours)):
         erased = await carry_out(session, request.id, request.user_id, now=now, actor="sweep")
         result.blob_paths += erased.blob_paths
@@ -121,8 +121,8 @@ EXPORT_PREFIX = "du-lieu-"  # exports are named du-lieu-<user id>-<time>.zip (ha
 async def after_privacy_sweep(settings: Settings, result: PrivacyResult, now: dt.datetime) -> None:
     """After the commit: the freed blobs leave the disk, and downloads older than a day are removed (they hold
     a person's data and were sent in chat already)."""
-    await stored_files.unlink(settings.files_dir, result.blob_paths)
-    exports = settings.ocop_data_dir / "exports"
+    await stored_files.unlink(settings.ocop.files_dir, result.blob_paths)
+    exports = settings.ocop.data_dir / "exports"
 
     def old_exports() -> None:
         if not exports.is_dir():
@@ -151,9 +151,9 @@ async def admins(session: AsyncSession, province: str) -> list[int]:
 
 
 async def _remind_admins(session: AsyncSession, settings: Settings, now: dt.datetime) -> int:
-    soon = now + dt.timedelta(hours=settings.ocop_privacy_remind_hours)
+    soon = now + dt.timedelta(hours=settings.privacy.remind_hours)
     written = 0
-    staff = await admins(session, settings.ocop_province)
+    staff = await admins(session, settings.ocop.province)
     for request in await requests.pending_requests(session):
         if _aware(request.due_at) > soon:
             continue
@@ -173,9 +173,9 @@ async def _remind_admins(session: AsyncSession, settings: Settings, now: dt.date
 # Retention -----------------------------------------------------------------------------------------------------
 async def _retention(session: AsyncSession, settings: Settings, now: dt.datetime, result: PrivacyResult) -> None:
     cutoff = dt.datetime.combine(
-        add_months(now.date(), -settings.ocop_retention_months), now.timetz().replace(tzinfo=None), tzinfo=dt.UTC
+        add_months(now.date(), -settings.privacy.retention_months), now.timetz().replace(tzinfo=None), tzinfo=dt.UTC
     )
-    notice = dt.timedelta(days=settings.ocop_retention_notice_days)
+    notice = dt.timedelta(days=settings.privacy.retention_notice_days)
     candidates: list[int] = []
     for dossier_id, user_id, product, activity in await _stale_drafts(session, cutoff + notice):
         key = f"retention:dossier:{dossier_id}:{activity.date().isoformat()}"

@@ -41,6 +41,7 @@ from bot.rules import (
     rule_set_for,
 )
 from bot.text import fold, normalise_phone, tidy
+from storage import certificates
 from storage.models import Certificate, Dossier, DossierItem, Producer, Product, User
 
 # Canonical fields and the folded headers offices use for them (first match wins).
@@ -457,7 +458,7 @@ async def _write(
                     decision_no=decision_no,
                     issued_on=line.decision_date,
                     expires_on=line.expires,
-                    status="valid" if line.expires > now.date() else "expired",
+                    status=certificates.VALID if line.expires > now.date() else certificates.EXPIRED,
                     created_at=now,
                 )
             )

@@ -25,12 +25,12 @@ class NoLink(ValueError):
 
 def certificate_link(settings: Settings, code: str, target: str = TELEGRAM) -> str:
     if target == ZALO:
-        if not settings.zalo_oa_id:
+        if not settings.zalo.oa.id:
             raise NoLink("ZALO_OA_ID")
-        return f"https://zalo.me/{settings.zalo_oa_id}"
-    if not settings.telegram_bot_username:
+        return f"https://zalo.me/{settings.zalo.oa.id}"
+    if not settings.telegram.username:
         raise NoLink("TELEGRAM_BOT_USERNAME")
-    return telegram_link(settings.telegram_bot_username, code)
+    return telegram_link(settings.telegram.username, code)
 
 
 def qr_matrix(data: str) -> qrcode.QRCode:

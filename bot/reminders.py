@@ -38,18 +38,6 @@ CERTIFICATE_EXPIRY_STAFF = "certificate_expiry_staff"
 CERTIFICATE_EXPIRED_STAFF = "certificate_expired_staff"
 DOCUMENT_EXPIRING = "document_expiring"
 
-KINDS = (
-    ROUND_DEADLINE,
-    ROUND_DEADLINE_REVIEW,
-    DRAFT_MISSING,
-    REVIEW_WAITING,
-    CERTIFICATE_EXPIRY,
-    CERTIFICATE_EXPIRED,
-    CERTIFICATE_EXPIRY_STAFF,
-    CERTIFICATE_EXPIRED_STAFF,
-    DOCUMENT_EXPIRING,
-)
-
 
 def day_of(raw: Any) -> str:
     """A stored date or timestamp (ISO text from either database) as dd/MM/yyyy; "?" when absent."""

@@ -4,7 +4,7 @@ Every staff handler starts with ``scope = await scope_of(ctx)`` and checks the o
 *as loaded from the database* (never an id or commune taken from a button payload on trust)::
 
     scope = await scope_of(ctx)
-    if not can_review(scope, dossier.product.commune_code):
+    if dossier.product.commune_code not in scope.communes:
         await deny(ctx)
         return
 
@@ -39,17 +39,6 @@ class Scope:
     def is_staff(self) -> bool:
         return bool(self.communes) or self.province_officer or self.admin
 
-    @property
-    def roles(self) -> frozenset[Role]:
-        found: set[Role] = set()
-        if self.communes:
-            found.add(Role.COMMUNE)
-        if self.province_officer:
-            found.add(Role.PROVINCE)
-        if self.admin:
-            found.add(Role.ADMIN)
-        return frozenset(found)
-
 
 # One load per update: several checks in one step share it, the next update loads afresh (a revoked role
 # takes effect on the very next message).
@@ -76,7 +65,7 @@ async def scope_of(ctx: Context) -> Scope:
     """The scope of the user who sent this update (loaded once per update)."""
     scope = _CACHE.get(ctx)
     if scope is None:
-        scope = await load_scope(ctx.session, ctx.user.id, ctx.settings.ocop_province)
+        scope = await load_scope(ctx.session, ctx.user.id, ctx.settings.ocop.province)
         _CACHE[ctx] = scope
     return scope
 
@@ -84,11 +73,6 @@ async def scope_of(ctx: Context) -> Scope:
 def forget_scope(ctx: Context) -> None:
     """Drop the cached scope (after granting or revoking a role within this update)."""
     _CACHE.pop(ctx, None)
-
-
-def can_review(scope: Scope, commune_code: int | None) -> bool:
-    """May review ideas and dossiers of this commune (commune officer of exactly that commune)."""
-    return commune_code is not None and commune_code in scope.communes
 
 
 def is_commune_officer(scope: Scope) -> bool:
@@ -103,10 +87,6 @@ def is_province_officer(scope: Scope) -> bool:
 def is_admin(scope: Scope) -> bool:
     """May create invites, list staff and revoke roles."""
     return scope.admin
-
-
-def is_staff(scope: Scope) -> bool:
-    return scope.is_staff
 
 
 async def office_scope(ctx: Context) -> Scope | None:

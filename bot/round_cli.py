@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def local_today(settings: Settings) -> dt.date:
-    return dt.datetime.now(ZoneInfo(settings.ocop_timezone)).date()
+    return dt.datetime.now(ZoneInfo(settings.ocop.timezone)).date()
 
 
 async def execute(
@@ -72,7 +72,7 @@ async def execute(
 
     out = out or sys.stdout
     now = now or dt.datetime.now(dt.UTC)
-    today = now.astimezone(ZoneInfo(settings.ocop_timezone)).date()
+    today = now.astimezone(ZoneInfo(settings.ocop.timezone)).date()
     db = create_engine(settings.database_url)
     try:
         async with session_factory(db)() as session, session.begin():
@@ -84,14 +84,14 @@ async def execute(
 async def _dispatch(
     session: AsyncSession, args: argparse.Namespace, settings: Settings, now: dt.datetime, today: dt.date, out: TextIO
 ) -> int:
-    province = settings.ocop_province
+    province = settings.ocop.province
     command = args.round_command
     if command == "add":
         return await _add(session, args, province, now, today, out)
     if command == "close":
         return await _close(session, str(args.round), province, now, out)
     if command == "seed":
-        deadlines = day_months(settings.ocop_default_rounds)
+        deadlines = day_months(settings.reminders.default_rounds)
         year = args.year or rounds.year_ahead(today, deadlines)
         before = {r.id for r in await rounds.rounds_of(session, province)}
         for found in await rounds.seed_rounds(session, province, year, deadlines, now, today=today):

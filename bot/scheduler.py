@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -25,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.clock import Clock
 from bot.dates import day_months
 from bot.delivery import Delivery
 from bot.orphans import OrphanResult, remove_orphans
@@ -37,7 +38,6 @@ from storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 SWEEP_JOB = "reminder-sweep"
 
 # Walking the file store costs a directory listing per blob: a few times a day is plenty for a one-day limit.
@@ -63,13 +63,13 @@ class Reminders:
             jobstores={"default": MemoryJobStore()},
             executors={"default": AsyncIOExecutor()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
-            timezone=settings.ocop_timezone,
+            timezone=settings.ocop.timezone,
         )
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
         self._seeded_year: int | None = None
-        self.files = FileStore(settings.files_dir)
+        self.files = FileStore(settings.ocop.files_dir)
 
     async def sweep_once(self) -> SweepResult:
         now = self.clock()
@@ -81,9 +81,9 @@ class Reminders:
             if self._seeded_year != year:
                 await rounds.seed_rounds(
                     session,
-                    self.settings.ocop_province,
+                    self.settings.ocop.province,
                     year,
-                    day_months(self.settings.ocop_default_rounds),
+                    day_months(self.settings.reminders.default_rounds),
                     now,
                     today=local_today(now, self.settings),
                 )
@@ -123,7 +123,7 @@ class Reminders:
         logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         now = dt.datetime.now(dt.UTC)
         self.scheduler.add_job(
-            self._sweep_job, "interval", minutes=self.settings.ocop_sweep_minutes, id="sweep", next_run_time=now
+            self._sweep_job, "interval", minutes=self.settings.reminders.sweep_minutes, id="sweep", next_run_time=now
         )
         self.scheduler.add_job(
             self._orphan_job,
@@ -132,7 +132,7 @@ class Reminders:
             id="orphans",
             next_run_time=now + dt.timedelta(minutes=5),
         )
-        self.scheduler.add_job(self._tick, "interval", seconds=self.settings.ocop_sender_poll_seconds, id="sender")
+        self.scheduler.add_job(self._tick, "interval", seconds=self.settings.sender.poll_seconds, id="sender")
         self.scheduler.start()
         self._sender_task = asyncio.create_task(self.sender.run_forever(self._wake, self._stop), name="sender")
 

@@ -44,22 +44,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reminders  # also registers the reminder templates the sender renders
+from bot.clock import Clock, utc_now
 from bot.delivery import Delivery, DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.i18n import has_buttons
 from bot.messages import NUMBERED_MENU_CHANNELS, Outbound, Text
 from bot.metrics import CountedDelivery
-from bot.notices import TEMPLATES, render
+from bot.notices import render
 from bot.resilience import retrying
 from bot.settings import Settings
 from bot.text import split_message
+from bot.wiring import TEMPLATES
 from storage import outbox
 from storage.db import is_disconnect
 from storage.outbox import Bundle, Reach
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-Sleep = Callable[[float], Awaitable[None]]
 
 # Keep this far under the configured rate: a rolling one-second window on the platform's side sees our sends
 # with a few milliseconds of jitter.
@@ -76,10 +76,6 @@ PART_CHARS = 2000
 FAMILIES = tuple(
     outbox.Family(name, frozenset(digest.lines), digest.urgent) for name, digest in reminders.DIGESTS.items()
 )
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class TokenBucket:
@@ -160,7 +156,7 @@ class Sender:
         self.batch = batch
         self.concurrency = concurrency
         self.only_users = only_users  # None: everyone's rows; the console chat sends only its own user's
-        self.global_bucket = TokenBucket(settings.ocop_send_per_second * RATE_SAFETY, GLOBAL_BURST)
+        self.global_bucket = TokenBucket(settings.sender.per_second * RATE_SAFETY, GLOBAL_BURST)
         self._chat_buckets: dict[tuple[str, str], TokenBucket] = {}
         self.stats = SendStats()
         # Leases of claims whose commit the database may have made without our hearing of it (the connection
@@ -171,7 +167,7 @@ class Sender:
     # Time ----------------------------------------------------------------------------------------------
     @property
     def lease(self) -> dt.timedelta:
-        return dt.timedelta(seconds=self.settings.ocop_outbox_lease_seconds)
+        return dt.timedelta(seconds=self.settings.sender.lease_seconds)
 
     def quiet_now(self, now: dt.datetime) -> bool:
         return quiet_hours(self.settings, now)
@@ -182,7 +178,7 @@ class Sender:
         if bucket is None:
             if len(self._chat_buckets) > 50_000:  # a full bucket is no different from a new one
                 self._chat_buckets.clear()
-            bucket = TokenBucket(self.settings.ocop_send_per_chat_per_second)
+            bucket = TokenBucket(self.settings.sender.per_chat_per_second)
             self._chat_buckets[key] = bucket
         return bucket
 
@@ -361,7 +357,7 @@ class Sender:
             async with self.sessions() as session, session.begin():
                 return await change(session)
 
-        kept = await retrying(write, within=float(self.settings.ocop_outbox_lease_seconds), what="outbox settle")
+        kept = await retrying(write, within=float(self.settings.sender.lease_seconds), what="outbox settle")
         lost = len(bundle) - kept
         if lost:
             self.stats.lost_leases += lost
@@ -396,11 +392,11 @@ class Sender:
     async def _retry_or_fail(self, bundle: Bundle, error: str) -> None:
         """Back off; a digest's rows share one count of attempts from now on (the most any of them had)."""
         attempts = _attempts(bundle) + 1
-        if attempts >= self.settings.ocop_outbox_max_attempts:
+        if attempts >= self.settings.sender.max_attempts:
             log.warning("outbox rows %s failed for good after %d attempts: %s", _ids(bundle), attempts, error)
             await self._fail(bundle, error)
             return
-        delay = dt.timedelta(seconds=self.settings.ocop_outbox_retry_base_seconds * 2 ** (attempts - 1))
+        delay = dt.timedelta(seconds=self.settings.sender.retry_base_seconds * 2 ** (attempts - 1))
         not_before = self.clock() + delay
         ids = _ids(bundle)
         await self._settle(
@@ -412,8 +408,8 @@ class Sender:
 
 def quiet_hours(settings: Settings, now: dt.datetime) -> bool:
     """Inside the quiet hours, when only urgent rows are sent (also what the outbox metrics count as due)."""
-    local = now.astimezone(ZoneInfo(settings.ocop_timezone)).time()
-    start, end = settings.ocop_quiet_start, settings.ocop_quiet_end
+    local = now.astimezone(ZoneInfo(settings.ocop.timezone)).time()
+    start, end = settings.reminders.quiet_start, settings.reminders.quiet_end
     if start == end:
         return False
     if start < end:

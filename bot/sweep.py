@@ -66,6 +66,7 @@ from sqlalchemy.sql import Select
 from bot import reminders as kinds
 from bot.rules import EXPIRY_NOTICE_DAYS, DossierStatus, Role, SuppliedBy, all_requirements
 from bot.settings import Settings
+from storage import certificates, outbox, rounds
 from storage.db import dialect_of
 from storage.models import (
     Certificate,
@@ -114,7 +115,7 @@ class SweepResult:
 
 
 def local_today(now: dt.datetime, settings: Settings) -> dt.date:
-    return now.astimezone(ZoneInfo(settings.ocop_timezone)).date()
+    return now.astimezone(ZoneInfo(settings.ocop.timezone)).date()
 
 
 def windows(offsets: Sequence[int]) -> list[tuple[int, int]]:
@@ -202,7 +203,7 @@ class Sweep:
             literal(kind, String),
             None,  # params, filled by the caller
             literal(urgent, Boolean),
-            literal("pending", String),
+            literal(outbox.PENDING, String),
             literal(self.now, DateTime(timezone=True)),
             literal(0, Integer),
             literal(self.now, DateTime(timezone=True)),
@@ -234,7 +235,7 @@ class Sweep:
         return and_(
             StaffRole.role == Role.PROVINCE.value,
             StaffRole.revoked_at.is_(None),
-            StaffRole.province == self.settings.ocop_province,
+            StaffRole.province == self.settings.ocop.province,
         )
 
     def _commune_officers_of(self, commune_code: Any) -> Any:
@@ -249,8 +250,8 @@ class Sweep:
         return await self.session.scalar(
             select(Round.id)
             .where(
-                Round.province == self.settings.ocop_province,
-                Round.status == "open",
+                Round.province == self.settings.ocop.province,
+                Round.status == rounds.OPEN,
                 Round.submit_deadline >= self.today,
             )
             .order_by(Round.submit_deadline, Round.id)
@@ -262,7 +263,7 @@ class Sweep:
         if self.sql.dialect == "postgresql":
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SWEEP_LOCK})
         next_round = await self._next_round_id()
-        for offset, after in windows(self.settings.ocop_round_reminder_days):
+        for offset, after in windows(self.settings.reminders.round_reminder_days):
             await self.round_deadline_producers(offset, after, next_round)
             await self.round_deadline_communes(offset, after, next_round)
         await self.draft_nudges()
@@ -273,8 +274,8 @@ class Sweep:
 
     def _round_window(self, offset: int, after: int) -> Any:
         return and_(
-            Round.province == self.settings.ocop_province,
-            Round.status == "open",
+            Round.province == self.settings.ocop.province,
+            Round.status == rounds.OPEN,
             Round.submit_deadline > self._date(self.today + dt.timedelta(days=after)),
             Round.submit_deadline <= self._date(self.today + dt.timedelta(days=offset)),
         )
@@ -325,7 +326,7 @@ class Sweep:
         year, week, _weekday = self.today.isocalendar()
         key = _key("draft:", Dossier.id, f":week:{year}-W{week:02d}:user:", Producer.user_id)
         params = self.sql.json(product=Product.name, dossier_id=Dossier.id, missing=self._missing())
-        old_enough = self.now - dt.timedelta(days=self.settings.ocop_draft_nudge_days)
+        old_enough = self.now - dt.timedelta(days=self.settings.reminders.draft_nudge_days)
         has_missing = exists(select(DossierItem.id).where(_missing_condition(Dossier.id)).correlate(Dossier))
         rows = (
             select(*self._row(key, Producer.user_id, kinds.DRAFT_MISSING, params, urgent=False))
@@ -347,7 +348,7 @@ class Sweep:
         params = self.sql.json(
             product=Product.name, producer=Producer.name, dossier_id=Dossier.id, submitted=Dossier.submitted_at
         )
-        since = self.now - dt.timedelta(days=self.settings.ocop_review_waiting_days)
+        since = self.now - dt.timedelta(days=self.settings.reminders.review_waiting_days)
         rows = (
             select(*self._row(key, StaffRole.user_id, kinds.REVIEW_WAITING, params, urgent=False))
             .select_from(Dossier)
@@ -362,22 +363,22 @@ class Sweep:
         await self._write(kinds.REVIEW_WAITING, rows)
 
     async def certificates(self) -> None:
-        offsets = self.settings.ocop_certificate_reminder_days
-        catch_up = self.settings.ocop_reminder_catch_up_days
+        offsets = self.settings.reminders.certificate_reminder_days
+        catch_up = self.settings.reminders.catch_up_days
         for offset, after in windows(offsets):
             # Only the last few days of each window: a certificate entered a window once, on its day (or on
             # a day the bot was down); looking further back would re-check thousands of rows every sweep.
             after = max(after, offset - catch_up - 1)
             due = and_(
-                Certificate.status == "valid",
+                Certificate.status == certificates.VALID,
                 Certificate.expires_on > self._date(self.today + dt.timedelta(days=after)),
                 Certificate.expires_on <= self._date(self.today + dt.timedelta(days=offset)),
             )
             await self._certificate_notices(offset, due, kinds.CERTIFICATE_EXPIRY, kinds.CERTIFICATE_EXPIRY_STAFF)
         if 0 in offsets:
-            grace = self.today - dt.timedelta(days=self.settings.ocop_expired_notice_grace_days)
+            grace = self.today - dt.timedelta(days=self.settings.reminders.expired_notice_grace_days)
             due = and_(
-                Certificate.status == "valid",
+                Certificate.status == certificates.VALID,
                 Certificate.expires_on >= self._date(grace),
                 Certificate.expires_on <= self._date(self.today),
             )
@@ -385,8 +386,8 @@ class Sweep:
         # The notices above saw the certificates as valid; from today they are expired.
         result = await self.session.execute(
             update(Certificate)
-            .where(Certificate.status == "valid", Certificate.expires_on <= self._date(self.today))
-            .values(status="expired")
+            .where(Certificate.status == certificates.VALID, Certificate.expires_on <= self._date(self.today))
+            .values(status=certificates.EXPIRED)
             .execution_options(synchronize_session=False)
         )
         self.result.expired_certificates = int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -445,7 +446,7 @@ class Sweep:
             .where(
                 DossierItem.expires_on.is_not(None),
                 Round.meeting_date.is_not(None),
-                Round.status == "open",
+                Round.status == rounds.OPEN,
                 Round.meeting_date >= self._date(self.today),
                 DossierItem.expires_on < Round.meeting_date,
                 Dossier.status.in_(BEFORE_COUNCIL),

@@ -102,7 +102,7 @@ def duration(data: bytes, mime: str) -> float | None:
 
 async def check(file: IncomingFile, settings: Settings) -> CheckedFile | RejectedFile:
     """Download and check a recording (before the user's lock: downloads are slow, Zalo's URLs expire)."""
-    limit = settings.max_voice_bytes
+    limit = settings.ocop.max_voice_bytes
     if file.size is not None and file.size > limit:
         return RejectedFile("too_large", size=file.size)
     try:
@@ -122,7 +122,7 @@ async def check(file: IncomingFile, settings: Settings) -> CheckedFile | Rejecte
     if seconds is None:
         # A container we cannot read is not a recording we can vouch for, whatever the platform claims.
         return RejectedFile("unsupported_type", size=len(data), detected=extension)
-    if seconds > settings.ocop_max_voice_seconds:
+    if seconds > settings.ocop.max_voice_seconds:
         return RejectedFile("too_long", size=len(data), extra={"seconds": str(round(seconds))})
     return CheckedFile(
         data=data, mime=mime, extension=extension, original_name=file.name, seconds=max(1, round(seconds))
@@ -159,12 +159,12 @@ def refusal(rejected: RejectedFile, settings: Settings) -> str:
     """Why a recording was not taken, and what to do instead."""
     if rejected.reason == "too_large":
         return _("🎤 This recording is too big (at most {size} MB). Please record a shorter one, or type.").format(
-            size=settings.ocop_max_voice_mb
+            size=settings.ocop.max_voice_mb
         )
     if rejected.reason == "too_long":
         seconds = int(rejected.extra.get("seconds", "0"))
         return _("🎤 This recording is {length} long; at most {limit} please. Record a shorter one, or type.").format(
-            length=clock(seconds), limit=clock(settings.ocop_max_voice_seconds)
+            length=clock(seconds), limit=clock(settings.ocop.max_voice_seconds)
         )
     if rejected.reason == "download_failed":
         return _("🎤 I could not receive the recording. Please send it again.")

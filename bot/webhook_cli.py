@@ -30,7 +30,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
-    if settings.telegram_bot_token is None:
+    if settings.telegram.token is None:
         print("TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
     return asyncio.run(execute(args, settings, out))
@@ -41,7 +41,7 @@ async def execute(args: argparse.Namespace, settings: Settings, out: TextIO = sy
 
     command = args.webhook_command
     if command == "set":
-        if not settings.telegram_webhook_url:
+        if not settings.telegram.webhook_url:
             print("TELEGRAM_WEBHOOK_URL is not set.", file=sys.stderr)
             return 2
         url = await telegram_webhook.set_webhook(settings, drop_pending=args.drop_pending)

@@ -23,7 +23,7 @@ from bot.i18n import N_, _
 from bot.rules import DossierStatus, add_months
 from bot.spreadsheet import add_table, new_workbook
 from bot.text import progress_bar
-from storage import office
+from storage import certificates, office
 
 EXPIRING_MONTHS = 6
 _S = DossierStatus
@@ -105,12 +105,12 @@ async def build(session: AsyncSession, year: int, *, communes: set[int] | None =
         names.setdefault(certificate.commune_code, certificate.commune)
         target = line(certificate.commune_code)
         in_force = certificate.issued_on <= year_end < certificate.expires_on and certificate.status not in (
-            "revoked",
-            "superseded",
+            certificates.REVOKED,
+            certificates.SUPERSEDED,
         )
         if _in_year(certificate.issued_on, year):
             target.issued += 1
-        if _in_year(certificate.expires_on, year) and certificate.status != "revoked":
+        if _in_year(certificate.expires_on, year) and certificate.status != certificates.REVOKED:
             target.expired += 1
         if in_force:
             target.stars[certificate.stars] += 1

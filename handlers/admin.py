@@ -150,7 +150,7 @@ async def on_invite_link(ctx: Context, code: str | None) -> None:
     """/start inv_…: use the invite once and grant its role."""
     ctx.end_flow()
     result, invite = await staff.redeem_invite(ctx.session, code or "", user_id=ctx.user.id, now=ctx.now)
-    if result is not staff.Redeemed.OK or invite is None or invite.province != ctx.settings.ocop_province:
+    if result is not staff.Redeemed.OK or invite is None or invite.province != ctx.settings.ocop.province:
         ctx.say(_refusal(result))
         await _after_refusal(ctx)
         return
@@ -200,7 +200,7 @@ async def _after_refusal(ctx: Context) -> None:
 
 
 def _welcome(ctx: Context, invite: Invite) -> str:
-    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    what = role_text(ctx.settings.ocop.province, invite.role, invite.commune_code)
     if invite.role == Role.COMMUNE:
         can = _(
             "You can now review the product ideas and dossiers of your commune: confirm the four local "
@@ -321,7 +321,7 @@ async def invite_for_role(ctx: Context, pressed: InviteRole) -> None:
 @panel(InviteCommune)
 async def invite_for_commune(ctx: Context, pressed: InviteCommune) -> None:
     code = pressed.commune
-    if commune_by_code(ctx.settings.ocop_province, code) is None:
+    if commune_by_code(ctx.settings.ocop.province, code) is None:
         ctx.say(_("That commune is not in the province. Please type its name again."))
         await ctx.start(FLOW, step="commune")
         return
@@ -345,9 +345,9 @@ async def _create_and_show(ctx: Context, role: Role, commune_code: int | None) -
             "✅ Invite for: {role}\n{how}\n\nSend this to the person. It works once and expires on {day}. "
             "It is shown only now."
         ).format(
-            role=role_text(ctx.settings.ocop_province, role.value, commune_code),
+            role=role_text(ctx.settings.ocop.province, role.value, commune_code),
             how=how,
-            day=format_day(created.expires_at, ctx.settings.ocop_timezone),
+            day=format_day(created.expires_at, ctx.settings.ocop.timezone),
         ),
         [Choice(_("➕ Another invite"), NewInvite()), Choice(_("⬅️ Back"), AdminHome())],
     )
@@ -370,7 +370,7 @@ async def ask_commune(ctx: Context) -> None:
 
 @flow.on_text("commune")
 async def got_commune(ctx: Context, typed: str) -> None:
-    found = find_communes(ctx.settings.ocop_province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
+    found = find_communes(ctx.settings.ocop.province, typed, limit=MAX_COMMUNE_BUTTONS) if len(typed) >= 2 else []
     if not found:
         await ctx.reask(_("I found no commune with that name. Please type it again."))
         return
@@ -393,7 +393,7 @@ async def on_pending(ctx: Context, _pressed: PendingInvites) -> None:
 
 async def show_pending(ctx: Context) -> None:
     ctx.end_flow()
-    province = ctx.settings.ocop_province
+    province = ctx.settings.ocop.province
     pending = await staff.pending_invites(ctx.session, province, ctx.now)
     if not pending:
         ctx.say(_("No unused invite."), [Choice(_("⬅️ Back"), AdminHome())])
@@ -415,13 +415,13 @@ async def show_pending(ctx: Context) -> None:
 
 @panel(ConfirmWithdraw)
 async def confirm_withdraw(ctx: Context, pressed: ConfirmWithdraw) -> None:
-    pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop_province, ctx.now)}
+    pending = {i.id: i for i in await staff.pending_invites(ctx.session, ctx.settings.ocop.province, ctx.now)}
     invite = pending.get(pressed.invite)
     if invite is None:
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
         return
-    what = role_text(ctx.settings.ocop_province, invite.role, invite.commune_code)
+    what = role_text(ctx.settings.ocop.province, invite.role, invite.commune_code)
     ctx.say(
         _("Withdraw invite #{id} ({role})? The link will stop working.").format(id=invite.id, role=what),
         [Choice(_("✅ Withdraw"), WithdrawInvite(invite=invite.id)), Choice(_("⬅️ Back"), PendingInvites())],
@@ -431,7 +431,7 @@ async def confirm_withdraw(ctx: Context, pressed: ConfirmWithdraw) -> None:
 @panel(WithdrawInvite)
 async def withdraw(ctx: Context, pressed: WithdrawInvite) -> None:
     invite_id = pressed.invite
-    if not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop_province, ctx.now):
+    if not await staff.revoke_invite(ctx.session, invite_id, ctx.settings.ocop.province, ctx.now):
         ctx.say(_("That invite is already used, expired or withdrawn."))
         await show_pending(ctx)
         return
@@ -465,7 +465,7 @@ async def on_staff_page(ctx: Context, pressed: StaffPage) -> None:
 
 async def show_staff(ctx: Context, page_number: int = 0) -> None:
     ctx.end_flow()
-    province = ctx.settings.ocop_province
+    province = ctx.settings.ocop.province
     members = await staff.list_staff(ctx.session, province)
     if not members:
         ctx.say(
@@ -489,7 +489,7 @@ async def show_staff(ctx: Context, page_number: int = 0) -> None:
 
 
 async def _role(ctx: Context, role_id: int) -> StaffRole | None:
-    return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop_province)
+    return await staff.role_by_id(ctx.session, role_id, ctx.settings.ocop.province)
 
 
 @panel(ConfirmRevoke)
@@ -504,7 +504,7 @@ async def confirm_revoke(ctx: Context, pressed: ConfirmRevoke) -> None:
         await show_staff(ctx)
         return
     ctx.say(
-        _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop_province, row.role, row.commune_code)),
+        _("Revoke this role?\n{role}").format(role=role_text(ctx.settings.ocop.province, row.role, row.commune_code)),
         [Choice(_("✅ Yes, revoke"), RevokeStaff(role=row.id)), Choice(_("⬅️ Back"), StaffList())],
     )
 
@@ -521,7 +521,7 @@ async def revoke(ctx: Context, pressed: RevokeStaff) -> None:
         ctx.say(_("You cannot revoke your own role. Ask another administrator."))
         await show_staff(ctx)
         return
-    revoked = await staff.revoke_role(ctx.session, role_id, ctx.settings.ocop_province, ctx.now)
+    revoked = await staff.revoke_role(ctx.session, role_id, ctx.settings.ocop.province, ctx.now)
     if revoked is None:  # someone else revoked it between our read and our write
         ctx.say(_("That role was already revoked or no longer exists."))
         await show_staff(ctx)

@@ -112,7 +112,7 @@ async def show_calendar(ctx: Context) -> None:
 
 
 async def render_calendar(ctx: Context) -> None:
-    rounds = await calendar.upcoming_rounds(ctx.session, ctx.settings.ocop_province, ctx.today)
+    rounds = await calendar.upcoming_rounds(ctx.session, ctx.settings.ocop.province, ctx.today)
     blocks = ["📅 " + _("Your calendar") + "\n" + "\n".join(_round_lines(rounds))]
     producer = await producer_of_user(ctx.session, ctx.user.id)
     if producer is not None:

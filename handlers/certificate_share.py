@@ -57,7 +57,7 @@ async def send_decision(ctx: Context, certificate: Certificate) -> None:
 
 async def send_qr(ctx: Context, certificate: Certificate) -> None:
     code = await ensure_code(ctx.session, certificate)
-    target = ZALO if ctx.channel.startswith("zalo") and ctx.settings.zalo_oa_id else TELEGRAM
+    target = ZALO if ctx.channel.startswith("zalo") and ctx.settings.zalo.oa.id else TELEGRAM
     try:
         link = certificate_link(ctx.settings, code, target)
     except NoLink:

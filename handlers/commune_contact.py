@@ -56,7 +56,7 @@ async def show_officers(ctx: Context) -> None:
     if producer is None:
         await ctx.main_menu()
         return
-    officers = await staff.commune_officers(ctx.session, ctx.settings.ocop_province, producer.commune_code)
+    officers = await staff.commune_officers(ctx.session, ctx.settings.ocop.province, producer.commune_code)
     if not officers:
         ctx.say(
             _(

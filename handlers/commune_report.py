@@ -125,12 +125,12 @@ async def draft(ctx: Context, dossier: Dossier) -> bytes:
         producer = await reviews.producer_by_id(ctx.session, product.producer_id)
         idea = await ctx.session.get(ProductIdea, product.idea_id) if product.idea_id else None
         criteria = await reviews.criteria_of(ctx.session, dossier.id, tuple(COMMUNE_CRITERIA))
-        commune = commune_name(ctx.settings.ocop_province, product.commune_code)
+        commune = commune_name(ctx.settings.ocop.province, product.commune_code)
         today = ctx.today
         values = {
             "commune": commune,
             "commune_upper": commune.upper(),
-            "province": ctx.settings.ocop_province,
+            "province": ctx.settings.ocop.province,
             "day": f"{today.day:02d}",
             "month": f"{today.month:02d}",
             "year": str(today.year),
@@ -158,7 +158,7 @@ async def draft(ctx: Context, dossier: Dossier) -> bytes:
                     "note": note,
                 }
             )
-        template = ctx.settings.ocop_commune_report_template or DEFAULT_TEMPLATE
+        template = ctx.settings.certificates.commune_report_template or DEFAULT_TEMPLATE
         return await asyncio.to_thread(fill, template, values, rows)
     finally:
         current_locale.reset(token)

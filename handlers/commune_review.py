@@ -312,13 +312,13 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
         _("📂 {product} — {case}").format(product=product.name, case=case),
         _("👤 {producer} · {commune}").format(
             producer=producer.name if producer else "?",
-            commune=commune_name(ctx.settings.ocop_province, product.commune_code),
+            commune=commune_name(ctx.settings.ocop.province, product.commune_code),
         ),
         _("Group: {group}").format(group=group),
         _("Status: {status}").format(status=status_label(dossier.status)),
     ]
     if dossier.submitted_at is not None:
-        lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop_timezone)))
+        lines.append(_("Submitted: {day}").format(day=format_day(dossier.submitted_at, ctx.settings.ocop.timezone)))
     changes = await changes_since_last_look(ctx, dossier, COMMUNE)
     if changes:
         lines += ["", *changes]
@@ -662,7 +662,7 @@ async def open_idea(ctx: Context, scope: Scope, pressed: OpenIdea) -> None:
         _("💡 Product idea: {name}").format(name=idea.name),
         _("👤 {producer} · {commune}").format(
             producer=producer.name if producer else "?",
-            commune=commune_name(ctx.settings.ocop_province, idea.commune_code),
+            commune=commune_name(ctx.settings.ocop.province, idea.commune_code),
         ),
         _("Group: {group}").format(group=group),
     ]
@@ -682,7 +682,7 @@ async def open_idea(ctx: Context, scope: Scope, pressed: OpenIdea) -> None:
             )
         )
     if idea.submitted_at is not None:
-        lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop_timezone)))
+        lines.append(_("Submitted: {day}").format(day=format_day(idea.submitted_at, ctx.settings.ocop.timezone)))
     # The spoken answers themselves, before the view, so that its buttons stay the last thing on screen.
     titles = {
         "description": _("Description"),

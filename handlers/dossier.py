@@ -176,7 +176,7 @@ async def meeting_date(ctx: Context, dossier: Dossier) -> dt.date | None:
     """The day the council meets on this dossier's round, when it is known and still ahead."""
     if dossier.round_id is None:
         return None
-    found = await rounds.round_of(ctx.session, ctx.settings.ocop_province, dossier.round_id)
+    found = await rounds.round_of(ctx.session, ctx.settings.ocop.province, dossier.round_id)
     if found is None or found.status != rounds.OPEN or found.meeting_date is None:
         return None
     return found.meeting_date if found.meeting_date >= ctx.today else None
@@ -275,7 +275,7 @@ def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
     if rejected.reason == "too_large":
         return _(
             "This file is too big: the limit is {limit} MB. Please send a photo instead, or scan with a lower quality."
-        ).format(limit=ctx.settings.ocop_max_file_mb)
+        ).format(limit=ctx.settings.ocop.max_file_mb)
     if rejected.reason == "unsupported_type":
         return _("I cannot use this kind of file. Please send a photo, or one of: {types}.").format(
             types=accepted_types_text()

@@ -90,7 +90,7 @@ async def changes_since_last_look(ctx: Context, dossier: Dossier, view: str) -> 
             shown = changes[:MAX_LINES]
             if len(changes) > MAX_LINES:
                 shown.append(_("… and {count} more changes").format(count=len(changes) - MAX_LINES))
-            day = format_day(seen.seen_at, ctx.settings.ocop_timezone)
+            day = format_day(seen.seen_at, ctx.settings.ocop.timezone)
             lines = [_("🔄 Changed since you last looked ({day}):").format(day=day), *shown]
     await dossier_views.save_view(ctx.session, ctx.user.id, dossier.id, view, now, ctx.now)
     return lines

@@ -79,7 +79,7 @@ def file_name(link: DossierItemFile, number: int) -> str:
 
 def file_line(ctx: Context, link: DossierItemFile, number: int) -> str:
     """ "ket-qua.pdf · 02/03/2026 · 120 KB" """
-    day = format_day(link.created_at, ctx.settings.ocop_timezone)
+    day = format_day(link.created_at, ctx.settings.ocop.timezone)
     return f"{file_name(link, number)} · {day} · {file_size(link.stored_file.size)}"
 
 

@@ -131,7 +131,7 @@ async def ask_offer(ctx: Context) -> None:
         return
     lines = [
         _("Use the {item} you sent on {day} again?").format(
-            item=_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop_timezone)
+            item=_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop.timezone)
         )
     ]
     if earlier.item.expires_on is not None:

@@ -366,7 +366,7 @@ async def got_origin(ctx: Context) -> None:
         await _next(ctx, "origin")
         return
     if ctx.payload == ORIGIN + ORIGIN_PROVINCE:
-        ctx.data["origin"] = _("{province} province").format(province=ctx.settings.ocop_province)
+        ctx.data["origin"] = _("{province} province").format(province=ctx.settings.ocop.province)
         await _next(ctx, "origin")
         return
     await _place_answer(ctx)
@@ -664,7 +664,7 @@ async def _submit(ctx: Context) -> None:
             "What happens next: the commune OCOP staff will read it and tell you here whether it can go on. "
             "If it can, you will be invited to a training on making a business plan.\n"
             "You can check it at any time with 🔎 Status."
-        ).format(name=idea.name, commune=producer.commune_name, day=format_day(ctx.now, ctx.settings.ocop_timezone))
+        ).format(name=idea.name, commune=producer.commune_name, day=format_day(ctx.now, ctx.settings.ocop.timezone))
     )
     await ctx.finish()
 
@@ -677,7 +677,7 @@ async def _remember_same_name(ctx: Context) -> None:
         return
     earlier = await ideas.latest_idea_named(ctx.session, producer.id, fold(name))
     if earlier is not None and earlier.submitted_at is not None:
-        ctx.data["same_name_on"] = format_day(earlier.submitted_at, ctx.settings.ocop_timezone)
+        ctx.data["same_name_on"] = format_day(earlier.submitted_at, ctx.settings.ocop.timezone)
     else:
         ctx.data.pop("same_name_on", None)
 

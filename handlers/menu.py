@@ -62,9 +62,6 @@ async def _asked_for_consent(ctx: Context) -> bool:
 
 async def on_menu_button(ctx: Context, pressed: MenuButton) -> None:
     """Main-menu buttons work from any older message too: they only start something."""
-    if pressed.flow not in ctx.registry.flows:  # a flow left out of this build
-        await on_stale(ctx)
-        return
     await ctx.start(pressed.flow)
 
 
@@ -100,23 +97,22 @@ async def show_help(ctx: Context, _argument: str | None) -> None:
         )
     ctx.say("\n\n".join(paragraphs))
     # Staff accounts join by invite only, never by a link code.
-    if not scope.is_staff and ctx.registry.handles(LinkStart().pack()):
+    if not scope.is_staff:
         ctx.say(
             _("Do you use both Telegram and Zalo? Link them, and your dossier is the same in both apps."),
             [Choice(_("🔗 Link Telegram and Zalo"), LinkStart())],
         )
-    if ctx.registry.handles("pdo:home"):
-        ctx.say(
-            _("Your data: see it, download it, correct it, or have it deleted."),
-            [Choice(_("🔒 My data"), "pdo:home")],
-        )
+    ctx.say(
+        _("Your data: see it, download it, correct it, or have it deleted."),
+        [Choice(_("🔒 My data"), "pdo:home")],
+    )
     await show_menu(ctx)
 
 
 def _staff_help(ctx: Context, scope: Scope) -> list[str]:
     paragraphs: list[str] = []
     if scope.communes:
-        names = [commune_by_code(ctx.settings.ocop_province, code) for code in sorted(scope.communes)]
+        names = [commune_by_code(ctx.settings.ocop.province, code) for code in sorted(scope.communes)]
         paragraphs.append(
             _(
                 "You are a commune officer ({communes}):\n"
@@ -163,11 +159,16 @@ async def on_stale(ctx: Context) -> None:
     await show_menu(ctx)
 
 
+async def on_help_word(ctx: Context) -> None:
+    await show_help(ctx, None)
+
+
 def register(registry: Registry) -> None:
     registry.main_menu = show_menu
     registry.not_understood = on_not_understood
     registry.stale_button = on_stale
     registry.on_button(MenuButton)(on_menu_button)
     registry.on_button(MenuHelp)(on_help_button)
+    registry.help = on_help_word
     registry.commands["menu"] = on_menu_command
     registry.commands["help"] = show_help

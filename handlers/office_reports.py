@@ -76,7 +76,7 @@ async def file_wanted(ctx: Context, pressed: FileWanted) -> None:
         communes=office_communes(scope),
         today=ctx.today,
         year=ctx.today.year,
-        tz=ctx.settings.ocop_timezone,
+        tz=ctx.settings.ocop.timezone,
     )
     ctx.say(_("⏳ Preparing the file. I will send it here as soon as it is ready."))
     await ctx.finish()

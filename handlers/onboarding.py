@@ -255,7 +255,9 @@ def consent_text(ctx: Context) -> str:
         "Your rights: see, download, correct or delete your data, or withdraw your consent. "
         "Type “du lieu cua toi” at any time.\n"
         "({law})"
-    ).format(controller=ctx.settings.data_controller, months=ctx.settings.ocop_retention_months, law=PERSONAL_DATA_LAW)
+    ).format(
+        controller=ctx.settings.data_controller, months=ctx.settings.privacy.retention_months, law=PERSONAL_DATA_LAW
+    )
 
 
 def consent_details(ctx: Context) -> str:
@@ -269,11 +271,9 @@ def consent_details(ctx: Context) -> str:
         "• to complain to {controller} or to the authority for personal data protection.\n"
         "The province must keep some records as administrative documents: an issued certificate, its decision "
         "and the council's result stay, with only the organisation and the product."
-    ).format(
-        law=PERSONAL_DATA_LAW, hours=ctx.settings.ocop_privacy_deadline_hours, controller=ctx.settings.data_controller
-    )
-    if ctx.settings.ocop_data_controller_contact:
-        text += "\n" + _("Contact: {contact}").format(contact=ctx.settings.ocop_data_controller_contact)
+    ).format(law=PERSONAL_DATA_LAW, hours=ctx.settings.privacy.deadline_hours, controller=ctx.settings.data_controller)
+    if ctx.settings.privacy.controller_contact:
+        text += "\n" + _("Contact: {contact}").format(contact=ctx.settings.privacy.controller_contact)
     return text
 
 
@@ -293,7 +293,7 @@ async def ask_consent(ctx: Context) -> None:
             _(
                 "👋 Hello! I am the OCOP assistant of {province}.\n"
                 "I help you register product ideas and prepare your OCOP dossier, step by step."
-            ).format(province=ctx.settings.ocop_province)
+            ).format(province=ctx.settings.ocop.province)
             + "\n\n"
         )
     ctx.say(greeting + consent_text(ctx) + "\n\n" + _("Do you agree?"), _consent_choices(), columns=2)
@@ -616,7 +616,7 @@ async def commune_back(ctx: Context, _pressed: Back) -> None:
 @flow.on("commune", KeepCommune)
 async def keep_commune(ctx: Context, _pressed: KeepCommune) -> None:
     code = _current(ctx).get("commune_code")
-    commune = commune_by_code(ctx.settings.ocop_province, int(code)) if code is not None else None
+    commune = commune_by_code(ctx.settings.ocop.province, int(code)) if code is not None else None
     if commune is None:
         await _search_commune(ctx, "")
         return
@@ -629,12 +629,12 @@ async def got_commune(ctx: Context, text: str) -> None:
 
 
 async def _search_commune(ctx: Context, query: str) -> None:
-    matches = find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
+    matches = find_communes(ctx.settings.ocop.province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
     if not matches:
         examples = ", ".join(_short_name(c) for c in _examples(ctx, 5))
         hint = (
             _("I could not find the commune “{text}” in {province}. Communes there include: {examples}.").format(
-                text=shorten(query, QUOTE_MAX), province=ctx.settings.ocop_province, examples=examples
+                text=shorten(query, QUOTE_MAX), province=ctx.settings.ocop.province, examples=examples
             )
             if query
             else _("Please type the name of your commune.")
@@ -663,7 +663,7 @@ async def type_again(ctx: Context, _pressed: CommuneAgain) -> None:
 @flow.on("commune_pick", PickCommune)
 async def commune_pressed(ctx: Context, pressed: PickCommune) -> None:
     # Only a commune of this province, whatever the button says.
-    commune = commune_by_code(ctx.settings.ocop_province, pressed.commune)
+    commune = commune_by_code(ctx.settings.ocop.province, pressed.commune)
     if commune is None:
         await ctx.reask(_("Please press one of the buttons."))
         return
@@ -674,7 +674,7 @@ async def commune_pressed(ctx: Context, pressed: PickCommune) -> None:
 async def commune_typed(ctx: Context, text: str) -> None:
     # Typed instead of pressed: the full name of one offered commune picks it; anything else is a new search.
     offered = {c.code for c in _offered_communes(ctx)}
-    found = find_communes(ctx.settings.ocop_province, text, limit=MAX_COMMUNE_BUTTONS)
+    found = find_communes(ctx.settings.ocop.province, text, limit=MAX_COMMUNE_BUTTONS)
     if len(found) == 1 and found[0].code in offered:
         await _save(ctx, found[0])
         return
@@ -683,7 +683,7 @@ async def commune_typed(ctx: Context, text: str) -> None:
 
 def _offered_communes(ctx: Context) -> list[Commune]:
     query = ctx.form(Registration).commune_query
-    return find_communes(ctx.settings.ocop_province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
+    return find_communes(ctx.settings.ocop.province, query, limit=MAX_COMMUNE_BUTTONS) if query else []
 
 
 # Step 6: save --------------------------------------------------------------------------------------------
@@ -719,7 +719,7 @@ def _summary(ctx: Context, name: str, kind: str, commune_name: str) -> str:
         kind_label = _(PRODUCER_KIND_LABELS[ProducerKind(kind)])
     except ValueError:
         kind_label = kind
-    return f"👤 {name}\n🏷 {kind_label}\n📍 {commune_name}, {ctx.settings.ocop_province}\n📱 {ctx.user.phone or ''}"
+    return f"👤 {name}\n🏷 {kind_label}\n📍 {commune_name}, {ctx.settings.ocop.province}\n📱 {ctx.user.phone or ''}"
 
 
 def _current(ctx: Context) -> dict[str, Any]:
@@ -729,7 +729,7 @@ def _current(ctx: Context) -> dict[str, Any]:
 
 def _examples(ctx: Context, count: int) -> list[Commune]:
     """A few communes spread over the alphabet, so the examples look like the real list."""
-    communes = communes_of(ctx.settings.ocop_province)
+    communes = communes_of(ctx.settings.ocop.province)
     step = max(1, len(communes) // count)
     return list(communes[1::step][:count]) or list(communes[:count])
 

@@ -222,7 +222,7 @@ def _role(ctx: Context, held: object) -> str:
     if not isinstance(held, dict):
         return ""
     commune = held.get("commune")
-    return role_text(ctx.settings.ocop_province, str(held.get("role")), commune if isinstance(commune, int) else None)
+    return role_text(ctx.settings.ocop.province, str(held.get("role")), commune if isinstance(commune, int) else None)
 
 
 def _channel_name(channel: str) -> str:
@@ -244,7 +244,7 @@ async def _download(ctx: Context) -> None:
         return
     data, files = await _collect(ctx)
     stem = f"{EXPORT_PREFIX}{ctx.user.id}-{ctx.now:%Y%m%d%H%M%S}"
-    out_dir = ctx.settings.ocop_data_dir / "exports"
+    out_dir = ctx.settings.ocop.data_dir / "exports"
     paths = await asyncio.to_thread(export.build_zip, data, files, out_dir, stem, part_bytes)
     for index, path in enumerate(paths, start=1):
         caption = _("🔒 Your data: du-lieu.json (readable), du-lieu.xlsx (a sheet per kind) and your files.")
@@ -343,7 +343,7 @@ async def ask_delete(ctx: Context) -> None:
             "ideas and files, and a dossier in progress is withdrawn from the commune and the province. "
             "An issued certificate, its decision and the council's result stay, with only your organisation and "
             "product, because the province must keep them."
-        ).format(hours=ctx.settings.ocop_privacy_deadline_hours)
+        ).format(hours=ctx.settings.privacy.deadline_hours)
         + "\n\n"
         + _("Delete your data?"),
         [Choice(_("🗑 Yes, delete my data"), ConfirmDelete()), Choice(_("⬅️ No, keep it"), Back())],
@@ -370,7 +370,7 @@ async def request_deletion(ctx: Context, *, source: str) -> PrivacyRequest:
         ctx.user.id,
         source=source,
         now=ctx.now,
-        deadline=dt.timedelta(hours=settings.ocop_privacy_deadline_hours),
+        deadline=dt.timedelta(hours=settings.privacy.deadline_hours),
     )
     if ctx.user.consent_at is not None:
         await privacy.record_consent(
@@ -389,9 +389,9 @@ async def request_deletion(ctx: Context, *, source: str) -> PrivacyRequest:
     )
     from bot.privacy_sweep import REQUEST_STAFF, admins
 
-    execute = request.requested_at + dt.timedelta(hours=settings.ocop_privacy_delete_after_hours)
+    execute = request.requested_at + dt.timedelta(hours=settings.privacy.delete_after_hours)
     params = {"request": request.id, "execute": execute.isoformat(), "due": request.due_at.isoformat()}
-    for admin in await admins(ctx.session, settings.ocop_province):
+    for admin in await admins(ctx.session, settings.ocop.province):
         await ctx.notify(admin, REQUEST_STAFF, params, dedupe_key=f"privacy:new:{request.id}:user:{admin}")
     return request
 

@@ -35,7 +35,6 @@ from handlers import (
     province_batch,
     province_council,
     province_dossiers,
-    province_notices,  # noqa: F401  (importing it registers the producer's @notice templates)
     province_rounds,
 )
 from handlers.province_common import (
@@ -111,8 +110,8 @@ async def ask_home(ctx: Context) -> None:
         ctx.data.pop(key, None)
     counts = await province.count_by_round(ctx.session, province_communes(ctx), VISIBLE)
     working = await province.count_by_round(ctx.session, province_communes(ctx), [s.value for s in WORKING])
-    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
-    lines = [_("🏛 OCOP dossiers at the province — {province}").format(province=ctx.settings.ocop_province)]
+    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
+    lines = [_("🏛 OCOP dossiers at the province — {province}").format(province=ctx.settings.ocop.province)]
     lines.append(_("Not in a round yet: {count}").format(count=working.get(None, 0)))
     choices = [Choice(_("📥 Not in a round ({count})").format(count=working.get(None, 0)), OpenUnassigned())]
     shown = [r for r in all_rounds if r.status == rounds.OPEN or counts.get(r.id)][:8]

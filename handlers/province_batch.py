@@ -150,7 +150,7 @@ async def batch_tick(ctx: Context, pressed: Tick) -> None:
 
 @steps.ask("batch_round")
 async def ask_batch_round(ctx: Context) -> None:
-    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop_province)
+    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop.province)
     if not open_rounds:
         ctx.say(_("There is no open round. Create one first (🗓 Rounds)."), [back_choice()])
         return

@@ -103,7 +103,7 @@ def _communes_of_province(province_name: str) -> frozenset[int]:
 
 
 def province_communes(ctx: Context) -> frozenset[int]:
-    return _communes_of_province(ctx.settings.ocop_province)
+    return _communes_of_province(ctx.settings.ocop.province)
 
 
 def stars_text(stars: int) -> str:
@@ -173,7 +173,7 @@ def note_step(
 async def find_round(ctx: Context, round_id: int | None) -> Round | None:
     if round_id is None:
         return None
-    return await rounds.round_of(ctx.session, ctx.settings.ocop_province, round_id)
+    return await rounds.round_of(ctx.session, ctx.settings.ocop.province, round_id)
 
 
 def round_line(found: Round, today: dt.date | None = None) -> str:
@@ -199,7 +199,7 @@ def reached_after_deadline(ctx: Context, dossier: Dossier, found: Round) -> bool
     if dossier.submitted_at is None:
         return True
     submitted = dossier.submitted_at if dossier.submitted_at.tzinfo else dossier.submitted_at.replace(tzinfo=dt.UTC)
-    return submitted.astimezone(ZoneInfo(ctx.settings.ocop_timezone)).date() > found.submit_deadline
+    return submitted.astimezone(ZoneInfo(ctx.settings.ocop.timezone)).date() > found.submit_deadline
 
 
 async def record_audit(ctx: Context, action: str, object_type: str, object_id: int | None, **kwargs: Any) -> None:

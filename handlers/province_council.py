@@ -273,7 +273,7 @@ async def _workbook_template(ctx: Context, _pressed: Workbook) -> None:
     if current is None:
         return
     _dossier, found = current
-    made = await council_workbook.template(ctx.session, ctx.settings.ocop_province, found)
+    made = await council_workbook.template(ctx.session, ctx.settings.ocop.province, found)
     if made is not None:
         data, _dossiers, _members = made
         _sha, path = await ctx.files.put(data, "xlsx")
@@ -299,7 +299,7 @@ async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
         return
     _dossier, found = current
     data = await asyncio.to_thread(received.path.read_bytes)
-    plan, errors = await council_workbook.read(ctx.session, ctx.settings.ocop_province, found, data)
+    plan, errors = await council_workbook.read(ctx.session, ctx.settings.ocop.province, found, data)
     if received.mime != council_workbook.MIME or errors:
         shown = errors[:WORKBOOK_ERRORS_SHOWN] or [_("This is not the council's Excel workbook (.xlsx).")]
         await ctx.reask("\n".join([_("Nothing was saved from this file:"), *shown]))

@@ -194,7 +194,7 @@ async def ask_list(ctx: Context) -> None:
             lines.append("")
             lines.append(f"▸ {status_label(dossier.status)}")
         owner = owners.get(dossier.product_id)
-        commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)
+        commune = commune_by_code(ctx.settings.ocop.province, dossier.product.commune_code)
         # Product, producer and commune: two products of one name are told apart.
         parts = (dossier.product.name, owner.name if owner else "", commune.name if commune else "")
         lines.append("• " + " — ".join(part for part in parts if part))
@@ -305,11 +305,11 @@ async def ask_dossier(ctx: Context) -> None:
     await log_read(ctx, "dossier", dossier.id)
     ctx.data.pop("send_files", None)  # opening no longer sends every file: 📦 asks for the ZIP
     producer = await province.producer_of_dossier(ctx.session, dossier)
-    commune = commune_by_code(ctx.settings.ocop_province, dossier.product.commune_code)
+    commune = commune_by_code(ctx.settings.ocop.province, dossier.product.commune_code)
     producer_line = "🏠 " + " · ".join(
         part for part in (producer.name if producer else "", commune.name if commune else "") if part
     )
-    facts = await dossier_facts(ctx.session, ctx.settings.ocop_province, dossier)
+    facts = await dossier_facts(ctx.session, ctx.settings.ocop.province, dossier)
     changes = await changes_since_last_look(ctx, dossier, PROVINCE)
     if changes:
         facts += ["", *changes]
@@ -451,7 +451,7 @@ async def _schedule(ctx: Context, dossier: Dossier, found: Round) -> None:
 
 @steps.ask("round_pick")
 async def ask_round_pick(ctx: Context) -> None:
-    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop_province)
+    open_rounds = await rounds.open_rounds(ctx.session, ctx.settings.ocop.province)
     if not open_rounds:
         ctx.say(
             _("There is no open round. Create one first (🗓 Rounds)."),

@@ -107,7 +107,7 @@ steps = Flow(FLOW_NAME, first_step="rounds")
 async def ask_rounds(ctx: Context) -> None:
     ctx.data.pop("round_id", None)
     ctx.data.pop("new_round", None)
-    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
+    all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
     counts = await rounds.dossier_counts(ctx.session, [r.id for r in all_rounds])
     lines = [_("🗓 Evaluation rounds")]
     if not all_rounds:
@@ -118,7 +118,7 @@ async def ask_rounds(ctx: Context) -> None:
     ]
     choices = [Choice(shorten(f"📅 {r.name}", LABEL_MAX), OpenRound(round=r.id)) for r in all_rounds[:LIST_MAX]]
     choices.append(Choice(_("➕ New round"), NewRound()))
-    deadlines = day_months(ctx.settings.ocop_default_rounds)
+    deadlines = day_months(ctx.settings.reminders.default_rounds)
     year = rounds.year_ahead(ctx.today, deadlines)
     planned = [(name, day) for name, day in rounds.planned_rounds(year, deadlines) if day >= ctx.today]
     if planned and not await _planned_rounds_exist(ctx, planned):
@@ -131,7 +131,7 @@ async def ask_rounds(ctx: Context) -> None:
 async def _planned_rounds_exist(ctx: Context, planned: list[tuple[str, dt.date]]) -> bool:
     names = {name for name, _deadline in planned}
     deadlines = {deadline for _name, deadline in planned}
-    existing = await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)
+    existing = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
     found = sum(1 for r in existing if r.name in names or r.submit_deadline in deadlines)
     return found >= len(planned)
 
@@ -162,11 +162,11 @@ async def rounds_open(ctx: Context, pressed: OpenRound) -> None:
 
 
 async def _seed(ctx: Context) -> None:
-    before = {r.id for r in await rounds.rounds_of(ctx.session, ctx.settings.ocop_province)}
-    deadlines = day_months(ctx.settings.ocop_default_rounds)
+    before = {r.id for r in await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)}
+    deadlines = day_months(ctx.settings.reminders.default_rounds)
     year = rounds.year_ahead(ctx.today, deadlines)
     seeded = await rounds.seed_rounds(
-        ctx.session, ctx.settings.ocop_province, year, deadlines, ctx.now, today=ctx.today
+        ctx.session, ctx.settings.ocop.province, year, deadlines, ctx.now, today=ctx.today
     )
     for found in seeded:
         if found.id not in before:
@@ -406,7 +406,7 @@ async def _meeting_day(ctx: Context, found: Round | None, meeting: dt.date | Non
         return
     created = await rounds.create_round(
         ctx.session,
-        province=ctx.settings.ocop_province,
+        province=ctx.settings.ocop.province,
         name=new["name"],
         submit_deadline=deadline,
         meeting_date=meeting,

@@ -45,17 +45,17 @@ def state_line(certificate: Certificate, today: dt.date) -> str:
 
 
 async def answer(ctx: Context, code: str) -> None:
-    window = dt.timedelta(minutes=ctx.settings.ocop_certificate_check_window_minutes)
+    window = dt.timedelta(minutes=ctx.settings.certificates.check_window_minutes)
     if not await lookups.allow(
         ctx.session,
         ctx.identity.id,
         now=ctx.now,
         window=window,
-        limit=ctx.settings.ocop_certificate_checks_per_window,
+        limit=ctx.settings.certificates.checks_per_window,
     ):
         ctx.say(
             _("Too many checks in a short time. Please try again in {minutes} minutes.").format(
-                minutes=ctx.settings.ocop_certificate_check_window_minutes
+                minutes=ctx.settings.certificates.check_window_minutes
             )
         )
         return
@@ -65,7 +65,7 @@ async def answer(ctx: Context, code: str) -> None:
         return
     product = await ctx.session.get(Product, certificate.product_id)
     producer = await ctx.session.get(Producer, product.producer_id) if product is not None else None
-    commune = commune_by_code(ctx.settings.ocop_province, product.commune_code) if product is not None else None
+    commune = commune_by_code(ctx.settings.ocop.province, product.commune_code) if product is not None else None
     authority = _("the central level") if certificate.authority == certificates.CENTRAL else _("the province")
     lines = [
         _("🔎 OCOP certificate {code}").format(code=code),

@@ -39,20 +39,17 @@ async def staff_choices(ctx: Context) -> tuple[list[Choice], bool]:
         count = await reviews.count_waiting(ctx.session, scope.communes, QUEUE_IDEA_STATUS, QUEUE_DOSSIER_STATUSES)
         count += await claims.count_pending(ctx.session, scope.communes)
         choices.append(Choice(_("📋 Waiting for commune review ({count})").format(count=count), COMMUNE_QUEUE))
-        if PhoneSetting in ctx.registry.buttons:
-            choices.append(Choice(_("📞 My phone for producers"), PhoneSetting()))
-    if scope.province_officer and ctx.registry.handles(ProvinceHome().pack()):
+        choices.append(Choice(_("📞 My phone for producers"), PhoneSetting()))
+    if scope.province_officer:
         choices.append(Choice(_("🏛 Province: rounds and dossiers"), ProvinceHome()))
-    if (scope.communes or scope.province_officer) and ctx.registry.handles(FIND):
+    if scope.communes or scope.province_officer:
         choices.append(Choice(_("🔎 Find a product or producer"), FIND))
-    if (scope.communes or scope.province_officer) and ctx.registry.handles(REPORTS):
         choices.append(Choice(_("📊 Excel and reports"), REPORTS))
     if scope.admin:
         choices.append(Choice(_("🔑 Staff and invites"), AdminHome()))
-        if ctx.registry.handles(DATA_REQUESTS):
-            from handlers.privacy import pending_count
+        from handlers.privacy import pending_count
 
-            count = await pending_count(ctx)
-            choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), DATA_REQUESTS))
+        count = await pending_count(ctx)
+        choices.append(Choice(_("🔒 Data requests ({count})").format(count=count), DATA_REQUESTS))
     is_producer = await producers.producer_of_user(ctx.session, ctx.user.id) is not None
     return choices, is_producer

@@ -32,7 +32,7 @@ from bot.roles import Scope, deny, office_communes, office_scope
 from bot.rules import DOSSIER_STATUS_LABELS, PRODUCER_KIND_LABELS, DossierStatus, label
 from bot.search import matches
 from bot.text import has_words, shorten, tidy
-from storage import audit, office, rounds
+from storage import audit, certificates, office, rounds
 from storage.office import FindRow
 
 FLOW_NAME = "find"
@@ -149,12 +149,12 @@ async def _found(ctx: Context, scope: Scope) -> list[FindRow]:
 def _passes(row: FindRow, kind: str, value: str, today: dt.date) -> bool:
     if kind == "expiring":
         return (
-            row.certificate_status == "valid"
+            row.certificate_status == certificates.VALID
             and row.expires_on is not None
             and today <= row.expires_on <= today + dt.timedelta(days=EXPIRING_DAYS)
         )
     if kind == "stars":
-        return row.certificate_status == "valid" and str(row.stars) == value
+        return row.certificate_status == certificates.VALID and str(row.stars) == value
     if kind == "status":
         return row.dossier_status == value
     if kind == "round":
@@ -233,7 +233,7 @@ async def ask_filters(ctx: Context) -> None:
         *(Choice(_("{stars}★ products").format(stars=stars), StarsFilter(stars=stars)) for stars in (3, 4, 5)),
         *(Choice(_(DOSSIER_STATUS_LABELS[status]), StatusFilter(status=status.value)) for status in FILTER_STATES),
     ]
-    for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop_province))[:ROUNDS_SHOWN]:
+    for found in (await rounds.rounds_of(ctx.session, ctx.settings.ocop.province))[:ROUNDS_SHOWN]:
         choices.append(Choice(shorten(f"📅 {found.name}", LABEL_MAX), RoundFilter(round=found.id)))
     choices.append(Choice(_("⬅️ Back"), Back()))
     ctx.say(_("🔽 Show the records of:"), choices)

@@ -171,7 +171,7 @@ async def show_status(ctx: Context) -> None:
             "\n".join(
                 dossier_lines(dossier)
                 + await _expiry_lines(ctx, dossier)
-                + await producer_facts(ctx.session, ctx.settings.ocop_province, dossier)
+                + await producer_facts(ctx.session, ctx.settings.ocop.province, dossier)
             )
             for dossier in dossier_rows
         ]

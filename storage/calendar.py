@@ -9,13 +9,14 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import certificates, rounds
 from storage.models import Certificate, Dossier, DossierItem, Product, Round
 
 
 async def upcoming_rounds(session: AsyncSession, province: str, today: dt.date, limit: int = 3) -> list[Round]:
     rows = await session.scalars(
         select(Round)
-        .where(Round.province == province, Round.status == "open", Round.submit_deadline >= today)
+        .where(Round.province == province, Round.status == rounds.OPEN, Round.submit_deadline >= today)
         .order_by(Round.submit_deadline, Round.id)
         .limit(limit)
     )
@@ -27,7 +28,7 @@ async def live_certificates(session: AsyncSession, producer_id: int) -> list[tup
     rows = await session.execute(
         select(Certificate, Product.name)
         .join(Product, Product.id == Certificate.product_id)
-        .where(Product.producer_id == producer_id, Certificate.status == "valid")
+        .where(Product.producer_id == producer_id, Certificate.status == certificates.VALID)
         .order_by(Certificate.expires_on, Certificate.id)
     )
     return [(certificate, name) for certificate, name in rows]
@@ -68,6 +69,8 @@ async def certificates_expiring(session: AsyncSession, today: dt.date, until: dt
     count = await session.scalar(
         select(func.count())
         .select_from(Certificate)
-        .where(Certificate.status == "valid", Certificate.expires_on >= today, Certificate.expires_on <= until)
+        .where(
+            Certificate.status == certificates.VALID, Certificate.expires_on >= today, Certificate.expires_on <= until
+        )
     )
     return int(count or 0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import certificates
 from storage.models import (
     Certificate,
     ChannelIdentity,
@@ -159,7 +160,7 @@ async def certificate_rows(
     if communes is not None:
         statement = statement.where(Product.commune_code.in_(list(communes)))
     if expiring_before is not None:
-        statement = statement.where(Certificate.status == "valid", Certificate.expires_on <= expiring_before)
+        statement = statement.where(Certificate.status == certificates.VALID, Certificate.expires_on <= expiring_before)
         if today is not None:
             statement = statement.where(Certificate.expires_on >= today)
     return [

@@ -35,7 +35,7 @@ async def enqueue(
             "kind": kind,
             "params": params,
             "urgent": urgent,
-            "status": "pending",
+            "status": PENDING,
             "not_before": not_before,
             "attempts": 0,
             "created_at": not_before,

@@ -176,7 +176,7 @@ async def make_producer(
     from bot.text import fold
     from storage import producers, users
 
-    found = find_communes(app.settings.ocop_province, commune)[0]
+    found = find_communes(app.settings.ocop.province, commune)[0]
     now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
         user, _identity = await users.identity_user(

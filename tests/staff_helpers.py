@@ -30,7 +30,7 @@ PHONG_THO = "Phong Thổ"
 
 
 def commune_code(app: App, name: str) -> int:
-    return find_communes(app.settings.ocop_province, name)[0].code
+    return find_communes(app.settings.ocop.province, name)[0].code
 
 
 async def in_session(app: App, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -52,7 +52,7 @@ async def make_staff(
             session,
             user_id=user.id,
             role=role,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             commune_code=commune_code(app, commune) if commune else None,
             granted_by=None,
             now=now,

@@ -199,7 +199,7 @@ async def test_a_damaged_backup_is_refused_before_anything_is_written(app: App, 
     for seed, chat in enumerate(chats[:3]):
         await chat.send_file(files.jpeg(seed), "giay-phep.jpg")
     folder = tmp_path / "backup"
-    manifest = await backup.backup(app.settings.database_url, app.settings.files_dir, folder)
+    manifest = await backup.backup(app.settings.database_url, app.settings.ocop.files_dir, folder)
     assert manifest["files"]["count"] == 3
     damaged = folder / "files" / manifest["files"]["entries"][1]["path"]
     damaged.write_bytes(damaged.read_bytes() + b"x")
@@ -223,9 +223,9 @@ async def test_a_missing_file_fails_the_backup_loudly(app: App, tmp_path: Path) 
     await chats[0].send_file(files.png(7), "anh.png")
     async with app.engine.sessions() as session:
         stored = (await session.scalars(select(StoredFile))).one()
-    (app.settings.files_dir / stored.path).unlink()
+    (app.settings.ocop.files_dir / stored.path).unlink()
     with pytest.raises(backup.BackupError, match="missing"):
-        await backup.backup(app.settings.database_url, app.settings.files_dir, tmp_path / "backup")
+        await backup.backup(app.settings.database_url, app.settings.ocop.files_dir, tmp_path / "backup")
 
 
 async def test_restore_into_a_migrated_but_empty_sqlite_database_is_refused(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ async def _producer_with_things(app: App) -> tuple[Chat, int]:
     user_id = await make_producer(app, "cal1")
     now = app.engine.clock()
     async with app.engine.sessions() as session, session.begin():
-        plan = day_months(app.settings.ocop_default_rounds)
-        await rounds.seed_rounds(session, app.settings.ocop_province, now.year, plan, now)
+        plan = day_months(app.settings.reminders.default_rounds)
+        await rounds.seed_rounds(session, app.settings.ocop.province, now.year, plan, now)
         owner = (await session.scalars(select(Producer).where(Producer.user_id == user_id))).one()
         await data.dossier(session, owner, created=now)
         await data.certificate(session, owner, expires=dt.date(2026, 7, 1))

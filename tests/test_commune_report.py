@@ -186,7 +186,7 @@ async def test_a_province_replaces_the_template(app: App, tmp_path: Path) -> Non
     table.rows[0].cells[0].text = "{{row.criterion}}"
     table.rows[0].cells[1].text = "{{row.result}}"
     document.save(str(own))
-    app.settings.ocop_commune_report_template = own
+    app.settings.certificates.commune_report_template = own
     producer = await make_producer(app, "p1")
     dossier_id = await make_dossier(app, producer)
     officer = await confirm_all(app, dossier_id)

@@ -203,7 +203,7 @@ async def test_a_long_outage_gets_a_short_answer_then_the_bot_reconnects(
     cluster: pg_cluster.PrivateCluster, restartable: tuple[App, TelegramWebhook], api: FakeBotAPI
 ) -> None:
     app, webhook = restartable
-    app.engine.settings = app.settings.model_copy(update={"ocop_db_retry_seconds": 1.0})
+    app.engine.settings = app.settings.replaced(ocop_db_retry_seconds=1.0)
     user = 900_500
     assert await api.deliver(api.make_text(user, "/start")) == 200
     await api.wait_for(lambda: bool(api.replies_to(user)))

@@ -170,7 +170,7 @@ async def test_a_sender_killed_after_claiming_a_digest_sends_it_again_once(app: 
     second = Sender(app.engine.sessions, fast(app), {"telegram": survivor}, clock=clock, worker="second")
     await second.run_once()
     assert survivor.sent == []  # the lease still holds
-    clock.now = NOON + dt.timedelta(seconds=app.settings.ocop_outbox_lease_seconds + 1)
+    clock.now = NOON + dt.timedelta(seconds=app.settings.sender.lease_seconds + 1)
     await second.run_once()
     await second.run_once()
     assert len(survivor.sent) == 1

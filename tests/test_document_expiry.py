@@ -163,7 +163,7 @@ async def test_expiry_before_the_meeting_feeds_the_sweep(app: App, producer_chat
     async with app.engine.sessions() as session, session.begin():
         found = await rounds.create_round(
             session,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             name="Đợt 1/2026",
             submit_deadline=dt.date(2026, 5, 20),
             meeting_date=dt.date(2026, 6, 10),

@@ -153,7 +153,7 @@ async def test_full_dossier_path(app: App, producer_chat: Chat) -> None:
         stored = list(await session.scalars(select(StoredFile)))
     assert len(stored) == FOOD_NEW_REQUIRED - 1 + 1  # 2 files for the form, none for the samples
     for row in stored:
-        on_disk = app.settings.files_dir / row.path
+        on_disk = app.settings.ocop.files_dir / row.path
         assert on_disk.is_file() and on_disk.name.startswith(row.sha256)
         assert not Path(row.path).is_absolute()  # relative to the files directory, so it can move
 
@@ -196,7 +196,9 @@ async def test_rejected_files_store_nothing(app: App, producer_chat: Chat) -> No
 
     assert await count(app, StoredFile) == 0
     assert await count(app, DossierItemFile) == 0
-    assert not app.settings.files_dir.exists() or not any(p.is_file() for p in app.settings.files_dir.rglob("*"))
+    assert not app.settings.ocop.files_dir.exists() or not any(
+        p.is_file() for p in app.settings.ocop.files_dir.rglob("*")
+    )
 
     # Still on the item: a good file after the bad ones is taken.
     await chat.send_file(files.png(5), "ok.png")
@@ -241,7 +243,7 @@ async def test_stray_file_is_attached_later(app: App, producer_chat: Chat) -> No
 async def test_stray_file_without_a_dossier_is_kept_on_disk(app: App, producer_chat: Chat) -> None:
     await producer_chat.send_file(files.png(3), "anh.png")
     assert await count(app, DossierItemFile) == 0
-    assert any(p.is_file() for p in app.settings.files_dir.rglob("*.png"))
+    assert any(p.is_file() for p in app.settings.ocop.files_dir.rglob("*.png"))
     assert "m:dossier" in payloads(producer_chat)
 
 

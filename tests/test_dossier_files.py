@@ -54,7 +54,7 @@ async def test_remove_a_file_after_confirming(app: App, producer_chat: Chat) -> 
     assert "Đã xoá" in chat.text and "nham-muc.pdf" in chat.text and "• dung.png" in chat.text
     # The bytes stay on disk with their row: the orphan sweep decides later.
     stored = await scalar(app, select(StoredFile).where(StoredFile.id == wrong.stored_file_id))
-    assert stored is not None and (app.settings.files_dir / stored.path).is_file()
+    assert stored is not None and (app.settings.ocop.files_dir / stored.path).is_file()
     (entry,) = [e for e in await audit_log(app) if e.action == "dossier.file_removed"]
     assert entry.actor_user_id is not None and entry.before is not None
     assert entry.before["item"] == "registration_form" and entry.before["name"] == "nham-muc.pdf"

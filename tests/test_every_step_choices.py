@@ -262,7 +262,7 @@ async def _setup(app: App, channel: str) -> None:
     async with app.engine.sessions() as session, session.begin():
         await rounds.create_round(
             session,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             name="Đợt 2/2025",
             submit_deadline=dt.date(2025, 10, 20),
             meeting_date=None,
@@ -272,7 +272,7 @@ async def _setup(app: App, channel: str) -> None:
             session,
             code=INVITE_CODE,
             role=Role.COMMUNE.value,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             commune_code=code,
             created_by=None,
             now=app.engine.clock(),

@@ -17,7 +17,7 @@ NOT_KEPT = "chưa được lưu"
 
 
 def _written(app: App) -> list[Path]:
-    root = app.settings.files_dir
+    root = app.settings.ocop.files_dir
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 

@@ -24,7 +24,7 @@ async def test_a_photo_before_consent_is_not_kept(app: App, zalo: Harness, setti
     last = zalo.api.texts_to(USER)
     assert any("chưa được lưu" in text for text in last)
     assert any("1. " in text for text in last)  # the consent question, as a numbered list
-    assert not settings.files_dir.exists() or not any(p.is_file() for p in settings.files_dir.rglob("*"))
+    assert not settings.ocop.files_dir.exists() or not any(p.is_file() for p in settings.ocop.files_dir.rglob("*"))
 
 
 async def test_a_wrong_photo_is_taken_back_with_digits(app: App, zalo: Harness) -> None:

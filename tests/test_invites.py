@@ -107,7 +107,7 @@ async def test_used_unknown_expired_and_revoked_codes_are_refused(app: App, cloc
     async def revoke(session: AsyncSession) -> bool:
         invite = await session.scalar(select(Invite).where(Invite.code_hash == staff.hash_code(withdrawn)))
         assert invite is not None
-        return await staff.revoke_invite(session, invite.id, app.settings.ocop_province, clock())
+        return await staff.revoke_invite(session, invite.id, app.settings.ocop.province, clock())
 
     assert await in_session(app, revoke)
     before = await snapshot(app)
@@ -175,7 +175,7 @@ async def test_admin_cannot_revoke_themself(app: App) -> None:
 
 
 async def test_invite_link_uses_the_bot_username(app: App) -> None:
-    settings = app.settings.model_copy(update={"telegram_bot_username": "@OcopLaiChauBot"})
+    settings = app.settings.replaced(telegram_bot_username="@OcopLaiChauBot")
 
     async def work(session: AsyncSession) -> invites.NewInvite:
         return await invites.create(
@@ -234,8 +234,8 @@ async def test_cli_main_parses_the_commands(app: App, monkeypatch: object) -> No
     from bot import cli
 
     monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
-    monkeypatch.setenv("OCOP_DATA_DIR", str(app.settings.ocop_data_dir))
-    monkeypatch.chdir(app.settings.ocop_data_dir.parent)  # no stray .env
+    monkeypatch.setenv("OCOP_DATA_DIR", str(app.settings.ocop.data_dir))
+    monkeypatch.chdir(app.settings.ocop.data_dir.parent)  # no stray .env
     assert await _in_thread(cli.main, ["audit", "--since", "nonsense"]) == 2
     assert await _in_thread(cli.main, ["staff"]) == 0
     assert await _in_thread(cli.main, ["invite", "--role", "admin"]) == 0

@@ -110,7 +110,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 def _telegram(settings: Settings, api: FakeBotAPI) -> Settings:
-    return settings.model_copy(update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base": api.base_url})
+    return settings.replaced(telegram_bot_token=SecretStr(TOKEN), telegram_api_base=api.base_url)
 
 
 async def _count(app: App, model: type[object], *where: object) -> int:
@@ -209,7 +209,9 @@ async def test_a_producer_goes_from_start_to_a_submitted_dossier_and_asks_where_
         assert dossier.status == DossierStatus.SUBMITTED_COMMUNE
         stored = list(await session.scalars(select(StoredFile)))
     for row in stored:
-        assert (settings.files_dir / row.path).is_file() or (settings.files_dir / row.path).resolve().is_file()
+        assert (settings.ocop.files_dir / row.path).is_file() or (
+            settings.ocop.files_dir / row.path
+        ).resolve().is_file()
 
     # The bot restarts (a new process on the same database): the producer's work is all there.
     await app.close()

@@ -245,7 +245,7 @@ async def test_staff_accounts_are_never_joined_by_code(app: App) -> None:
             session,
             user_id=officer,
             role=Role.COMMUNE,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             commune_code=1,
             granted_by=None,
             now=app.engine.clock(),

@@ -185,7 +185,7 @@ async def test_an_office_list_with_vietnamese_headers_in_any_order(app: App, tmp
         (3, dt.date(2024, 1, 20), dt.date(2027, 1, 20)),
     ]
     assert [(p.name, p.kind) for p in producers] == [("HTX Chè Bình Lư", "htx"), ("Hộ kinh doanh Lò Văn A", "hkd")]
-    assert producers[0].commune_code == find_communes(app.settings.ocop_province, "binh lu")[0].code
+    assert producers[0].commune_code == find_communes(app.settings.ocop.province, "binh lu")[0].code
     assert phones == {"0912345678", "0987654321"}
     assert groups["Chè Shan Tuyết Bình Lư"] == ProductGroup.DRINK.value
 
@@ -255,7 +255,7 @@ async def test_exports_filter_and_scope(app: App, tmp_path: Path) -> None:
 
     code, out = await run(app, "export", "producers", "-o", str(tmp_path / "p.xlsx"))
     assert code == 0 and "2 producers" in out
-    binh_lu = find_communes(app.settings.ocop_province, "binh lu")[0].code
+    binh_lu = find_communes(app.settings.ocop.province, "binh lu")[0].code
     async with app.engine.sessions() as session:
         _book, count = await office_export.certificates_workbook(session, communes={binh_lu}, today=NOW.date())
         other, none = await office_export.producers_workbook(session, communes={binh_lu + 999_999})

@@ -99,11 +99,9 @@ class Server:
 async def server(app: App, settings: Settings) -> AsyncIterator[Server]:
     """The bot's web server as ``ocop-bot run`` builds it: the Zalo Bot webhook plus the operator's routes."""
     port = free_port("127.0.0.1")
-    config = settings.model_copy(
-        update={"zalo_webhook_secret": SecretStr(SECRET), "webhook_host": "127.0.0.1", "webhook_port": port}
-    )
+    config = settings.replaced(zalo_webhook_secret=SecretStr(SECRET), webhook_host="127.0.0.1", webhook_port=port)
     async with FakeZaloBotAPI() as api:
-        config = config.model_copy(update={"zalo_bot_token": SecretStr(ZALO_TOKEN), "zalo_api_base": api.base_url})
+        config = config.replaced(zalo_bot_token=SecretStr(ZALO_TOKEN), zalo_api_base=api.base_url)
         client = ZaloBotClient(ZALO_TOKEN, api.base_url)
         queue = KeyedQueue()
         web_app = build_webhook_app(config, queue, zalo_bot=ZaloBotChannel(app.engine, client, config))
@@ -223,7 +221,7 @@ async def readyz(app_settings: Settings, sessions_url: str | None = None, *, app
 
 
 async def test_readyz_checks_database_migrations_and_channels(app: App, settings: Settings) -> None:
-    with_telegram = settings.model_copy(update={"telegram_bot_token": SecretStr(TELEGRAM_TOKEN)})
+    with_telegram = settings.replaced(telegram_bot_token=SecretStr(TELEGRAM_TOKEN))
     status, body = await readyz(with_telegram, app=app)
     assert (status, body) == (200, {"ready": True, "checks": {"database": "ok", "migrations": "ok", "channels": "ok"}})
 

@@ -102,7 +102,7 @@ async def sweep_privacy(app: App) -> None:
 async def send_outbox(app: App, clock: FrozenClock, channel: str) -> RecordingDelivery:
     """What the sender delivers now (quiet hours off): the notices people actually receive."""
     delivery = RecordingDelivery(channel=channel)
-    settings = app.settings.model_copy(update={"ocop_quiet_start": dt.time(0, 0), "ocop_quiet_end": dt.time(0, 0)})
+    settings = app.settings.replaced(ocop_quiet_start=dt.time(0, 0), ocop_quiet_end=dt.time(0, 0))
     await Sender(app.engine.sessions, settings, {channel: delivery}, clock=clock).run_once()
     return delivery
 
@@ -124,7 +124,7 @@ async def test_the_consent_names_the_2025_law_and_the_controller_and_is_recorded
 ) -> None:
     await chat.send("xin chao")
     assert "91/2025/QH15" in chat.text and "Nghị định 13" not in chat.text
-    assert f"OCOP tỉnh {app.settings.ocop_province}" in chat.text
+    assert f"OCOP tỉnh {app.settings.ocop.province}" in chat.text
     assert "24 tháng" in chat.text and "du lieu cua toi" in chat.text
     await chat.tap("Xem thêm")
     assert "72 giờ" in chat.text and "Im lặng không phải là đồng ý" in chat.text
@@ -286,7 +286,7 @@ async def test_xoa_du_lieu_leads_to_a_receipt_and_after_the_deadline_nothing_per
             .where(DossierItem.dossier_id == draft)
         ),
     )
-    draft_file = app.settings.files_dir / str(draft_blob)
+    draft_file = app.settings.ocop.files_dir / str(draft_blob)
     assert draft_file.is_file()
 
     chat = Chat(app.engine, "p1")

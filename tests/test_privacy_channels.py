@@ -51,7 +51,7 @@ async def _user_id(app: App, external_id: str) -> int:
 
 
 async def _deliver(app: App, clock: FrozenClock, channel: str, delivery: Delivery) -> None:
-    settings = app.settings.model_copy(update={"ocop_quiet_start": dt.time(0, 0), "ocop_quiet_end": dt.time(0, 0)})
+    settings = app.settings.replaced(ocop_quiet_start=dt.time(0, 0), ocop_quiet_end=dt.time(0, 0))
     await Sender(app.engine.sessions, settings, {channel: delivery}, clock=clock).run_once()
 
 

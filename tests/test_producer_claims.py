@@ -31,7 +31,7 @@ async def _import(app: App, tmp_path: Path, *lines: str) -> None:
 
     async def work(session: AsyncSession) -> None:
         result = await product_import.import_file(
-            session, path, province=app.settings.ocop_province, now=app.engine.clock()
+            session, path, province=app.settings.ocop.province, now=app.engine.clock()
         )
         assert not result.rejected, result.rejected
 

@@ -77,7 +77,7 @@ async def make_staff(
             session,
             user_id=user.id,
             role=role.value,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             commune_code=commune_code,
             granted_by=None,
             now=now,
@@ -123,7 +123,7 @@ async def make_dossier(
         dossier.submitted_at = submitted_at
         dossier.round_id = round_id
         if with_file:
-            store = FileStore(app.settings.files_dir)
+            store = FileStore(app.settings.ocop.files_dir)
             sha, path = await store.put(files.pdf(dossier.id), "pdf")
             stored = await dossiers.stored_file(
                 session,
@@ -151,7 +151,7 @@ async def make_round(
     async with app.engine.sessions() as session, session.begin():
         found = await rounds.create_round(
             session,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             name=name,
             submit_deadline=deadline,
             meeting_date=meeting,
@@ -317,7 +317,7 @@ async def test_this_years_two_rounds_from_a_button(app: App) -> None:
 
 
 async def test_the_round_button_follows_the_setting(app: App) -> None:
-    app.settings.ocop_default_rounds = "15/11, 15/04,15/08"
+    app.settings.reminders.default_rounds = "15/11, 15/04,15/08"
     await make_staff(app, "prov1")
     officer = Chat(app.engine, "prov1")
     await officer.press(ProvinceRounds())
@@ -341,19 +341,19 @@ async def test_seed_rounds_is_idempotent(app: App) -> None:
         # An officer typed round 1 by hand with another name: the seed recognises it by its deadline.
         await rounds.create_round(
             session,
-            province=app.settings.ocop_province,
+            province=app.settings.ocop.province,
             name="Đợt đầu năm",
             submit_deadline=dt.date(2027, 5, 20),
             meeting_date=None,
             now=now,
         )
-        first = await rounds.seed_rounds(session, app.settings.ocop_province, 2027, plan, now)
-        second = await rounds.seed_rounds(session, app.settings.ocop_province, 2027, plan, now)
+        first = await rounds.seed_rounds(session, app.settings.ocop.province, 2027, plan, now)
+        second = await rounds.seed_rounds(session, app.settings.ocop.province, 2027, plan, now)
         other_province = await rounds.seed_rounds(session, "Lào Cai", 2027, plan, now)
     assert [r.id for r in first] == [r.id for r in second]
     assert first[0].name == "Đợt đầu năm"
     assert {r.id for r in other_province}.isdisjoint(r.id for r in first)
-    assert await scalar(app, select(func.count(Round.id)).where(Round.province == app.settings.ocop_province)) == 2
+    assert await scalar(app, select(func.count(Round.id)).where(Round.province == app.settings.ocop.province)) == 2
 
 
 async def run_cli(app: App, *argv: str) -> tuple[int, str]:

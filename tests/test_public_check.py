@@ -84,7 +84,7 @@ async def test_the_cli_qr_decodes_to_the_telegram_deep_link(app: App, tmp_path: 
     status, text = await run("qr", str(certificate_id), "-o", str(output))
     assert status == 2 and "TELEGRAM_BOT_USERNAME" in text  # no public address yet: said, nothing written
     assert not output.exists()
-    app.settings.telegram_bot_username = "OcopLaiChauBot"
+    app.settings.telegram.username = "OcopLaiChauBot"
     status, text = await run("qr", str(certificate_id), "-o", str(output))
     assert status == 0, text
     assert decode(output) == f"https://t.me/OcopLaiChauBot?start=cert_{code}"
@@ -92,7 +92,7 @@ async def test_the_cli_qr_decodes_to_the_telegram_deep_link(app: App, tmp_path: 
     status, _text = await run("qr", code.lower(), "-o", str(tmp_path / "again.png"))  # by its public code
     assert status == 0 and decode(tmp_path / "again.png") == decode(output)
     assert (await run("qr", "999", "-o", str(output)))[0] == 2
-    app.settings.zalo_oa_id = "1234567890"
+    app.settings.zalo.oa.id = "1234567890"
     assert (await run("qr", str(certificate_id), "-o", str(tmp_path / "zalo.png"), "--zalo"))[0] == 0
     assert decode(tmp_path / "zalo.png") == "https://zalo.me/1234567890"
 
@@ -136,7 +136,7 @@ async def test_a_stranger_sees_valid_expired_and_revoked_without_onboarding(app:
 
 
 async def test_unknown_code_and_rate_limit(app: App) -> None:
-    app.settings.ocop_certificate_checks_per_window = 3
+    app.settings.certificates.checks_per_window = 3
     stranger = Chat(app.engine, "stranger-2")
     await stranger.send("/start cert_AB23CD45")
     assert "Không có giấy chứng nhận" in stranger.text and "AB23CD45" in stranger.text
@@ -176,7 +176,7 @@ async def test_the_producer_gets_the_label_qr_from_the_status_screen(app: App, t
     producer = await make_producer(app, "p1")
     certificate_id, code = await make_certificate(app, producer, "Chè Shan tuyết")
     _revoked_id, _revoked = await make_certificate(app, producer, "Rượu ngô", status=certificates.REVOKED)
-    app.settings.telegram_bot_username = "OcopLaiChauBot"
+    app.settings.telegram.username = "OcopLaiChauBot"
     chat = Chat(app.engine, "p1")
     await chat.press(MenuStatus())
     offered = [Button.parse(c.payload) for c in chat.choices if CertificateQr.matches(c.payload)]

@@ -41,9 +41,7 @@ class Clock:
 
 def fast(app: App, **changes: object) -> Settings:
     """The app's settings without the platform's rate limits (tests about other things run fast)."""
-    return app.settings.model_copy(
-        update={"ocop_send_per_second": 10_000.0, "ocop_send_per_chat_per_second": 10_000.0, **changes}
-    )
+    return app.settings.replaced(ocop_send_per_second=10_000.0, ocop_send_per_chat_per_second=10_000.0, **changes)
 
 
 async def queue(
@@ -204,7 +202,7 @@ async def test_a_sender_killed_after_claiming_loses_nothing(app: App) -> None:
     second = Sender(app.engine.sessions, fast(app), {"telegram": survivor}, clock=clock, worker="second")
     await second.run_once()
     assert survivor.sent == []  # the lease still holds
-    clock.now = NOON + dt.timedelta(seconds=app.settings.ocop_outbox_lease_seconds + 1)
+    clock.now = NOON + dt.timedelta(seconds=app.settings.sender.lease_seconds + 1)
     await second.run_once()
     assert await statuses(app) == {"sent": 10}
     first_chats = {chat for chat, _ in dying.sent}

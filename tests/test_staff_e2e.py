@@ -44,9 +44,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 async def telegram(app: App, settings: Settings, api: FakeBotAPI) -> AsyncIterator[FakeBotAPI]:
-    telegram_settings = settings.model_copy(
-        update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base": api.base_url}
-    )
+    telegram_settings = settings.replaced(telegram_bot_token=SecretStr(TOKEN), telegram_api_base=api.base_url)
     dispatcher, bot, channel = build_dispatcher(app.engine, telegram_settings)
     async with polling(dispatcher, bot, polling_timeout=1, drain=channel.drain):
         yield api

@@ -56,7 +56,7 @@ async def test_a_year_of_reminders_on_the_laichau_list(app: App) -> None:
     clock = {"now": start}
     reminders = Reminders(app.engine.sessions, app.settings, {}, clock=lambda: clock["now"])
     async with app.engine.sessions() as session, session.begin():
-        imported = await import_laichau(session, LAICHAU, province=app.settings.ocop_province, now=start)
+        imported = await import_laichau(session, LAICHAU, province=app.settings.ocop.province, now=start)
         officers = [(await data.staff(session, "province")).id for _ in range(2)]
     assert (imported.products, imported.dossiers, imported.certificates) == (105, 105, 40)
 
@@ -215,7 +215,7 @@ async def test_rounds_are_seeded_once(app: App) -> None:
     now = at_local(dt.date(2026, 1, 5))
     for _ in range(2):
         async with app.engine.sessions() as session, session.begin():
-            await seed_rounds(session, app.settings.ocop_province, 2026, [(20, 10), (20, 5)], now)
+            await seed_rounds(session, app.settings.ocop.province, 2026, [(20, 10), (20, 5)], now)
     async with app.engine.sessions() as session:
         found = list(await session.scalars(select(Round).order_by(Round.submit_deadline)))
     assert [r.submit_deadline for r in found] == [dt.date(2026, 5, 20), dt.date(2026, 10, 20)]

@@ -37,7 +37,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 def telegram_settings(settings: Settings, api: FakeBotAPI) -> Settings:
-    return settings.model_copy(update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base": api.base_url})
+    return settings.replaced(telegram_bot_token=SecretStr(TOKEN), telegram_api_base=api.base_url)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ async def test_document_is_downloaded_through_get_file_and_stored(
     assert [call.params["file_id"] for call in telegram.calls_of("getFile")] == [file_id]
     assert any(call.name == "file" and call.params["path"].startswith(f"{file_id}/") for call in telegram.calls)
     sha256 = hashlib.sha256(PDF).hexdigest()
-    stored = list(settings.files_dir.rglob(f"{sha256}.*"))
+    stored = list(settings.ocop.files_dir.rglob(f"{sha256}.*"))
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
 
 
@@ -119,7 +119,7 @@ async def test_photo_downloads_the_largest_size(app: App, settings: Settings, te
     await telegram.wait_for_replies(USER, 1)
     largest = update["message"]["photo"][-1]["file_id"]
     assert [call.params["file_id"] for call in telegram.calls_of("getFile")] == [largest]
-    assert list(settings.files_dir.rglob(f"{hashlib.sha256(PNG).hexdigest()}.png"))
+    assert list(settings.ocop.files_dir.rglob(f"{hashlib.sha256(PNG).hexdigest()}.png"))
 
 
 async def test_rate_limited_send_is_retried_after_retry_after(app: App, telegram: FakeBotAPI) -> None:
@@ -335,12 +335,12 @@ async def test_a_burst_is_handled_a_few_updates_at_a_time(app: App, settings: Se
             finally:
                 self.now -= 1
 
-    limited = telegram_settings(settings, api).model_copy(update={"telegram_updates_in_flight": 4})
+    limited = telegram_settings(settings, api).replaced(telegram_updates_in_flight=4)
     engine = Counting()
     dispatcher, bot, channel = build_dispatcher(engine, limited)
     users = range(8000, 8080)
     async with polling(
-        dispatcher, bot, polling_timeout=1, drain=channel.drain, in_flight=limited.telegram_updates_in_flight
+        dispatcher, bot, polling_timeout=1, drain=channel.drain, in_flight=limited.telegram.updates_in_flight
     ):
         for user_id in users:
             api.push_text(user_id, "/start")

@@ -35,8 +35,8 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 def webhook_settings(settings: Settings, api: FakeBotAPI, port: int, **extra: Any) -> Settings:
-    return settings.model_copy(
-        update={
+    return settings.replaced(
+        **{
             "telegram_bot_token": SecretStr(TOKEN),
             "telegram_api_base": api.base_url,
             "telegram_webhook_url": f"http://127.0.0.1:{port}/webhook/telegram",
@@ -207,13 +207,13 @@ async def test_queue_keeps_per_key_order_limits_work_in_flight_and_refuses_when_
 
 
 def test_secret_is_stable_per_token_and_configurable(settings: Settings) -> None:
-    one = settings.model_copy(update={"telegram_bot_token": SecretStr(TOKEN)})
-    other = settings.model_copy(update={"telegram_bot_token": SecretStr("999:other")})
+    one = settings.replaced(telegram_bot_token=SecretStr(TOKEN))
+    other = settings.replaced(telegram_bot_token=SecretStr("999:other"))
     assert webhook_secret(one) == webhook_secret(one.model_copy()) != webhook_secret(other)
-    chosen = one.model_copy(update={"telegram_webhook_secret": SecretStr("my_Secret-123")})
+    chosen = one.replaced(telegram_webhook_secret=SecretStr("my_Secret-123"))
     assert webhook_secret(chosen) == "my_Secret-123"
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
-        webhook_secret(one.model_copy(update={"telegram_webhook_secret": SecretStr("has space")}))
+        webhook_secret(one.replaced(telegram_webhook_secret=SecretStr("has space")))
 
 
 # ocop-bot webhook ---------------------------------------------------------------------------------------------
@@ -227,14 +227,14 @@ async def test_webhook_command_sets_shows_and_deletes(settings: Settings, api: F
     config = webhook_settings(settings, api, 8443)
     out = io.StringIO()
     assert await webhook_cli.execute(webhook_args("set"), config, out) == 0
-    assert api.webhook["url"] == config.telegram_webhook_url
+    assert api.webhook["url"] == config.telegram.webhook_url
     assert api.webhook["secret_token"] == webhook_secret(config)
     assert api.webhook["allowed_updates"] == ["callback_query", "message"]
     api.push_text(USERS[0], "waiting")  # held by Telegram while nobody takes it
 
     assert await webhook_cli.execute(webhook_args("info"), config, out) == 0
     shown = out.getvalue()
-    assert f"url: {config.telegram_webhook_url}" in shown
+    assert f"url: {config.telegram.webhook_url}" in shown
     assert "pending updates: 1" in shown and "max connections: 7" in shown
     assert "callback_query, message" in shown
     assert webhook_secret(config) not in shown  # the secret is never printed

@@ -88,7 +88,7 @@ async def test_telegram_a_spoken_description_reaches_the_commune_officer(
             session,
             user_id=officer.id,
             role="commune",
-            province=settings.ocop_province,
+            province=settings.ocop.province,
             commune_code=commune_code(app, BINH_LU),
             granted_by=None,
             now=now,

@@ -75,14 +75,12 @@ async def server(app: App, settings: Settings, clock: FrozenClock) -> AsyncItera
     port = free_port("127.0.0.1")
     async with FakeZaloOA() as fake, aiohttp.ClientSession() as http:
         _access, refresh = fake.issue_pair()
-        config = oa_settings(settings, fake, refresh).model_copy(
-            update={
-                "zalo_bot_token": SecretStr("1:abc"),
-                "zalo_api_base": fake.base_url,
-                "zalo_webhook_secret": SecretStr(SECRET),
-                "webhook_body_timeout_s": 0.5,
-                "webhook_max_unauthenticated": 2,
-            }
+        config = oa_settings(settings, fake, refresh).replaced(
+            zalo_bot_token=SecretStr("1:abc"),
+            zalo_api_base=fake.base_url,
+            zalo_webhook_secret=SecretStr(SECRET),
+            webhook_body_timeout_s=0.5,
+            webhook_max_unauthenticated=2,
         )
         client = ZaloBotClient("1:abc", fake.base_url, http)
         bot = ZaloBotChannel(app.engine, client, config)
@@ -173,4 +171,4 @@ def test_a_short_zalo_webhook_secret_stops_the_start(monkeypatch: pytest.MonkeyP
     message = str(stopped.value)
     assert "ZALO_WEBHOOK_SECRET" in message and "at least 8" in message and "s3cr3t" not in message
     monkeypatch.setenv("ZALO_WEBHOOK_SECRET", "s3cr3t-long-enough")
-    assert load_settings().zalo_webhook_secret is not None
+    assert load_settings().zalo.webhook_secret is not None

@@ -60,14 +60,12 @@ class Harness:
 
 
 def zalo_settings(settings: Settings, api: FakeZaloBotAPI, port: int) -> Settings:
-    return settings.model_copy(
-        update={
-            "zalo_bot_token": SecretStr(TOKEN),
-            "zalo_api_base": api.base_url,
-            "zalo_webhook_secret": SecretStr(SECRET),
-            "webhook_host": "127.0.0.1",
-            "webhook_port": port,
-        }
+    return settings.replaced(
+        zalo_bot_token=SecretStr(TOKEN),
+        zalo_api_base=api.base_url,
+        zalo_webhook_secret=SecretStr(SECRET),
+        webhook_host="127.0.0.1",
+        webhook_port=port,
     )
 
 
@@ -265,7 +263,7 @@ async def test_a_producer_finishes_every_conversation_with_digits_and_words(
     assert on_zalo["ideas"][0][5:7] == (12, 10)
     assert on_zalo["dossiers"] == [("new", "draft", "QD148_1489")]
     assert on_zalo["files"] == [("registration_form", hashlib.sha256(photo).hexdigest())]
-    assert list(settings.files_dir.rglob(f"{hashlib.sha256(photo).hexdigest()}.*"))
+    assert list(settings.ocop.files_dir.rglob(f"{hashlib.sha256(photo).hexdigest()}.*"))
 
     texts = zalo.api.texts_to(USER)
     assert all(1 <= len(text) <= TEXT_LIMIT for text in texts)
@@ -415,7 +413,7 @@ async def test_run_zalo_serves_the_webhook_and_polls_without_a_secret(
 
     await make_producer(app, USER, channel="zalo_bot")
     port = free_port("127.0.0.1")
-    config = zalo_settings(settings, api, port).model_copy(update={"zalo_webhook_secret": None})
+    config = zalo_settings(settings, api, port).replaced(zalo_webhook_secret=None)
     stop = asyncio.Event()
     running = asyncio.create_task(run_zalo(app, config, stop))
     try:

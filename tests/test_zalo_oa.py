@@ -40,18 +40,16 @@ USER = "2468458835296197922"
 
 
 def oa_settings(settings: Settings, fake: FakeZaloOA, refresh_token: str, **extra: Any) -> Settings:
-    return settings.model_copy(
-        update={
-            "zalo_oa_id": OA_ID,
-            "zalo_oa_app_id": APP_ID,
-            "zalo_oa_app_secret": SecretStr(APP_SECRET),
-            "zalo_oa_secret_key": SecretStr(OA_SECRET_KEY),
-            "zalo_oa_refresh_token": SecretStr(refresh_token),
-            "zalo_oa_api_base": fake.base_url,
-            "zalo_oauth_base": fake.base_url,
-            "zalo_zns_api_base": fake.base_url,
-            **extra,
-        }
+    return settings.replaced(
+        zalo_oa_id=OA_ID,
+        zalo_oa_app_id=APP_ID,
+        zalo_oa_app_secret=SecretStr(APP_SECRET),
+        zalo_oa_secret_key=SecretStr(OA_SECRET_KEY),
+        zalo_oa_refresh_token=SecretStr(refresh_token),
+        zalo_oa_api_base=fake.base_url,
+        zalo_oauth_base=fake.base_url,
+        zalo_zns_api_base=fake.base_url,
+        **extra,
     )
 
 
@@ -253,7 +251,7 @@ async def test_window_rules_with_an_injected_clock(app: App, oa: Harness, clock:
     assert oa.fake.sent_to(USER)[-1].text == "still inside 7 days"
 
     # With a ZNS template, the reminder goes to the phone instead.
-    oa.channel.settings = oa.channel.settings.model_copy(update={"zalo_zns_template_id": "231456"})
+    oa.channel.settings = oa.channel.settings.replaced(zalo_zns_template_id="231456")
     await oa.channel.deliver(USER, [Text("nhắc hạn nộp hồ sơ")])
     assert oa.fake.zns[-1]["phone"] == "84912345678" and oa.fake.zns[-1]["template_id"] == "231456"
     assert oa.fake.zns[-1]["template_data"]["message"] == "nhắc hạn nộp hồ sơ"
@@ -301,7 +299,7 @@ async def test_debug_logs_never_show_tokens_or_phone_numbers(
     caplog.set_level(logging.DEBUG)
     # An operator who turns on SQLAlchemy's statement log sees the statements, not the values.
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
-    seeded = oa.channel.settings.zalo_oa_refresh_token
+    seeded = oa.channel.settings.zalo.oa.refresh_token
     assert seeded is not None
     await oa.say(USER, "xin chào")
     await oa.say(USER, onboarding.ConsentYes().pack())  # the first send rotates the seeded token pair

@@ -95,9 +95,7 @@ class Postman:
                 user_id = await users.user_id_of(session, CHANNEL, self.external_id)
             if user_id is None:
                 return 0  # not even /start yet: nothing can be waiting
-            awake = self.engine.settings.model_copy(
-                update={"ocop_quiet_start": dt.time(0), "ocop_quiet_end": dt.time(0)}
-            )
+            awake = self.engine.settings.replaced(ocop_quiet_start=dt.time(0), ocop_quiet_end=dt.time(0))
             self.sender = Sender(
                 self.engine.sessions,
                 awake,

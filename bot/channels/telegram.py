@@ -58,6 +58,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.channels.handler import Handler
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
 from bot.settings import TELEGRAM_UPDATES_IN_FLIGHT, Settings
 from bot.text import split_message
@@ -74,12 +75,6 @@ _LONG_PAYLOADS_KEPT = 10_000
 
 T = TypeVar("T")
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-
-
-class Handler(Protocol):
-    """What the channel needs from the engine (``bot.engine.Engine`` fits)."""
-
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class HasEngine(Protocol):
@@ -371,11 +366,11 @@ def _phone_keyboard(outbound: AskPhone) -> ReplyKeyboardMarkup:
 
 # Wiring -------------------------------------------------------------------------------------------------
 def build_bot(settings: Settings) -> Bot:
-    if settings.telegram_bot_token is None:
+    if settings.telegram.token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    token = settings.telegram_bot_token.get_secret_value()
-    if settings.telegram_api_base:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    token = settings.telegram.token.get_secret_value()
+    if settings.telegram.api_base:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
         return Bot(token=token, session=session)
     return Bot(token=token)
 
@@ -434,7 +429,7 @@ async def run_polling(app: HasEngine, settings: Settings) -> None:
             bot,
             handle_signals=True,
             close_bot_session=False,
-            tasks_concurrency_limit=settings.telegram_updates_in_flight,
+            tasks_concurrency_limit=settings.telegram.updates_in_flight,
         )
         await channel.drain()
     finally:

@@ -37,7 +37,8 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.channels.telegram import CHANNEL, Handler, TelegramChannel, build_bot, build_dispatcher
+from bot.channels.handler import Handler
+from bot.channels.telegram import CHANNEL, TelegramChannel, build_bot, build_dispatcher
 from bot.channels.update_queue import KeyedQueue
 from bot.messages import Inbound, Outbound
 from bot.settings import Settings
@@ -51,14 +52,14 @@ _SECRET_FORM = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what the Bot API accepts
 
 def webhook_secret(settings: Settings) -> str:
     """The secret Telegram must send with every update (see the module docstring for why not random)."""
-    if settings.telegram_webhook_secret is not None:
-        secret = settings.telegram_webhook_secret.get_secret_value()
+    if settings.telegram.webhook_secret is not None:
+        secret = settings.telegram.webhook_secret.get_secret_value()
         if not _SECRET_FORM.match(secret):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1–256 characters of A-Z, a-z, 0-9, _ and -")
         return secret
-    if settings.telegram_bot_token is None:
+    if settings.telegram.token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    token = settings.telegram_bot_token.get_secret_value().encode()
+    token = settings.telegram.token.get_secret_value().encode()
     return hmac.new(token, b"ocop-telegram-webhook", hashlib.sha256).hexdigest()
 
 
@@ -76,10 +77,10 @@ class TelegramWebhook:
     """Our Telegram bot fed by webhook requests; one per process."""
 
     def __init__(self, engine: Handler, settings: Settings) -> None:
-        if not settings.telegram_webhook_url:
+        if not settings.telegram.webhook_url:
             raise ValueError("TELEGRAM_WEBHOOK_URL is not set")
         self.settings = settings
-        self.url = settings.telegram_webhook_url
+        self.url = settings.telegram.webhook_url
         self.secret = webhook_secret(settings)
         self.dispatcher: Dispatcher
         self.bot: Bot
@@ -97,7 +98,7 @@ class TelegramWebhook:
             url=self.url,
             secret_token=self.secret,
             allowed_updates=self.allowed_updates,
-            max_connections=self.settings.telegram_webhook_max_connections,
+            max_connections=self.settings.telegram.webhook_max_connections,
             drop_pending_updates=drop_pending,
         )
         log.info("telegram webhook set to %s", self.url)

@@ -56,7 +56,7 @@ def build_webhook_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     guard = guard or guard_for(settings)
     guard.install(app)
-    base = "/" + settings.webhook_path.strip("/") if settings.webhook_path.strip("/") else ""
+    base = "/" + settings.webhook.path.strip("/") if settings.webhook.path.strip("/") else ""
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -73,7 +73,7 @@ def build_webhook_app(
 
 def guard_for(settings: Settings) -> WebhookGuard:
     return WebhookGuard(
-        body_timeout=settings.webhook_body_timeout_s, max_unauthenticated=settings.webhook_max_unauthenticated
+        body_timeout=settings.webhook.body_timeout_s, max_unauthenticated=settings.webhook.max_unauthenticated
     )
 
 
@@ -160,12 +160,12 @@ def open_zalo(engine: Engine, settings: Settings) -> ZaloChannels:
     from bot.channels import zalo_bot, zalo_oa
 
     channels = ZaloChannels(aiohttp.ClientSession())
-    if settings.zalo_bot_token is not None:
+    if settings.zalo.bot_token is not None:
         client = zalo_bot.ZaloBotClient(
-            settings.zalo_bot_token.get_secret_value(), settings.zalo_api_base, channels.http
+            settings.zalo.bot_token.get_secret_value(), settings.zalo.api_base, channels.http
         )
         channels.bot = ZaloBotChannel(engine, client, settings)
-    if settings.zalo_oa_configured:
+    if settings.zalo.oa.configured:
         channels.oa = zalo_oa.build_channel(engine, engine.sessions, settings, channels.http, engine.clock)
     return channels
 
@@ -195,17 +195,17 @@ async def run_zalo(
     try:
         web_app = build_webhook_app(settings, queue, zalo_bot=channels.bot, zalo_oa=channels.oa, telegram=telegram)
         ops.install(web_app, app.engine.sessions, settings, clock=app.engine.clock)
-        async with serve(web_app, settings.webhook_host, settings.webhook_port):
+        async with serve(web_app, settings.webhook.host, settings.webhook.port):
             log.info(
                 "web server listening on %s:%d (webhooks under %s; /healthz, /readyz, /metrics)",
-                settings.webhook_host,
-                settings.webhook_port,
-                settings.webhook_path,
+                settings.webhook.host,
+                settings.webhook.port,
+                settings.webhook.path,
             )
             if telegram is not None:
                 await telegram.register()  # only now: Telegram may deliver the moment it is registered
             bot_channel = channels.bot
-            if bot_channel is not None and settings.zalo_webhook_secret is None:
+            if bot_channel is not None and settings.zalo.webhook_secret is None:
                 log.info("ZALO_WEBHOOK_SECRET is not set: polling the Zalo Bot (development mode)")
 
                 def submit(update: ZaloUpdate) -> None:
@@ -229,5 +229,5 @@ async def run_zalo(
 
 def queue_for(settings: Settings) -> KeyedQueue:
     return KeyedQueue(
-        settings.webhook_workers, limit=settings.webhook_queue_limit, per_key=settings.webhook_queue_per_user
+        settings.webhook.workers, limit=settings.webhook.queue_limit, per_key=settings.webhook.queue_per_user
     )

@@ -27,10 +27,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
+from bot.channels.handler import Handler
 from bot.channels.menus import menu_lines, numbered_messages
 from bot.delivery import DeliveryError, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
@@ -57,12 +58,6 @@ IMAGE_EVENT = "message.image.received"
 VOICE_EVENT = "message.voice.received"
 STICKER_EVENT = "message.sticker.received"
 UNSUPPORTED_EVENT = "message.unsupported.received"
-
-
-class Handler(Protocol):
-    """What the channel needs from the engine (``bot.engine.Engine`` fits)."""
-
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class ZaloBotError(Exception):
@@ -219,7 +214,7 @@ class ZaloBotChannel:
 
     # Intake ------------------------------------------------------------------------------------------------
     def check_secret(self, header: str | None) -> bool:
-        secret = self.settings.zalo_webhook_secret
+        secret = self.settings.zalo.webhook_secret
         return secret_matches(secret.get_secret_value() if secret else None, header)
 
     @staticmethod
@@ -297,7 +292,7 @@ class ZaloBotChannel:
 
     # Rendering ---------------------------------------------------------------------------------------------
     def _in_default_locale(self, make: Callable[[], str]) -> str:
-        token = current_locale.set(self.settings.ocop_default_locale)
+        token = current_locale.set(self.settings.ocop.default_locale)
         try:
             return make()
         finally:
@@ -313,7 +308,7 @@ class ZaloBotChannel:
         return texts
 
     def render_one(self, outbound: Outbound, *, numbered: bool = True) -> str:
-        token = current_locale.set(self.settings.ocop_default_locale)
+        token = current_locale.set(self.settings.ocop.default_locale)
         try:
             if isinstance(outbound, SendFile):
                 line = _("📎 {name}: this app cannot send files. Ask your commune officer for a copy.").format(
@@ -392,9 +387,3 @@ class ZaloBotChannel:
                 log.warning("zalo bot getUpdates: update skipped (%s)", update.problem())
             elif update is not None:
                 submit(update)
-
-
-def build_client(settings: Settings) -> ZaloBotClient:
-    if settings.zalo_bot_token is None:
-        raise ValueError("ZALO_BOT_TOKEN is not set")
-    return ZaloBotClient(settings.zalo_bot_token.get_secret_value(), settings.zalo_api_base)

@@ -38,13 +38,15 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.handler import Handler
 from bot.channels.webhook_guard import JunkRequest, json_body
+from bot.clock import Clock, utc_now
 from bot.delivery import DeliveryError, OutsideWindow, RetryAfter, Unreachable
 from bot.i18n import _, current_locale
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
@@ -81,16 +83,7 @@ UNREACHABLE_ERRORS = frozenset({-213})
 _ID = re.compile(r"[0-9A-Za-z_.-]{1,64}")
 MAX_EVENT_NAME = 64
 
-Clock = Callable[[], dt.datetime]
 Window = Literal["free", "paid", "closed"]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Handler(Protocol):
-    async def handle(self, inbound: Inbound) -> list[Outbound]: ...
 
 
 class OAError(Exception):
@@ -189,7 +182,7 @@ class TokenStore:
         self.settings = settings
         self.http = http
         self.clock = clock
-        self.oa_id = settings.zalo_oa_id or ""
+        self.oa_id = settings.zalo.oa.id or ""
         self._lock = asyncio.Lock()  # one refresher per process; the row lock covers the others
 
     async def access_token(self) -> str:
@@ -229,10 +222,10 @@ class TokenStore:
 
     async def _seed(self, session: AsyncSession, now: dt.datetime) -> None:
         """The pasted token pair, stored once; after that the database holds the rotated pair."""
-        refresh = self.settings.zalo_oa_refresh_token
+        refresh = self.settings.zalo.oa.refresh_token
         if refresh is None:
             return
-        access = self.settings.zalo_oa_access_token
+        access = self.settings.zalo.oa.access_token
         # Expiry unknown for a pasted token: treat it as expired, so the pair is rotated and stored at once.
         values = {
             "oa_id": self.oa_id,
@@ -244,10 +237,10 @@ class TokenStore:
         await session.execute(insert_ignore(OAToken.__table__, values, dialect_of(session)))  # type: ignore[arg-type]
 
     async def _call_refresh(self, refresh_token: str) -> tuple[str, str, int]:
-        secret = self.settings.zalo_oa_app_secret
-        url = f"{self.settings.zalo_oauth_base.rstrip('/')}/v4/oa/access_token"
+        secret = self.settings.zalo.oa.app_secret
+        url = f"{self.settings.zalo.oa.oauth_base.rstrip('/')}/v4/oa/access_token"
         form = {
-            "app_id": self.settings.zalo_oa_app_id or "",
+            "app_id": self.settings.zalo.oa.app_id or "",
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
         }
@@ -304,14 +297,14 @@ class ZaloOAClient:
         raise OAError(-216, "access token refused after a refresh")  # pragma: no cover - loop returns
 
     async def send_message(self, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.settings.zalo_oa_api_base.rstrip('/')}/v3.0/oa/message/cs"
+        url = f"{self.settings.zalo.oa.api_base.rstrip('/')}/v3.0/oa/message/cs"
         return await self._request(url, json_body={"recipient": {"user_id": user_id}, "message": message})
 
     async def upload(self, kind: Literal["image", "file"], name: str, data: bytes, mime: str) -> str:
         """Upload for sending; the attachment id (image) or token (file)."""
         form = aiohttp.FormData()
         form.add_field("file", data, filename=name, content_type=mime)
-        url = f"{self.settings.zalo_oa_api_base.rstrip('/')}/v2.0/oa/upload/{kind}"
+        url = f"{self.settings.zalo.oa.api_base.rstrip('/')}/v2.0/oa/upload/{kind}"
         body = await self._request(url, form=form)
         found = body.get("data") or {}
         value = found.get("attachment_id") if kind == "image" else found.get("token")
@@ -320,7 +313,7 @@ class ZaloOAClient:
         return str(value)
 
     async def send_zns(self, phone: str, template_id: str, data: dict[str, str]) -> dict[str, Any]:
-        url = f"{self.settings.zalo_zns_api_base.rstrip('/')}/message/template"
+        url = f"{self.settings.zalo.oa.zns_api_base.rstrip('/')}/message/template"
         body = {"phone": phone, "template_id": template_id, "template_data": data, "tracking_id": uuid.uuid4().hex}
         return await self._request(url, json_body=body)
 
@@ -382,8 +375,8 @@ class ZaloOAChannel:
         """Check one webhook request; an event to process, or the status to answer with. An event counts as
         seen only once it was processed (the engine's ledger, or ``process`` for follow/unfollow), so a retry
         of an event whose processing failed is processed, and a replay after a restart is not."""
-        secret = self.settings.zalo_oa_secret_key
-        app_id = self.settings.zalo_oa_app_id
+        secret = self.settings.zalo.oa.secret_key
+        app_id = self.settings.zalo.oa.app_id
         if secret is None or not app_id:
             return Verdict(403, reason="OA not configured")
         try:
@@ -400,7 +393,7 @@ class ZaloOAChannel:
         except (ValueError, OverflowError, OSError):
             return Verdict(400, reason="bad timestamp")
         age = self.clock() - sent_at
-        if abs(age.total_seconds()) > self.settings.zalo_oa_max_event_age_s:
+        if abs(age.total_seconds()) > self.settings.zalo.oa.max_event_age_s:
             return Verdict(403, reason=f"stale timestamp ({int(age.total_seconds())} s)")
         problem = event.problem()
         if problem is not None:
@@ -479,13 +472,13 @@ class ZaloOAChannel:
 
     def _fetch(self, url: str) -> Callable[[], Awaitable[bytes]]:
         async def download() -> bytes:
-            return await self.client.download(url, self.settings.max_file_bytes)
+            return await self.client.download(url, self.settings.ocop.max_file_bytes)
 
         return download
 
     # Rendering ---------------------------------------------------------------------------------------------
     async def messages_for(self, outbounds: Sequence[Outbound], locale: str | None = None) -> list[dict[str, Any]]:
-        token = current_locale.set(locale or self.settings.ocop_default_locale)
+        token = current_locale.set(locale or self.settings.ocop.default_locale)
         try:
             found: list[dict[str, Any]] = []
             for outbound in outbounds:
@@ -509,7 +502,7 @@ class ZaloOAChannel:
                                 {
                                     "title": outbound.button_label[:BUTTON_TITLE_LIMIT],
                                     "subtitle": _("Press here to share your phone number."),
-                                    "image_url": self.settings.zalo_oa_phone_image_url,
+                                    "image_url": self.settings.zalo.oa.phone_image_url,
                                 }
                             ],
                         },
@@ -585,7 +578,7 @@ class ZaloOAChannel:
     async def _outside_window(
         self, phone: str | None, outbounds: Sequence[Outbound], last_seen_at: dt.datetime | None
     ) -> None:
-        template = self.settings.zalo_zns_template_id
+        template = self.settings.zalo.oa.zns_template_id
         to = zns_phone(phone)
         if template and to:
             text = "\n".join(o.text if not isinstance(o, SendFile) else o.caption for o in outbounds).strip()
