@@ -100,5 +100,5 @@ def test_a_copy_with_a_flat_name_is_refused() -> None:
     """Code written against the flat settings fails loudly instead of changing nothing."""
     settings = Settings(_env_file=None)
     with pytest.raises(TypeError, match="ocop_province"):
-        settings.replaced(ocop_province="Hà Giang")
-    assert settings.replaced(log_level="DEBUG").log_level == "DEBUG"
+        settings.model_copy(update={"ocop_province": "Hà Giang"})
+    assert settings.model_copy(update={"log_level": "DEBUG"}).log_level == "DEBUG"
