@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+import aiosqlite.context
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Table, event
@@ -44,7 +47,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30, "async_creator_fn": _one_hop_connect}, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -76,6 +81,92 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         connect_args=connect_args,
         hide_parameters=True,
     )
+
+
+class _OneHopCursor(aiosqlite.Cursor):
+    """A statement and all its rows in one trip to the SQLite thread.
+
+    aiosqlite makes every cursor call a trip of its own (create, execute, fetch, close: four per statement),
+    and each trip hands the GIL between threads, which costs more than the statement itself. Here the sqlite3
+    cursor lives only inside the trip: fetching and closing afterwards read what the trip brought back.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+        self.iter_chunk_size = connection._iter_chunk_size
+        self._rows: list[Any] = []
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        done = await self._conn._execute(_run, self._conn._conn, sql, parameters or (), many=False)  # type: ignore[no-untyped-call]
+        self._rows, self._description, self._rowcount, self._lastrowid = done
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        done = await self._conn._execute(_run, self._conn._conn, sql, parameters, many=True)  # type: ignore[no-untyped-call]
+        self._rows, self._description, self._rowcount, self._lastrowid = done
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.iter_chunk_size if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._lastrowid
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool) -> tuple[Any, ...]:
+    """In the SQLite thread: execute, fetch everything, close."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.description, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _OneHopConnection(aiosqlite.Connection):
+    @aiosqlite.context.contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return _OneHopCursor(self)  # no trip: the sqlite3 cursor is made inside each execute
+
+
+def _one_hop_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    """What ``aiosqlite.connect`` does, with cursors that make one trip per statement."""
+
+    def connector() -> sqlite3.Connection:
+        opened: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return opened
+
+    connection = _OneHopConnection(connector, 64)
+    connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does: exit never waits for it
+    return connection
 
 
 def _quiet_driver_logs() -> None:
