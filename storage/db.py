@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import aiosqlite.context
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_T = TypeVar("_T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # aiosqlite logs every call at DEBUG with its arguments, i.e. the bound values of every statement.
 _DRIVER_LOGGERS_WITH_VALUES = ("aiosqlite",)
@@ -39,8 +42,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     Bound values are never logged (``hide_parameters``): with LOG_LEVEL=DEBUG the statements show, but not
     the OA tokens or phone numbers that go with them.
 
-    SQLite: WAL (readers do not block the writer), a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE``
-    so that a transaction takes the write lock up front instead of failing when it upgrades a read lock.
+    SQLite: WAL (readers do not block the writer), foreign keys on, ``BEGIN IMMEDIATE`` so that a
+    transaction takes the write lock up front instead of failing when it upgrades a read lock, and statements
+    run on the event loop's thread (``_InlineCursor``), waiting for the write lock without blocking the loop.
     """
     _quiet_driver_logs()
     if is_sqlite(url):
@@ -48,7 +52,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, connect_args={"timeout": 30, "async_creator_fn": _one_hop_connect}, hide_parameters=True
+            url, connect_args={"timeout": 30, "async_creator_fn": _inline_connect}, hide_parameters=True
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -56,7 +60,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA busy_timeout=0")  # waits for the write lock are awaited (_inline)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
@@ -83,12 +87,18 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-class _OneHopCursor(aiosqlite.Cursor):
-    """A statement and all its rows in one trip to the SQLite thread.
+# How long a statement waits for another connection's write lock (SQLite's own busy timeout, now awaited).
+SQLITE_BUSY_SECONDS = 30.0
 
-    aiosqlite makes every cursor call a trip of its own (create, execute, fetch, close: four per statement),
-    and each trip hands the GIL between threads, which costs more than the statement itself. Here the sqlite3
-    cursor lives only inside the trip: fetching and closing afterwards read what the trip brought back.
+
+class _InlineCursor(aiosqlite.Cursor):
+    """A statement run right here on the event loop's thread, all its rows fetched at once.
+
+    aiosqlite sends every cursor call to the connection's own thread (create, execute, fetch, close: four
+    trips per statement); each trip waits for the OS to schedule that thread and hands the GIL over and back,
+    which on a busy machine costs milliseconds, far more than the statement (microseconds on a WAL database).
+    Waiting for another connection's write lock is the one slow part, and it is awaited, not slept in SQLite
+    (``_inline``), so the loop keeps running while it lasts.
     """
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
@@ -100,12 +110,12 @@ class _OneHopCursor(aiosqlite.Cursor):
         self._lastrowid: int | None = None
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
-        done = await self._conn._execute(_run, self._conn._conn, sql, parameters or (), many=False)  # type: ignore[no-untyped-call]
+        done = await _inline(_run, self._conn._conn, sql, parameters or (), False)
         self._rows, self._description, self._rowcount, self._lastrowid = done
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
-        done = await self._conn._execute(_run, self._conn._conn, sql, parameters, many=True)  # type: ignore[no-untyped-call]
+        done = await _inline(_run, self._conn._conn, sql, parameters, True)
         self._rows, self._description, self._rowcount, self._lastrowid = done
         return self
 
@@ -137,8 +147,7 @@ class _OneHopCursor(aiosqlite.Cursor):
         return self._description
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool) -> tuple[Any, ...]:
-    """In the SQLite thread: execute, fetch everything, close."""
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> tuple[Any, ...]:
     cursor = connection.cursor()
     try:
         if many:
@@ -151,20 +160,48 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: boo
         cursor.close()
 
 
-class _OneHopConnection(aiosqlite.Connection):
+async def _inline(function: Callable[..., _T], *args: Any) -> _T:
+    """``function`` now; when another connection holds the write lock, again after a short await."""
+    delay = 0.001
+    deadline: float | None = None
+    while True:
+        try:
+            return function(*args)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + SQLITE_BUSY_SECONDS
+            if now >= deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection (its thread still opens and closes it) whose statements run inline."""
+
     @aiosqlite.context.contextmanager
     async def cursor(self) -> aiosqlite.Cursor:
-        return _OneHopCursor(self)  # no trip: the sqlite3 cursor is made inside each execute
+        return _InlineCursor(self)
+
+    async def commit(self) -> None:
+        await _inline(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
 
 
-def _one_hop_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
-    """What ``aiosqlite.connect`` does, with cursors that make one trip per statement."""
+def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    """What ``aiosqlite.connect`` does, for a connection whose statements run on the event loop's thread.
+    No busy timeout inside SQLite: it would block the loop while another connection holds the lock."""
+    kwargs.update(check_same_thread=False, timeout=0)
 
     def connector() -> sqlite3.Connection:
         opened: sqlite3.Connection = sqlite3.connect(database, **kwargs)
         return opened
 
-    connection = _OneHopConnection(connector, 64)
+    connection = _InlineConnection(connector, 64)
     connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does: exit never waits for it
     return connection
 
