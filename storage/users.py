@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -59,6 +59,20 @@ _LOAD = (
     # one writer at a time anyway and renders no lock clause).
     .with_for_update(of=_CONVERSATIONS)
 )
+_START_CONVERSATION = {
+    name: dialect_insert(_CONVERSATIONS)
+    .from_select(
+        ["user_id", "data", "last_choices", "version"],
+        select(
+            _IDENTITIES.c.user_id,
+            literal({}, _CONVERSATIONS.c.data.type),
+            literal([], _CONVERSATIONS.c.last_choices.type),
+            literal(0),
+        ).where(_IDENTITIES.c.channel == bindparam("channel"), _IDENTITIES.c.external_id == bindparam("external_id")),
+    )
+    .on_conflict_do_nothing()
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 _SAVE_CONVERSATION = (
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.user_id == bindparam("b_user_id"))
@@ -89,11 +103,19 @@ async def mark_and_load(
     transaction. The user and identity join the session as if loaded (no query), so handlers read and change
     them as ORM objects; the conversation is the engine's alone and stays outside the session: it is written
     back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
-    dialect = dialect_of(session)
-    marked = await session.execute(_MARK[dialect], {"channel": channel, "update_id": update_id, "processed_at": now})
-    if not marked.rowcount:  # type: ignore[attr-defined]
+    # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
+    connection = await session.connection()
+    marked = await connection.execute(
+        _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
+    )
+    if not marked.rowcount:
         return None
-    row = (await session.execute(_LOAD, {"channel": channel, "external_id": external_id})).first()
+    who = {"channel": channel, "external_id": external_id}
+    row = (await connection.execute(_LOAD, who)).first()
+    if row is None:
+        # A known user's first update (their conversation row comes with it), or a first contact.
+        await connection.execute(_START_CONVERSATION[connection.dialect.name], who)
+        row = (await connection.execute(_LOAD, who)).first()
     if row is None:
         user, identity = await identity_user(
             session, channel, external_id, chat_id=chat_id, display_name=display_name, locale=locale, now=now
@@ -118,7 +140,8 @@ def _as_loaded(session: AsyncSession, model: type[_Row], values: dict[str, Any])
 
 
 async def save_conversation(session: AsyncSession, conversation: Conversation) -> None:
-    await session.execute(
+    connection = await session.connection()
+    await connection.execute(
         _SAVE_CONVERSATION,
         {
             "b_user_id": conversation.user_id,
