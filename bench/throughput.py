@@ -1,4 +1,5 @@
-"""Throughput of our Telegram bot against a bare aiogram echo bot, both polling the same fake Bot API.
+"""Throughput of our Telegram bot against a bare aiogram echo bot and a template bot, all polling the same
+fake Bot API.
 
     .venv/bin/python -m bench.throughput [--users 200] [--updates-per-user 5] [--database-url URL]
 
@@ -6,7 +7,13 @@ Every user is an onboarded producer and sends the same mix, in order: "menu", "k
 question typed without accents), the 🔎 Status button, the 📂 Dossier button, "menu" again (cycled when more
 updates per user are asked for). All updates are queued at once; the clock runs from the first push until
 every expected reply has arrived. The echo bot answers each update with one message; our bot answers with
-whatever the flows say, counted beforehand on a calibration user who sends the same mix.
+whatever the flows say, counted beforehand on a calibration user who sends the same mix. The template bot
+(``bench.template_bot``) is what most aiogram bots look like: a session per update, get-or-create the user,
+FSM state in memory, a reply with a keyboard.
+
+Latency is measured per update inside each bot: from the dispatcher taking the update to its handler having
+sent every reply (an outer middleware), so it includes waiting for locks but not the polling queue. Last, the
+engine-alone run is repeated under cProfile and the top functions by cumulative time are printed.
 """
 
 from __future__ import annotations
@@ -14,21 +21,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import logging
+import pstats
 import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import BaseMiddleware, Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from pydantic import SecretStr
 
+from bench.template_bot import create_users, template_dispatcher
 from bot.app import App, build_app
 from bot.channels.telegram import build_dispatcher, polling
 from bot.settings import Settings
@@ -44,6 +55,7 @@ MIX: tuple[Step, ...] = (
     ("text", "menu"),
 )
 TARGETS = {"sqlite": 0.50, "postgresql": 0.40}
+PROFILED_USERS = 40
 QUIET_SECONDS = 0.4  # no new reply for this long: the calibration user's step is fully answered
 
 
@@ -52,10 +64,43 @@ class Result:
     updates: int
     replies: int
     seconds: float
+    latencies: list[float] = field(default_factory=list)  # seconds per update, inside the bot
 
     @property
     def per_second(self) -> float:
         return self.updates / self.seconds if self.seconds else 0.0
+
+    def percentile(self, share: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Timed(BaseMiddleware):
+    """How long each update took from the dispatcher to its last reply sent."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return await handler(event, data)
+        finally:
+            self.latencies.append(time.perf_counter() - started)
+
+
+def timed(dispatcher: Dispatcher) -> Timed:
+    """``dispatcher`` timed per update (it has no middleware of its own, so this one wraps everything)."""
+    timing = Timed()
+    dispatcher.update.outer_middleware(timing)
+    return timing
 
 
 def steps_for(updates_per_user: int) -> list[Step]:
@@ -70,8 +115,17 @@ def push(api: FakeBotAPI, user_id: int, step: Step) -> None:
         api.push_callback(user_id, value)
 
 
-async def run_load(api: FakeBotAPI, user_ids: list[int], steps: list[Step], expected: int, within: float) -> Result:
+async def run_load(
+    api: FakeBotAPI,
+    user_ids: list[int],
+    steps: list[Step],
+    expected: int,
+    within: float,
+    timing: Timed | None = None,
+) -> Result:
     """Queue every user's steps (round by round, as users type in parallel) and wait for the replies."""
+    if timing is not None:
+        timing.latencies.clear()  # calibration and warm-up are not part of the run
     start_replies = api.reply_count
     started = time.perf_counter()
     for step in steps:
@@ -79,7 +133,8 @@ async def run_load(api: FakeBotAPI, user_ids: list[int], steps: list[Step], expe
             push(api, user_id, step)
     await api.wait_for(lambda: api.reply_count - start_replies >= expected, within)
     seconds = time.perf_counter() - started
-    return Result(updates=len(user_ids) * len(steps), replies=api.reply_count - start_replies, seconds=seconds)
+    latencies = list(timing.latencies) if timing is not None else []
+    return Result(len(user_ids) * len(steps), api.reply_count - start_replies, seconds, latencies)
 
 
 # The baseline ---------------------------------------------------------------------------------------------
@@ -104,9 +159,35 @@ def echo_dispatcher() -> Dispatcher:
 async def bench_echo(users: int, steps: list[Step]) -> Result:
     async with FakeBotAPI() as api:
         bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
-        async with polling(echo_dispatcher(), bot, polling_timeout=1):
+        dispatcher = echo_dispatcher()
+        timing = timed(dispatcher)
+        async with polling(dispatcher, bot, polling_timeout=1):
             user_ids = list(range(1_000_000, 1_000_000 + users))
-            return await run_load(api, user_ids, steps, expected=users * len(steps), within=120)
+            return await run_load(api, user_ids, steps, expected=users * len(steps), within=120, timing=timing)
+
+
+# The template bot -----------------------------------------------------------------------------------------
+async def bench_template(users: int, steps: list[Step], database_url: str | None) -> Result:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from storage.db import create_engine
+
+    with tempfile.TemporaryDirectory(prefix="ocop-bench-") as data_dir:
+        async with contextlib.AsyncExitStack() as stack:
+            if database_url is None:
+                # The template's own engine: no BEGIN IMMEDIATE, its reads do not queue for SQLite's writer.
+                engine = create_async_engine(f"sqlite+aiosqlite:///{Path(data_dir) / 'template.db'}")
+            else:
+                engine = create_engine(await stack.enter_async_context(scratch_schema(database_url)))
+            stack.push_async_callback(engine.dispose)
+            user_ids = list(range(2_000_000, 2_000_000 + users))
+            await create_users(engine, user_ids)
+            api = await stack.enter_async_context(FakeBotAPI())
+            bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+            timing = Timed()
+            dispatcher = template_dispatcher(async_sessionmaker(engine, expire_on_commit=False), timing)
+            async with polling(dispatcher, bot, polling_timeout=1):
+                return await run_load(api, user_ids, steps, users * len(steps), within=120, timing=timing)
 
 
 # Our bot --------------------------------------------------------------------------------------------------
@@ -200,7 +281,9 @@ async def our_app(database_url: str | None, data_dir: Path, api: FakeBotAPI) -> 
         yield app, settings
 
 
-async def bench_ours(users: int, steps: list[Step], database_url: str | None) -> tuple[Result, Result, int]:
+async def bench_ours(
+    users: int, steps: list[Step], database_url: str | None
+) -> tuple[Result, Result, int, cProfile.Profile]:
     # Fresh ids each run, so a reused PostgreSQL database has no users or processed updates in the way.
     base = random.randrange(10_000, 90_000) * 100_000
     with tempfile.TemporaryDirectory(prefix="ocop-bench-") as data_dir:
@@ -211,16 +294,23 @@ async def bench_ours(users: int, steps: list[Step], database_url: str | None) ->
             calibration_user = base
             user_ids = list(range(base + 1, base + 1 + users))
             direct_ids = list(range(base + 1 + users, base + 1 + 2 * users))
-            await onboard(app, [calibration_user, *user_ids, *direct_ids])
+            # Fewer users under the profiler: it slows every step, and 200 at once would wait out the pool.
+            profiled_ids = list(range(base + 1 + 2 * users, base + 1 + 2 * users + min(users, PROFILED_USERS)))
+            await onboard(app, [calibration_user, *user_ids, *direct_ids, *profiled_ids])
             dispatcher, bot, channel = build_dispatcher(app.engine, settings)
+            timing = timed(dispatcher)
             async with polling(dispatcher, bot, polling_timeout=1, drain=channel.drain):
                 per_user = await calibrate(api, calibration_user, steps)
-                result = await run_load(api, user_ids, steps, expected=users * per_user, within=110)
+                result = await run_load(api, user_ids, steps, users * per_user, within=110, timing=timing)
             refused = [c for c in api.calls if c.status != 200]
             if refused:
                 print(f"warning: {len(refused)} Bot API calls were refused, e.g. {refused[0].method}", file=sys.stderr)
             direct = await engine_only(app, direct_ids, steps, per_user)
-            return result, direct, per_user
+            profile = cProfile.Profile()
+            profile.enable()
+            await engine_only(app, profiled_ids, steps, per_user)
+            profile.disable()
+            return result, direct, per_user, profile
 
 
 async def engine_only(app: App, user_ids: list[int], steps: list[Step], per_user: int) -> Result:
@@ -250,10 +340,34 @@ async def engine_only(app: App, user_ids: list[int], steps: list[Step], per_user
 
 
 def _print(label: str, result: Result) -> None:
+    latency = ""
+    if result.latencies:
+        latency = f"  p50 {result.percentile(0.5) * 1000:>6.1f} ms  p95 {result.percentile(0.95) * 1000:>6.1f} ms"
     print(
         f"{label:<28} {result.updates:>6} updates  {result.replies:>6} replies  "
-        f"{result.seconds:>7.2f} s  {result.per_second:>8.1f} updates/s"
+        f"{result.seconds:>7.2f} s  {result.per_second:>8.1f} updates/s{latency}"
     )
+
+
+def _print_profile(profile: cProfile.Profile, top: int) -> None:
+    """The top functions by cumulative and by own time, without the event loop's plumbing (which every
+    coroutine step passes through) and the bench's own frames."""
+    stats = pstats.Stats(profile)
+    rows = [
+        (cumulative, own, calls, f"{Path(file).name}:{line}({name})" if line else name)
+        for (file, line, name), (_primitive, calls, own, cumulative, _callers) in stats.stats.items()  # type: ignore[attr-defined]
+        if not any(part in file for part in _PLUMBING) and name not in _PLUMBING_NAMES
+    ]
+    total = max((row[0] for row in rows), default=0.0)
+    print(f"engine alone under cProfile ({total:.2f} s in handle; event loop thread only, so not the SQLite thread):")
+    for title, key in (("cumulative", 0), ("own time", 1)):
+        print(f"  top {top} by {title}:      calls   own s   cum s")
+        for cumulative, own, calls, where in sorted(rows, key=lambda row: row[key], reverse=True)[:top]:
+            print(f"    {where[:60]:<60} {calls:>8} {own:>7.3f} {cumulative:>7.3f}")
+
+
+_PLUMBING = ("asyncio/", "bench/throughput.py", "concurrent/futures")
+_PLUMBING_NAMES = frozenset({"<method 'run' of '_contextvars.Context' objects>", "<built-in method select>"})
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -262,13 +376,22 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"{args.users} users × {len(steps)} updates ({', '.join(value for _kind, value in steps)}); {backend}")
     echo = await bench_echo(args.users, steps)
     _print("aiogram echo bot", echo)
-    ours, direct, per_user = await bench_ours(args.users, steps, args.database_url)
+    template = await bench_template(args.users, steps, args.database_url)
+    _print("aiogram template bot", template)
+    ours, direct, per_user, profile = await bench_ours(args.users, steps, args.database_url)
     _print(f"ocop bot ({per_user} replies/user)", ours)
     _print("  engine alone, no Telegram", direct)
     ratio = ours.per_second / echo.per_second if echo.per_second else 0.0
+    template_ratio = template.per_second / echo.per_second if echo.per_second else 0.0
+    versus_template = ours.per_second / template.per_second if template.per_second else 0.0
     target = TARGETS[backend]
     verdict = "meets" if ratio >= target else "BELOW"
     print(f"ratio ocop/echo: {ratio:.0%} ({verdict} the {target:.0%} target on {backend})")
+    print(f"ratio template/echo: {template_ratio:.0%}")
+    verdict = "meets" if versus_template >= 1.0 else "BELOW"
+    print(f"ratio ocop/template: {versus_template:.2f} ({verdict} the 1.00 target)")
+    if args.profile:
+        _print_profile(profile, args.profile)
     return 0
 
 
@@ -277,6 +400,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--updates-per-user", type=int, default=len(MIX))
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--profile", type=int, default=10, help="functions of the profile to print (0: none)")
     return parser.parse_args(argv)
 
 

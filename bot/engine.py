@@ -152,18 +152,19 @@ class Engine:
     async def _handle_once(self, inbound: Inbound, checked: CheckedFile | RejectedFile | None) -> list[Outbound]:
         now = self.clock()
         async with self.sessions() as session, session.begin():
-            if not await users.mark_processed(session, inbound.channel, inbound.update_id, now):
-                return []
-            user, identity = await users.identity_user(
+            loaded = await users.mark_and_load(
                 session,
                 inbound.channel,
+                inbound.update_id,
                 inbound.external_user_id,
                 chat_id=inbound.chat_id,
                 display_name=inbound.display_name,
                 locale=_locale_for(inbound, self.settings),
                 now=now,
             )
-            conversation = await users.lock_conversation(session, user.id)
+            if loaded is None:  # handled before: a redelivery
+                return []
+            user, identity, conversation = loaded
             token = current_locale.set(user.locale)
             buttons = has_buttons.set(inbound.channel not in NUMBERED_MENU_CHANNELS)
             try:
@@ -187,7 +188,8 @@ class Engine:
                 if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
                     # The next message is a number: the options shown with it must not carry numbers too.
                     ctx.replies = [by_words(reply) for reply in ctx.replies]
-                _save(conversation, ctx, now)
+                if _save(conversation, ctx, now):
+                    await users.save_conversation(session, conversation)
                 return ctx.replies
             finally:
                 has_buttons.reset(buttons)
@@ -496,7 +498,9 @@ def _newest(offered: list[Offered]) -> list[Offered]:
     return [option for option in offered if option.message == newest]
 
 
-def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
+def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> bool:
+    """The conversation as the update leaves it; False when nothing moved (the menu shown again), which
+    spares the update a write."""
     ctx.keep_form()
     offered = [
         Offered(label_words(choice.label), choice.payload, index, choice.label).row()
@@ -505,10 +509,11 @@ def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> None:
     ]
     state = (ctx.state.flow, ctx.state.step, ctx.state.data, offered)
     if state == (conversation.flow, conversation.step, conversation.data, conversation.last_choices):
-        return  # nothing moved (the menu shown again): no write, one statement less per update
+        return False
     conversation.flow, conversation.step, conversation.data, conversation.last_choices = state
     conversation.version += 1
     conversation.updated_at = now
+    return True
 
 
 def _retryable(error: Exception) -> bool:

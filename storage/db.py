@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiosqlite
+import aiosqlite.context
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Table, event
@@ -21,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+_T = TypeVar("_T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # aiosqlite logs every call at DEBUG with its arguments, i.e. the bound values of every statement.
 _DRIVER_LOGGERS_WITH_VALUES = ("aiosqlite",)
@@ -36,22 +42,25 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     Bound values are never logged (``hide_parameters``): with LOG_LEVEL=DEBUG the statements show, but not
     the OA tokens or phone numbers that go with them.
 
-    SQLite: WAL (readers do not block the writer), a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE``
-    so that a transaction takes the write lock up front instead of failing when it upgrades a read lock.
+    SQLite: WAL (readers do not block the writer), foreign keys on, ``BEGIN IMMEDIATE`` so that a
+    transaction takes the write lock up front instead of failing when it upgrades a read lock, and statements
+    run on the event loop's thread (``_InlineCursor``), waiting for the write lock without blocking the loop.
     """
     _quiet_driver_logs()
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30, "async_creator_fn": _inline_connect}, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA busy_timeout=0")  # waits for the write lock are awaited (_inline)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
@@ -76,6 +85,125 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         connect_args=connect_args,
         hide_parameters=True,
     )
+
+
+# How long a statement waits for another connection's write lock (SQLite's own busy timeout, now awaited).
+SQLITE_BUSY_SECONDS = 30.0
+
+
+class _InlineCursor(aiosqlite.Cursor):
+    """A statement run right here on the event loop's thread, all its rows fetched at once.
+
+    aiosqlite sends every cursor call to the connection's own thread (create, execute, fetch, close: four
+    trips per statement); each trip waits for the OS to schedule that thread and hands the GIL over and back,
+    which on a busy machine costs milliseconds, far more than the statement (microseconds on a WAL database).
+    Waiting for another connection's write lock is the one slow part, and it is awaited, not slept in SQLite
+    (``_inline``), so the loop keeps running while it lasts.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+        self.iter_chunk_size = connection._iter_chunk_size
+        self._rows: list[Any] = []
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> aiosqlite.Cursor:
+        done = await _inline(_run, self._conn._conn, sql, parameters or (), False)
+        self._rows, self._description, self._rowcount, self._lastrowid = done
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> aiosqlite.Cursor:
+        done = await _inline(_run, self._conn._conn, sql, parameters, True)
+        self._rows, self._description, self._rowcount, self._lastrowid = done
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.iter_chunk_size if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._lastrowid
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> tuple[Any, ...]:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.description, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+async def _inline(function: Callable[..., _T], *args: Any) -> _T:
+    """``function`` now; when another connection holds the write lock, again after a short await."""
+    delay = 0.001
+    deadline: float | None = None
+    while True:
+        try:
+            return function(*args)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + SQLITE_BUSY_SECONDS
+            if now >= deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection (its thread still opens and closes it) whose statements run inline."""
+
+    @aiosqlite.context.contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return _InlineCursor(self)
+
+    async def commit(self) -> None:
+        await _inline(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+
+def _inline_connect(database: str, **kwargs: Any) -> aiosqlite.Connection:
+    """What ``aiosqlite.connect`` does, for a connection whose statements run on the event loop's thread.
+    No busy timeout inside SQLite: it would block the loop while another connection holds the lock."""
+    kwargs.update(check_same_thread=False, timeout=0)
+
+    def connector() -> sqlite3.Connection:
+        opened: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return opened
+
+    connection = _InlineConnection(connector, 64)
+    connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does: exit never waits for it
+    return connection
 
 
 def _quiet_driver_logs() -> None:

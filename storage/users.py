@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from storage.db import dialect_of, insert_ignore
 from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
 
+_Row = TypeVar("_Row", User, ChannelIdentity)
 DISPLAY_NAME_MAX = User.display_name.type.length or 200
 # How precisely we track when a user last wrote (Zalo's reply window counts in hours, not seconds).
 SEEN_PRECISION = dt.timedelta(minutes=1)
@@ -24,6 +28,131 @@ async def mark_processed(session: AsyncSession, channel: str, update_id: str, no
     )
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# The hot path of every update: statements built once, so SQLAlchemy compiles each once per dialect (its
+# compiled cache) and every update only binds values.
+_LEDGER: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+_USERS: Table = User.__table__  # type: ignore[assignment]
+_IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_MARK = {
+    "postgresql": postgresql.insert(_LEDGER).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(_LEDGER).on_conflict_do_nothing(),
+}
+_USER_COLUMNS = [column.key for column in _USERS.columns]
+_IDENTITY_COLUMNS = [column.key for column in _IDENTITIES.columns]
+_CONVERSATION_COLUMNS = [column.key for column in _CONVERSATIONS.columns]
+_LOAD = (
+    select(
+        *(column.label(f"i_{column.key}") for column in _IDENTITIES.columns),
+        *(column.label(f"u_{column.key}") for column in _USERS.columns),
+        *(column.label(f"c_{column.key}") for column in _CONVERSATIONS.columns),
+    )
+    .select_from(
+        _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id).join(
+            _CONVERSATIONS, _CONVERSATIONS.c.user_id == _USERS.c.id
+        )
+    )
+    .where(_IDENTITIES.c.channel == bindparam("channel"), _IDENTITIES.c.external_id == bindparam("external_id"))
+    # The conversation row lock serialises two bot processes handling the same user (PostgreSQL; SQLite has
+    # one writer at a time anyway and renders no lock clause).
+    .with_for_update(of=_CONVERSATIONS)
+)
+_START_CONVERSATION = {
+    name: dialect_insert(_CONVERSATIONS)
+    .from_select(
+        ["user_id", "data", "last_choices", "version"],
+        select(
+            _IDENTITIES.c.user_id,
+            literal({}, _CONVERSATIONS.c.data.type),
+            literal([], _CONVERSATIONS.c.last_choices.type),
+            literal(0),
+        ).where(_IDENTITIES.c.channel == bindparam("channel"), _IDENTITIES.c.external_id == bindparam("external_id")),
+    )
+    .on_conflict_do_nothing()
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_SAVE_CONVERSATION = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.user_id == bindparam("b_user_id"))
+    .values(
+        flow=bindparam("b_flow"),
+        step=bindparam("b_step"),
+        data=bindparam("b_data", type_=_CONVERSATIONS.c.data.type),
+        last_choices=bindparam("b_last_choices", type_=_CONVERSATIONS.c.last_choices.type),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_updated_at", type_=_CONVERSATIONS.c.updated_at.type),
+    )
+)
+
+
+async def mark_and_load(
+    session: AsyncSession,
+    channel: str,
+    update_id: str,
+    external_id: str,
+    *,
+    chat_id: str | None,
+    display_name: str | None,
+    locale: str,
+    now: dt.datetime,
+) -> tuple[User, ChannelIdentity, Conversation] | None:
+    """Everything one update needs, in two statements: the ledger entry (None when the update was handled
+    before), then the identity, its user and their conversation, the conversation locked for this
+    transaction. The user and identity join the session as if loaded (no query), so handlers read and change
+    them as ORM objects; the conversation is the engine's alone and stays outside the session: it is written
+    back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
+    # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
+    connection = await session.connection()
+    marked = await connection.execute(
+        _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
+    )
+    if not marked.rowcount:
+        return None
+    who = {"channel": channel, "external_id": external_id}
+    row = (await connection.execute(_LOAD, who)).first()
+    if row is None:
+        # A known user's first update (their conversation row comes with it), or a first contact.
+        await connection.execute(_START_CONVERSATION[connection.dialect.name], who)
+        row = (await connection.execute(_LOAD, who)).first()
+    if row is None:
+        user, identity = await identity_user(
+            session, channel, external_id, chat_id=chat_id, display_name=display_name, locale=locale, now=now
+        )
+        conversation = await lock_conversation(session, user.id)
+        session.expunge(conversation)
+        return user, identity, conversation
+    values = row._mapping
+    user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
+    identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})
+    conversation = Conversation(**{key: values[f"c_{key}"] for key in _CONVERSATION_COLUMNS})
+    _seen(user, identity, chat_id=chat_id, display_name=_fitting(display_name), now=now)
+    return user, identity, conversation
+
+
+def _as_loaded(session: AsyncSession, model: type[_Row], values: dict[str, Any]) -> _Row:
+    """An ORM object from a row read with Core, in the session as if a query had loaded it."""
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
+async def save_conversation(session: AsyncSession, conversation: Conversation) -> None:
+    connection = await session.connection()
+    await connection.execute(
+        _SAVE_CONVERSATION,
+        {
+            "b_user_id": conversation.user_id,
+            "b_flow": conversation.flow,
+            "b_step": conversation.step,
+            "b_data": conversation.data,
+            "b_last_choices": conversation.last_choices,
+            "b_version": conversation.version,
+            "b_updated_at": conversation.updated_at,
+        },
+    )
 
 
 async def was_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
@@ -47,8 +176,7 @@ async def identity_user(
     now: dt.datetime,
 ) -> tuple[User, ChannelIdentity]:
     """The user behind a platform account, created on first contact."""
-    if display_name is not None:  # whatever a platform sends, never more than the column holds
-        display_name = display_name[:DISPLAY_NAME_MAX] or None
+    display_name = _fitting(display_name)
     found = (
         await session.execute(
             select(ChannelIdentity, User)
@@ -65,6 +193,19 @@ async def identity_user(
         await session.flush()
         return user, identity
     identity, user = found
+    _seen(user, identity, chat_id=chat_id, display_name=display_name, now=now)
+    return user, identity
+
+
+def _fitting(display_name: str | None) -> str | None:
+    """Whatever a platform sends, never more than the column holds."""
+    return display_name[:DISPLAY_NAME_MAX] or None if display_name is not None else None
+
+
+def _seen(
+    user: User, identity: ChannelIdentity, *, chat_id: str | None, display_name: str | None, now: dt.datetime
+) -> None:
+    """What a message tells about its sender, kept on their identity and user."""
     # Written only when it says something new: an UPDATE per message would cost every update a write.
     if identity.last_seen_at is None or now - _aware(identity.last_seen_at) >= SEEN_PRECISION:
         identity.last_seen_at = now
@@ -75,7 +216,6 @@ async def identity_user(
     # Someone who refused consent asked us to keep nothing: their app's name is not taken again.
     if display_name and not user.display_name and user.consent_declined_at is None:
         user.display_name = display_name
-    return user, identity
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
