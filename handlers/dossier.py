@@ -879,8 +879,8 @@ async def _submit(ctx: Context, producer: Producer) -> None:
         return
     missing = missing_items(dossier)  # re-checked from the database, not from the buttons shown earlier
     if missing:
-        names = "\n".join(f"✗ {item_label(i.code)}" for i in missing)
-        ctx.say(_("Not yet. These required items are still missing:\n{items}").format(items=names))
+        # The checklist that follows names them: a count here keeps both messages short.
+        ctx.say(_("Not yet: {count} required items are still missing.").format(count=len(missing)))
         ctx.data["page"] = "required"
         await ctx.goto("checklist")
         return

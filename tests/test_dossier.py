@@ -264,6 +264,13 @@ async def test_one_tap_files_a_photo_in_the_first_missing_item(app: App, produce
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["business_plan"]) == 1
 
 
+async def test_submit_typed_too_early_says_how_many_are_missing(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    await start_dossier_from_idea(app, chat, await producer_id(app))
+    await chat.send("nop ho so")
+    assert f"còn thiếu {FOOD_NEW_REQUIRED} mục bắt buộc" in chat.text and "dos:more" in payloads(chat)
+
+
 async def test_left_out_files_are_not_added(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     await start_dossier_from_idea(app, chat, await producer_id(app))
