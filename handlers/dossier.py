@@ -569,9 +569,9 @@ def _item_choice(item: DossierItem) -> Choice:
     return Choice(_short(f"{mark} {item_label(item.code)}"), f"{PREFIX}item:{item.id}")
 
 
-def _checklist_choices(dossier: Dossier, page: str) -> list[Choice]:
-    """One button per required item still to do; every item (done and optional too) behind "📋 See all", so
-    that more files can still be added to any of them."""
+def _checklist_choices(dossier: Dossier, page: str, today: dt.date | None = None) -> list[Choice]:
+    """One button per line of the first page (an expired paper, a required item still to do); every item (done
+    and optional too) behind "📋 See all", so that more files can still be added to any of them."""
     producer_items = [i for i in dossier.items if supplied_by(i.code) is not SuppliedBy.COMMUNE]
     required_missing = [i for i in producer_items if i.required and not item_done(i)]
     choices: list[Choice] = []
@@ -579,7 +579,8 @@ def _checklist_choices(dossier: Dossier, page: str) -> list[Choice]:
         choices += [_item_choice(i) for i in producer_items]
         choices.append(Choice(_("⬅️ Back"), f"{PREFIX}req"))
     else:
-        choices += [_item_choice(i) for i in required_missing]
+        expired = [i for i in producer_items if _expiry_warning(i, today)]
+        choices += [_item_choice(i) for i in (*expired, *required_missing)]
         choices.append(Choice(_("📋 See all items"), f"{PREFIX}more"))
     if not required_missing:
         choices.append(Choice(_("📤 Submit"), f"{PREFIX}submit"))
@@ -597,7 +598,7 @@ async def ask_checklist(ctx: Context) -> None:
         await _stale(ctx)
         return
     page = "more" if ctx.data.get("page") == "more" else "required"
-    ctx.say(checklist_text(dossier, ctx.today, page), _checklist_choices(dossier, page))
+    ctx.say(checklist_text(dossier, ctx.today, page), _checklist_choices(dossier, page, ctx.today))
 
 
 @flow.answer("checklist")

@@ -141,6 +141,7 @@ async def test_an_expired_document_is_recorded_and_warned(app: App, producer_cha
     await chat.press("dos:done")
     line = next(line for line in chat.text.splitlines() if "15/01/2026" in line)
     assert "⚠️" in line
+    assert f"dos:item:{item_id}" in payloads(chat)  # on the first page, with its button, to send a new one
 
     await chat.press("m:status")
     report = [line for line in chat.text.splitlines() if "15/01/2026" in line]
