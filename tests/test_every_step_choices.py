@@ -368,8 +368,9 @@ async def _file_in_item(app: App, producer_user: int, dossier_id: int, code: str
         assert item_id is not None
         store = FileStore(app.settings.files_dir)
         sha, path = await store.put(files.pdf(9000 + dossier_id), "pdf")
+        relative = str(path.relative_to(store.root))
         stored = await dossiers.stored_file(
-            session, sha256=sha, size=path.stat().st_size, mime="application/pdf", path=str(path.relative_to(store.root))
+            session, sha256=sha, size=path.stat().st_size, mime="application/pdf", path=relative
         )
         await dossiers.link_file(
             session, item_id, stored.id, original_name="dkkd.pdf", uploaded_by=producer_user, now=app.engine.clock()
