@@ -366,7 +366,7 @@ async def _file_in_item(app: App, producer_user: int, dossier_id: int, code: str
             select(DossierItem.id).where(DossierItem.dossier_id == dossier_id, DossierItem.code == code)
         )
         assert item_id is not None
-        store = FileStore(app.settings.files_dir)
+        store = FileStore(app.settings.ocop.files_dir)
         sha, path = await store.put(files.pdf(9000 + dossier_id), "pdf")
         relative = str(path.relative_to(store.root))
         stored = await dossiers.stored_file(
