@@ -183,7 +183,7 @@ class Engine:
                     received=checked if isinstance(checked, RejectedFile) else None,
                 )
                 await self._route(ctx, conversation, checked)
-                if not ctx.replies:  # never leave the user in silence
+                if not ctx.replies and not ctx.quiet:  # never leave the user in silence
                     await _not_understood(ctx, self.registry, [])
                 if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
                     # The next message is a number: the options shown with it must not carry numbers too.
@@ -507,6 +507,8 @@ def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> bool:
         for index, reply in enumerate(ctx.replies)
         for choice in choices_of(reply)
     ]
+    if ctx.quiet and not ctx.replies:
+        offered = conversation.last_choices  # the question asked before is still the one to answer
     state = (ctx.state.flow, ctx.state.step, ctx.state.data, offered)
     if state == (conversation.flow, conversation.step, conversation.data, conversation.last_choices):
         return False

@@ -370,6 +370,9 @@ class Context:
         self._form: FlowData | None = None
         # A voice note accepted on this update (``bot.voice.intake``), for ``voice_answer``.
         self.voice: VoiceNote | None = None
+        # Set by a step that deliberately answers nothing (the next photo of an album whose question is
+        # already out): the engine then neither says "not understood" nor forgets the buttons shown before.
+        self.quiet = False
 
     # What the user sent ------------------------------------------------------------------------------
     @property

@@ -41,6 +41,8 @@ class Inbound:
     phone: str | None = None  # a contact the user shared (their own number)
     display_name: str | None = None
     language_code: str | None = None
+    # Messages the user sent together (a Telegram album's media_group_id): one answer covers them all.
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -16,7 +16,7 @@ stateDiagram-v2
     new_group --> case: a group
     case --> checklist: dossier created (DRAFT)
     checklist --> item: an item
-    checklist --> checklist: ➕ More items / ⬅️ Back
+    checklist --> checklist: 📋 See all items / ⬅️ Back
     item --> item: a file (acknowledged) / rejected file
     item --> checklist: ✅ Done / ⬅️ Checklist / samples handed in
     item --> [*]: 🗂 See, remove or move files (handlers.dossier_files, which returns to the item)
@@ -25,10 +25,18 @@ stateDiagram-v2
     expiry --> item: a date / No expiry date / Skip (came from a file or 📅)
     expiry --> checklist: a date / No expiry date / Skip (came from ✅ Done)
     checklist --> [*]: 📤 Submit (SUBMITTED_COMMUNE) / ⬅️ Menu
-    [*] --> attach: a file nobody asked for (stray), draft dossier exists
-    checklist --> attach: a file sent at the checklist
-    attach --> checklist: item chosen, file linked
+    [*] --> place: a file nobody asked for (stray), draft dossier exists
+    checklist --> place: a file sent at the checklist
+    place --> place: more files of the same album or burst (kept, no second question) / a later file (asked again)
+    place --> checklist: ✅ Yes (the first missing required item) / 🗑 Discard
+    place --> attach: 📂 Another item (or nothing required is missing)
+    attach --> checklist: item chosen, files linked in the order sent
 ```
+
+Photos first: a file that comes without an item chosen is offered to the first required item still missing
+("Is this photo the “Registration form”?"), so the common case is one tap; the whole list is one tap further.
+Several photos sent together (a Telegram album, or files within ``FILE_BURST_SECONDS`` of each other on any
+channel) are one question and go to one item together.
 """
 
 from __future__ import annotations
@@ -94,6 +102,10 @@ SUBMIT_WORDS = frozenset({"nop", "nop ho so", "gui", "gui ho so", "submit", "gui
 DONE_WORDS = frozenset({"xong", "da xong", "done", "ok", "xong roi"})
 # The status report warns about documents expiring within this many days (or before the council meets).
 EXPIRY_SOON_DAYS = 60
+# Files sent within this many seconds of each other are one batch (the pages of one paper): one question.
+FILE_BURST_SECONDS = 15
+# The checklist's first page lists at most this many items still to do, so it fits a phone screen.
+CHECKLIST_LINES = 5
 # Where the expiry question returns to: the item after a file or the 📅 button, the checklist after ✅ Done.
 EXPIRY_RETURNS = ("item", "checklist")
 
@@ -227,7 +239,7 @@ async def _open_checklist(ctx: Context, dossier: Dossier) -> None:
     ctx.data.pop("product_id", None)
     ctx.data.pop("name", None)
     # Files that came while the product was being chosen are placed first.
-    await ctx.goto("attach" if ctx.data.get("stray") else "checklist")
+    await ctx.goto("place" if ctx.data.get("stray") else "checklist")
 
 
 async def _editable_dossier(ctx: Context, producer: Producer) -> Dossier | None:
@@ -238,13 +250,32 @@ async def _editable_dossier(ctx: Context, producer: Producer) -> Dossier | None:
     return dossier if dossier is not None and dossier.status in EDITABLE else None
 
 
-async def _keep_stray(ctx: Context, received: ReceivedFile) -> None:
-    """Record the file (content-addressed, so nothing is lost) and remember it until an item is chosen."""
+async def _keep_stray(ctx: Context, received: ReceivedFile) -> bool:
+    """Record the file (content-addressed, so nothing is lost) and remember it until an item is chosen, in the
+    order sent. True when it came with the file before (same album, or within a burst): one question then
+    covers both, so the caller does not ask again."""
     stored = await _stored_row(ctx, received)
     stray: list[list[Any]] = list(ctx.data.get("stray") or [])
     if all(entry[0] != stored for entry in stray):
-        stray.append([stored, received.original_name])
+        stray.append([stored, received.original_name, received.mime])
     ctx.data["stray"] = stray
+    return _joins_burst(ctx)
+
+
+def _joins_burst(ctx: Context) -> bool:
+    """Whether this file belongs with the one before: the same Telegram album, or sent within
+    ``FILE_BURST_SECONDS`` of it (Zalo has no albums: several photos picked at once arrive one by one)."""
+    group, last = ctx.inbound.group, ctx.data.get("burst")
+    ctx.data["burst"] = [group, ctx.now.isoformat()]
+    if not isinstance(last, list) or len(last) != 2:
+        return False
+    if group is not None and last[0] == group:
+        return True
+    try:
+        seconds = (ctx.now - dt.datetime.fromisoformat(str(last[1]))).total_seconds()
+    except ValueError:
+        return False
+    return 0 <= seconds <= FILE_BURST_SECONDS
 
 
 async def _stored_row(ctx: Context, received: ReceivedFile) -> int:
@@ -262,8 +293,10 @@ async def _stored_row(ctx: Context, received: ReceivedFile) -> int:
 async def _file_while_choosing(ctx: Context) -> bool:
     """A file sent before the dossier is open: keep it, place it once the checklist exists."""
     if isinstance(ctx.received, ReceivedFile):
-        await _keep_stray(ctx, ctx.received)
-        await ctx.reask(_("I kept your file. Answer this first, then I will ask where the file belongs."))
+        if await _keep_stray(ctx, ctx.received):
+            ctx.quiet = True  # the rest of an album: the question is already out
+        else:
+            await ctx.reask(_("I kept your file. Answer this first, then I will ask where the file belongs."))
         return True
     if isinstance(ctx.received, RejectedFile):
         await ctx.reask(rejected_text(ctx, ctx.received))
@@ -507,18 +540,27 @@ def _line(item: DossierItem, today: dt.date | None) -> str:
     return f"✗ {name}{expiry_note(item, today)}"
 
 
-def checklist_text(dossier: Dossier, today: dt.date | None = None) -> str:
-    required = [i for i in dossier.items if i.required]
-    scored = [i for i in dossier.items if not i.required]
+def _expiry_warning(item: DossierItem, today: dt.date | None) -> bool:
+    """A document with files whose expiry date has passed: it needs a new paper, like a missing item."""
+    return today is not None and item_done(item) and item.expires_on is not None and item.expires_on < today
+
+
+def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "required") -> str:
+    """A phone screen at most: what is missing first; done and optional items only on "📋 See all"."""
     lines = [
         _("📂 {product} — {case}").format(product=dossier.product.name, case=case_label(dossier.case)),
         progress_line(dossier),
-        "",
-        _("Required:"),
-        *(_line(i, today) for i in required),
     ]
-    if scored:
-        lines += ["", _("Extra evidence (gives more points):"), *(_line(i, today) for i in scored)]
+    if page == "more":
+        lines += [_line(i, today) for i in dossier.items if i.expires_on is not None and item_done(i)]
+        lines.append(_("All items are below: ✓ has files, ✗ not yet."))
+        return "\n".join(lines)
+    todo = [i for i in dossier.items if _expiry_warning(i, today)] + missing_items(dossier)
+    shown = todo if len(todo) <= CHECKLIST_LINES else todo[: CHECKLIST_LINES - 1]
+    lines += [_line(i, today) for i in shown]
+    if len(todo) > len(shown):
+        lines.append(_("… and {count} more").format(count=len(todo) - len(shown)))
+    lines.append(_("Press an item to send its photos.") if todo else _("Everything required is here."))
     return "\n".join(lines)
 
 
@@ -527,26 +569,19 @@ def _item_choice(item: DossierItem) -> Choice:
     return Choice(_short(f"{mark} {item_label(item.code)}"), f"{PREFIX}item:{item.id}")
 
 
-def _checklist_choices(dossier: Dossier, page: str) -> list[Choice]:
-    """One button per item still to do, on two short pages so a small screen is not a wall of buttons.
-
-    The first page holds the missing required items (or, once those are done, the missing scored ones);
-    "More items" holds the rest, done items included so that more files can still be added to them.
-    """
+def _checklist_choices(dossier: Dossier, page: str, today: dt.date | None = None) -> list[Choice]:
+    """One button per line of the first page (an expired paper, a required item still to do); every item (done
+    and optional too) behind "📋 See all", so that more files can still be added to any of them."""
     producer_items = [i for i in dossier.items if supplied_by(i.code) is not SuppliedBy.COMMUNE]
     required_missing = [i for i in producer_items if i.required and not item_done(i)]
-    scored_missing = [i for i in producer_items if not i.required and not item_done(i)]
-    done = [i for i in producer_items if item_done(i)]
-    first = required_missing or scored_missing
-    rest = [i for i in (*scored_missing, *done) if i not in first]
     choices: list[Choice] = []
-    if page == "more" and rest:
-        choices += [_item_choice(i) for i in rest]
+    if page == "more":
+        choices += [_item_choice(i) for i in producer_items]
         choices.append(Choice(_("⬅️ Back"), f"{PREFIX}req"))
     else:
-        choices += [_item_choice(i) for i in first]
-        if rest:
-            choices.append(Choice(_("➕ More items"), f"{PREFIX}more"))
+        expired = [i for i in producer_items if _expiry_warning(i, today)]
+        choices += [_item_choice(i) for i in (*expired, *required_missing)]
+        choices.append(Choice(_("📋 See all items"), f"{PREFIX}more"))
     if not required_missing:
         choices.append(Choice(_("📤 Submit"), f"{PREFIX}submit"))
     choices.append(Choice(_("⬅️ Menu"), f"{PREFIX}menu"))
@@ -563,11 +598,7 @@ async def ask_checklist(ctx: Context) -> None:
         await _stale(ctx)
         return
     page = "more" if ctx.data.get("page") == "more" else "required"
-    text = checklist_text(dossier, ctx.today)
-    text += "\n\n" + (
-        _("Press an item to send its photos.") if missing_items(dossier) else _("Everything required is here.")
-    )
-    ctx.say(text, _checklist_choices(dossier, page))
+    ctx.say(checklist_text(dossier, ctx.today, page), _checklist_choices(dossier, page, ctx.today))
 
 
 @flow.answer("checklist")
@@ -577,7 +608,7 @@ async def got_checklist(ctx: Context) -> None:
         return
     if isinstance(ctx.received, ReceivedFile):
         await _keep_stray(ctx, ctx.received)
-        await ctx.goto("attach")
+        await ctx.goto("place")
         return
     if isinstance(ctx.received, RejectedFile):
         await ctx.reask(rejected_text(ctx, ctx.received))
@@ -678,6 +709,7 @@ async def got_item(ctx: Context) -> None:
         return
     received, payload = ctx.received, ctx.payload
     if isinstance(received, ReceivedFile):
+        _joins_burst(ctx)  # remembered, so that the rest of an album does not repeat the expiry question
         await _file_for_item(ctx, item, received)
         return
     if isinstance(received, RejectedFile):
@@ -790,9 +822,12 @@ async def got_expiry(ctx: Context) -> None:
         return
     received, payload = ctx.received, ctx.payload
     if isinstance(received, ReceivedFile):
-        # A second page of the certificate: keep it, then the date is still wanted.
+        # A second page of the certificate: keep it, then the date is still wanted (asked once per batch).
         _linked, _count, text = await _link_received(ctx, item, received)
-        await ctx.reask(text)
+        if _joins_burst(ctx):
+            ctx.quiet = True
+        else:
+            await ctx.reask(text)
         return
     if isinstance(received, RejectedFile):
         await ctx.reask(rejected_text(ctx, received))
@@ -845,8 +880,8 @@ async def _submit(ctx: Context, producer: Producer) -> None:
         return
     missing = missing_items(dossier)  # re-checked from the database, not from the buttons shown earlier
     if missing:
-        names = "\n".join(f"✗ {item_label(i.code)}" for i in missing)
-        ctx.say(_("Not yet. These required items are still missing:\n{items}").format(items=names))
+        # The checklist that follows names them: a count here keeps both messages short.
+        ctx.say(_("Not yet: {count} required items are still missing.").format(count=len(missing)))
         ctx.data["page"] = "required"
         await ctx.goto("checklist")
         return
@@ -866,6 +901,67 @@ async def _submit(ctx: Context, producer: Producer) -> None:
 # A file nobody asked for ---------------------------------------------------------------------------------
 
 
+def _all_photos(stray: Sequence[Sequence[Any]]) -> bool:
+    return all(len(entry) > 2 and str(entry[2]).startswith("image/") for entry in stray)
+
+
+def _place_question(stray: Sequence[Sequence[Any]], item: str) -> str:
+    count = len(stray)
+    if _all_photos(stray):
+        if count == 1:
+            return _("Is this photo the “{item}”?").format(item=item)
+        return _("Are these {count} photos the “{item}”?").format(count=count, item=item)
+    if count == 1:
+        return _("Is this file the “{item}”?").format(item=item)
+    return _("Are these {count} files the “{item}”?").format(count=count, item=item)
+
+
+async def _dossier_for_files(ctx: Context, producer: Producer) -> Dossier | None:
+    """The dossier the waiting files go to; None when the producer was asked which one (or has none)."""
+    dossier = await _editable_dossier(ctx, producer)
+    if dossier is not None:
+        return dossier
+    drafts = await dossiers.dossiers_of(ctx.session, producer.id, EDITABLE)
+    if len(drafts) == 1:
+        ctx.data["dossier_id"] = drafts[0].id
+        return drafts[0]
+    if drafts:
+        choices = [Choice(_short("📂 " + d.product.name), f"{PREFIX}attd:{d.id}") for d in drafts]
+        choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
+        ctx.say(_("I got your file. Which product is it for?"), choices)
+    else:
+        await _no_dossier_for_file(ctx)
+    return None
+
+
+@flow.ask("place")
+async def ask_place(ctx: Context) -> None:
+    """One tap in the common case: the files are offered to the first required item still missing."""
+    producer = await _producer(ctx)
+    if producer is None:
+        return
+    stray = ctx.data.get("stray") or []
+    if not stray:
+        await ctx.goto("checklist")
+        return
+    dossier = await _dossier_for_files(ctx, producer)
+    if dossier is None:
+        return
+    missing = missing_items(dossier)
+    if not missing:
+        await ctx.goto("attach")
+        return
+    ctx.say(
+        _place_question(stray, item_label(missing[0].code)),
+        [
+            Choice(_("✅ Yes"), f"{PREFIX}att:{missing[0].id}"),
+            Choice(_("📂 Another item"), f"{PREFIX}attall"),
+            Choice(_("🗑 Leave out"), f"{PREFIX}drop"),
+        ],
+        columns=3,
+    )
+
+
 @flow.ask("attach")
 async def ask_attach(ctx: Context) -> None:
     producer = await _producer(ctx)
@@ -875,20 +971,9 @@ async def ask_attach(ctx: Context) -> None:
     if not stray:
         await ctx.goto("checklist")
         return
-    dossier = await _editable_dossier(ctx, producer)
+    dossier = await _dossier_for_files(ctx, producer)
     if dossier is None:
-        drafts = await dossiers.dossiers_of(ctx.session, producer.id, EDITABLE)
-        if len(drafts) == 1:
-            ctx.data["dossier_id"] = drafts[0].id
-            dossier = drafts[0]
-        elif drafts:
-            choices = [Choice(_short("📂 " + d.product.name), f"{PREFIX}attd:{d.id}") for d in drafts]
-            choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
-            ctx.say(_("I got your file. Which product is it for?"), choices)
-            return
-        else:
-            await _no_dossier_for_file(ctx)
-            return
+        return
     items = sorted(
         (i for i in dossier.items if supplied_by(i.code) is not SuppliedBy.COMMUNE),
         key=lambda i: (item_done(i), not i.required, i.position),
@@ -905,6 +990,7 @@ async def ask_attach(ctx: Context) -> None:
     )
 
 
+@flow.answer("place")
 @flow.answer("attach")
 async def got_attach(ctx: Context) -> None:
     producer = await _producer(ctx)
@@ -912,11 +998,25 @@ async def got_attach(ctx: Context) -> None:
         return
     payload = ctx.payload
     if isinstance(ctx.received, ReceivedFile):
-        await _keep_stray(ctx, ctx.received)
-        await ctx.goto("attach")
+        if await _keep_stray(ctx, ctx.received):
+            ctx.quiet = True  # the next page of the same batch: the question already out covers it
+        else:
+            await ctx.reask()
         return
     if isinstance(ctx.received, RejectedFile):
         await ctx.reask(rejected_text(ctx, ctx.received))
+        return
+    if payload == f"{PREFIX}attall":
+        await ctx.goto("attach")
+        return
+    if payload == f"{PREFIX}drop":
+        count = len(ctx.data.pop("stray", None) or [])
+        ctx.data.pop("burst", None)
+        ctx.say(_("🗑 Left out: {count} file(s), not added.").format(count=count))
+        if ctx.data.get("then") == "menu" or not isinstance(ctx.data.get("dossier_id"), int):
+            await ctx.finish()
+        else:
+            await ctx.goto("checklist")
         return
     if payload == f"{PREFIX}skip":
         ctx.say(_("All right. The file is kept; you can send it again from the item later."))
@@ -929,7 +1029,7 @@ async def got_attach(ctx: Context) -> None:
             await _stale(ctx)
             return
         ctx.data["dossier_id"] = dossier.id
-        await ctx.goto("attach")
+        await ctx.goto("place")
         return
     item_id = _number(payload, f"{PREFIX}att:")
     if item_id is None:
@@ -940,7 +1040,8 @@ async def got_attach(ctx: Context) -> None:
         await _stale(ctx)
         return
     await _link_strays(ctx, item, ctx.data.get("stray") or [])
-    ctx.data.pop("stray", None)
+    for key in ("stray", "burst", "then"):
+        ctx.data.pop(key, None)
     ctx.data["dossier_id"] = item.dossier_id
     ctx.data["page"] = "required"
     await ctx.goto("checklist")
@@ -984,7 +1085,7 @@ async def _no_dossier_for_file(ctx: Context) -> None:
 
 
 async def on_stray_file(ctx: Context) -> None:
-    """A file when no step asked for one: keep it and ask which item of a draft dossier it belongs to."""
+    """A file when no step asked for one: keep it and offer it to the first missing item of a draft dossier."""
     received = ctx.received
     if isinstance(received, RejectedFile) or received is None:
         ctx.say(rejected_text(ctx, received) if received else _("Please send the file again."))
@@ -1000,10 +1101,15 @@ async def on_stray_file(ctx: Context) -> None:
         await _no_dossier_for_file(ctx)
         return
     stored = await _stored_row(ctx, received)
-    data: dict[str, Any] = {"stray": [[stored, received.original_name]]}
+    # "then": discarding the files returns to the menu, where the producer was.
+    data: dict[str, Any] = {
+        "stray": [[stored, received.original_name, received.mime]],
+        "burst": [ctx.inbound.group, ctx.now.isoformat()],
+        "then": "menu",
+    }
     if len(drafts) == 1:
         data["dossier_id"] = drafts[0].id
-    await ctx.start(FLOW_NAME, data, step="attach")
+    await ctx.start(FLOW_NAME, data, step="place")
 
 
 def register(registry: Registry) -> None:

@@ -55,6 +55,7 @@ async def test_the_date_is_asked_after_the_first_file_and_stored(app: App, produ
     assert "dos:done" in payloads(chat) and not asks_for_expiry(chat)
     await chat.press("dos:done")
     assert "dos:submit" in payloads(chat) or "dos:menu" in payloads(chat)
+    await chat.press("dos:more")  # done items and their dates are on "See all"
     line = next(line for line in chat.text.splitlines() if "31/12/2027" in line)
     assert line.startswith("✓")
 
@@ -117,12 +118,18 @@ async def test_change_it_later_and_no_expiry(app: App, producer_chat: Chat) -> N
     assert "dos:exp" in payloads(chat) and not any("📅" in c.label and "/" in c.label for c in chat.choices)
 
 
-async def test_a_file_while_the_date_is_asked_is_kept(app: App, producer_chat: Chat) -> None:
+async def test_a_file_while_the_date_is_asked_is_kept(app: App, producer_chat: Chat, clock: FrozenClock) -> None:
     chat = producer_chat
     _dossier_id, item_id = await open_item_with_a_file(app, chat)
-    await chat.send_file(files.png(9), "attp-page-2.png")
+    await chat.send_file(files.png(8), "attp-page-2.png")  # the next page of the same batch: no second question
     assert await count(app, DossierItemFile, DossierItemFile.item_id == item_id) == 2
+    assert chat.replies == []
+    clock.advance(minutes=2)
+    await chat.send_file(files.png(9), "attp-page-3.png")  # a page sent later: kept, and the date asked again
+    assert await count(app, DossierItemFile, DossierItemFile.item_id == item_id) == 3
     assert asks_for_expiry(chat)
+    await chat.send("31/12/2027")  # the date question still answers after the quiet page
+    assert await expires_on(app, item_id) == dt.date(2027, 12, 31)
 
 
 async def test_an_expired_document_is_recorded_and_warned(app: App, producer_chat: Chat) -> None:
@@ -134,6 +141,7 @@ async def test_an_expired_document_is_recorded_and_warned(app: App, producer_cha
     await chat.press("dos:done")
     line = next(line for line in chat.text.splitlines() if "15/01/2026" in line)
     assert "⚠️" in line
+    assert f"dos:item:{item_id}" in payloads(chat)  # on the first page, with its button, to send a new one
 
     await chat.press("m:status")
     report = [line for line in chat.text.splitlines() if "15/01/2026" in line]

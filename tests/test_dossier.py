@@ -103,11 +103,12 @@ async def test_full_dossier_path(app: App, producer_chat: Chat) -> None:
     items = await items_by_code(app, dossier_id)
     assert "commune_report" in items
     assert f"dos:item:{items['commune_report']}" not in payloads(chat)
-    # Short pages: the missing required items, "More items" and "Menu"; the scored ones one press away.
+    # Short pages: the missing required items, "See all" and "Menu"; every item one press away.
     assert len(chat.choices) == FOOD_NEW_REQUIRED + 2 and "dos:more" in payloads(chat)
+    assert f"dos:item:{items['label_packaging']}" not in payloads(chat)
     await chat.press("dos:more")
     assert f"dos:item:{items['label_packaging']}" in payloads(chat)
-    assert f"dos:item:{items['lab_test']}" not in payloads(chat)
+    assert f"dos:item:{items['lab_test']}" in payloads(chat)
     await chat.press("dos:req")
     assert f"dos:item:{items['lab_test']}" in payloads(chat)
 
@@ -119,7 +120,11 @@ async def test_full_dossier_path(app: App, producer_chat: Chat) -> None:
     assert "2" in chat.text and "dos:done" in payloads(chat)
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["registration_form"]) == 2
     await chat.press("dos:done")
-    assert f"1/{FOOD_NEW_REQUIRED}" in chat.text and "✓" in chat.text
+    # The first page lists what is still missing; the done item is under "See all", marked ✓.
+    assert f"1/{FOOD_NEW_REQUIRED}" in chat.text and f"dos:item:{items['registration_form']}" not in payloads(chat)
+    await chat.press("dos:more")
+    assert any(c.label.startswith("✓") and c.payload == f"dos:item:{items['registration_form']}" for c in chat.choices)
+    await chat.press("dos:req")
 
     seed = 10
     for code, item_id in items.items():
@@ -171,7 +176,8 @@ async def test_submit_refused_while_required_items_are_missing(app: App, produce
     dossier = await scalar(app, select(Dossier).where(Dossier.id == dossier_id))
     assert dossier.status == DossierStatus.DRAFT and dossier.submitted_at is None
     lab_test = requirement("lab_test")
-    assert lab_test is not None and lab_test.label in chat.text  # the missing items are named
+    assert f"còn thiếu {FOOD_NEW_REQUIRED - 1} mục bắt buộc" in chat.text  # how many, in one short line
+    assert lab_test is not None and any(lab_test.label in c.label for c in chat.choices)  # named on buttons
     assert f"dos:item:{items['lab_test']}" in payloads(chat)  # and the checklist follows
 
     await chat.press("dos:submit")  # never offered: a stale button, nothing submitted
@@ -231,13 +237,41 @@ async def test_stray_file_is_attached_later(app: App, producer_chat: Chat) -> No
     await chat.press("dos:menu")  # out of the flow
 
     await chat.send_file(files.jpeg(9), "IMG_001.jpg")
-    assert f"dos:att:{items['food_safety']}" in payloads(chat)
-    assert f"dos:att:{items['commune_report']}" not in payloads(chat)
+    # Photos first: one question naming the first missing required item, three buttons.
+    assert chat.text == "Ảnh này là “Phiếu đăng ký sản phẩm OCOP”?"
+    assert payloads(chat) == {f"dos:att:{items['registration_form']}", "dos:attall", "dos:drop"}
     assert await count(app, StoredFile) == 1
 
+    await chat.press("dos:attall")  # 📂 Another item: the whole list
+    assert f"dos:att:{items['food_safety']}" in payloads(chat)
+    assert f"dos:att:{items['commune_report']}" not in payloads(chat)
     await chat.press(f"dos:att:{items['food_safety']}")
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["food_safety"]) == 1
     assert f"1/{FOOD_NEW_REQUIRED}" in chat.text  # back on the checklist
+
+
+async def test_one_tap_files_a_photo_in_the_first_missing_item(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
+    items = await items_by_code(app, dossier_id)
+    await chat.send_file(files.jpeg(21), "phieu.jpg")  # at the checklist, no item chosen
+    await chat.tap("Đúng")
+    assert await count(app, DossierItemFile, DossierItemFile.item_id == items["registration_form"]) == 1
+    assert f"1/{FOOD_NEW_REQUIRED}" in chat.text
+    # The next photo goes to the next missing item: again one tap.
+    await chat.send_file(files.jpeg(22), "ke-hoach.jpg")
+    assert "“Phương án/kế hoạch sản xuất kinh doanh”" in chat.text
+    await chat.tap("Đúng")
+    assert await count(app, DossierItemFile, DossierItemFile.item_id == items["business_plan"]) == 1
+
+
+async def test_left_out_files_are_not_added(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    await start_dossier_from_idea(app, chat, await producer_id(app))
+    await chat.send_file(files.jpeg(23), "nham.jpg")
+    await chat.tap("Bỏ")
+    assert "Đã bỏ 1 tệp" in chat.text and "dos:more" in payloads(chat)  # back on the checklist
+    assert await count(app, DossierItemFile) == 0
 
 
 async def test_stray_file_without_a_dossier_is_kept_on_disk(app: App, producer_chat: Chat) -> None:
@@ -252,7 +286,8 @@ async def test_file_at_the_checklist_asks_for_its_item(app: App, producer_chat: 
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
     await chat.send_file(files.pdf(8))
-    await chat.send_file(files.pdf(9))  # an album: both go to the chosen item
+    await chat.send_file(files.pdf(9))  # sent together: both go to the chosen item
+    await chat.press("dos:attall")
     await chat.press(f"dos:att:{items['quality_declaration']}")
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["quality_declaration"]) == 2
 

@@ -36,8 +36,9 @@ from bot.flow import Context, Step
 from bot.messages import Choice, Inbound, Outbound, SendFile, choices_of
 from bot.rules import Role
 from bot.text import fold, label_words
-from storage import privacy, rounds, staff
-from storage.models import ChannelIdentity, Conversation
+from storage import dossiers, privacy, rounds, staff
+from storage.filestore import FileStore
+from storage.models import ChannelIdentity, Conversation, DossierItem
 from tests import files
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, PHONG_THO, commune_code, make_idea
@@ -251,7 +252,10 @@ async def _setup(app: App, channel: str) -> None:
     producer = await make_producer(app, "producer", channel=channel)
     await make_idea(app, producer, name="Trà hoa vàng")
     await make_dossier(app, producer, status=S.DRAFT, name="Miến dong")
-    await make_dossier(app, producer, status=S.SUBMITTED_COMMUNE, name="Măng khô")
+    submitted = await make_dossier(app, producer, status=S.SUBMITTED_COMMUNE, name="Măng khô")
+    # A producer-level paper already sent: every dossier the walk creates is offered it (dossier_reuse),
+    # however deep the walk's own uploads land.
+    await _file_in_item(app, producer, submitted, "business_registration")
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Gạo séng cù")
     await make_dossier(app, producer, status=S.AT_PROVINCE, name="Nấm hương")  # two: the batch accept
     round_id = await make_round(app)
@@ -354,6 +358,23 @@ async def _council_states(app: App, producer: int, round_id: int, channel: str) 
         )
         for criterion in ("local_origin", "local_labour", "idea_origin"):
             session.add(CommuneCriterion(dossier_id=reviewing, criterion=criterion, status="confirmed", decided_at=now))
+
+
+async def _file_in_item(app: App, producer_user: int, dossier_id: int, code: str) -> None:
+    async with app.engine.sessions() as session, session.begin():
+        item_id = await session.scalar(
+            select(DossierItem.id).where(DossierItem.dossier_id == dossier_id, DossierItem.code == code)
+        )
+        assert item_id is not None
+        store = FileStore(app.settings.ocop.files_dir)
+        sha, path = await store.put(files.pdf(9000 + dossier_id), "pdf")
+        relative = str(path.relative_to(store.root))
+        stored = await dossiers.stored_file(
+            session, sha256=sha, size=path.stat().st_size, mime="application/pdf", path=relative
+        )
+        await dossiers.link_file(
+            session, item_id, stored.id, original_name="dkkd.pdf", uploaded_by=producer_user, now=app.engine.clock()
+        )
 
 
 async def _imported_producer(app: App) -> None:

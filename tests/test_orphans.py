@@ -219,7 +219,8 @@ async def test_a_stray_file_left_for_days_is_swept_and_the_producer_told(app: Ap
     result = await remove_orphans(app.engine.sessions, app.engine.files, clock.now)
     assert (result.rows, result.blobs) == (1, 1)
 
-    await chat.press(f"dos:att:{items['lab_test']}")  # days later, the item is chosen
+    await chat.press("dos:attall")  # days later: another item than the one offered
+    await chat.press(f"dos:att:{items['lab_test']}")
     assert "không được lưu" in chat.text and "gửi lại" in chat.text
     assert await _count(app, DossierItemFile) == 0
 

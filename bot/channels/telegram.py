@@ -185,6 +185,7 @@ class TelegramChannel:
                 download=self._downloader(largest.file_id),
             )
             fields["text"] = message.caption or None
+            fields["group"] = message.media_group_id
         elif message.voice is not None or message.audio is not None:
             recording = message.voice or message.audio
             assert recording is not None
@@ -204,6 +205,7 @@ class TelegramChannel:
                 download=self._downloader(document.file_id),
             )
             fields["text"] = message.caption or None
+            fields["group"] = message.media_group_id
         return Inbound(
             CHANNEL,
             str(sender.id),

@@ -179,14 +179,18 @@ class FakeBotAPI:
         }
         return self.push_message(user_id, sticker=sticker)
 
-    def push_photo(self, user_id: int, data: bytes, *, caption: str | None = None) -> dict[str, Any]:
+    def push_photo(
+        self, user_id: int, data: bytes, *, caption: str | None = None, media_group_id: str | None = None
+    ) -> dict[str, Any]:
         small = self.add_file(data[: max(1, len(data) // 4)], "photos/small.jpg")
         large = self.add_file(data, "photos/large.jpg")
         sizes = [
             {"file_id": small, "file_unique_id": f"u{small}", "width": 90, "height": 90, "file_size": len(data) // 4},
             {"file_id": large, "file_unique_id": f"u{large}", "width": 1280, "height": 960, "file_size": len(data)},
         ]
-        extra = {"caption": caption} if caption else {}
+        extra: dict[str, Any] = {"caption": caption} if caption else {}
+        if media_group_id is not None:  # one photo of an album: Telegram sends each as its own message
+            extra["media_group_id"] = media_group_id
         return self.push_message(user_id, photo=sizes, **extra)
 
     def push_document(
