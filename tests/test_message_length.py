@@ -64,6 +64,12 @@ ALLOWED = {
     "You are an administrator": "staff help, not producer-facing",
 }
 
+# Questions of more than two sentences on purpose, with the reason.
+WORDY = {
+    # Another app asks to join this account: the question and the warning against strangers go together.
+    "🔗 The {app} account": "security: the warning must stay with the question",
+}
+
 
 def _value(name: str) -> str:
     if name in NUMBERS:
@@ -127,3 +133,27 @@ def test_the_allowed_long_texts_are_still_used_and_still_long() -> None:
         used = [msgid for msgid in msgids if msgid.startswith(start)]
         assert len(used) == 1, (start, reason)
         assert rendered_lines(used[0]) > MAX_LINES or reason.startswith("staff"), (start, reason)
+
+
+def sentences(text: str) -> int:
+    return len([part for part in re.split(r"(?<=[.!?…])\s+", text.strip()) if part.strip()])
+
+
+def test_every_producer_question_is_at_most_two_sentences() -> None:
+    """A question a producer must answer is at most two short sentences in Vietnamese (the question and what to
+    press or type), with buttons or numbered: a third sentence is where slow readers stop."""
+    msgids = producer_msgids()
+    with (LOCALES_DIR / "vi" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle)
+    wordy: list[str] = []
+    for msgid, module in msgids.items():
+        if "?" not in msgid or _allowed(msgid) or any(msgid.startswith(start) for start in WORDY):
+            continue
+        for context in (None, NUMBERED):
+            entry = catalog.get(msgid, context=context)
+            if entry is None or not entry.string:
+                continue
+            if sentences(str(entry.string)) > 2:
+                wordy.append(f"{context or ''} ({module}): {entry.string!r}")
+    assert sentences("Ở đâu? Chọn rồi bấm Xong.") == 2
+    assert wordy == []
