@@ -65,7 +65,7 @@ async def step_of(app: App) -> str | None:
 async def to_description(chat: Chat) -> None:
     await chat.press(MenuIdea())
     await chat.send("Chè Shan tuyết")
-    await chat.press(idea.GROUP + "drink")
+    await chat.press(idea.PickGroup(group="drink"))
 
 
 # Telegram, the whole way ------------------------------------------------------------------------------------
@@ -181,20 +181,20 @@ async def test_voice_on_a_number_step_is_refused_and_nothing_is_lost(app: App, p
     await to_description(chat)
     await voice(chat, audio.adts_aac(12))  # Zalo's raw AAC on the description
     await voice(chat, audio.m4a(30))  # a phone recorder's M4A on the raw materials
-    await chat.press(idea.ORIGIN + idea.ORIGIN_COMMUNE)
+    await chat.press(idea.PickOrigin(origin=idea.ORIGIN_COMMUNE))
     await voice(chat, audio.mp3(10))  # "how many workers" takes a number: typed
     assert "gõ hoặc chọn" in chat.text and "bao nhiêu người" in chat.text
     assert await step_of(app) == "workers"
     await chat.send("5")
     await chat.send("3")
-    await chat.press(idea.MARKET + "local")
+    await chat.press(idea.TickMarket(option="local"))
     await voice(chat, audio.ogg_opus(65))  # where it sells: ticks and a spoken note
-    await chat.press(idea.SUPPORT + idea.NOTHING)
+    await chat.press(idea.NoSupport())
     summary = chat.text
     assert "🎤 Trả lời bằng giọng nói (0:12)" in summary and "(0:30)" in summary
     assert "Chợ địa phương, 🎤 Trả lời bằng giọng nói (1:05)" in summary
     assert await count(app, VoiceAnswer) == 3
-    await chat.press(idea.SUBMIT)
+    await chat.press(idea.Submit())
     async with app.engine.sessions() as session:
         placed = {row.field: row.seconds for row in await session.scalars(select(VoiceAnswer))}
     assert placed == {"description": 12, "materials": 30, "market": 65}
@@ -213,9 +213,9 @@ async def test_zalo_bot_voice_messages_answer_the_description(app: App, zalo: Ha
     await make_producer(app, USER, channel="zalo_bot")
     person = ZaloPerson(app, zalo, USER)
     await person.type("menu")
-    await person.pick("m:idea")
+    await person.pick(MenuIdea().pack())
     await person.type("Chè Shan tuyết")
-    await person.pick(idea.GROUP + "drink")
+    await person.pick(idea.PickGroup(group="drink").pack())
     assert await zalo.post(zalo.api.voice(USER, audio.adts_aac(23))) == 200
     assert await step_of(app) == "materials"
     async with app.engine.sessions() as session:
@@ -227,9 +227,9 @@ async def test_zalo_bot_voice_messages_answer_the_description(app: App, zalo: Ha
 async def test_zalo_oa_user_send_audio_answers_the_description(app: App, oa: test_zalo_oa.Harness) -> None:
     await make_producer(app, test_zalo_oa.USER, channel="zalo_oa")
     await oa.say(test_zalo_oa.USER, "menu")
-    await oa.say(test_zalo_oa.USER, "m:idea")
+    await oa.say(test_zalo_oa.USER, MenuIdea().pack())
     await oa.say(test_zalo_oa.USER, "Chè Shan tuyết")
-    await oa.say(test_zalo_oa.USER, idea.GROUP + "drink")
+    await oa.say(test_zalo_oa.USER, idea.PickGroup(group="drink").pack())
     event = oa.fake.attachment_event(test_zalo_oa.USER, "audio", audio.m4a(23), "voice.m4a", timestamp_ms=oa.ts())
     assert await oa.post(event) == 200
     assert await step_of(app) == "materials"
