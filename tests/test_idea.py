@@ -313,3 +313,29 @@ async def test_user_without_producer_is_sent_back_to_the_menu(app: App, chat: Ch
     assert chat.replies
     assert not any(type(button).__module__ == idea.__name__ for button in payloads(chat))
     assert not await stored_ideas(app)
+
+
+async def test_a_conversation_saved_before_the_form_was_a_dataclass_carries_on(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    await chat.press(MENU_IDEA)
+    old = {  # the flow data as rows held it before IdeaDraft: no version, the same keys
+        "started": True,
+        "name": "Chè",
+        "group": "drink",
+        "description": "Chè xanh",
+        "materials": "Lá chè",
+        "origin": "Xã Bình Lư",
+        "workers": 5,
+        "local_workers": 3,
+        "market_sel": ["local"],
+    }
+    async with app.engine.sessions() as session, session.begin():
+        row = (await session.scalars(select(Conversation))).one()
+        row.step, row.data = "market", old
+    await chat.send("Chợ phiên")
+    await chat.press(idea.NoSupport())
+    assert payloads(chat) == [idea.Submit(), idea.Edit(), idea.Discard()]
+    await chat.press(idea.Submit())
+    [stored] = await stored_ideas(app)
+    assert (stored.name, stored.workers_total, stored.workers_local) == ("Chè", 5, 3)
+    assert stored.market == f"{_('Local market')}, Chợ phiên"

@@ -4,6 +4,8 @@ Vietnamese with the same question again; the commune officer receives the record
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,17 +14,18 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.menu_buttons import MenuIdea
-from bot.messages import IncomingFile
+from bot.messages import IncomingFile, SendFile, Text
+from bot.notices import render
 from bot.settings import Settings
 from bot.voice import sniff_audio
 from handlers import idea
 from storage import staff, users
-from storage.models import Conversation, ProductIdea, StoredFile, VoiceAnswer
+from storage.models import Conversation, OutboxMessage, ProductIdea, StoredFile, VoiceAnswer
 from tests import audio, files, test_zalo_bot, test_zalo_oa
 from tests.chat import Chat
 from tests.conftest import make_producer
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.staff_helpers import BINH_LU, commune_code
+from tests.staff_helpers import BINH_LU, commune_code, make_staff
 from tests.test_journey_telegram import Phone, _telegram
 from tests.test_zalo_bot import USER, Harness, ZaloPerson
 
@@ -234,3 +237,42 @@ async def test_zalo_oa_user_send_audio_answers_the_description(app: App, oa: tes
     assert await oa.post(event) == 200
     assert await step_of(app) == "materials"
     assert await count(app, VoiceAnswer) == 1
+
+
+# Other descriptive answers, and the producer's own copy -------------------------------------------------------
+async def test_a_spoken_correction_reaches_the_commune_officer_with_the_recording(app: App) -> None:
+    await make_producer(app, "p1")
+    officer_id = await make_staff(app, "cb1", "commune", BINH_LU)
+    chat = Chat(app.engine, "p1")
+    await chat.send("du lieu cua toi")
+    await chat.tap("Sửa")
+    await chat.tap("Đề nghị xã")
+    assert "tin nhắn thoại" in chat.text
+    recording = audio.ogg_opus(9)
+    await voice(chat, recording)
+    assert "Đã gửi cho xã" in chat.text
+    async with app.engine.sessions() as session:
+        sent = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == officer_id)))
+        spoken = (await session.scalars(select(VoiceAnswer))).one()
+    assert [row.kind for row in sent] == ["privacy_correction", "privacy_correction_voice"]
+    notice = render(sent[0].kind, sent[0].params, "vi")
+    assert isinstance(notice, Text) and "🎤 Trả lời bằng giọng nói (0:09)" in notice.text
+    file = render(sent[1].kind, sent[1].params, "vi")
+    assert isinstance(file, SendFile) and file.path.read_bytes() == recording and "HTX" in (file.caption or "")
+    assert spoken.field == "correction"
+
+
+async def test_the_producers_recordings_are_in_their_data_zip(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    await to_description(chat)
+    recording = audio.adts_aac(14)
+    await voice(chat, recording)
+    await chat.send("huy")
+    await chat.send("/privacy")
+    await chat.tap("Tải")
+    [sent] = [reply for reply in chat.replies if isinstance(reply, SendFile)]
+    with zipfile.ZipFile(sent.path) as archive:
+        data = json.loads(archive.read("du-lieu.json"))
+        [listed] = data["voice_answers"]
+        assert archive.read(listed["file"]) == recording
+    assert listed["seconds"] == 14 and listed["file"].startswith("tep/giong-noi/")
