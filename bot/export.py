@@ -1,7 +1,8 @@
 """What we hold about one person, as data: the summary they see, and the ZIP they download.
 
-``collect`` gathers every record of a user (profile, linked apps, consent, ideas, dossiers with their items and
-files, certificates, council results, deletion requests, and which staff officers opened their records);
+``collect`` gathers every record of a user (profile, linked apps, consent, the answers they spoke, ideas, dossiers
+with their items and files, certificates, council results, deletion requests, and which staff officers opened
+their records);
 ``build_zip`` writes it as ``du-lieu.json`` (readable, indented, UTF-8) and ``du-lieu.xlsx`` (one sheet per
 kind of record) plus their own files under ``tep/``, split into parts no larger than the channel can carry.
 """
@@ -35,6 +36,7 @@ from storage.models import (
     StaffRole,
     StoredFile,
     User,
+    VoiceAnswer,
 )
 
 JSON_NAME = "du-lieu.json"
@@ -77,6 +79,7 @@ async def collect(session: AsyncSession, user_id: int, files_root: Path) -> tupl
             )
         ],
         "producer": None,
+        "voice_answers": [],
         "ideas": [],
         "dossiers": [],
         "certificates": [],
@@ -90,6 +93,20 @@ async def collect(session: AsyncSession, user_id: int, files_root: Path) -> tupl
         ],
     }
     files: list[HeldFile] = []
+    spoken = await session.execute(
+        select(VoiceAnswer, StoredFile)
+        .join(StoredFile, StoredFile.id == VoiceAnswer.stored_file_id)
+        .where(VoiceAnswer.user_id == user_id)
+        .order_by(VoiceAnswer.id)
+    )
+    for answer, stored in spoken.all():
+        path = Path(stored.path)
+        path = path if path.is_absolute() else files_root / path
+        name = f"{FILES_DIR}/giong-noi/{answer.id}{path.suffix}"
+        data["voice_answers"].append(
+            {"file": name, **_row(answer, "field", "idea_id", "dossier_id", "seconds", "created_at")}
+        )
+        files.append(HeldFile(path=path, name=name, size=stored.size))
     producer = await session.scalar(select(Producer).where(Producer.user_id == user_id))
     if producer is None:
         return data, files

@@ -61,6 +61,7 @@ ButtonStep = Callable[["Context", Any], Awaitable[None]]
 TextStep = Callable[["Context", str], Awaitable[None]]
 NumberStep = Callable[["Context", int], Awaitable[None]]
 FileStep = Callable[["Context", ReceivedFile], Awaitable[None]]
+VoiceStep = Callable[["Context", "VoiceNote"], Awaitable[None]]
 # Runs before every question and answer of a flow (the role, a producer present); False: it has answered.
 Guard = Callable[["Context"], Awaitable[bool]]
 _WHOLE_NUMBER = re.compile(r"^\s*(\d{1,9})\s*$")
@@ -120,6 +121,9 @@ class Flow:
         self.on_texts: dict[str, TextStep] = {}
         self.on_numbers: dict[str, NumberStep] = {}
         self.on_files: dict[str, FileStep] = {}
+        # Descriptive steps where a voice note is an answer too (``bot.voice``); on every other step a voice
+        # note is turned away with the question asked again.
+        self.on_voices: dict[str, VoiceStep] = {}
         self.guards: list[Guard] = []
         # Steps whose answer is typed (a name, a date): an offered option is still chosen by its number or
         # its words, but typed words must be the option's own (see ``bot.engine``) to count.
@@ -127,30 +131,20 @@ class Flow:
         # Steps whose answer is itself a number (workers, points): options there are chosen by words only
         # and shown without numbers, so that "2" can only ever mean 2.
         self.number_steps: set[str] = set()
-        # Descriptive steps where a voice note is an answer too (``bot.voice``); on every other step a voice
-        # note is turned away with the question asked again.
-        self.voice_steps: set[str] = set()
 
-    def ask(
-        self, step: str, *, free_text: bool = False, number: bool = False, voice: bool = False
-    ) -> Callable[[Step], Step]:
-        if voice and number:
-            raise ValueError(f"flow {self.name!r}: step {step!r} takes a number, which is typed, not spoken")
-
+    def ask(self, step: str, *, free_text: bool = False, number: bool = False) -> Callable[[Step], Step]:
         def register(function: Step) -> Step:
             self.asks[step] = function
             if free_text or number:
                 self.free_text_steps.add(step)
             if number:
                 self.number_steps.add(step)
-            if voice:
-                self.voice_steps.add(step)
             return function
 
         return register
 
     def takes_voice(self, step: str | None) -> bool:
-        return step in self.voice_steps
+        return step in self.on_voices
 
     def takes(self, step: str | None) -> Answer:
         """What a typed message is on ``step``: a pick among options, typed text, or a number."""
@@ -210,13 +204,25 @@ class Flow:
 
         return register
 
+    def on_voice(self, step: str) -> Callable[[VoiceStep], VoiceStep]:
+        """``handler(ctx, note)`` for a voice note kept on ``step`` (``bot.voice``): only descriptive questions
+        take one; names, numbers, dates and choices stay typed, so a number step refuses to."""
+
+        def register(function: VoiceStep) -> VoiceStep:
+            if step in self.number_steps:
+                raise ValueError(f"flow {self.name!r}: step {step!r} takes a number, which is typed, not spoken")
+            self.on_voices[step] = function
+            return function
+
+        return register
+
     def before(self, guard: Guard) -> Guard:
         self.guards.append(guard)
         return guard
 
     # Running ------------------------------------------------------------------------------------------------
     def steps(self) -> set[str]:
-        answered = {*self.answers, *self.on_buttons, *self.on_texts, *self.on_numbers, *self.on_files}
+        answered = {*self.answers, *self.on_buttons, *self.on_texts, *self.on_numbers, *self.on_files, *self.on_voices}
         return answered
 
     def answers_step(self, step: str | None) -> bool:
@@ -230,6 +236,9 @@ class Flow:
 
     async def run_answer(self, ctx: Context, step: str) -> None:
         if not await self.admits(ctx):
+            return
+        if ctx.voice is not None and step in self.on_voices:
+            await self.on_voices[step](ctx, ctx.voice)
             return
         whole = self.answers.get(step)
         if whole is not None:
@@ -368,7 +377,7 @@ class Context:
         self.replies: list[Outbound] = []
         self._loaded: dict[str, Any] = {}
         self._form: FlowData | None = None
-        # A voice note accepted on this update (``bot.voice.intake``), for ``voice_answer``.
+        # A voice note accepted on this update (``bot.voice.intake``), for the step's ``on_voice`` handler.
         self.voice: VoiceNote | None = None
         # Set by a step that deliberately answers nothing (the next photo of an album whose question is
         # already out): the engine then neither says "not understood" nor forgets the buttons shown before.
@@ -379,10 +388,6 @@ class Context:
     def text(self) -> str | None:
         text = (self.inbound.text or "").strip()
         return text or None
-
-    def voice_answer(self) -> dict[str, int] | None:
-        """The spoken answer to keep in the flow data (stored file, length), or None when none was sent."""
-        return self.voice.value() if self.voice is not None else None
 
     @property
     def channel(self) -> str:

@@ -1,7 +1,7 @@
 """Answers spoken instead of typed: many producers speak more easily than they type.
 
-A step opts in with ``Flow.ask(step, free_text=True, voice=True)``; its answer takes ``ctx.voice_answer()``
-(the value to keep in the flow data) when it is not None. Everything else is here, once:
+A step opts in with a handler, like a file: ``@flow.on_voice(step)`` → ``handler(ctx, note)``, which keeps
+``note.value()`` in the flow data where a typed answer would go. Everything else is here, once:
 
 * ``check``: the recording is downloaded and checked before the user's lock, like any file: its type from its
   bytes (OGG, AAC/ADTS, MP4/M4A, MP3, never the name or the platform's word), its size, and its length read
@@ -13,7 +13,7 @@ A step opts in with ``Flow.ask(step, free_text=True, voice=True)``; its answer t
 * ``shown``: what summaries print instead of the text ("🎤 Answered by voice (0:23)");
 * ``notes``: the files a reviewer receives with the idea or dossier (``SendFile``).
 
-Names, numbers, dates and choices are data and stay typed: their steps never set ``voice``.
+Names, numbers, dates and choices are data and stay typed: their steps have no ``on_voice`` handler.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ async def check(file: IncomingFile, settings: Settings) -> CheckedFile | Rejecte
 # In the update ---------------------------------------------------------------------------------------------
 async def intake(ctx: Context, checked: CheckedFile | RejectedFile | None, files: FileStore) -> bool:
     """A voice note arrived (after the gates): True when it was answered here, False when the step's answer
-    should run with ``ctx.voice`` set."""
+    should run (``Flow.run_answer`` hands ``ctx.voice`` to the step's ``on_voice`` handler)."""
     ctx.received = None
     flow, step = ctx.flow, ctx.state.step
     if flow is None or step is None or not flow.takes_voice(step):

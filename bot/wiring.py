@@ -44,7 +44,7 @@ from handlers import (
 CONVERSATIONS: tuple[ModuleType, ...] = (
     onboarding,  # the innermost gate: consent and registration before anything else a producer does
     idea,
-    idea_return,  # after idea: it adds "✅ Keep" to the idea flow's questions
+    idea_return,  # "✏️ Fix the idea" on a returned idea: the idea flow pre-filled at the flagged question
     dossier,
     dossier_reuse,
     status,

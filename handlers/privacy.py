@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import export
+from bot import export, voice
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice, SendFile
@@ -43,12 +43,13 @@ from bot.privacy_sweep import EXPORT_PREFIX
 from bot.roles import scope_of
 from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
 from bot.text import fold, has_words, tidy
+from bot.voice import VoiceNote
 from handlers import privacy_notices
 from handlers.admin import role_text
 from handlers.privacy_buttons import CancelRequest, OpenPrivacy, PrivacyButton
 from handlers.privacy_notices import when
-from storage import audit, privacy, producers
-from storage.models import PrivacyRequest, StaffRole
+from storage import audit, privacy, producers, voice_answers
+from storage.models import PrivacyRequest, StaffRole, StoredFile
 
 FLOW = "privacy"
 
@@ -293,7 +294,9 @@ async def correct_back(ctx: Context, _pressed: Back) -> None:
 @flow.ask("correction", free_text=True)
 async def ask_correction(ctx: Context) -> None:
     ctx.say(
-        _("📝 Type what is wrong and what it should be, for example: “Số lao động là 15, không phải 12”."),
+        _("📝 Type what is wrong and what it should be, for example: “Số lao động là 15, không phải 12”.")
+        + "\n"
+        + _("🎤 You can also send a voice message."),
         [Choice(_("⬅️ Back"), Back())],
     )
 
@@ -309,6 +312,16 @@ async def got_correction(ctx: Context, typed: str) -> None:
     if not has_words(text):
         await ctx.reask(_("Please type the correction in words."))
         return
+    await _send_correction(ctx, text[:CORRECTION_MAX], None)
+
+
+@flow.on_voice("correction")
+async def said_correction(ctx: Context, note: VoiceNote) -> None:
+    """What is wrong, said rather than typed: the officers get the notice and then the recording itself."""
+    await _send_correction(ctx, voice.label(note.seconds), note)
+
+
+async def _send_correction(ctx: Context, text: str, note: VoiceNote | None) -> None:
     producer = await producers.producer_of_user(ctx.session, ctx.user.id)
     officers = []
     if producer is not None:
@@ -327,9 +340,23 @@ async def got_correction(ctx: Context, typed: str) -> None:
         ctx.say(_("No commune officer uses this app yet. Please bring the correction to the commune office."))
         await ctx.finish()
         return
-    params = {"producer": producer.name, "text": text[:CORRECTION_MAX], "phone": ctx.user.phone or ""}
+    params = {"producer": producer.name, "text": text, "phone": ctx.user.phone or ""}
+    recording: dict[str, Any] | None = None
+    if note is not None:
+        await voice_answers.place(ctx.session, {"correction": note.answer_id}, user_id=ctx.user.id)
+        stored = await ctx.session.get_one(StoredFile, note.stored_file_id)
+        path = ctx.files.located(stored.path)
+        recording = {
+            "producer": producer.name,
+            "path": str(path),
+            "name": f"giong-noi-{note.answer_id}{path.suffix}",
+            "mime": stored.mime,
+            "caption": voice.label(note.seconds),
+        }
     for officer in officers:
         await ctx.notify(officer, privacy_notices.CORRECTION, params)
+        if recording is not None:
+            await ctx.notify(officer, privacy_notices.CORRECTION_VOICE, recording)
     ctx.say(_("✓ Sent to the commune. They will correct it and may call you."))
     await ctx.finish()
 

@@ -6,6 +6,7 @@
 | privacy_request_staff   | admins      | a person asked for deletion                                 |
 | privacy_deadline_staff  | admins      | a request is still pending close to its legal deadline      |
 | privacy_correction      | commune     | a producer asks to correct a submitted record               |
+| privacy_correction_voice | commune    | the recording of a spoken correction, after its notice      |
 | retention_dossier       | the person  | an abandoned draft dossier will be deleted in 30 days       |
 | retention_idea          | the person  | an abandoned draft idea will be deleted in 30 days          |
 """
@@ -17,12 +18,13 @@ from typing import Any
 
 from bot.i18n import _, format_day
 from bot.menu_buttons import MenuDossier, MenuIdea
-from bot.messages import Choice, Text
+from bot.messages import Choice, SendFile, Text
 from bot.notices import notice
 from bot.privacy_sweep import DEADLINE_STAFF, ERASED, REQUEST_STAFF, RETENTION_DOSSIER, RETENTION_IDEA
 from handlers.privacy_buttons import ShowRequests
 
 CORRECTION = "privacy_correction"
+CORRECTION_VOICE = "privacy_correction_voice"
 
 
 def when(value: Any) -> str:
@@ -106,6 +108,18 @@ def _correction(params: dict[str, Any]) -> Text:
         _("✏️ {producer} asks the commune to correct a record they submitted:\n“{text}”\nPhone: {phone}").format(
             producer=params.get("producer", ""), text=params.get("text", ""), phone=params.get("phone", "")
         )
+    )
+
+
+@notice(CORRECTION_VOICE)
+def _correction_voice(params: dict[str, Any]) -> SendFile:
+    from pathlib import Path
+
+    return SendFile(
+        path=Path(str(params["path"])),
+        name=str(params["name"]),
+        mime=str(params["mime"]),
+        caption=f"✏️ {params.get('producer', '')}: {params.get('caption', '')}",
     )
 
 

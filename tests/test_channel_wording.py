@@ -70,7 +70,7 @@ async def test_the_idea_summary_is_not_numbered_only_its_choices_are(app: App) -
         "khong can ho tro",
     ):
         await chat.send(answer)
-    assert any(choice.payload == idea.SUBMIT for choice in chat.choices), chat.text
+    assert any(choice.payload == idea.Submit().pack() for choice in chat.choices), chat.text
     text = "\n".join(
         console.render(reply, numbered=numbered)
         for reply, numbered in zip(chat.replies, numbered_messages(chat.replies), strict=True)

@@ -11,10 +11,13 @@ from sqlalchemy import delete, select, update
 
 from bot.app import App
 from bot.erasure import erase_user
+from bot.menu_buttons import MenuIdea
 from bot.messages import Text
 from bot.notices import render
 from bot.rules import DossierStatus, IdeaStatus
+from handlers import idea
 from handlers.commune_contact import HidePhone, PhoneSetting, SharePhone, ShowContacts
+from handlers.idea_return import FixIdea
 from handlers.review_buttons import ReturnIdea
 from storage import stored_files
 from storage.models import Certificate, Dossier, DossierItem, DossierItemFile, Producer, ProductIdea, StoredFile
@@ -23,6 +26,8 @@ from tests.chat import Chat
 from tests.conftest import make_producer
 from tests.staff_helpers import BINH_LU, make_idea, make_staff, outbox
 from tests.test_dossier import count, items_by_code, payloads, producer_id, scalar, start_dossier_from_idea
+
+KEEP = idea.Keep().pack()
 
 
 async def _send_item(chat: Chat, item_id: int, data: bytes, expiry: str | None = None) -> None:
@@ -169,17 +174,17 @@ async def test_a_returned_idea_reopens_at_the_flagged_answer_and_keeps_the_rest(
     assert isinstance(rendered, Text) and "Cần sửa: Nhóm" in rendered.text
 
     chat = Chat(app.engine, user_id="p1")
-    await chat.press(f"ir:{idea_id}")
-    assert "vui lòng chọn lại nhóm" in chat.text and "idea:keep" not in payloads(chat)  # the flagged one
-    await chat.press("idea:g:drink")
+    await chat.press(FixIdea(idea=idea_id))
+    assert "vui lòng chọn lại nhóm" in chat.text and KEEP not in payloads(chat)  # the flagged one
+    await chat.press(idea.PickGroup(group="drink"))
     kept = 0
-    while "idea:keep" in payloads(chat):
+    while KEEP in payloads(chat):
         assert "Hiện tại:" in chat.text
-        await chat.press("idea:keep")
+        await chat.press(idea.Keep())
         kept += 1
     assert kept == 7  # every later answer, one tap each
     assert "Lá chè" in chat.text and "Chợ địa phương" in chat.text and "bán cho khách du lịch" in chat.text
-    await chat.press("idea:submit")
+    await chat.press(idea.Submit())
     fixed = await scalar(app, select(ProductIdea).order_by(ProductIdea.id.desc()).limit(1))
     assert fixed.id != idea_id and fixed.status == IdeaStatus.SUBMITTED_COMMUNE and fixed.group_code == "drink"
     assert (fixed.workers_total, fixed.workers_local, fixed.raw_materials) == (12, 10, "Lá chè")
@@ -192,8 +197,8 @@ async def test_a_fix_button_of_someone_elses_idea_is_stale(app: App) -> None:
     idea_id = await make_idea(app, other)
     await make_producer(app, "p1")
     chat = Chat(app.engine, user_id="p1")
-    await chat.press(f"ir:{idea_id}")
-    assert "idea:keep" not in payloads(chat) and "m:idea" in payloads(chat)
+    await chat.press(FixIdea(idea=idea_id))
+    assert KEEP not in payloads(chat) and MenuIdea().pack() in payloads(chat)
 
 
 async def test_contact_the_commune_officer(app: App) -> None:

@@ -4,6 +4,8 @@ Vietnamese with the same question again; the commune officer receives the record
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,17 +14,18 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.menu_buttons import MenuIdea
-from bot.messages import IncomingFile
+from bot.messages import IncomingFile, SendFile, Text
+from bot.notices import render
 from bot.settings import Settings
 from bot.voice import sniff_audio
 from handlers import idea
 from storage import staff, users
-from storage.models import Conversation, ProductIdea, StoredFile, VoiceAnswer
+from storage.models import Conversation, OutboxMessage, ProductIdea, StoredFile, VoiceAnswer
 from tests import audio, files, test_zalo_bot, test_zalo_oa
 from tests.chat import Chat
 from tests.conftest import make_producer
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.staff_helpers import BINH_LU, commune_code
+from tests.staff_helpers import BINH_LU, commune_code, make_staff
 from tests.test_journey_telegram import Phone, _telegram
 from tests.test_zalo_bot import USER, Harness, ZaloPerson
 
@@ -65,7 +68,7 @@ async def step_of(app: App) -> str | None:
 async def to_description(chat: Chat) -> None:
     await chat.press(MenuIdea())
     await chat.send("Chè Shan tuyết")
-    await chat.press(idea.GROUP + "drink")
+    await chat.press(idea.PickGroup(group="drink"))
 
 
 # Telegram, the whole way ------------------------------------------------------------------------------------
@@ -181,20 +184,20 @@ async def test_voice_on_a_number_step_is_refused_and_nothing_is_lost(app: App, p
     await to_description(chat)
     await voice(chat, audio.adts_aac(12))  # Zalo's raw AAC on the description
     await voice(chat, audio.m4a(30))  # a phone recorder's M4A on the raw materials
-    await chat.press(idea.ORIGIN + idea.ORIGIN_COMMUNE)
+    await chat.press(idea.PickOrigin(origin=idea.ORIGIN_COMMUNE))
     await voice(chat, audio.mp3(10))  # "how many workers" takes a number: typed
     assert "gõ hoặc chọn" in chat.text and "bao nhiêu người" in chat.text
     assert await step_of(app) == "workers"
     await chat.send("5")
     await chat.send("3")
-    await chat.press(idea.MARKET + "local")
+    await chat.press(idea.TickMarket(option="local"))
     await voice(chat, audio.ogg_opus(65))  # where it sells: ticks and a spoken note
-    await chat.press(idea.SUPPORT + idea.NOTHING)
+    await chat.press(idea.NoSupport())
     summary = chat.text
     assert "🎤 Trả lời bằng giọng nói (0:12)" in summary and "(0:30)" in summary
     assert "Chợ địa phương, 🎤 Trả lời bằng giọng nói (1:05)" in summary
     assert await count(app, VoiceAnswer) == 3
-    await chat.press(idea.SUBMIT)
+    await chat.press(idea.Submit())
     async with app.engine.sessions() as session:
         placed = {row.field: row.seconds for row in await session.scalars(select(VoiceAnswer))}
     assert placed == {"description": 12, "materials": 30, "market": 65}
@@ -213,9 +216,9 @@ async def test_zalo_bot_voice_messages_answer_the_description(app: App, zalo: Ha
     await make_producer(app, USER, channel="zalo_bot")
     person = ZaloPerson(app, zalo, USER)
     await person.type("menu")
-    await person.pick("m:idea")
+    await person.pick(MenuIdea().pack())
     await person.type("Chè Shan tuyết")
-    await person.pick(idea.GROUP + "drink")
+    await person.pick(idea.PickGroup(group="drink").pack())
     assert await zalo.post(zalo.api.voice(USER, audio.adts_aac(23))) == 200
     assert await step_of(app) == "materials"
     async with app.engine.sessions() as session:
@@ -227,10 +230,49 @@ async def test_zalo_bot_voice_messages_answer_the_description(app: App, zalo: Ha
 async def test_zalo_oa_user_send_audio_answers_the_description(app: App, oa: test_zalo_oa.Harness) -> None:
     await make_producer(app, test_zalo_oa.USER, channel="zalo_oa")
     await oa.say(test_zalo_oa.USER, "menu")
-    await oa.say(test_zalo_oa.USER, "m:idea")
+    await oa.say(test_zalo_oa.USER, MenuIdea().pack())
     await oa.say(test_zalo_oa.USER, "Chè Shan tuyết")
-    await oa.say(test_zalo_oa.USER, idea.GROUP + "drink")
+    await oa.say(test_zalo_oa.USER, idea.PickGroup(group="drink").pack())
     event = oa.fake.attachment_event(test_zalo_oa.USER, "audio", audio.m4a(23), "voice.m4a", timestamp_ms=oa.ts())
     assert await oa.post(event) == 200
     assert await step_of(app) == "materials"
     assert await count(app, VoiceAnswer) == 1
+
+
+# Other descriptive answers, and the producer's own copy -------------------------------------------------------
+async def test_a_spoken_correction_reaches_the_commune_officer_with_the_recording(app: App) -> None:
+    await make_producer(app, "p1")
+    officer_id = await make_staff(app, "cb1", "commune", BINH_LU)
+    chat = Chat(app.engine, "p1")
+    await chat.send("du lieu cua toi")
+    await chat.tap("Sửa")
+    await chat.tap("Đề nghị xã")
+    assert "tin nhắn thoại" in chat.text
+    recording = audio.ogg_opus(9)
+    await voice(chat, recording)
+    assert "Đã gửi cho xã" in chat.text
+    async with app.engine.sessions() as session:
+        sent = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == officer_id)))
+        spoken = (await session.scalars(select(VoiceAnswer))).one()
+    assert [row.kind for row in sent] == ["privacy_correction", "privacy_correction_voice"]
+    notice = render(sent[0].kind, sent[0].params, "vi")
+    assert isinstance(notice, Text) and "🎤 Trả lời bằng giọng nói (0:09)" in notice.text
+    file = render(sent[1].kind, sent[1].params, "vi")
+    assert isinstance(file, SendFile) and file.path.read_bytes() == recording and "HTX" in (file.caption or "")
+    assert spoken.field == "correction"
+
+
+async def test_the_producers_recordings_are_in_their_data_zip(app: App, producer_chat: Chat) -> None:
+    chat = producer_chat
+    await to_description(chat)
+    recording = audio.adts_aac(14)
+    await voice(chat, recording)
+    await chat.send("huy")
+    await chat.send("/privacy")
+    await chat.tap("Tải")
+    [sent] = [reply for reply in chat.replies if isinstance(reply, SendFile)]
+    with zipfile.ZipFile(sent.path) as archive:
+        data = json.loads(archive.read("du-lieu.json"))
+        [listed] = data["voice_answers"]
+        assert archive.read(listed["file"]) == recording
+    assert listed["seconds"] == 14 and listed["file"].startswith("tep/giong-noi/")

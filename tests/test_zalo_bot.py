@@ -174,18 +174,18 @@ async def whole_journey(app: App, person: Person, external_id: str, photo: bytes
     # A product idea.
     await person.pick("m:idea")
     await person.type("Mật ong bạc hà")
-    await person.pick(idea.GROUP + "food")
+    await person.pick(idea.PickGroup(group="food").pack())
     await person.type("Mật ong nguyên chất từ hoa bạc hà")
     await person.type("mat ong")
-    await person.pick(idea.ORIGIN + idea.ORIGIN_COMMUNE)
+    await person.pick(idea.PickOrigin(origin=idea.ORIGIN_COMMUNE).pack())
     await person.type("12")
     await person.type("10")
-    await person.pick(idea.MARKET + "local")
-    await person.pick(idea.MARKET + idea.DONE)
-    await person.pick(idea.SUPPORT + idea.NOTHING)
-    if idea.SUPPORT + idea.DONE in await person.offered():
-        await person.pick(idea.SUPPORT + idea.DONE)
-    await person.pick(idea.SUBMIT)
+    await person.pick(idea.TickMarket(option="local").pack())
+    await person.pick(idea.MarketDone().pack())
+    await person.pick(idea.NoSupport().pack())
+    if idea.SupportDone().pack() in await person.offered():
+        await person.pick(idea.SupportDone().pack())
+    await person.pick(idea.Submit().pack())
     # A dossier for it, with a photo of the registration form.
     await person.pick("m:dossier")
     await person.pick(lambda payload: payload.startswith("dos:idea:"))
