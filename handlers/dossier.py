@@ -47,14 +47,29 @@ from pathlib import Path
 from typing import Any
 
 from bot.dates import BadDate, parse_day
+from bot.dossier_facts import (
+    EDITABLE,
+    FINISHED,
+    case_label,
+    expiry_warning,
+    file_size,
+    has_expiry,
+    item_done,
+    item_label,
+    item_line,
+    meeting_date,
+    missing_items,
+    next_step,
+    progress_line,
+    rejected_text,
+    status_label,
+    supplied_by,
+)
 from bot.flow import Context, Flow, Registry
-from bot.i18n import _, format_day, format_number
+from bot.i18n import _, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile
 from bot.rules import (
     DOSSIER_CASE_LABELS,
-    DOSSIER_NEXT_STEP,
-    DOSSIER_STATUS_LABELS,
-    PRODUCER_EDITABLE,
     PRODUCT_GROUP_LABELS,
     SERVICE_GROUPS,
     DossierCase,
@@ -62,15 +77,13 @@ from bot.rules import (
     IdeaStatus,
     ProductGroup,
     SuppliedBy,
-    accepted_types_text,
     check_transition,
-    requirement,
     requirements_for,
     rule_set_for,
 )
-from bot.text import fold, has_words, progress_bar, shorten, tidy
+from bot.text import fold, has_words, shorten, tidy
 from handlers import dossier_reuse
-from storage import dossiers, ideas, rounds
+from storage import dossiers, ideas
 from storage.models import Dossier, DossierItem, Producer
 from storage.producers import producer_of_user
 
@@ -81,18 +94,6 @@ FILES = f"{PREFIX}files"
 FILES_FLOW = "dossier_files"
 CARRIED = ("dossier_id", "item_id", "page", "expiry_asked")
 
-# The producer may still add files; other statuses are with the commune or the province.
-EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
-# A product may get a new dossier only once its last one has reached one of these.
-FINISHED = frozenset(
-    {
-        DossierStatus.NOT_RATED.value,
-        DossierStatus.CERTIFIED_3.value,
-        DossierStatus.CERTIFIED_4.value,
-        DossierStatus.PROPOSED_5.value,
-        DossierStatus.CERTIFIED_5.value,
-    }
-)
 # Ideas the commune has (or will have) seen; a draft idea is finished in the idea flow first.
 READY_IDEAS = (IdeaStatus.SUBMITTED_COMMUNE.value, IdeaStatus.ACCEPTED.value)
 
@@ -100,8 +101,6 @@ NAME_MIN, NAME_MAX = 2, 120
 BUTTON_LABEL_MAX = 48
 SUBMIT_WORDS = frozenset({"nop", "nop ho so", "gui", "gui ho so", "submit", "gui di", "nop di"})
 DONE_WORDS = frozenset({"xong", "da xong", "done", "ok", "xong roi"})
-# The status report warns about documents expiring within this many days (or before the council meets).
-EXPIRY_SOON_DAYS = 60
 # Files sent within this many seconds of each other are one batch (the pages of one paper): one question.
 FILE_BURST_SECONDS = 15
 # The checklist's first page lists at most this many items still to do, so it fits a phone screen.
@@ -110,94 +109,6 @@ CHECKLIST_LINES = 5
 EXPIRY_RETURNS = ("item", "checklist")
 
 flow = Flow(FLOW_NAME, first_step="product")
-
-
-# Checklist facts, shared with handlers.status ------------------------------------------------------------
-
-
-def item_label(code: str) -> str:
-    found = requirement(code)
-    return found.label if found is not None else code
-
-
-def supplied_by(code: str) -> SuppliedBy:
-    found = requirement(code)
-    return found.supplied_by if found is not None else SuppliedBy.PRODUCER
-
-
-def item_done(item: DossierItem) -> bool:
-    return bool(item.files) or item.handed_in_at is not None
-
-
-def counts_for_submit(item: DossierItem) -> bool:
-    """Required and supplied by the producer: the items that block Submit."""
-    return item.required and supplied_by(item.code) is not SuppliedBy.COMMUNE
-
-
-def missing_items(dossier: Dossier) -> list[DossierItem]:
-    return [i for i in dossier.items if counts_for_submit(i) and not item_done(i)]
-
-
-def required_progress(dossier: Dossier) -> tuple[int, int]:
-    counted = [i for i in dossier.items if counts_for_submit(i)]
-    return sum(1 for i in counted if item_done(i)), len(counted)
-
-
-def progress_line(dossier: Dossier) -> str:
-    done, total = required_progress(dossier)
-    return _("{bar} {done}/{total} required items").format(bar=progress_bar(done, total), done=done, total=total)
-
-
-def case_label(case: str) -> str:
-    try:
-        return _(DOSSIER_CASE_LABELS[DossierCase(case)])
-    except ValueError:
-        return case
-
-
-def status_label(status: str) -> str:
-    try:
-        return _(DOSSIER_STATUS_LABELS[DossierStatus(status)])
-    except ValueError:
-        return status
-
-
-def next_step(status: str) -> str:
-    try:
-        return _(DOSSIER_NEXT_STEP[DossierStatus(status)])
-    except ValueError:
-        return ""
-
-
-def has_expiry(code: str) -> bool:
-    found = requirement(code)
-    return found is not None and found.has_expiry
-
-
-def expiry_note(item: DossierItem, today: dt.date | None) -> str:
-    """ " (expires 31/12/2027)" after a checklist line; empty when no date is known."""
-    if item.expires_on is None:
-        return ""
-    day = format_day(item.expires_on)
-    if today is not None and item.expires_on < today:
-        return " (" + _("⚠️ expired {day}").format(day=day) + ")"
-    return " (" + _("expires {day}").format(day=day) + ")"
-
-
-async def meeting_date(ctx: Context, dossier: Dossier) -> dt.date | None:
-    """The day the council meets on this dossier's round, when it is known and still ahead."""
-    if dossier.round_id is None:
-        return None
-    found = await rounds.round_of(ctx.session, ctx.settings.ocop.province, dossier.round_id)
-    if found is None or found.status != rounds.OPEN or found.meeting_date is None:
-        return None
-    return found.meeting_date if found.meeting_date >= ctx.today else None
-
-
-def file_size(size: int) -> str:
-    if size < 1024 * 1024:
-        return _("{size} KB").format(size=format_number(max(1, round(size / 1024))))
-    return _("{size} MB").format(size=format_number(round(size / (1024 * 1024), 1)))
 
 
 def _short(text: str) -> str:
@@ -302,20 +213,6 @@ async def _file_while_choosing(ctx: Context) -> bool:
         await ctx.reask(rejected_text(ctx, ctx.received))
         return True
     return False
-
-
-def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
-    if rejected.reason == "too_large":
-        return _(
-            "This file is too big: the limit is {limit} MB. Please send a photo instead, or scan with a lower quality."
-        ).format(limit=ctx.settings.ocop.max_file_mb)
-    if rejected.reason == "unsupported_type":
-        return _("I cannot use this kind of file. Please send a photo, or one of: {types}.").format(
-            types=accepted_types_text()
-        )
-    if rejected.reason == "empty":
-        return _("This file is empty. Please send it again.")
-    return _("I could not download this file. Please send it again.")
 
 
 # 1. The product ------------------------------------------------------------------------------------------
@@ -526,25 +423,6 @@ async def got_case(ctx: Context) -> None:
 # 3. The checklist ----------------------------------------------------------------------------------------
 
 
-def _line(item: DossierItem, today: dt.date | None) -> str:
-    name = item_label(item.code)
-    source = supplied_by(item.code)
-    if source is SuppliedBy.COMMUNE:
-        return "🏛 " + _("{item} — the commune writes this").format(item=name)
-    if item.handed_in_at is not None:
-        handed = _("handed in {day}").format(day=format_day(item.handed_in_at))
-        extra = f" · 📎 {len(item.files)}" if item.files else ""
-        return f"✓ {name} · {handed}{extra}"
-    if item.files:
-        return f"✓ {name} · 📎 {len(item.files)}{expiry_note(item, today)}"
-    return f"✗ {name}{expiry_note(item, today)}"
-
-
-def _expiry_warning(item: DossierItem, today: dt.date | None) -> bool:
-    """A document with files whose expiry date has passed: it needs a new paper, like a missing item."""
-    return today is not None and item_done(item) and item.expires_on is not None and item.expires_on < today
-
-
 def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "required") -> str:
     """A phone screen at most: what is missing first; done and optional items only on "📋 See all"."""
     lines = [
@@ -552,12 +430,12 @@ def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "
         progress_line(dossier),
     ]
     if page == "more":
-        lines += [_line(i, today) for i in dossier.items if i.expires_on is not None and item_done(i)]
+        lines += [item_line(i, today) for i in dossier.items if i.expires_on is not None and item_done(i)]
         lines.append(_("All items are below: ✓ has files, ✗ not yet."))
         return "\n".join(lines)
-    todo = [i for i in dossier.items if _expiry_warning(i, today)] + missing_items(dossier)
+    todo = [i for i in dossier.items if expiry_warning(i, today)] + missing_items(dossier)
     shown = todo if len(todo) <= CHECKLIST_LINES else todo[: CHECKLIST_LINES - 1]
-    lines += [_line(i, today) for i in shown]
+    lines += [item_line(i, today) for i in shown]
     if len(todo) > len(shown):
         lines.append(_("… and {count} more").format(count=len(todo) - len(shown)))
     lines.append(_("Press an item to send its photos.") if todo else _("Everything required is here."))
@@ -579,7 +457,7 @@ def _checklist_choices(dossier: Dossier, page: str, today: dt.date | None = None
         choices += [_item_choice(i) for i in producer_items]
         choices.append(Choice(_("⬅️ Back"), f"{PREFIX}req"))
     else:
-        expired = [i for i in producer_items if _expiry_warning(i, today)]
+        expired = [i for i in producer_items if expiry_warning(i, today)]
         choices += [_item_choice(i) for i in (*expired, *required_missing)]
         choices.append(Choice(_("📋 See all items"), f"{PREFIX}more"))
     if not required_missing:
@@ -1113,8 +991,5 @@ async def on_stray_file(ctx: Context) -> None:
 
 
 def register(registry: Registry) -> None:
-    from handlers import dossier_files  # it builds on this module's checklist facts
-
     registry.add_flow(flow)
     registry.stray_file = on_stray_file
-    dossier_files.register(registry)

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.dossier_facts import EDITABLE, file_size, item_done, item_label, supplied_by
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.rules import SuppliedBy
 from bot.text import shorten
-from handlers.dossier import CARRIED, EDITABLE, FILES_FLOW, file_size, item_done, item_label, supplied_by
+from handlers.dossier import CARRIED, FILES_FLOW
 from handlers.dossier import FLOW_NAME as DOSSIER_FLOW
 from storage import audit, dossiers
 from storage.models import DossierItem, DossierItemFile

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.dossier_facts import item_label
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
@@ -35,11 +36,6 @@ USE = f"{PREFIX}use"
 FRESH = f"{PREFIX}new"
 
 flow = Flow(FLOW, first_step="offer")
-
-
-def _label(code: str) -> str:
-    found = requirement(code)
-    return found.label if found is not None else code
 
 
 def _uploaded(code: str) -> bool:
@@ -77,7 +73,7 @@ async def _from_certified(ctx: Context, producer: Producer, dossier: Dossier) ->
         if source.expires_on is not None and source.expires_on < ctx.today:
             expired.append(
                 _("⚠️ {item}: expired {day}, please send a new one").format(
-                    item=_label(item.code), day=format_day(source.expires_on)
+                    item=item_label(item.code), day=format_day(source.expires_on)
                 )
             )
             continue
@@ -131,7 +127,7 @@ async def ask_offer(ctx: Context) -> None:
         return
     lines = [
         _("Use the {item} you sent on {day} again?").format(
-            item=_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop.timezone)
+            item=item_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop.timezone)
         )
     ]
     if earlier.item.expires_on is not None:
@@ -156,7 +152,7 @@ async def got_offer(ctx: Context) -> None:
         target = next((item for item in dossier.items if item.code == code), None)
         if earlier is not None and target is not None:
             await document_reuse.copy_files(ctx.session, earlier.item, target, user_id=ctx.user.id, now=ctx.now)
-            ctx.say(_("✓ Added: {item}").format(item=_label(code)))
+            ctx.say(_("✓ Added: {item}").format(item=item_label(code)))
     elif ctx.payload == FRESH:
         fresh: list[Any] = list(ctx.data.get("fresh") or [])
         fresh.append(code)
