@@ -24,7 +24,8 @@ from bot.rules import (
 )
 from bot.text import progress_bar
 from storage import rounds
-from storage.models import Dossier, DossierItem
+from storage.models import Dossier, DossierItem, Producer
+from storage.producers import producer_of_user
 
 # The producer may still add files; other statuses are with the commune or the province.
 EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
@@ -149,3 +150,8 @@ def file_size(size: int) -> str:
 def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
     """Why a file was not kept (``bot.files.refusal_text``) with this deployment's size limit."""
     return refusal_text(rejected, ctx.settings.ocop.max_file_mb)
+
+
+async def loaded_producer(ctx: Context) -> Producer | None:
+    """The user's production unit, read once per update however many steps ask."""
+    return await ctx.loaded("producer", lambda: producer_of_user(ctx.session, ctx.user.id))
