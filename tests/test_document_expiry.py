@@ -21,6 +21,7 @@ from handlers.dossier import (
     NoExpiry,
     OpenItem,
     SeeAll,
+    SeeRequired,
     Skip,
     ToMenu,
 )
@@ -190,7 +191,7 @@ async def test_expiry_before_the_meeting_feeds_the_sweep(app: App, producer_chat
         )
         await session.execute(update(Dossier).where(Dossier.id == dossier_id).values(round_id=found.id))
     item_id = (await items_by_code(app, dossier_id))["lab_test"]
-    await chat.press("dos:req")  # the checklist again, so the item's button is on the newest message
+    await chat.press(SeeRequired())  # the checklist again, so the item's button is on the newest message
     await chat.press(OpenItem(item=item_id))
     await chat.send_file(files.pdf(11), "kiem-nghiem.pdf")
     await chat.send("31/5/2026")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.orphans import remove_orphans
 from bot.scheduler import Reminders
-from handlers.dossier import AttachTo, OpenItem
+from handlers.dossier import AnotherItem, AttachTo, OpenItem
 from storage import dossiers
 from storage.filestore import FileStore
 from storage.models import DossierItem, DossierItemFile, StoredFile
@@ -220,7 +220,7 @@ async def test_a_stray_file_left_for_days_is_swept_and_the_producer_told(app: Ap
     result = await remove_orphans(app.engine.sessions, app.engine.files, clock.now)
     assert (result.rows, result.blobs) == (1, 1)
 
-    await chat.press("dos:attall")  # days later: another item than the one offered
+    await chat.press(AnotherItem())  # days later: another item than the one offered
     await chat.press(AttachTo(item=items["lab_test"]))
     assert "không được lưu" in chat.text and "gửi lại" in chat.text
     assert await _count(app, DossierItemFile) == 0
