@@ -20,6 +20,7 @@ from handlers import (
     commune_report,
     commune_review,
     dossier,
+    dossier_files,
     dossier_reuse,
     idea,
     idea_return,
@@ -46,6 +47,7 @@ CONVERSATIONS: tuple[ModuleType, ...] = (
     idea,
     idea_return,  # "✏️ Fix the idea" on a returned idea: the idea flow pre-filled at the flagged question
     dossier,
+    dossier_files,  # 🗂 an item's files: its own small flow, entered from and left back into the dossier
     dossier_reuse,
     status,
     commune_review,

@@ -20,13 +20,13 @@ import datetime as dt
 from typing import ClassVar
 
 from bot.callbacks import Button
+from bot.dossier_facts import item_label, missing_items
 from bot.flow import Context, Flow, Intent, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.roles import scope_of
 from bot.rules import PRODUCER_EDITABLE
 from bot.sweep import BEFORE_COUNCIL, WAITING_FOR_COMMUNE
-from handlers.dossier import item_label, missing_items
 from storage import calendar, dossiers
 from storage.models import Round
 from storage.producers import producer_of_user

@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.button_family import Family
 from bot.callbacks import Button
+from bot.dossier_facts import rejected_text
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, current_locale, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
@@ -41,7 +42,6 @@ from bot.rules import (
 )
 from handlers.admin import commune_name
 from handlers.certificate_share import stored_row
-from handlers.dossier import rejected_text
 from storage import audit, dossiers, reviews
 from storage.dossiers import dossier_in_communes
 from storage.models import Dossier, ProductIdea

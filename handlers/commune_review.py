@@ -43,6 +43,7 @@ from typing import Any
 
 from bot import office_jobs, voice
 from bot.button_family import Family
+from bot.dossier_facts import item_label, status_label
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
 from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
@@ -64,7 +65,6 @@ from bot.rules import (
 from bot.text import shorten
 from handlers.admin import actor_label, commune_name
 from handlers.commune_report import offer_draft
-from handlers.dossier import item_label, status_label
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
 from handlers.idea import text_problem

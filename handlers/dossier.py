@@ -44,17 +44,33 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from bot.callbacks import Button
 from bot.dates import BadDate, parse_day
+from bot.dossier_facts import (
+    EDITABLE,
+    FINISHED,
+    case_label,
+    expiry_warning,
+    file_size,
+    has_expiry,
+    item_done,
+    item_label,
+    item_line,
+    loaded_producer,
+    meeting_date,
+    missing_items,
+    next_step,
+    progress_line,
+    rejected_text,
+    status_label,
+    supplied_by,
+)
 from bot.flow import Context, Flow, Registry
-from bot.i18n import _, format_day, format_number
+from bot.i18n import _, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile
 from bot.rules import (
     DOSSIER_CASE_LABELS,
-    DOSSIER_NEXT_STEP,
-    DOSSIER_STATUS_LABELS,
-    PRODUCER_EDITABLE,
     PRODUCT_GROUP_LABELS,
     SERVICE_GROUPS,
     DossierCase,
@@ -62,37 +78,16 @@ from bot.rules import (
     IdeaStatus,
     ProductGroup,
     SuppliedBy,
-    accepted_types_text,
     check_transition,
-    requirement,
     requirements_for,
     rule_set_for,
 )
-from bot.text import fold, has_words, progress_bar, shorten, tidy
+from bot.text import fold, has_words, shorten, tidy
 from handlers import dossier_reuse
-from storage import dossiers, ideas, rounds
+from handlers.dossier_form import FILES_FLOW, FLOW_NAME, DossierForm, WaitingFile
+from storage import dossiers, ideas
 from storage.models import Dossier, DossierItem, Producer
-from storage.producers import producer_of_user
 
-PREFIX = "dos:"
-FLOW_NAME = "dossier"
-FILES = f"{PREFIX}files"
-# Taking a file back is its own small conversation (handlers.dossier_files); this is what it carries there.
-FILES_FLOW = "dossier_files"
-CARRIED = ("dossier_id", "item_id", "page", "expiry_asked")
-
-# The producer may still add files; other statuses are with the commune or the province.
-EDITABLE = frozenset(status.value for status in PRODUCER_EDITABLE)
-# A product may get a new dossier only once its last one has reached one of these.
-FINISHED = frozenset(
-    {
-        DossierStatus.NOT_RATED.value,
-        DossierStatus.CERTIFIED_3.value,
-        DossierStatus.CERTIFIED_4.value,
-        DossierStatus.PROPOSED_5.value,
-        DossierStatus.CERTIFIED_5.value,
-    }
-)
 # Ideas the commune has (or will have) seen; a draft idea is finished in the idea flow first.
 READY_IDEAS = (IdeaStatus.SUBMITTED_COMMUNE.value, IdeaStatus.ACCEPTED.value)
 
@@ -100,8 +95,6 @@ NAME_MIN, NAME_MAX = 2, 120
 BUTTON_LABEL_MAX = 48
 SUBMIT_WORDS = frozenset({"nop", "nop ho so", "gui", "gui ho so", "submit", "gui di", "nop di"})
 DONE_WORDS = frozenset({"xong", "da xong", "done", "ok", "xong roi"})
-# The status report warns about documents expiring within this many days (or before the council meets).
-EXPIRY_SOON_DAYS = 60
 # Files sent within this many seconds of each other are one batch (the pages of one paper): one question.
 FILE_BURST_SECONDS = 15
 # The checklist's first page lists at most this many items still to do, so it fits a phone screen.
@@ -109,117 +102,122 @@ CHECKLIST_LINES = 5
 # Where the expiry question returns to: the item after a file or the 📅 button, the checklist after ✅ Done.
 EXPIRY_RETURNS = ("item", "checklist")
 
-flow = Flow(FLOW_NAME, first_step="product")
+
+# The buttons (the packed strings are those of earlier versions: buttons already sent keep working) -----------
 
 
-# Checklist facts, shared with handlers.status ------------------------------------------------------------
+class ChooseProduct(Button, prefix="dos:prod"):
+    product: int
 
 
-def item_label(code: str) -> str:
-    found = requirement(code)
-    return found.label if found is not None else code
+class ChooseIdea(Button, prefix="dos:idea"):
+    idea: int
 
 
-def supplied_by(code: str) -> SuppliedBy:
-    found = requirement(code)
-    return found.supplied_by if found is not None else SuppliedBy.PRODUCER
+class NewProduct(Button, prefix="dos:new"):
+    pass
 
 
-def item_done(item: DossierItem) -> bool:
-    return bool(item.files) or item.handed_in_at is not None
+class ChooseGroup(Button, prefix="dos:grp"):
+    group: str
 
 
-def counts_for_submit(item: DossierItem) -> bool:
-    """Required and supplied by the producer: the items that block Submit."""
-    return item.required and supplied_by(item.code) is not SuppliedBy.COMMUNE
+class ChooseCase(Button, prefix="dos:case"):
+    case: str
 
 
-def missing_items(dossier: Dossier) -> list[DossierItem]:
-    return [i for i in dossier.items if counts_for_submit(i) and not item_done(i)]
+class Back(Button, prefix="dos:back"):
+    pass
 
 
-def required_progress(dossier: Dossier) -> tuple[int, int]:
-    counted = [i for i in dossier.items if counts_for_submit(i)]
-    return sum(1 for i in counted if item_done(i)), len(counted)
+class ToMenu(Button, prefix="dos:menu"):
+    pass
 
 
-def progress_line(dossier: Dossier) -> str:
-    done, total = required_progress(dossier)
-    return _("{bar} {done}/{total} required items").format(bar=progress_bar(done, total), done=done, total=total)
+class OpenItem(Button, prefix="dos:item"):
+    item: int
 
 
-def case_label(case: str) -> str:
-    try:
-        return _(DOSSIER_CASE_LABELS[DossierCase(case)])
-    except ValueError:
-        return case
+class SeeAll(Button, prefix="dos:more"):
+    pass
 
 
-def status_label(status: str) -> str:
-    try:
-        return _(DOSSIER_STATUS_LABELS[DossierStatus(status)])
-    except ValueError:
-        return status
+class SeeRequired(Button, prefix="dos:req"):
+    pass
 
 
-def next_step(status: str) -> str:
-    try:
-        return _(DOSSIER_NEXT_STEP[DossierStatus(status)])
-    except ValueError:
-        return ""
+class Submit(Button, prefix="dos:submit"):
+    pass
 
 
-def has_expiry(code: str) -> bool:
-    found = requirement(code)
-    return found is not None and found.has_expiry
+class HandedIn(Button, prefix="dos:handin"):
+    pass
 
 
-def expiry_note(item: DossierItem, today: dt.date | None) -> str:
-    """ " (expires 31/12/2027)" after a checklist line; empty when no date is known."""
-    if item.expires_on is None:
-        return ""
-    day = format_day(item.expires_on)
-    if today is not None and item.expires_on < today:
-        return " (" + _("⚠️ expired {day}").format(day=day) + ")"
-    return " (" + _("expires {day}").format(day=day) + ")"
+class ExpiryDate(Button, prefix="dos:exp"):
+    pass
 
 
-async def meeting_date(ctx: Context, dossier: Dossier) -> dt.date | None:
-    """The day the council meets on this dossier's round, when it is known and still ahead."""
-    if dossier.round_id is None:
-        return None
-    found = await rounds.round_of(ctx.session, ctx.settings.ocop.province, dossier.round_id)
-    if found is None or found.status != rounds.OPEN or found.meeting_date is None:
-        return None
-    return found.meeting_date if found.meeting_date >= ctx.today else None
+class ItemFiles(Button, prefix="dos:files"):
+    pass
 
 
-def file_size(size: int) -> str:
-    if size < 1024 * 1024:
-        return _("{size} KB").format(size=format_number(max(1, round(size / 1024))))
-    return _("{size} MB").format(size=format_number(round(size / (1024 * 1024), 1)))
+class ItemDone(Button, prefix="dos:done"):
+    pass
+
+
+class NoExpiry(Button, prefix="dos:noexp"):
+    pass
+
+
+class Skip(Button, prefix="dos:skip"):
+    pass
+
+
+class AttachTo(Button, prefix="dos:att"):
+    item: int
+
+
+class AttachToDossier(Button, prefix="dos:attd"):
+    dossier: int
+
+
+class AnotherItem(Button, prefix="dos:attall"):
+    pass
+
+
+class LeaveOut(Button, prefix="dos:drop"):
+    pass
+
+
+flow = Flow(FLOW_NAME, first_step="product", data=DossierForm)
+
+
+def _form(ctx: Context) -> DossierForm:
+    return ctx.form(DossierForm)
 
 
 def _short(text: str) -> str:
     return shorten(text, BUTTON_LABEL_MAX)
 
 
-def _number(payload: str | None, prefix: str) -> int | None:
-    """The id in a payload such as ``dos:item:12``; None when the payload is not of that kind."""
-    if payload is None or not payload.startswith(prefix):
-        return None
-    tail = payload[len(prefix) :]
-    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
-
-
 # Small shared moves --------------------------------------------------------------------------------------
 
 
-async def _producer(ctx: Context) -> Producer | None:
-    producer = await producer_of_user(ctx.session, ctx.user.id)
-    if producer is None:
-        ctx.say(_("Please finish registering your production unit first, then come back to the dossier."))
-        await ctx.finish()
+@flow.before
+async def has_producer(ctx: Context) -> bool:
+    """Every question and answer is about the producer's own products: registering comes first."""
+    if await loaded_producer(ctx) is not None:
+        return True
+    ctx.say(_("Please finish registering your production unit first, then come back to the dossier."))
+    await ctx.finish()
+    return False
+
+
+async def _producer(ctx: Context) -> Producer:
+    """The producer, whom ``has_producer`` found already in this update."""
+    producer = await loaded_producer(ctx)
+    assert producer is not None
     return producer
 
 
@@ -234,19 +232,20 @@ async def _stale(ctx: Context) -> None:
 
 
 async def _open_checklist(ctx: Context, dossier: Dossier) -> None:
-    ctx.data["dossier_id"] = dossier.id
-    ctx.data["page"] = "required"
-    ctx.data.pop("product_id", None)
-    ctx.data.pop("name", None)
+    form = _form(ctx)
+    form.dossier_id = dossier.id
+    form.page = "required"
+    form.product_id = None
+    form.name = None
     # Files that came while the product was being chosen are placed first.
-    await ctx.goto("place" if ctx.data.get("stray") else "checklist")
+    await ctx.goto("place" if form.stray else "checklist")
 
 
-async def _editable_dossier(ctx: Context, producer: Producer) -> Dossier | None:
-    dossier_id = ctx.data.get("dossier_id")
+async def _editable_dossier(ctx: Context) -> Dossier | None:
+    dossier_id = _form(ctx).dossier_id
     if not isinstance(dossier_id, int):
         return None
-    dossier = await dossiers.dossier_of(ctx.session, producer.id, dossier_id)
+    dossier = await dossiers.dossier_of(ctx.session, (await _producer(ctx)).id, dossier_id)
     return dossier if dossier is not None and dossier.status in EDITABLE else None
 
 
@@ -255,18 +254,16 @@ async def _keep_stray(ctx: Context, received: ReceivedFile) -> bool:
     order sent. True when it came with the file before (same album, or within a burst): one question then
     covers both, so the caller does not ask again."""
     stored = await _stored_row(ctx, received)
-    stray: list[list[Any]] = list(ctx.data.get("stray") or [])
-    if all(entry[0] != stored for entry in stray):
-        stray.append([stored, received.original_name, received.mime])
-    ctx.data["stray"] = stray
+    _form(ctx).keep_waiting(WaitingFile(stored, received.original_name, received.mime))
     return _joins_burst(ctx)
 
 
 def _joins_burst(ctx: Context) -> bool:
     """Whether this file belongs with the one before: the same Telegram album, or sent within
     ``FILE_BURST_SECONDS`` of it (Zalo has no albums: several photos picked at once arrive one by one)."""
-    group, last = ctx.inbound.group, ctx.data.get("burst")
-    ctx.data["burst"] = [group, ctx.now.isoformat()]
+    form = _form(ctx)
+    group, last = ctx.inbound.group, form.burst
+    form.burst = [group, ctx.now.isoformat()]
     if not isinstance(last, list) or len(last) != 2:
         return False
     if group is not None and last[0] == group:
@@ -290,32 +287,16 @@ async def _stored_row(ctx: Context, received: ReceivedFile) -> int:
     return row.id
 
 
-async def _file_while_choosing(ctx: Context) -> bool:
+async def file_while_choosing(ctx: Context, received: ReceivedFile) -> None:
     """A file sent before the dossier is open: keep it, place it once the checklist exists."""
-    if isinstance(ctx.received, ReceivedFile):
-        if await _keep_stray(ctx, ctx.received):
-            ctx.quiet = True  # the rest of an album: the question is already out
-        else:
-            await ctx.reask(_("I kept your file. Answer this first, then I will ask where the file belongs."))
-        return True
-    if isinstance(ctx.received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, ctx.received))
-        return True
-    return False
+    if await _keep_stray(ctx, received):
+        ctx.quiet = True  # the rest of an album: the question is already out
+    else:
+        await ctx.reask(_("I kept your file. Answer this first, then I will ask where the file belongs."))
 
 
-def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
-    if rejected.reason == "too_large":
-        return _(
-            "This file is too big: the limit is {limit} MB. Please send a photo instead, or scan with a lower quality."
-        ).format(limit=ctx.settings.ocop.max_file_mb)
-    if rejected.reason == "unsupported_type":
-        return _("I cannot use this kind of file. Please send a photo, or one of: {types}.").format(
-            types=accepted_types_text()
-        )
-    if rejected.reason == "empty":
-        return _("This file is empty. Please send it again.")
-    return _("I could not download this file. Please send it again.")
+async def press_a_button(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please press one of the buttons."))
 
 
 # 1. The product ------------------------------------------------------------------------------------------
@@ -324,51 +305,47 @@ def rejected_text(ctx: Context, rejected: RejectedFile) -> str:
 @flow.ask("product")
 async def ask_product(ctx: Context) -> None:
     producer = await _producer(ctx)
-    if producer is None:
-        return
     choices = [
-        Choice(_short("📦 " + p.name), f"{PREFIX}prod:{p.id}")
+        Choice(_short("📦 " + p.name), ChooseProduct(product=p.id))
         for p in await dossiers.products_of(ctx.session, producer.id)
     ]
     choices += [
-        Choice(_short("💡 " + idea.name), f"{PREFIX}idea:{idea.id}")
+        Choice(_short("💡 " + idea.name), ChooseIdea(idea=idea.id))
         for idea in await dossiers.ideas_without_product(ctx.session, producer.id, READY_IDEAS)
     ]
-    choices += [Choice(_("➕ Another product"), f"{PREFIX}new"), Choice(_("⬅️ Menu"), f"{PREFIX}menu")]
+    choices += [Choice(_("➕ Another product"), NewProduct()), Choice(_("⬅️ Menu"), ToMenu())]
     ctx.say(_("Which product is this dossier for?"), choices)
 
 
-@flow.answer("product")
-async def got_product(ctx: Context) -> None:
+flow.on_file("product")(file_while_choosing)
+flow.on_text("product", free_text=False)(press_a_button)
+
+
+@flow.on("product", ToMenu)
+@flow.on("checklist", ToMenu)
+async def to_menu(ctx: Context, _pressed: ToMenu) -> None:
+    await ctx.finish()
+
+
+@flow.on("product", NewProduct)
+async def new_product(ctx: Context, _pressed: NewProduct) -> None:
+    await ctx.goto("new_name")
+
+
+@flow.on("product", ChooseProduct)
+async def product_chosen(ctx: Context, pressed: ChooseProduct) -> None:
     producer = await _producer(ctx)
-    if producer is None:
+    product = await dossiers.product_of(ctx.session, producer.id, pressed.product)
+    if product is None:
+        await _stale(ctx)
         return
-    if await _file_while_choosing(ctx):
-        return
-    payload = ctx.payload
-    if payload == f"{PREFIX}menu":
-        await ctx.finish()
-        return
-    if payload == f"{PREFIX}new":
-        await ctx.goto("new_name")
-        return
-    product_id = _number(payload, f"{PREFIX}prod:")
-    if product_id is not None:
-        product = await dossiers.product_of(ctx.session, producer.id, product_id)
-        if product is None:
-            await _stale(ctx)
-            return
-        await _product_chosen(ctx, producer, product.id)
-        return
-    idea_id = _number(payload, f"{PREFIX}idea:")
-    if idea_id is not None:
-        await _idea_chosen(ctx, producer, idea_id)
-        return
-    await ctx.reask(_("Please press one of the buttons."))
+    await _product_chosen(ctx, producer, product.id)
 
 
-async def _idea_chosen(ctx: Context, producer: Producer, idea_id: int) -> None:
-    idea = await ideas.idea_of(ctx.session, producer.id, idea_id)
+@flow.on("product", ChooseIdea)
+async def idea_chosen(ctx: Context, pressed: ChooseIdea) -> None:
+    producer = await _producer(ctx)
+    idea = await ideas.idea_of(ctx.session, producer.id, pressed.idea)
     if idea is None or idea.status not in READY_IDEAS:
         await _stale(ctx)
         return
@@ -390,7 +367,7 @@ async def _idea_chosen(ctx: Context, producer: Producer, idea_id: int) -> None:
 async def _product_chosen(ctx: Context, producer: Producer, product_id: int) -> None:
     dossier = await dossiers.open_dossier_of_product(ctx.session, producer.id, product_id, FINISHED)
     if dossier is None:
-        ctx.data["product_id"] = product_id
+        _form(ctx).product_id = product_id
         await ctx.goto("case")
         return
     if dossier.status in EDITABLE:
@@ -409,18 +386,22 @@ async def _product_chosen(ctx: Context, producer: Producer, product_id: int) -> 
 async def ask_new_name(ctx: Context) -> None:
     ctx.say(
         _("What is the product called? Type its name, for example: Shan tuyet tea."),
-        [Choice(_("⬅️ Back"), f"{PREFIX}back")],
+        [Choice(_("⬅️ Back"), Back())],
     )
 
 
-@flow.answer("new_name")
-async def got_new_name(ctx: Context) -> None:
-    if ctx.payload == f"{PREFIX}back":
-        await ctx.goto("product")
-        return
-    if await _file_while_choosing(ctx):
-        return
-    name = tidy(ctx.text)
+flow.on_file("new_name")(file_while_choosing)
+
+
+@flow.on("new_name", Back)
+@flow.on("case", Back)
+async def back_to_product(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("product")
+
+
+@flow.on_text("new_name")
+async def got_new_name(ctx: Context, text: str) -> None:
+    name = tidy(text)
     if not name:
         await ctx.reask(_("Please type the product name."))
         return
@@ -432,31 +413,32 @@ async def got_new_name(ctx: Context) -> None:
             _("The name should be between {low} and {high} characters.").format(low=NAME_MIN, high=NAME_MAX)
         )
         return
-    ctx.data["name"] = name
+    _form(ctx).name = name
     await ctx.goto("new_group")
 
 
 @flow.ask("new_group")
 async def ask_new_group(ctx: Context) -> None:
-    choices = [Choice(_(text), f"{PREFIX}grp:{group.value}") for group, text in PRODUCT_GROUP_LABELS.items()]
-    choices.append(Choice(_("⬅️ Back"), f"{PREFIX}back"))
-    ctx.say(_("Which group does {name} belong to?").format(name=ctx.data.get("name", "")), choices)
+    choices = [Choice(_(text), ChooseGroup(group=group.value)) for group, text in PRODUCT_GROUP_LABELS.items()]
+    choices.append(Choice(_("⬅️ Back"), Back()))
+    ctx.say(_("Which group does {name} belong to?").format(name=_form(ctx).name or ""), choices)
 
 
-@flow.answer("new_group")
-async def got_new_group(ctx: Context) -> None:
+flow.on_file("new_group")(file_while_choosing)
+flow.on_text("new_group", free_text=False)(press_a_button)
+
+
+@flow.on("new_group", Back)
+async def back_to_name(ctx: Context, _pressed: Back) -> None:
+    await ctx.goto("new_name")
+
+
+@flow.on("new_group", ChooseGroup)
+async def group_chosen(ctx: Context, pressed: ChooseGroup) -> None:
     producer = await _producer(ctx)
-    if producer is None:
-        return
-    if await _file_while_choosing(ctx):
-        return
-    payload = ctx.payload or ""
-    if payload == f"{PREFIX}back":
-        await ctx.goto("new_name")
-        return
-    group_code = payload.removeprefix(f"{PREFIX}grp:") if payload.startswith(f"{PREFIX}grp:") else ""
-    name = ctx.data.get("name")
-    if group_code not in {g.value for g in ProductGroup} or not isinstance(name, str):
+    form = _form(ctx)
+    name = form.name
+    if pressed.group not in {g.value for g in ProductGroup} or not isinstance(name, str):
         await ctx.reask(_("Please press one of the buttons."))
         return
     product = await dossiers.create_product(
@@ -464,12 +446,12 @@ async def got_new_group(ctx: Context) -> None:
         producer.id,
         name=name,
         name_folded=fold(name),
-        group_code=group_code,
-        is_service=ProductGroup(group_code) in SERVICE_GROUPS,
+        group_code=pressed.group,
+        is_service=ProductGroup(pressed.group) in SERVICE_GROUPS,
         commune_code=producer.commune_code,
     )
-    ctx.data.pop("name", None)
-    ctx.data["product_id"] = product.id
+    form.name = None
+    form.product_id = product.id
     await ctx.goto("case")
 
 
@@ -478,27 +460,24 @@ async def got_new_group(ctx: Context) -> None:
 
 @flow.ask("case")
 async def ask_case(ctx: Context) -> None:
-    choices = [Choice(_(text), f"{PREFIX}case:{case.value}") for case, text in DOSSIER_CASE_LABELS.items()]
-    choices.append(Choice(_("⬅️ Back"), f"{PREFIX}back"))
+    choices = [Choice(_(text), ChooseCase(case=case.value)) for case, text in DOSSIER_CASE_LABELS.items()]
+    choices.append(Choice(_("⬅️ Back"), Back()))
     ctx.say(_("What kind of application is it?"), choices)
 
 
-@flow.answer("case")
-async def got_case(ctx: Context) -> None:
+flow.on_file("case")(file_while_choosing)
+flow.on_text("case", free_text=False)(press_a_button)
+
+
+@flow.on("case", ChooseCase)
+async def case_chosen(ctx: Context, pressed: ChooseCase) -> None:
     producer = await _producer(ctx)
-    if producer is None:
-        return
-    if await _file_while_choosing(ctx):
-        return
-    payload = ctx.payload or ""
-    if payload == f"{PREFIX}back":
-        await ctx.goto("product")
-        return
-    case_code = payload.removeprefix(f"{PREFIX}case:") if payload.startswith(f"{PREFIX}case:") else ""
+    case_code = pressed.case
     if case_code not in {c.value for c in DossierCase}:
         await ctx.reask(_("Please press one of the buttons."))
         return
-    product_id = ctx.data.get("product_id")
+    form = _form(ctx)
+    product_id = form.product_id
     product = await dossiers.product_of(ctx.session, producer.id, product_id) if isinstance(product_id, int) else None
     if product is None:
         await _stale(ctx)
@@ -518,31 +497,12 @@ async def got_case(ctx: Context) -> None:
         )
         dossier = await dossiers.dossier_of(ctx.session, producer.id, created.id)
         assert dossier is not None
-        if await dossier_reuse.after_creation(ctx, producer, dossier):
+        if await dossier_reuse.after_creation(ctx, producer, dossier, files_waiting=bool(form.stray)):
             return
     await _open_checklist(ctx, dossier)
 
 
 # 3. The checklist ----------------------------------------------------------------------------------------
-
-
-def _line(item: DossierItem, today: dt.date | None) -> str:
-    name = item_label(item.code)
-    source = supplied_by(item.code)
-    if source is SuppliedBy.COMMUNE:
-        return "🏛 " + _("{item} — the commune writes this").format(item=name)
-    if item.handed_in_at is not None:
-        handed = _("handed in {day}").format(day=format_day(item.handed_in_at))
-        extra = f" · 📎 {len(item.files)}" if item.files else ""
-        return f"✓ {name} · {handed}{extra}"
-    if item.files:
-        return f"✓ {name} · 📎 {len(item.files)}{expiry_note(item, today)}"
-    return f"✗ {name}{expiry_note(item, today)}"
-
-
-def _expiry_warning(item: DossierItem, today: dt.date | None) -> bool:
-    """A document with files whose expiry date has passed: it needs a new paper, like a missing item."""
-    return today is not None and item_done(item) and item.expires_on is not None and item.expires_on < today
 
 
 def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "required") -> str:
@@ -552,12 +512,12 @@ def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "
         progress_line(dossier),
     ]
     if page == "more":
-        lines += [_line(i, today) for i in dossier.items if i.expires_on is not None and item_done(i)]
+        lines += [item_line(i, today) for i in dossier.items if i.expires_on is not None and item_done(i)]
         lines.append(_("All items are below: ✓ has files, ✗ not yet."))
         return "\n".join(lines)
-    todo = [i for i in dossier.items if _expiry_warning(i, today)] + missing_items(dossier)
+    todo = [i for i in dossier.items if expiry_warning(i, today)] + missing_items(dossier)
     shown = todo if len(todo) <= CHECKLIST_LINES else todo[: CHECKLIST_LINES - 1]
-    lines += [_line(i, today) for i in shown]
+    lines += [item_line(i, today) for i in shown]
     if len(todo) > len(shown):
         lines.append(_("… and {count} more").format(count=len(todo) - len(shown)))
     lines.append(_("Press an item to send its photos.") if todo else _("Everything required is here."))
@@ -566,7 +526,7 @@ def checklist_text(dossier: Dossier, today: dt.date | None = None, page: str = "
 
 def _item_choice(item: DossierItem) -> Choice:
     mark = "✓" if item_done(item) else "✗"
-    return Choice(_short(f"{mark} {item_label(item.code)}"), f"{PREFIX}item:{item.id}")
+    return Choice(_short(f"{mark} {item_label(item.code)}"), OpenItem(item=item.id))
 
 
 def _checklist_choices(dossier: Dossier, page: str, today: dt.date | None = None) -> list[Choice]:
@@ -577,64 +537,68 @@ def _checklist_choices(dossier: Dossier, page: str, today: dt.date | None = None
     choices: list[Choice] = []
     if page == "more":
         choices += [_item_choice(i) for i in producer_items]
-        choices.append(Choice(_("⬅️ Back"), f"{PREFIX}req"))
+        choices.append(Choice(_("⬅️ Back"), SeeRequired()))
     else:
-        expired = [i for i in producer_items if _expiry_warning(i, today)]
+        expired = [i for i in producer_items if expiry_warning(i, today)]
         choices += [_item_choice(i) for i in (*expired, *required_missing)]
-        choices.append(Choice(_("📋 See all items"), f"{PREFIX}more"))
+        choices.append(Choice(_("📋 See all items"), SeeAll()))
     if not required_missing:
-        choices.append(Choice(_("📤 Submit"), f"{PREFIX}submit"))
-    choices.append(Choice(_("⬅️ Menu"), f"{PREFIX}menu"))
+        choices.append(Choice(_("📤 Submit"), Submit()))
+    choices.append(Choice(_("⬅️ Menu"), ToMenu()))
     return choices
 
 
 @flow.ask("checklist")
 async def ask_checklist(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    dossier = await _editable_dossier(ctx, producer)
+    dossier = await _editable_dossier(ctx)
     if dossier is None:
         await _stale(ctx)
         return
-    page = "more" if ctx.data.get("page") == "more" else "required"
+    page = "more" if _form(ctx).page == "more" else "required"
     ctx.say(checklist_text(dossier, ctx.today, page), _checklist_choices(dossier, page, ctx.today))
 
 
-@flow.answer("checklist")
-async def got_checklist(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    if isinstance(ctx.received, ReceivedFile):
-        await _keep_stray(ctx, ctx.received)
-        await ctx.goto("place")
-        return
-    if isinstance(ctx.received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, ctx.received))
-        return
-    payload = ctx.payload
-    if payload == f"{PREFIX}menu":
-        await ctx.finish()
-        return
-    if payload in (f"{PREFIX}more", f"{PREFIX}req"):
-        ctx.data["page"] = "more" if payload == f"{PREFIX}more" else "required"
-        await ctx.goto("checklist")
-        return
-    if payload == f"{PREFIX}submit" or (payload is None and fold(ctx.text or "") in SUBMIT_WORDS):
-        await _submit(ctx, producer)
-        return
-    item_id = _number(payload, f"{PREFIX}item:")
-    if item_id is not None:
-        item = await dossiers.item_of(ctx.session, producer.id, item_id)
-        if item is None or item.dossier.status not in EDITABLE:
-            await _stale(ctx)
-            return
-        ctx.data["dossier_id"] = item.dossier_id
-        ctx.data["item_id"] = item.id
-        await ctx.goto("item")
+@flow.on_file("checklist")
+async def file_at_checklist(ctx: Context, received: ReceivedFile) -> None:
+    await _keep_stray(ctx, received)
+    await ctx.goto("place")
+
+
+@flow.on("checklist", SeeAll)
+async def see_all(ctx: Context, _pressed: SeeAll) -> None:
+    _form(ctx).page = "more"
+    await ctx.goto("checklist")
+
+
+@flow.on("checklist", SeeRequired)
+async def see_required(ctx: Context, _pressed: SeeRequired) -> None:
+    _form(ctx).page = "required"
+    await ctx.goto("checklist")
+
+
+@flow.on("checklist", Submit)
+async def submit_pressed(ctx: Context, _pressed: Submit) -> None:
+    await _submit(ctx)
+
+
+@flow.on_text("checklist", free_text=False)
+async def checklist_typed(ctx: Context, text: str) -> None:
+    if fold(text) in SUBMIT_WORDS:
+        await _submit(ctx)
         return
     await ctx.reask(_("Please press an item below, or send a photo."))
+
+
+@flow.on("checklist", OpenItem)
+async def item_chosen(ctx: Context, pressed: OpenItem) -> None:
+    item = await dossiers.item_of(ctx.session, (await _producer(ctx)).id, pressed.item)
+    if item is None or item.dossier.status not in EDITABLE:
+        await _stale(ctx)
+        return
+    form = _form(ctx)
+    form.dossier_id = item.dossier_id
+    form.item_id = item.id
+    await ctx.goto("item")
 
 
 # 4. One item ---------------------------------------------------------------------------------------------
@@ -643,25 +607,33 @@ async def got_checklist(ctx: Context) -> None:
 def _item_choices(item: DossierItem) -> list[Choice]:
     choices: list[Choice] = []
     if supplied_by(item.code) is SuppliedBy.HAND_IN and item.handed_in_at is None:
-        choices.append(Choice(_("📦 I have handed in the 5 samples"), f"{PREFIX}handin"))
+        choices.append(Choice(_("📦 I have handed in the 5 samples"), HandedIn()))
     if has_expiry(item.code):
         if item.expires_on is None:
-            choices.append(Choice(_("📅 Add expiry date"), f"{PREFIX}exp"))
+            choices.append(Choice(_("📅 Add expiry date"), ExpiryDate()))
         else:
-            choices.append(Choice(_("📅 Expiry date: {day}").format(day=format_day(item.expires_on)), f"{PREFIX}exp"))
+            choices.append(Choice(_("📅 Expiry date: {day}").format(day=format_day(item.expires_on)), ExpiryDate()))
     if item.files:
-        choices.append(Choice(_("🗂 See, remove or move files ({count})").format(count=len(item.files)), FILES))
-    choices += [Choice(_("✅ Done with this item"), f"{PREFIX}done"), Choice(_("⬅️ Checklist"), f"{PREFIX}back")]
+        choices.append(Choice(_("🗂 See, remove or move files ({count})").format(count=len(item.files)), ItemFiles()))
+    choices += [Choice(_("✅ Done with this item"), ItemDone()), Choice(_("⬅️ Checklist"), Back())]
     return choices
 
 
-async def _current_item(ctx: Context, producer: Producer) -> DossierItem | None:
-    item_id = ctx.data.get("item_id")
+async def _current_item(ctx: Context) -> DossierItem | None:
+    item_id = _form(ctx).item_id
     if not isinstance(item_id, int):
         return None
-    item = await dossiers.item_of(ctx.session, producer.id, item_id)
+    item = await dossiers.item_of(ctx.session, (await _producer(ctx)).id, item_id)
     if item is None or item.dossier.status not in EDITABLE:
         return None
+    return item
+
+
+async def _item_or_stale(ctx: Context) -> DossierItem | None:
+    """The item being filled in; None (after a word and the menu) when it is no longer the producer's to fill."""
+    item = await _current_item(ctx)
+    if item is None:
+        await _stale(ctx)
     return item
 
 
@@ -676,12 +648,8 @@ def _expiry_line(item: DossierItem, today: dt.date) -> str | None:
 
 @flow.ask("item")
 async def ask_item(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    item = await _current_item(ctx, producer)
+    item = await _item_or_stale(ctx)
     if item is None:
-        await _stale(ctx)
         return
     lines = [f"📎 {item_label(item.code)}"]
     if supplied_by(item.code) is SuppliedBy.HAND_IN:
@@ -698,45 +666,86 @@ async def ask_item(ctx: Context) -> None:
     ctx.ask_file("\n".join(lines), _item_choices(item))
 
 
-@flow.answer("item")
-async def got_item(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    item = await _current_item(ctx, producer)
-    if item is None:
-        await _stale(ctx)
-        return
-    received, payload = ctx.received, ctx.payload
-    if isinstance(received, ReceivedFile):
-        _joins_burst(ctx)  # remembered, so that the rest of an album does not repeat the expiry question
-        await _file_for_item(ctx, item, received)
-        return
-    if isinstance(received, RejectedFile):
-        ctx.ask_file(rejected_text(ctx, received), _item_choices(item))
-        return
-    if payload == f"{PREFIX}exp" and has_expiry(item.code):
-        await _ask_expiry(ctx, item, then="item")
-        return
-    if payload == FILES and item.files:
-        await ctx.start(FILES_FLOW, {key: ctx.data[key] for key in CARRIED if key in ctx.data}, step="list")
-        return
-    done = payload == f"{PREFIX}done" or (payload is None and fold(ctx.text or "") in DONE_WORDS)
-    if done and item_done(item) and _expiry_unasked(ctx, item):
-        await _ask_expiry(ctx, item, then="checklist")
-        return
-    if done or payload == f"{PREFIX}back":
-        await ctx.goto("checklist")
-        return
-    if payload == f"{PREFIX}handin" and supplied_by(item.code) is SuppliedBy.HAND_IN:
-        await dossiers.mark_handed_in(ctx.session, item, ctx.now)
-        ctx.say(_("✓ Noted: samples handed in on {day}.").format(day=format_day(ctx.now)))
-        await ctx.goto("checklist")
-        return
+def _item_hint(ctx: Context, item: DossierItem) -> None:
     ctx.ask_file(
         _("Please send a photo of the document (press 📎 and choose the photo), or press a button below."),
         _item_choices(item),
     )
+
+
+@flow.on_file("item")
+async def file_for_item(ctx: Context, received: ReceivedFile) -> None:
+    item = await _item_or_stale(ctx)
+    if item is None:
+        return
+    _joins_burst(ctx)  # remembered, so that the rest of an album does not repeat the expiry question
+    await _file_for_item(ctx, item, received)
+
+
+@flow.on("item", ExpiryDate)
+async def expiry_pressed(ctx: Context, _pressed: ExpiryDate) -> None:
+    item = await _item_or_stale(ctx)
+    if item is None:
+        return
+    if has_expiry(item.code):
+        await _ask_expiry(ctx, item, then="item")
+    else:
+        _item_hint(ctx, item)
+
+
+@flow.on("item", ItemFiles)
+async def files_pressed(ctx: Context, _pressed: ItemFiles) -> None:
+    item = await _item_or_stale(ctx)
+    if item is None:
+        return
+    if item.files:
+        await ctx.start(FILES_FLOW, _form(ctx).item_view().dump(), step="list")
+    else:
+        _item_hint(ctx, item)
+
+
+@flow.on("item", ItemDone)
+async def done_pressed(ctx: Context, _pressed: ItemDone) -> None:
+    item = await _item_or_stale(ctx)
+    if item is not None:
+        await _item_finished(ctx, item)
+
+
+@flow.on_text("item", free_text=False)
+async def item_typed(ctx: Context, text: str) -> None:
+    item = await _item_or_stale(ctx)
+    if item is None:
+        return
+    if fold(text) in DONE_WORDS:
+        await _item_finished(ctx, item)
+    else:
+        _item_hint(ctx, item)
+
+
+async def _item_finished(ctx: Context, item: DossierItem) -> None:
+    if item_done(item) and _expiry_unasked(ctx, item):
+        await _ask_expiry(ctx, item, then="checklist")
+        return
+    await ctx.goto("checklist")
+
+
+@flow.on("item", Back)
+async def back_to_checklist(ctx: Context, _pressed: Back) -> None:
+    if await _item_or_stale(ctx) is not None:
+        await ctx.goto("checklist")
+
+
+@flow.on("item", HandedIn)
+async def handed_in(ctx: Context, _pressed: HandedIn) -> None:
+    item = await _item_or_stale(ctx)
+    if item is None:
+        return
+    if supplied_by(item.code) is not SuppliedBy.HAND_IN:
+        _item_hint(ctx, item)
+        return
+    await dossiers.mark_handed_in(ctx.session, item, ctx.now)
+    ctx.say(_("✓ Noted: samples handed in on {day}.").format(day=format_day(ctx.now)))
+    await ctx.goto("checklist")
 
 
 async def _link_received(ctx: Context, item: DossierItem, received: ReceivedFile) -> tuple[bool, int, str]:
@@ -770,32 +779,35 @@ async def _file_for_item(ctx: Context, item: DossierItem, received: ReceivedFile
 
 def _expiry_unasked(ctx: Context, item: DossierItem) -> bool:
     """A document with an expiry date we do not know yet, not asked about in this conversation."""
-    asked = ctx.data.get("expiry_asked") or []
-    return has_expiry(item.code) and item.expires_on is None and item.id not in asked
+    return has_expiry(item.code) and item.expires_on is None and item.id not in _form(ctx).expiry_asked
 
 
 async def _ask_expiry(ctx: Context, item: DossierItem, *, then: str) -> None:
-    asked: list[Any] = list(ctx.data.get("expiry_asked") or [])
-    if item.id not in asked:
-        asked.append(item.id)
-    ctx.data["expiry_asked"] = asked
-    ctx.data["expiry_then"] = then
+    form = _form(ctx)
+    if item.id not in form.expiry_asked:
+        form.expiry_asked.append(item.id)
+    form.expiry_then = then
     await ctx.goto("expiry")
 
 
 async def _after_expiry(ctx: Context) -> None:
-    then = ctx.data.pop("expiry_then", "item")
+    form = _form(ctx)
+    then, form.expiry_then = form.expiry_then or "item", None
     await ctx.goto(then if then in EXPIRY_RETURNS else "item")
+
+
+async def _expiring_item(ctx: Context) -> DossierItem | None:
+    item = await _current_item(ctx)
+    if item is None or not has_expiry(item.code):
+        await _stale(ctx)
+        return None
+    return item
 
 
 @flow.ask("expiry", free_text=True)
 async def ask_expiry(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    item = await _current_item(ctx, producer)
-    if item is None or not has_expiry(item.code):
-        await _stale(ctx)
+    item = await _expiring_item(ctx)
+    if item is None:
         return
     example = format_day(dt.date(ctx.today.year + 1, 12, 31))
     lines = [
@@ -805,46 +817,50 @@ async def ask_expiry(ctx: Context) -> None:
     if item.expires_on is not None:
         lines.append(_("Saved now: {day}").format(day=format_day(item.expires_on)))
     later = _("Skip for now") if item.expires_on is None else _("⬅️ Back")
-    ctx.say(
-        "\n".join(lines),
-        [Choice(_("No expiry date on it"), f"{PREFIX}noexp"), Choice(later, f"{PREFIX}skip")],
-    )
+    ctx.say("\n".join(lines), [Choice(_("No expiry date on it"), NoExpiry()), Choice(later, Skip())])
 
 
-@flow.answer("expiry")
-async def got_expiry(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
+@flow.on_file("expiry")
+async def file_at_expiry(ctx: Context, received: ReceivedFile) -> None:
+    item = await _expiring_item(ctx)
+    if item is None:
         return
-    item = await _current_item(ctx, producer)
-    if item is None or not has_expiry(item.code):
-        await _stale(ctx)
+    # A second page of the certificate: keep it, then the date is still wanted (asked once per batch).
+    _linked, _count, text = await _link_received(ctx, item, received)
+    if _joins_burst(ctx):
+        ctx.quiet = True
+    else:
+        await ctx.reask(text)
+
+
+@flow.on("expiry", NoExpiry)
+async def no_expiry(ctx: Context, _pressed: NoExpiry) -> None:
+    item = await _expiring_item(ctx)
+    if item is None:
         return
-    received, payload = ctx.received, ctx.payload
-    if isinstance(received, ReceivedFile):
-        # A second page of the certificate: keep it, then the date is still wanted (asked once per batch).
-        _linked, _count, text = await _link_received(ctx, item, received)
-        if _joins_burst(ctx):
-            ctx.quiet = True
-        else:
-            await ctx.reask(text)
+    await dossiers.set_expiry(ctx.session, item, None)
+    ctx.say(_("✓ Noted: this document has no expiry date."))
+    await _after_expiry(ctx)
+
+
+@flow.on("expiry", Skip)
+async def skip_expiry(ctx: Context, _pressed: Skip) -> None:
+    item = await _expiring_item(ctx)
+    if item is None:
         return
-    if isinstance(received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, received))
-        return
-    if payload == f"{PREFIX}noexp":
-        await dossiers.set_expiry(ctx.session, item, None)
-        ctx.say(_("✓ Noted: this document has no expiry date."))
-        await _after_expiry(ctx)
-        return
-    if payload == f"{PREFIX}skip":
-        if item.expires_on is None:
-            ctx.say(_("All right. You can add the date later with the 📅 button of this item."))
-        await _after_expiry(ctx)
+    if item.expires_on is None:
+        ctx.say(_("All right. You can add the date later with the 📅 button of this item."))
+    await _after_expiry(ctx)
+
+
+@flow.on_text("expiry")
+async def got_expiry(ctx: Context, text: str) -> None:
+    item = await _expiring_item(ctx)
+    if item is None:
         return
     try:
         # A date without a year is the next such day, as for any date in the future.
-        expires_on = parse_day(ctx.text, ctx.today)
+        expires_on = parse_day(text, ctx.today)
     except BadDate as bad:
         await ctx.reask(bad.hint)
         return
@@ -873,8 +889,8 @@ async def _expiry_saved_text(ctx: Context, item: DossierItem, expires_on: dt.dat
 # 5. Submit -----------------------------------------------------------------------------------------------
 
 
-async def _submit(ctx: Context, producer: Producer) -> None:
-    dossier = await _editable_dossier(ctx, producer)
+async def _submit(ctx: Context) -> None:
+    dossier = await _editable_dossier(ctx)
     if dossier is None:
         await _stale(ctx)
         return
@@ -882,7 +898,7 @@ async def _submit(ctx: Context, producer: Producer) -> None:
     if missing:
         # The checklist that follows names them: a count here keeps both messages short.
         ctx.say(_("Not yet: {count} required items are still missing.").format(count=len(missing)))
-        ctx.data["page"] = "required"
+        _form(ctx).page = "required"
         await ctx.goto("checklist")
         return
     # A dossier the province returned goes back to the province; everything else goes to the commune.
@@ -901,13 +917,9 @@ async def _submit(ctx: Context, producer: Producer) -> None:
 # A file nobody asked for ---------------------------------------------------------------------------------
 
 
-def _all_photos(stray: Sequence[Sequence[Any]]) -> bool:
-    return all(len(entry) > 2 and str(entry[2]).startswith("image/") for entry in stray)
-
-
-def _place_question(stray: Sequence[Sequence[Any]], item: str) -> str:
-    count = len(stray)
-    if _all_photos(stray):
+def _place_question(waiting: Sequence[WaitingFile], item: str) -> str:
+    count = len(waiting)
+    if all(file.mime.startswith("image/") for file in waiting):
         if count == 1:
             return _("Is this photo the “{item}”?").format(item=item)
         return _("Are these {count} photos the “{item}”?").format(count=count, item=item)
@@ -916,18 +928,18 @@ def _place_question(stray: Sequence[Sequence[Any]], item: str) -> str:
     return _("Are these {count} files the “{item}”?").format(count=count, item=item)
 
 
-async def _dossier_for_files(ctx: Context, producer: Producer) -> Dossier | None:
+async def _dossier_for_files(ctx: Context) -> Dossier | None:
     """The dossier the waiting files go to; None when the producer was asked which one (or has none)."""
-    dossier = await _editable_dossier(ctx, producer)
+    dossier = await _editable_dossier(ctx)
     if dossier is not None:
         return dossier
-    drafts = await dossiers.dossiers_of(ctx.session, producer.id, EDITABLE)
+    drafts = await dossiers.dossiers_of(ctx.session, (await _producer(ctx)).id, EDITABLE)
     if len(drafts) == 1:
-        ctx.data["dossier_id"] = drafts[0].id
+        _form(ctx).dossier_id = drafts[0].id
         return drafts[0]
     if drafts:
-        choices = [Choice(_short("📂 " + d.product.name), f"{PREFIX}attd:{d.id}") for d in drafts]
-        choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
+        choices = [Choice(_short("📂 " + d.product.name), AttachToDossier(dossier=d.id)) for d in drafts]
+        choices.append(Choice(_("Not now"), Skip()))
         ctx.say(_("I got your file. Which product is it for?"), choices)
     else:
         await _no_dossier_for_file(ctx)
@@ -937,14 +949,11 @@ async def _dossier_for_files(ctx: Context, producer: Producer) -> Dossier | None
 @flow.ask("place")
 async def ask_place(ctx: Context) -> None:
     """One tap in the common case: the files are offered to the first required item still missing."""
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    stray = ctx.data.get("stray") or []
-    if not stray:
+    waiting = _form(ctx).waiting()
+    if not waiting:
         await ctx.goto("checklist")
         return
-    dossier = await _dossier_for_files(ctx, producer)
+    dossier = await _dossier_for_files(ctx)
     if dossier is None:
         return
     missing = missing_items(dossier)
@@ -952,11 +961,11 @@ async def ask_place(ctx: Context) -> None:
         await ctx.goto("attach")
         return
     ctx.say(
-        _place_question(stray, item_label(missing[0].code)),
+        _place_question(waiting, item_label(missing[0].code)),
         [
-            Choice(_("✅ Yes"), f"{PREFIX}att:{missing[0].id}"),
-            Choice(_("📂 Another item"), f"{PREFIX}attall"),
-            Choice(_("🗑 Leave out"), f"{PREFIX}drop"),
+            Choice(_("✅ Yes"), AttachTo(item=missing[0].id)),
+            Choice(_("📂 Another item"), AnotherItem()),
+            Choice(_("🗑 Leave out"), LeaveOut()),
         ],
         columns=3,
     )
@@ -964,14 +973,11 @@ async def ask_place(ctx: Context) -> None:
 
 @flow.ask("attach")
 async def ask_attach(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    stray = ctx.data.get("stray") or []
-    if not stray:
+    waiting = _form(ctx).waiting()
+    if not waiting:
         await ctx.goto("checklist")
         return
-    dossier = await _dossier_for_files(ctx, producer)
+    dossier = await _dossier_for_files(ctx)
     if dossier is None:
         return
     items = sorted(
@@ -979,88 +985,97 @@ async def ask_attach(ctx: Context) -> None:
         key=lambda i: (item_done(i), not i.required, i.position),
     )
     choices = [
-        Choice(_short(("✓ " if item_done(i) else "✗ ") + item_label(i.code)), f"{PREFIX}att:{i.id}") for i in items
+        Choice(_short(("✓ " if item_done(i) else "✗ ") + item_label(i.code)), AttachTo(item=i.id)) for i in items
     ]
-    choices.append(Choice(_("Not now"), f"{PREFIX}skip"))
+    choices.append(Choice(_("Not now"), Skip()))
     ctx.say(
         _("I got {count} file(s) for {product}. Which item do they belong to?").format(
-            count=len(stray), product=dossier.product.name
+            count=len(waiting), product=dossier.product.name
         ),
         choices,
     )
 
 
-@flow.answer("place")
-@flow.answer("attach")
-async def got_attach(ctx: Context) -> None:
-    producer = await _producer(ctx)
-    if producer is None:
-        return
-    payload = ctx.payload
-    if isinstance(ctx.received, ReceivedFile):
-        if await _keep_stray(ctx, ctx.received):
-            ctx.quiet = True  # the next page of the same batch: the question already out covers it
-        else:
-            await ctx.reask()
-        return
-    if isinstance(ctx.received, RejectedFile):
-        await ctx.reask(rejected_text(ctx, ctx.received))
-        return
-    if payload == f"{PREFIX}attall":
-        await ctx.goto("attach")
-        return
-    if payload == f"{PREFIX}drop":
-        count = len(ctx.data.pop("stray", None) or [])
-        ctx.data.pop("burst", None)
-        ctx.say(_("🗑 Left out: {count} file(s), not added.").format(count=count))
-        if ctx.data.get("then") == "menu" or not isinstance(ctx.data.get("dossier_id"), int):
-            await ctx.finish()
-        else:
-            await ctx.goto("checklist")
-        return
-    if payload == f"{PREFIX}skip":
-        ctx.say(_("All right. The file is kept; you can send it again from the item later."))
+@flow.on_file("place")
+@flow.on_file("attach")
+async def another_waiting_file(ctx: Context, received: ReceivedFile) -> None:
+    if await _keep_stray(ctx, received):
+        ctx.quiet = True  # the next page of the same batch: the question already out covers it
+    else:
+        await ctx.reask()
+
+
+@flow.on_text("place", free_text=False)
+@flow.on_text("attach", free_text=False)
+async def place_typed(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please press the item this file belongs to."))
+
+
+@flow.on("place", AnotherItem)
+@flow.on("attach", AnotherItem)
+async def another_item(ctx: Context, _pressed: AnotherItem) -> None:
+    await ctx.goto("attach")
+
+
+@flow.on("place", LeaveOut)
+@flow.on("attach", LeaveOut)
+async def leave_out(ctx: Context, _pressed: LeaveOut) -> None:
+    form = _form(ctx)
+    count = len(form.stray)
+    form.stray, form.burst = [], None
+    ctx.say(_("🗑 Left out: {count} file(s), not added.").format(count=count))
+    if form.then == "menu" or not isinstance(form.dossier_id, int):
         await ctx.finish()
+    else:
+        await ctx.goto("checklist")
+
+
+@flow.on("place", Skip)
+@flow.on("attach", Skip)
+async def not_now(ctx: Context, _pressed: Skip) -> None:
+    ctx.say(_("All right. The file is kept; you can send it again from the item later."))
+    await ctx.finish()
+
+
+@flow.on("place", AttachToDossier)
+@flow.on("attach", AttachToDossier)
+async def dossier_for_files(ctx: Context, pressed: AttachToDossier) -> None:
+    dossier = await dossiers.dossier_of(ctx.session, (await _producer(ctx)).id, pressed.dossier)
+    if dossier is None or dossier.status not in EDITABLE:
+        await _stale(ctx)
         return
-    dossier_id = _number(payload, f"{PREFIX}attd:")
-    if dossier_id is not None:
-        dossier = await dossiers.dossier_of(ctx.session, producer.id, dossier_id)
-        if dossier is None or dossier.status not in EDITABLE:
-            await _stale(ctx)
-            return
-        ctx.data["dossier_id"] = dossier.id
-        await ctx.goto("place")
-        return
-    item_id = _number(payload, f"{PREFIX}att:")
-    if item_id is None:
-        await ctx.reask(_("Please press the item this file belongs to."))
-        return
-    item = await dossiers.item_of(ctx.session, producer.id, item_id)
+    _form(ctx).dossier_id = dossier.id
+    await ctx.goto("place")
+
+
+@flow.on("place", AttachTo)
+@flow.on("attach", AttachTo)
+async def attach_to_item(ctx: Context, pressed: AttachTo) -> None:
+    item = await dossiers.item_of(ctx.session, (await _producer(ctx)).id, pressed.item)
     if item is None or item.dossier.status not in EDITABLE or supplied_by(item.code) is SuppliedBy.COMMUNE:
         await _stale(ctx)
         return
-    await _link_strays(ctx, item, ctx.data.get("stray") or [])
-    for key in ("stray", "burst", "then"):
-        ctx.data.pop(key, None)
-    ctx.data["dossier_id"] = item.dossier_id
-    ctx.data["page"] = "required"
+    form = _form(ctx)
+    await _link_strays(ctx, item, form.waiting())
+    form.stray, form.burst, form.then = [], None, None
+    form.dossier_id = item.dossier_id
+    form.page = "required"
     await ctx.goto("checklist")
 
 
-async def _link_strays(ctx: Context, item: DossierItem, stray: Sequence[Sequence[Any]]) -> None:
+async def _link_strays(ctx: Context, item: DossierItem, waiting: Sequence[WaitingFile]) -> None:
     gone = 0
-    for entry in stray:
-        stored_id, original_name = entry[0], entry[1] if len(entry) > 1 else None
+    for file in waiting:
         # The ids came from our own flow data, but the row is re-read rather than trusted; a file that waited
         # more than a day for its item was taken by the orphan sweep (bot.orphans).
-        if not isinstance(stored_id, int) or await dossiers.stored_file_by_id(ctx.session, stored_id) is None:
+        if await dossiers.stored_file_by_id(ctx.session, file.stored_id) is None:
             gone += 1
             continue
         await dossiers.link_file(
             ctx.session,
             item.id,
-            stored_id,
-            original_name=original_name if isinstance(original_name, str) else None,
+            file.stored_id,
+            original_name=file.original_name,
             uploaded_by=ctx.user.id,
             now=ctx.now,
         )
@@ -1091,7 +1106,7 @@ async def on_stray_file(ctx: Context) -> None:
         ctx.say(rejected_text(ctx, received) if received else _("Please send the file again."))
         await ctx.main_menu()
         return
-    producer = await producer_of_user(ctx.session, ctx.user.id)
+    producer = await loaded_producer(ctx)
     if producer is None:
         ctx.say(_("I kept your file. Please finish registering first; then you can add it to a dossier."))
         await ctx.finish()
@@ -1101,20 +1116,15 @@ async def on_stray_file(ctx: Context) -> None:
         await _no_dossier_for_file(ctx)
         return
     stored = await _stored_row(ctx, received)
-    # "then": discarding the files returns to the menu, where the producer was.
-    data: dict[str, Any] = {
-        "stray": [[stored, received.original_name, received.mime]],
-        "burst": [ctx.inbound.group, ctx.now.isoformat()],
-        "then": "menu",
-    }
-    if len(drafts) == 1:
-        data["dossier_id"] = drafts[0].id
-    await ctx.start(FLOW_NAME, data, step="place")
+    form = DossierForm(
+        stray=[[stored, received.original_name, received.mime]],
+        burst=[ctx.inbound.group, ctx.now.isoformat()],
+        then="menu",  # discarding the files returns to the menu, where the producer was
+        dossier_id=drafts[0].id if len(drafts) == 1 else None,
+    )
+    await ctx.start(FLOW_NAME, form, step="place")
 
 
 def register(registry: Registry) -> None:
-    from handlers import dossier_files  # it builds on this module's checklist facts
-
     registry.add_flow(flow)
     registry.stray_file = on_stray_file
-    dossier_files.register(registry)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.dossier_facts import item_label
 from bot.flow import Context
 from bot.i18n import _, format_day
-from handlers.dossier import item_label
 from storage import dossier_views
 from storage.models import Dossier, DossierItem
 

@@ -25,52 +25,95 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from bot.flow import Context, Flow, Registry
+from bot.callbacks import Button
+from bot.dossier_facts import EDITABLE, file_size, item_done, item_label, loaded_producer, supplied_by
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, format_day
 from bot.messages import Choice
 from bot.rules import SuppliedBy
 from bot.text import shorten
-from handlers.dossier import CARRIED, EDITABLE, FILES_FLOW, file_size, item_done, item_label, supplied_by
-from handlers.dossier import FLOW_NAME as DOSSIER_FLOW
+from handlers.dossier_form import FILES_FLOW, DossierForm
+from handlers.dossier_form import FLOW_NAME as DOSSIER_FLOW
 from storage import audit, dossiers
 from storage.models import DossierItem, DossierItemFile
-from storage.producers import producer_of_user
 
 FLOW = FILES_FLOW
-PREFIX = "dof:"
-BACK = f"{PREFIX}back"
-LIST = f"{PREFIX}list"
-REMOVE = f"{PREFIX}rm"
-REMOVE_YES = f"{PREFIX}rmok"
-MOVE = f"{PREFIX}mv"
 BUTTON_LABEL_MAX = 48
 
-flow = Flow(FLOW, first_step="list")
+
+class BackToItem(Button, prefix="dof:back"):
+    pass
+
+
+class FileList(Button, prefix="dof:list"):
+    pass
+
+
+class ChooseFile(Button, prefix="dof:f"):
+    link: int
+
+
+class Remove(Button, prefix="dof:rm"):
+    pass
+
+
+class RemoveYes(Button, prefix="dof:rmok"):
+    pass
+
+
+class Move(Button, prefix="dof:mv"):
+    pass
+
+
+class MoveTo(Button, prefix="dof:to"):
+    item: int
+
+
+class BackToFile(Button, prefix="dof:file"):
+    pass
+
+
+@dataclass
+class FilesForm(FlowData):
+    """The dossier flow's place (its item, its checklist page, the expiry dates asked), carried there and
+    back, and the file being looked at."""
+
+    dossier_id: int | None = None
+    item_id: int | None = None
+    page: str = "required"
+    expiry_asked: list[int] = field(default_factory=list)
+    link_id: int | None = None
+
+    def back(self) -> DossierForm:
+        return DossierForm.load(self.dump())  # the same keys, less the file
+
+
+flow = Flow(FLOW, first_step="list", data=FilesForm)
+
+
+def _form(ctx: Context) -> FilesForm:
+    return ctx.form(FilesForm)
 
 
 async def _back_to_item(ctx: Context) -> None:
-    await ctx.start(DOSSIER_FLOW, {key: ctx.data[key] for key in CARRIED if key in ctx.data}, step="item")
+    await ctx.start(DOSSIER_FLOW, _form(ctx).back(), step="item")
 
 
-async def _file_sent(ctx: Context) -> bool:
+@flow.before
+async def file_goes_to_item(ctx: Context) -> bool:
     """A photo sent here is the replacement for what is being removed: the item takes it, as it would have."""
     if ctx.received is None:
-        return False
-    ctx.state.flow, ctx.state.step = DOSSIER_FLOW, "item"
-    ctx.state.data = {key: ctx.data[key] for key in CARRIED if key in ctx.data}
+        return True
+    back = _form(ctx).back()
+    ctx.state.flow, ctx.state.step, ctx.state.data = DOSSIER_FLOW, "item", back.dump()
+    ctx.form(DossierForm)  # the form written back at the end of this update is the dossier's
     item_flow = ctx.flow
     assert item_flow is not None
-    await item_flow.answers["item"](ctx)
-    return True
-
-
-def _id(payload: str | None, prefix: str) -> int | None:
-    if payload is None or not payload.startswith(prefix):
-        return None
-    tail = payload[len(prefix) :]
-    return int(tail) if tail.isdigit() and len(tail) <= 12 else None
+    await item_flow.run_answer(ctx, "item")
+    return False
 
 
 def file_name(link: DossierItemFile, number: int) -> str:
@@ -85,21 +128,21 @@ def file_line(ctx: Context, link: DossierItemFile, number: int) -> str:
 
 async def _item(ctx: Context) -> DossierItem | None:
     """The item being looked at, while it is the producer's and the dossier is with them."""
-    producer = await producer_of_user(ctx.session, ctx.user.id)
-    item_id = ctx.data.get("item_id")
+    producer = await loaded_producer(ctx)
+    item_id = _form(ctx).item_id
     if producer is None or not isinstance(item_id, int):
         return None
     item = await dossiers.item_of(ctx.session, producer.id, item_id)
     return item if item is not None and item.dossier.status in EDITABLE else None
 
 
-async def _link(ctx: Context, link_id: Any) -> tuple[DossierItemFile, int] | None:
+async def _link(ctx: Context, link_id: int | None) -> tuple[DossierItemFile, int] | None:
     """The file (and its number in its item) if it is still in the current item; None otherwise."""
-    producer = await producer_of_user(ctx.session, ctx.user.id)
+    producer = await loaded_producer(ctx)
     if producer is None or not isinstance(link_id, int):
         return None
     link = await dossiers.file_link_of(ctx.session, producer.id, link_id)
-    if link is None or link.item_id != ctx.data.get("item_id") or link.item.dossier.status not in EDITABLE:
+    if link is None or link.item_id != _form(ctx).item_id or link.item.dossier.status not in EDITABLE:
         return None
     siblings = await dossiers.files_of_item(ctx.session, link.item_id)
     return link, next(n for n, other in enumerate(siblings, start=1) if other.id == link.id)
@@ -134,31 +177,32 @@ async def ask_list(ctx: Context) -> None:
     lines += [f"• {file_line(ctx, link, number)}" for number, link in enumerate(links, start=1)]
     lines += ["", _("Choose a file to remove it or move it to another item.")]
     choices = [
-        Choice(shorten(f"📄 {file_name(link, number)}", BUTTON_LABEL_MAX), f"{PREFIX}f:{link.id}")
+        Choice(shorten(f"📄 {file_name(link, number)}", BUTTON_LABEL_MAX), ChooseFile(link=link.id))
         for number, link in enumerate(links, start=1)
     ]
-    choices.append(Choice(_("⬅️ Back to the item"), BACK))
+    choices.append(Choice(_("⬅️ Back to the item"), BackToItem()))
     ctx.say("\n".join(lines), choices)
 
 
-@flow.answer("list")
-async def got_list(ctx: Context) -> None:
-    if await _file_sent(ctx):
-        return
-    if ctx.payload == BACK:
-        await _back_to_item(ctx)
-        return
-    link_id = _id(ctx.payload, f"{PREFIX}f:")
-    if link_id is None:
-        await ctx.reask(_("Please choose a file, or go back to the item."))
-        return
+@flow.on("list", BackToItem)
+async def list_back(ctx: Context, _pressed: BackToItem) -> None:
+    await _back_to_item(ctx)
+
+
+@flow.on_text("list", free_text=False)
+async def list_typed(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please choose a file, or go back to the item."))
+
+
+@flow.on("list", ChooseFile)
+async def file_chosen(ctx: Context, pressed: ChooseFile) -> None:
     if await _item(ctx) is None:
         await _gone(ctx)
         return
-    if await _link(ctx, link_id) is None:
+    if await _link(ctx, pressed.link) is None:
         await _file_gone(ctx)
         return
-    ctx.data["link_id"] = link_id
+    _form(ctx).link_id = pressed.link
     await ctx.goto("file")
 
 
@@ -167,7 +211,7 @@ async def got_list(ctx: Context) -> None:
 
 @flow.ask("file")
 async def ask_file(ctx: Context) -> None:
-    found = await _link(ctx, ctx.data.get("link_id"))
+    found = await _link(ctx, _form(ctx).link_id)
     if found is None:
         await _file_gone(ctx)
         return
@@ -175,30 +219,42 @@ async def ask_file(ctx: Context) -> None:
     ctx.say(
         _("📄 {file}\nIn: {item}").format(file=file_line(ctx, link, number), item=item_label(link.item.code)),
         [
-            Choice(_("🗑 Remove this file"), REMOVE),
-            Choice(_("↔ Move to another item"), MOVE),
-            Choice(_("⬅️ Back to the files"), LIST),
+            Choice(_("🗑 Remove this file"), Remove()),
+            Choice(_("↔ Move to another item"), Move()),
+            Choice(_("⬅️ Back to the files"), FileList()),
         ],
     )
 
 
-@flow.answer("file")
-async def got_file(ctx: Context) -> None:
-    if await _file_sent(ctx):
-        return
-    if ctx.payload == LIST:
-        await ctx.goto("list")
-    elif ctx.payload == REMOVE:
-        await ctx.goto("confirm")
-    elif ctx.payload == MOVE:
-        await ctx.goto("move")
-    else:
-        await ctx.reask(_("Please choose what to do with this file."))
+@flow.on("file", FileList)
+async def file_back(ctx: Context, _pressed: FileList) -> None:
+    await ctx.goto("list")
+
+
+@flow.on("file", Remove)
+async def remove_pressed(ctx: Context, _pressed: Remove) -> None:
+    await ctx.goto("confirm")
+
+
+@flow.on("file", Move)
+async def move_pressed(ctx: Context, _pressed: Move) -> None:
+    await ctx.goto("move")
+
+
+@flow.on_text("file", free_text=False)
+async def file_typed(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please choose what to do with this file."))
+
+
+@flow.on("confirm", BackToFile)
+@flow.on("move", BackToFile)
+async def back_to_file(ctx: Context, _pressed: BackToFile) -> None:
+    await ctx.goto("file")
 
 
 @flow.ask("confirm")
 async def ask_confirm(ctx: Context) -> None:
-    found = await _link(ctx, ctx.data.get("link_id"))
+    found = await _link(ctx, _form(ctx).link_id)
     if found is None:
         await _file_gone(ctx)
         return
@@ -207,21 +263,19 @@ async def ask_confirm(ctx: Context) -> None:
         _("Remove {file} from {item}? Staff will no longer see it.").format(
             file=file_name(link, number), item=item_label(link.item.code)
         ),
-        [Choice(_("🗑 Yes, remove it"), REMOVE_YES), Choice(_("⬅️ No, keep it"), f"{PREFIX}file")],
+        [Choice(_("🗑 Yes, remove it"), RemoveYes()), Choice(_("⬅️ No, keep it"), BackToFile())],
     )
 
 
-@flow.answer("confirm")
-async def got_confirm(ctx: Context) -> None:
-    if await _file_sent(ctx):
-        return
-    if ctx.payload == f"{PREFIX}file":
-        await ctx.goto("file")
-        return
-    if ctx.payload != REMOVE_YES:
-        await ctx.reask(_("Please press one of the buttons."))
-        return
-    found = await _link(ctx, ctx.data.get("link_id"))
+@flow.on_text("confirm", free_text=False)
+async def confirm_typed(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please press one of the buttons."))
+
+
+@flow.on("confirm", RemoveYes)
+async def remove_confirmed(ctx: Context, _pressed: RemoveYes) -> None:
+    form = _form(ctx)
+    found = await _link(ctx, form.link_id)
     if found is None:
         await _file_gone(ctx)
         return
@@ -234,14 +288,14 @@ async def got_confirm(ctx: Context) -> None:
         before["expires_on"] = item.expires_on.isoformat()
         await dossiers.set_expiry(ctx.session, item, None)
     await _audit(ctx, "dossier.file_removed", item.dossier_id, before, None)
-    ctx.data.pop("link_id", None)
+    form.link_id = None
     ctx.say(_("🗑 Removed {file} from {item}.").format(file=name, item=item_label(item.code)))
     await ctx.goto("list")
 
 
 @flow.ask("move")
 async def ask_move(ctx: Context) -> None:
-    found = await _link(ctx, ctx.data.get("link_id"))
+    found = await _link(ctx, _form(ctx).link_id)
     if found is None:
         await _file_gone(ctx)
         return
@@ -249,46 +303,43 @@ async def ask_move(ctx: Context) -> None:
     dossier = await _items_of_dossier(ctx, link)
     targets = [i for i in dossier if i.id != link.item_id and supplied_by(i.code) is not SuppliedBy.COMMUNE]
     choices = [
-        Choice(shorten(("✓ " if item_done(i) else "✗ ") + item_label(i.code), BUTTON_LABEL_MAX), f"{PREFIX}to:{i.id}")
+        Choice(shorten(("✓ " if item_done(i) else "✗ ") + item_label(i.code), BUTTON_LABEL_MAX), MoveTo(item=i.id))
         for i in targets
     ]
-    choices.append(Choice(_("⬅️ Back"), f"{PREFIX}file"))
+    choices.append(Choice(_("⬅️ Back"), BackToFile()))
     ctx.say(_("Move {file} to which item?").format(file=file_name(link, number)), choices)
 
 
 async def _items_of_dossier(ctx: Context, link: DossierItemFile) -> list[DossierItem]:
     """The items of the file's dossier (this reloads the dossier's files: read what you need from ``link`` first)."""
-    producer = await producer_of_user(ctx.session, ctx.user.id)
+    producer = await loaded_producer(ctx)
     assert producer is not None  # _link checked it
     dossier = await dossiers.dossier_of(ctx.session, producer.id, link.item.dossier_id)
     return list(dossier.items) if dossier is not None else []
 
 
-@flow.answer("move")
-async def got_move(ctx: Context) -> None:
-    if await _file_sent(ctx):
-        return
-    if ctx.payload == f"{PREFIX}file":
-        await ctx.goto("file")
-        return
-    target_id = _id(ctx.payload, f"{PREFIX}to:")
-    if target_id is None:
-        await ctx.reask(_("Please press the item this file belongs to."))
-        return
-    found = await _link(ctx, ctx.data.get("link_id"))
+@flow.on_text("move", free_text=False)
+async def move_typed(ctx: Context, _text: str) -> None:
+    await ctx.reask(_("Please press the item this file belongs to."))
+
+
+@flow.on("move", MoveTo)
+async def moved_to(ctx: Context, pressed: MoveTo) -> None:
+    form = _form(ctx)
+    found = await _link(ctx, form.link_id)
     if found is None:
         await _file_gone(ctx)
         return
     link, number = found
     name, source_id, before = file_name(link, number), link.item_id, _facts(link, link.item)
     dossier_id = link.item.dossier_id
-    target = next((i for i in await _items_of_dossier(ctx, link) if i.id == target_id), None)
+    target = next((i for i in await _items_of_dossier(ctx, link) if i.id == pressed.item), None)
     if target is None or target.id == source_id or supplied_by(target.code) is SuppliedBy.COMMUNE:
         await ctx.reask(_("Please press the item this file belongs to."))
         return
     moved = await dossiers.move_file(ctx.session, link, target.id)
     await _audit(ctx, "dossier.file_moved", dossier_id, before, {"item": target.code})
-    ctx.data.pop("link_id", None)
+    form.link_id = None
     text = _("↔ Moved {file} to {item}.") if moved else _("{item} already had this file; it is now only there.")
     ctx.say(text.format(file=name, item=item_label(target.code)))
     await ctx.goto("list")

@@ -18,28 +18,42 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
-from bot.flow import Context, Flow, Registry
+from bot.callbacks import Button
+from bot.dossier_facts import item_label, loaded_producer
+from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, format_day
-from bot.messages import Choice
+from bot.messages import Choice, ReceivedFile
 from bot.rules import PRODUCER_LEVEL_ITEMS, DossierCase, DossierStatus, SuppliedBy, requirement
+from handlers.dossier_form import FLOW_NAME as DOSSIER_FLOW
+from handlers.dossier_form import DossierForm
 from storage import document_reuse, dossiers
 from storage.models import Dossier, DossierItem, Producer
-from storage.producers import producer_of_user
 
 FLOW = "dossier_reuse"
-DOSSIER_FLOW = "dossier"
-PREFIX = "reu:"
-USE = f"{PREFIX}use"
-FRESH = f"{PREFIX}new"
-
-flow = Flow(FLOW, first_step="offer")
 
 
-def _label(code: str) -> str:
-    found = requirement(code)
-    return found.label if found is not None else code
+class UseAgain(Button, prefix="reu:use"):
+    pass
+
+
+class SendNew(Button, prefix="reu:new"):
+    pass
+
+
+@dataclass
+class ReuseForm(FlowData):
+    dossier_id: int | None = None
+    offers: list[str] = field(default_factory=list)  # the documents still to ask about, first one next
+    fresh: list[str] = field(default_factory=list)  # those the producer will send anew
+
+
+flow = Flow(FLOW, first_step="offer", data=ReuseForm)
+
+
+def _form(ctx: Context) -> ReuseForm:
+    return ctx.form(ReuseForm)
 
 
 def _uploaded(code: str) -> bool:
@@ -47,7 +61,7 @@ def _uploaded(code: str) -> bool:
     return found is not None and found.supplied_by is SuppliedBy.PRODUCER
 
 
-async def after_creation(ctx: Context, producer: Producer, dossier: Dossier) -> bool:
+async def after_creation(ctx: Context, producer: Producer, dossier: Dossier, *, files_waiting: bool) -> bool:
     """Fill the new dossier from earlier ones; True when this module now leads the conversation (it asks
     about reusing documents), False when the caller opens the checklist as usual."""
     if dossier.case == DossierCase.RE_EVALUATION.value:
@@ -58,9 +72,9 @@ async def after_creation(ctx: Context, producer: Producer, dossier: Dossier) -> 
     earlier = await document_reuse.earlier_items(ctx.session, producer.id, empty, except_dossier=dossier.id)
     offers = [code for code in empty if code in earlier]
     # Files that came while the product was being chosen are placed first; the offer would lose them.
-    if not offers or ctx.data.get("stray"):
+    if not offers or files_waiting:
         return False
-    await ctx.start(FLOW, {"dossier_id": dossier.id, "offers": offers, "fresh": []})
+    await ctx.start(FLOW, ReuseForm(dossier_id=dossier.id, offers=offers))
     return True
 
 
@@ -77,7 +91,7 @@ async def _from_certified(ctx: Context, producer: Producer, dossier: Dossier) ->
         if source.expires_on is not None and source.expires_on < ctx.today:
             expired.append(
                 _("⚠️ {item}: expired {day}, please send a new one").format(
-                    item=_label(item.code), day=format_day(source.expires_on)
+                    item=item_label(item.code), day=format_day(source.expires_on)
                 )
             )
             continue
@@ -89,8 +103,8 @@ async def _from_certified(ctx: Context, producer: Producer, dossier: Dossier) ->
 
 
 async def _dossier(ctx: Context) -> tuple[Producer, Dossier] | None:
-    producer = await producer_of_user(ctx.session, ctx.user.id)
-    dossier_id = ctx.data.get("dossier_id")
+    producer = await loaded_producer(ctx)
+    dossier_id = _form(ctx).dossier_id
     if producer is None or not isinstance(dossier_id, int):
         return None
     dossier = await dossiers.dossier_of(ctx.session, producer.id, dossier_id)
@@ -100,8 +114,7 @@ async def _dossier(ctx: Context) -> tuple[Producer, Dossier] | None:
 
 
 def _pending(ctx: Context) -> list[str]:
-    offers = ctx.data.get("offers")
-    return [str(code) for code in offers] if isinstance(offers, list) else []
+    return [str(code) for code in _form(ctx).offers]
 
 
 async def _stale(ctx: Context) -> None:
@@ -131,7 +144,7 @@ async def ask_offer(ctx: Context) -> None:
         return
     lines = [
         _("Use the {item} you sent on {day} again?").format(
-            item=_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop.timezone)
+            item=item_label(pending[0]), day=format_day(earlier.sent_at, ctx.settings.ocop.timezone)
         )
     ]
     if earlier.item.expires_on is not None:
@@ -139,38 +152,57 @@ async def ask_offer(ctx: Context) -> None:
             lines.append(_("⚠️ It expired on {day}.").format(day=format_day(earlier.item.expires_on)))
         else:
             lines.append(_("📅 Valid until {day}.").format(day=format_day(earlier.item.expires_on)))
-    ctx.say("\n".join(lines), [Choice(_("✅ Use again"), USE), Choice(_("🔁 Send a new one"), FRESH)])
+    ctx.say("\n".join(lines), [Choice(_("✅ Use again"), UseAgain()), Choice(_("🔁 Send a new one"), SendNew())])
 
 
-@flow.answer("offer")
-async def got_offer(ctx: Context) -> None:
+async def _offered(ctx: Context) -> tuple[Producer, Dossier, str] | None:
+    """The dossier and the document being offered; None (after a word and the menu) once that is over."""
     found = await _dossier(ctx)
     pending = _pending(ctx)
     if found is None or not pending:
         await _stale(ctx)
+        return None
+    return found[0], found[1], pending[0]
+
+
+@flow.on("offer", UseAgain)
+async def use_again(ctx: Context, _pressed: UseAgain) -> None:
+    offered = await _offered(ctx)
+    if offered is None:
         return
-    producer, dossier = found
-    code = pending[0]
-    if ctx.payload == USE:
-        earlier = await _earlier(ctx, producer, dossier, code)
-        target = next((item for item in dossier.items if item.code == code), None)
-        if earlier is not None and target is not None:
-            await document_reuse.copy_files(ctx.session, earlier.item, target, user_id=ctx.user.id, now=ctx.now)
-            ctx.say(_("✓ Added: {item}").format(item=_label(code)))
-    elif ctx.payload == FRESH:
-        fresh: list[Any] = list(ctx.data.get("fresh") or [])
-        fresh.append(code)
-        ctx.data["fresh"] = fresh
-    else:
-        await ctx.reask(_("Please press one of the buttons, or type its number."))
-        return
+    producer, dossier, code = offered
+    earlier = await _earlier(ctx, producer, dossier, code)
+    target = next((item for item in dossier.items if item.code == code), None)
+    if earlier is not None and target is not None:
+        await document_reuse.copy_files(ctx.session, earlier.item, target, user_id=ctx.user.id, now=ctx.now)
+        ctx.say(_("✓ Added: {item}").format(item=item_label(code)))
     await _next(ctx)
 
 
+@flow.on("offer", SendNew)
+async def send_new(ctx: Context, _pressed: SendNew) -> None:
+    offered = await _offered(ctx)
+    if offered is None:
+        return
+    _form(ctx).fresh.append(offered[2])
+    await _next(ctx)
+
+
+@flow.on_text("offer", free_text=False)
+async def offer_typed(ctx: Context, _text: str) -> None:
+    if await _offered(ctx) is not None:
+        await ctx.reask(_("Please press one of the buttons, or type its number."))
+
+
+@flow.on_file("offer")
+async def file_at_offer(ctx: Context, _file: ReceivedFile) -> None:
+    await offer_typed(ctx, "")
+
+
 async def _next(ctx: Context) -> None:
-    pending = _pending(ctx)[1:]
-    ctx.data["offers"] = pending
-    if pending:
+    form = _form(ctx)
+    form.offers = _pending(ctx)[1:]
+    if form.offers:
         await ctx.goto("offer")
         return
     found = await _dossier(ctx)
@@ -178,13 +210,11 @@ async def _next(ctx: Context) -> None:
         await _stale(ctx)
         return
     dossier = found[1]
-    fresh = [str(code) for code in ctx.data.get("fresh") or []]
-    item = _first(dossier, fresh)
-    data: dict[str, Any] = {"dossier_id": dossier.id, "page": "required"}
+    item = _first(dossier, [str(code) for code in form.fresh])
     if item is not None:  # the producer said a new copy is coming: ask for it now
-        await ctx.start(DOSSIER_FLOW, {**data, "item_id": item.id}, step="item")
+        await ctx.start(DOSSIER_FLOW, DossierForm(dossier_id=dossier.id, item_id=item.id), step="item")
     else:
-        await ctx.start(DOSSIER_FLOW, data, step="checklist")
+        await ctx.start(DOSSIER_FLOW, DossierForm(dossier_id=dossier.id), step="checklist")
 
 
 def _first(dossier: Dossier, codes: list[str]) -> DossierItem | None:

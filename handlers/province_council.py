@@ -47,6 +47,7 @@ from bot import council_workbook
 from bot.callbacks import Button
 from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
+from bot.dossier_facts import rejected_text
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
@@ -64,7 +65,6 @@ from bot.rules import (
 )
 from bot.text import fold, has_words, shorten, tidy
 from handlers.certificate_share import DECISION_TYPES, send_decision, send_qr, stored_row
-from handlers.dossier import rejected_text
 from handlers.province_common import (
     CERTIFIED,
     DECISION_MAX,

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from bot import office_jobs
 from bot.callbacks import Button
 from bot.communes import commune_by_code
+from bot.dossier_facts import case_label, item_done, item_label, progress_line, status_label
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
 from bot.messages import Choice
@@ -42,7 +43,6 @@ from bot.paging import nav_choices, page_of
 from bot.roles import deny
 from bot.rules import DossierStatus
 from bot.text import shorten
-from handlers.dossier import case_label, item_done, item_label, progress_line, status_label
 from handlers.dossier_changes import PROVINCE, changes_since_last_look
 from handlers.province_common import (
     CERTIFIED,

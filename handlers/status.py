@@ -14,15 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.callbacks import Button
-from bot.flow import Context, Flow, Intent, Registry
-from bot.i18n import _, format_day
-from bot.menu_buttons import MenuDossier, MenuIdea
-from bot.messages import Choice
-from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
-from bot.sweep import BEFORE_COUNCIL
-from bot.text import shorten
-from handlers.certificate_share import send_decision, send_qr
-from handlers.dossier import (
+from bot.dossier_facts import (
     EXPIRY_SOON_DAYS,
     case_label,
     item_label,
@@ -32,6 +24,14 @@ from handlers.dossier import (
     progress_line,
     status_label,
 )
+from bot.flow import Context, Flow, Intent, Registry
+from bot.i18n import _, format_day
+from bot.menu_buttons import MenuDossier, MenuIdea
+from bot.messages import Choice
+from bot.rules import IDEA_STATUS_LABELS, DossierStatus, IdeaStatus
+from bot.sweep import BEFORE_COUNCIL
+from bot.text import shorten
+from handlers.certificate_share import send_decision, send_qr
 from handlers.menu import menu_choices
 from handlers.province_common import producer_facts
 from storage import certificates, dossiers, ideas

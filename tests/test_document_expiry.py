@@ -13,6 +13,18 @@ from bot import reminders as kinds
 from bot.app import App
 from bot.notices import render
 from bot.sweep import sweep
+from handlers.dossier import (
+    Back,
+    ChooseProduct,
+    ExpiryDate,
+    ItemDone,
+    NoExpiry,
+    OpenItem,
+    SeeAll,
+    SeeRequired,
+    Skip,
+    ToMenu,
+)
 from storage import rounds
 from storage.models import Dossier, DossierItem, DossierItemFile, OutboxMessage, Producer
 from tests import files
@@ -29,7 +41,7 @@ async def open_item_with_a_file(app: App, chat: Chat, code: str = "food_safety")
     """A new food dossier, its ``code`` item opened and a first file sent: (dossier id, item id)."""
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     item_id = (await items_by_code(app, dossier_id))[code]
-    await chat.press(f"dos:item:{item_id}")
+    await chat.press(OpenItem(item=item_id))
     await chat.send_file(files.jpeg(7), "attp.jpg")
     return dossier_id, item_id
 
@@ -53,9 +65,9 @@ async def test_the_date_is_asked_after_the_first_file_and_stored(app: App, produ
     # A second file is not a reason to ask again, nor is ✅ Done.
     await chat.send_file(files.jpeg(8), "attp-2.jpg")
     assert "dos:done" in payloads(chat) and not asks_for_expiry(chat)
-    await chat.press("dos:done")
+    await chat.press(ItemDone())
     assert "dos:submit" in payloads(chat) or "dos:menu" in payloads(chat)
-    await chat.press("dos:more")  # done items and their dates are on "See all"
+    await chat.press(SeeAll())  # done items and their dates are on "See all"
     line = next(line for line in chat.text.splitlines() if "31/12/2027" in line)
     assert line.startswith("✓")
 
@@ -75,28 +87,28 @@ async def test_typed_nonsense_is_asked_again(app: App, producer_chat: Chat) -> N
 async def test_skip_stores_nothing_and_is_not_asked_again(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     _dossier_id, item_id = await open_item_with_a_file(app, chat)
-    await chat.press("dos:skip")
+    await chat.press(Skip())
     assert await expires_on(app, item_id) is None
     assert "dos:done" in payloads(chat) and "dos:exp" in payloads(chat)
-    await chat.press("dos:done")
+    await chat.press(ItemDone())
     assert not asks_for_expiry(chat) and "dos:menu" in payloads(chat)
 
 
 async def test_done_asks_once_in_a_later_conversation(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     dossier_id, item_id = await open_item_with_a_file(app, chat)
-    await chat.press("dos:skip")
-    await chat.press("dos:done")
+    await chat.press(Skip())
+    await chat.press(ItemDone())
     # Another day: back to the dossier, the item already has its file, ✅ Done asks for the date.
-    await chat.press("dos:menu")
+    await chat.press(ToMenu())
     product_id = await scalar(app, select(Dossier.product_id).where(Dossier.id == dossier_id))
     await chat.press("m:dossier")
-    await chat.press(f"dos:prod:{product_id}")
-    await chat.press("dos:more")  # items with a file are on the second page
-    await chat.press(f"dos:item:{item_id}")
-    await chat.press("dos:done")
+    await chat.press(ChooseProduct(product=product_id))
+    await chat.press(SeeAll())  # items with a file are on the second page
+    await chat.press(OpenItem(item=item_id))
+    await chat.press(ItemDone())
     assert asks_for_expiry(chat)
-    await chat.press("dos:noexp")
+    await chat.press(NoExpiry())
     assert await expires_on(app, item_id) is None
     assert "dos:menu" in payloads(chat)  # the checklist, since the item was finished
 
@@ -105,15 +117,15 @@ async def test_change_it_later_and_no_expiry(app: App, producer_chat: Chat) -> N
     chat = producer_chat
     _dossier_id, item_id = await open_item_with_a_file(app, chat)
     await chat.send("30/06/2027")
-    await chat.press("dos:exp")
+    await chat.press(ExpiryDate())
     assert "30/06/2027" in chat.text and payloads(chat) == {"dos:noexp", "dos:skip"}
-    await chat.press("dos:skip")  # ⬅️ Back keeps the date
+    await chat.press(Skip())  # ⬅️ Back keeps the date
     assert await expires_on(app, item_id) == dt.date(2027, 6, 30)
-    await chat.press("dos:exp")
+    await chat.press(ExpiryDate())
     await chat.send("1/7/2028")
     assert await expires_on(app, item_id) == dt.date(2028, 7, 1)
-    await chat.press("dos:exp")
-    await chat.press("dos:noexp")
+    await chat.press(ExpiryDate())
+    await chat.press(NoExpiry())
     assert await expires_on(app, item_id) is None
     assert "dos:exp" in payloads(chat) and not any("📅" in c.label and "/" in c.label for c in chat.choices)
 
@@ -138,7 +150,7 @@ async def test_an_expired_document_is_recorded_and_warned(app: App, producer_cha
     await chat.send("15/01/2026")
     assert await expires_on(app, item_id) == dt.date(2026, 1, 15)
     assert "⚠️" in chat.text and "15/01/2026" in chat.text
-    await chat.press("dos:done")
+    await chat.press(ItemDone())
     line = next(line for line in chat.text.splitlines() if "15/01/2026" in line)
     assert "⚠️" in line
     assert f"dos:item:{item_id}" in payloads(chat)  # on the first page, with its button, to send a new one
@@ -153,8 +165,8 @@ async def test_status_shows_only_documents_expiring_soon(app: App, producer_chat
     dossier_id, food_id = await open_item_with_a_file(app, chat)
     await chat.send("20/04/2026")  # within 60 days
     lab_id = (await items_by_code(app, dossier_id))["lab_test"]
-    await chat.press("dos:back")
-    await chat.press(f"dos:item:{lab_id}")
+    await chat.press(Back())
+    await chat.press(OpenItem(item=lab_id))
     await chat.send_file(files.pdf(10), "kiem-nghiem.pdf")
     await chat.send("31/12/2027")  # far away, and no council date yet
     assert await expires_on(app, food_id) == dt.date(2026, 4, 20)
@@ -179,8 +191,8 @@ async def test_expiry_before_the_meeting_feeds_the_sweep(app: App, producer_chat
         )
         await session.execute(update(Dossier).where(Dossier.id == dossier_id).values(round_id=found.id))
     item_id = (await items_by_code(app, dossier_id))["lab_test"]
-    await chat.press("dos:req")  # the checklist again, so the item's button is on the newest message
-    await chat.press(f"dos:item:{item_id}")
+    await chat.press(SeeRequired())  # the checklist again, so the item's button is on the newest message
+    await chat.press(OpenItem(item=item_id))
     await chat.send_file(files.pdf(11), "kiem-nghiem.pdf")
     await chat.send("31/5/2026")
     assert await expires_on(app, item_id) == dt.date(2026, 5, 31)

@@ -10,6 +10,24 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.rules import DossierStatus, SuppliedBy, requirement
+from handlers.dossier import (
+    AnotherItem,
+    AttachTo,
+    Back,
+    ChooseCase,
+    ChooseGroup,
+    ChooseIdea,
+    ChooseProduct,
+    HandedIn,
+    ItemDone,
+    NewProduct,
+    OpenItem,
+    SeeAll,
+    SeeRequired,
+    Skip,
+    Submit,
+    ToMenu,
+)
 from storage.models import (
     Dossier,
     DossierItem,
@@ -81,8 +99,8 @@ async def start_dossier_from_idea(app: App, chat: Chat, owner: int) -> int:
     await chat.press("m:dossier")
     assert f"dos:idea:{idea_id}" in payloads(chat)
     assert "dos:new" in payloads(chat)
-    await chat.press(f"dos:idea:{idea_id}")
-    await chat.press("dos:case:new")
+    await chat.press(ChooseIdea(idea=idea_id))
+    await chat.press(ChooseCase(case="new"))
     dossier_id = await scalar(app, select(Dossier.id).order_by(Dossier.id.desc()).limit(1))
     assert dossier_id is not None
     return int(dossier_id)
@@ -106,25 +124,25 @@ async def test_full_dossier_path(app: App, producer_chat: Chat) -> None:
     # Short pages: the missing required items, "See all" and "Menu"; every item one press away.
     assert len(chat.choices) == FOOD_NEW_REQUIRED + 2 and "dos:more" in payloads(chat)
     assert f"dos:item:{items['label_packaging']}" not in payloads(chat)
-    await chat.press("dos:more")
+    await chat.press(SeeAll())
     assert f"dos:item:{items['label_packaging']}" in payloads(chat)
     assert f"dos:item:{items['lab_test']}" in payloads(chat)
-    await chat.press("dos:req")
+    await chat.press(SeeRequired())
     assert f"dos:item:{items['lab_test']}" in payloads(chat)
 
     # Two files for one item, each acknowledged at once, staying on the item.
-    await chat.press(f"dos:item:{items['registration_form']}")
+    await chat.press(OpenItem(item=items["registration_form"]))
     await chat.send_file(files.pdf(1), "phieu.pdf")
     assert "1" in chat.text and "dos:done" in payloads(chat)
     await chat.send_file(files.jpeg(2), "phieu.jpg")
     assert "2" in chat.text and "dos:done" in payloads(chat)
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["registration_form"]) == 2
-    await chat.press("dos:done")
+    await chat.press(ItemDone())
     # The first page lists what is still missing; the done item is under "See all", marked ✓.
     assert f"1/{FOOD_NEW_REQUIRED}" in chat.text and f"dos:item:{items['registration_form']}" not in payloads(chat)
-    await chat.press("dos:more")
+    await chat.press(SeeAll())
     assert any(c.label.startswith("✓") and c.payload == f"dos:item:{items['registration_form']}" for c in chat.choices)
-    await chat.press("dos:req")
+    await chat.press(SeeRequired())
 
     seed = 10
     for code, item_id in items.items():
@@ -132,21 +150,21 @@ async def test_full_dossier_path(app: App, producer_chat: Chat) -> None:
         assert found is not None
         if not found.required or code == "registration_form" or found.supplied_by is SuppliedBy.COMMUNE:
             continue
-        await chat.press(f"dos:item:{item_id}")
+        await chat.press(OpenItem(item=item_id))
         if found.supplied_by is SuppliedBy.HAND_IN:
-            await chat.press("dos:handin")
+            await chat.press(HandedIn())
         else:
             seed += 1
             await chat.send_file(files.png(seed) if seed % 2 else files.docx(seed), f"f{seed}.png")
             if found.has_expiry:  # its expiry date is asked once (tests/test_document_expiry.py)
                 assert "dos:noexp" in payloads(chat)
-                await chat.press("dos:skip")
-            await chat.press("dos:done")
+                await chat.press(Skip())
+            await chat.press(ItemDone())
 
     assert f"{FOOD_NEW_REQUIRED}/{FOOD_NEW_REQUIRED}" in chat.text and "▰▰▰▰▰" in chat.text
     samples = await scalar(app, select(DossierItem).where(DossierItem.id == items["samples"]))
     assert samples.handed_in_at is not None
-    await chat.press("dos:submit")
+    await chat.press(Submit())
 
     dossier = await scalar(app, select(Dossier).where(Dossier.id == dossier_id))
     assert dossier.status == DossierStatus.SUBMITTED_COMMUNE
@@ -167,9 +185,9 @@ async def test_submit_refused_while_required_items_are_missing(app: App, produce
     chat = producer_chat
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press(f"dos:item:{items['registration_form']}")
+    await chat.press(OpenItem(item=items["registration_form"]))
     await chat.send_file(files.pdf(1))
-    await chat.press("dos:back")
+    await chat.press(Back())
     assert "dos:submit" not in payloads(chat)
 
     await chat.send("nop ho so")
@@ -189,7 +207,7 @@ async def test_rejected_files_store_nothing(app: App, producer_chat: Chat) -> No
     chat = producer_chat
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press(f"dos:item:{items['lab_test']}")
+    await chat.press(OpenItem(item=items["lab_test"]))
 
     await chat.send_file(files.pdf(1), "big.pdf", size=25 * 1024 * 1024)
     assert "20" in chat.text and "dos:done" in payloads(chat)
@@ -217,12 +235,12 @@ async def test_same_bytes_are_stored_once(app: App, producer_chat: Chat) -> None
     items = await items_by_code(app, dossier_id)
     data = files.pdf(42)
 
-    await chat.press(f"dos:item:{items['organisation']}")
+    await chat.press(OpenItem(item=items["organisation"]))
     await chat.send_file(data, "a.pdf")
     await chat.send_file(data, "a-again.pdf")
     assert "dos:done" in payloads(chat)
-    await chat.press("dos:done")
-    await chat.press(f"dos:item:{items['business_plan']}")
+    await chat.press(ItemDone())
+    await chat.press(OpenItem(item=items["business_plan"]))
     await chat.send_file(data, "same.pdf")
 
     assert await count(app, StoredFile) == 1
@@ -234,7 +252,7 @@ async def test_stray_file_is_attached_later(app: App, producer_chat: Chat) -> No
     chat = producer_chat
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press("dos:menu")  # out of the flow
+    await chat.press(ToMenu())  # out of the flow
 
     await chat.send_file(files.jpeg(9), "IMG_001.jpg")
     # Photos first: one question naming the first missing required item, three buttons.
@@ -242,10 +260,10 @@ async def test_stray_file_is_attached_later(app: App, producer_chat: Chat) -> No
     assert payloads(chat) == {f"dos:att:{items['registration_form']}", "dos:attall", "dos:drop"}
     assert await count(app, StoredFile) == 1
 
-    await chat.press("dos:attall")  # 📂 Another item: the whole list
+    await chat.press(AnotherItem())  # 📂 Another item: the whole list
     assert f"dos:att:{items['food_safety']}" in payloads(chat)
     assert f"dos:att:{items['commune_report']}" not in payloads(chat)
-    await chat.press(f"dos:att:{items['food_safety']}")
+    await chat.press(AttachTo(item=items["food_safety"]))
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["food_safety"]) == 1
     assert f"1/{FOOD_NEW_REQUIRED}" in chat.text  # back on the checklist
 
@@ -287,8 +305,8 @@ async def test_file_at_the_checklist_asks_for_its_item(app: App, producer_chat: 
     items = await items_by_code(app, dossier_id)
     await chat.send_file(files.pdf(8))
     await chat.send_file(files.pdf(9))  # sent together: both go to the chosen item
-    await chat.press("dos:attall")
-    await chat.press(f"dos:att:{items['quality_declaration']}")
+    await chat.press(AnotherItem())
+    await chat.press(AttachTo(item=items["quality_declaration"]))
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["quality_declaration"]) == 2
 
 
@@ -303,7 +321,7 @@ async def test_button_naming_another_producers_item_links_nothing(app: App, prod
     await start_dossier_from_idea(app, chat, await producer_id(app))
     await chat.press(f"dos:item:{target}")  # not offered: the engine's stale answer
     assert chat.choices and f"dos:item:{target}" not in payloads(chat)
-    await chat.press("dos:menu")
+    await chat.press(ToMenu())
 
     await chat.press("m:dossier")
     await chat.press(next(p for p in payloads(chat) if p.startswith("dos:prod:")))
@@ -321,14 +339,14 @@ async def test_button_naming_another_producers_item_links_nothing(app: App, prod
 async def test_another_product_by_name_and_group(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     await chat.press("m:dossier")
-    await chat.press("dos:new")
+    await chat.press(NewProduct())
     await chat.send("😀😀")
     await chat.send("x")
     assert await count(app, Product) == 0
     await chat.send("Mật ong   bạc hà")
     assert "dos:grp:food" in payloads(chat)
-    await chat.press("dos:grp:food")
-    await chat.press("dos:case:re-evaluation")
+    await chat.press(ChooseGroup(group="food"))
+    await chat.press(ChooseCase(case="re-evaluation"))
     product = await scalar(app, select(Product))
     assert product.name == "Mật ong bạc hà" and product.name_folded == "mat ong bac ha"
     dossier_id = await scalar(app, select(Dossier.id))
@@ -336,9 +354,9 @@ async def test_another_product_by_name_and_group(app: App, producer_chat: Chat) 
     assert "renewal_report" in items and "business_plan" not in items
 
     # The product now goes straight to its open dossier.
-    await chat.press("dos:menu")
+    await chat.press(ToMenu())
     await chat.press("m:dossier")
-    await chat.press(f"dos:prod:{product.id}")
+    await chat.press(ChooseProduct(product=product.id))
     assert f"dos:item:{items['renewal_report']}" in payloads(chat)
     assert await count(app, Dossier) == 1
 
@@ -352,7 +370,7 @@ async def test_two_producers_sending_the_same_bytes_at_once(app: App, producer_c
     targets = []
     for chat, owner in chats:
         items = await items_by_code(app, await start_dossier_from_idea(app, chat, owner))
-        await chat.press(f"dos:item:{items['organisation']}")
+        await chat.press(OpenItem(item=items["organisation"]))
         targets.append(items["organisation"])
 
     data = files.pdf(2024)

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.rules import DossierStatus
+from handlers.dossier import Back, ItemFiles, OpenItem, SeeAll, SeeRequired
+from handlers.dossier_files import BackToItem, Remove, RemoveYes
 from handlers.province_dossiers import ReturnForSupplement
 from handlers.review_buttons import AskSupplement, DossierFiles, OpenDossier, ShowQueue
 from storage import dossiers
@@ -39,8 +41,8 @@ async def _open_item(chat: Chat, item_id: int) -> None:
     await chat.press("m:dossier")
     await chat.press(next(p for p in payloads(chat) if p.startswith("dos:prod:")))
     if f"dos:item:{item_id}" not in payloads(chat):
-        await chat.press("dos:more")  # done items are on the second page
-    await chat.press(f"dos:item:{item_id}")
+        await chat.press(SeeAll())  # done items are on the second page
+    await chat.press(OpenItem(item=item_id))
 
 
 async def test_commune_officer_sees_files_added_and_removed(app: App) -> None:
@@ -58,16 +60,16 @@ async def test_commune_officer_sees_files_added_and_removed(app: App) -> None:
     producer = Chat(app.engine, "p1")
     items = await items_by_code(app, dossier_id)
     await _open_item(producer, items["registration_form"])
-    await producer.press("dos:files")
+    await producer.press(ItemFiles())
     await producer.press(next(c.payload for c in producer.choices if c.payload.startswith("dof:f:")))
-    await producer.press("dof:rm")
-    await producer.press("dof:rmok")
-    await producer.press("dof:back")
+    await producer.press(Remove())
+    await producer.press(RemoveYes())
+    await producer.press(BackToItem())
     await producer.send_file(files.pdf(3), "dang-ky-ro.pdf")
-    await producer.press("dos:back")
+    await producer.press(Back())
     if f"dos:item:{items['business_plan']}" not in payloads(producer):
-        await producer.press("dos:req")  # the checklist stayed on its second page
-    await producer.press(f"dos:item:{items['business_plan']}")
+        await producer.press(SeeRequired())  # the checklist stayed on its second page
+    await producer.press(OpenItem(item=items["business_plan"]))
     await producer.send_file(files.png(4), "phuong-an.png")
     assert "Đã nhận tệp thứ 1" in producer.text
     await _resubmit(app, producer_user, dossier_id, DossierStatus.SUBMITTED_COMMUNE)

@@ -9,6 +9,8 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from bot.rules import DossierStatus
+from handlers.dossier import ItemFiles, OpenItem, SeeAll
+from handlers.dossier_files import BackToItem, ChooseFile, Move, MoveTo, Remove, RemoveYes
 from storage.models import Dossier, DossierItem, DossierItemFile, StoredFile
 from tests import files
 from tests.chat import Chat, force_offered
@@ -31,7 +33,7 @@ async def _links(app: App, item_id: int) -> list[DossierItemFile]:
 async def _two_files_in(app: App, chat: Chat, code: str = "registration_form") -> tuple[int, dict[str, int]]:
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press(f"dos:item:{items[code]}")
+    await chat.press(OpenItem(item=items[code]))
     await chat.send_file(files.pdf(1), "nham-muc.pdf")
     await chat.send_file(files.png(2), "dung.png")
     return dossier_id, items
@@ -45,10 +47,10 @@ async def test_remove_a_file_after_confirming(app: App, producer_chat: Chat) -> 
 
     await chat.tap("Xem, xoá")
     assert "nham-muc.pdf · 02/03/2026 · " in chat.text and "KB" in chat.text and "• dung.png" in chat.text
-    await chat.press(f"dof:f:{wrong.id}")
-    await chat.press("dof:rm")
+    await chat.press(ChooseFile(link=wrong.id))
+    await chat.press(Remove())
     assert "nham-muc.pdf" in chat.text and await count(app, DossierItemFile, DossierItemFile.item_id == form) == 2
-    await chat.press("dof:rmok")
+    await chat.press(RemoveYes())
 
     assert [link.id for link in await _links(app, form)] == [right.id]
     assert "Đã xoá" in chat.text and "nham-muc.pdf" in chat.text and "• dung.png" in chat.text
@@ -67,7 +69,7 @@ async def test_remove_a_file_after_confirming(app: App, producer_chat: Chat) -> 
     await chat.press(f"dof:f:{wrong.id}")
     assert "không còn trong mục" in chat.text and f"dof:f:{right.id}" in payloads(chat)
 
-    await chat.press("dof:back")  # back on the item, whose counter went down
+    await chat.press(BackToItem())  # back on the item, whose counter went down
     assert "Số tệp đã nhận: 1" in chat.text
     assert "dos:done" in payloads(chat)
 
@@ -78,12 +80,12 @@ async def test_move_a_file_to_the_right_item(app: App, producer_chat: Chat) -> N
     form, plan = items["registration_form"], items["business_plan"]
     wrong, _right = await _links(app, form)
 
-    await chat.press("dos:files")
-    await chat.press(f"dof:f:{wrong.id}")
-    await chat.press("dof:mv")
+    await chat.press(ItemFiles())
+    await chat.press(ChooseFile(link=wrong.id))
+    await chat.press(Move())
     assert f"dof:to:{plan}" in payloads(chat) and f"dof:to:{form}" not in payloads(chat)
     assert f"dof:to:{items['commune_report']}" not in payloads(chat)  # the commune writes that one
-    await chat.press(f"dof:to:{plan}")
+    await chat.press(MoveTo(item=plan))
 
     assert [link.id for link in await _links(app, plan)] == [wrong.id]
     assert len(await _links(app, form)) == 1
@@ -98,8 +100,8 @@ async def test_move_a_file_to_the_right_item(app: App, producer_chat: Chat) -> N
         app, await start_dossier_from_idea(app, other, await producer_id(app, other_user))
     )
     (_remaining,) = await _links(app, form)
-    await chat.press(f"dof:f:{_remaining.id}")
-    await chat.press("dof:mv")
+    await chat.press(ChooseFile(link=_remaining.id))
+    await chat.press(Move())
     await force_offered(app.engine, "p1", f"dof:to:{other_items['business_plan']}")
     await chat.press(f"dof:to:{other_items['business_plan']}")
     assert await count(app, DossierItemFile, DossierItemFile.item_id == other_items["business_plan"]) == 0
@@ -136,15 +138,15 @@ async def test_only_while_the_dossier_is_with_the_producer(app: App, producer_ch
     dossier_id, items = await _two_files_in(app, chat)
     form = items["registration_form"]
     wrong, _right = await _links(app, form)
-    await chat.press("dos:files")
-    await chat.press(f"dof:f:{wrong.id}")
-    await chat.press("dof:rm")
+    await chat.press(ItemFiles())
+    await chat.press(ChooseFile(link=wrong.id))
+    await chat.press(Remove())
 
     async with app.engine.sessions() as session, session.begin():  # submitted meanwhile, from another phone
         await session.execute(
             update(Dossier).where(Dossier.id == dossier_id).values(status=DossierStatus.SUBMITTED_COMMUNE.value)
         )
-    await chat.press("dof:rmok")
+    await chat.press(RemoveYes())
     assert await count(app, DossierItemFile, DossierItemFile.item_id == form) == 2
     assert "không sửa được" in chat.text
 
@@ -154,12 +156,12 @@ async def test_only_while_the_dossier_is_with_the_producer(app: App, producer_ch
         )
     await chat.press("m:dossier")
     await chat.press(next(p for p in payloads(chat) if p.startswith("dos:prod:")))
-    await chat.press("dos:more")  # done items are on the second page
-    await chat.press(f"dos:item:{form}")
-    await chat.press("dos:files")
-    await chat.press(f"dof:f:{wrong.id}")
-    await chat.press("dof:rm")
-    await chat.press("dof:rmok")
+    await chat.press(SeeAll())  # done items are on the second page
+    await chat.press(OpenItem(item=form))
+    await chat.press(ItemFiles())
+    await chat.press(ChooseFile(link=wrong.id))
+    await chat.press(Remove())
+    await chat.press(RemoveYes())
     assert await count(app, DossierItemFile, DossierItemFile.item_id == form) == 1
 
 
@@ -167,17 +169,17 @@ async def test_removing_the_last_file_of_a_dated_document_forgets_its_date(app: 
     chat = producer_chat
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press(f"dos:item:{items['food_safety']}")
+    await chat.press(OpenItem(item=items["food_safety"]))
     await chat.send_file(files.pdf(5), "vsattp-cu.pdf")
     await chat.send("31/12/2026")
     assert (await scalar(app, select(DossierItem).where(DossierItem.id == items["food_safety"]))).expires_on == (
         dt.date(2026, 12, 31)
     )
-    await chat.press("dos:files")
+    await chat.press(ItemFiles())
     (link,) = await _links(app, items["food_safety"])
-    await chat.press(f"dof:f:{link.id}")
-    await chat.press("dof:rm")
-    await chat.press("dof:rmok")
+    await chat.press(ChooseFile(link=link.id))
+    await chat.press(Remove())
+    await chat.press(RemoveYes())
     item = await scalar(app, select(DossierItem).where(DossierItem.id == items["food_safety"]))
     assert item.expires_on is None
     assert "dos:done" in payloads(chat) and "dos:files" not in payloads(chat)  # back on the item, empty
@@ -189,8 +191,8 @@ async def test_a_photo_sent_while_removing_goes_to_the_item(app: App, producer_c
     _dossier_id, items = await _two_files_in(app, chat)
     form = items["registration_form"]
     wrong, _right = await _links(app, form)
-    await chat.press("dos:files")
-    await chat.press(f"dof:f:{wrong.id}")
+    await chat.press(ItemFiles())
+    await chat.press(ChooseFile(link=wrong.id))
     await chat.send_file(files.pdf(9), "ban-moi.pdf")
     assert "Đã nhận tệp thứ 3" in chat.text and "dos:files" in payloads(chat)
     assert [link.original_name for link in await _links(app, form)][-1] == "ban-moi.pdf"

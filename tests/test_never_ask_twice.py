@@ -17,6 +17,8 @@ from bot.notices import render
 from bot.rules import DossierStatus, IdeaStatus
 from handlers import idea
 from handlers.commune_contact import HidePhone, PhoneSetting, SharePhone, ShowContacts
+from handlers.dossier import ChooseCase, ChooseGroup, ChooseProduct, ItemDone, NewProduct, OpenItem
+from handlers.dossier_reuse import UseAgain
 from handlers.idea_return import FixIdea
 from handlers.review_buttons import ReturnIdea
 from storage import stored_files
@@ -31,11 +33,11 @@ KEEP = idea.Keep().pack()
 
 
 async def _send_item(chat: Chat, item_id: int, data: bytes, expiry: str | None = None) -> None:
-    await chat.press(f"dos:item:{item_id}")
+    await chat.press(OpenItem(item=item_id))
     await chat.send_file(data, "giay.jpg")
     if expiry is not None:
         await chat.send(expiry)
-    await chat.press("dos:done")
+    await chat.press(ItemDone())
 
 
 async def _first_dossier(app: App, chat: Chat) -> int:
@@ -52,10 +54,10 @@ async def _first_dossier(app: App, chat: Chat) -> int:
 async def _second_product(chat: Chat) -> None:
     await chat.press("menu")
     await chat.press("m:dossier")
-    await chat.press("dos:new")
+    await chat.press(NewProduct())
     await chat.send("Mật ong bạc hà")
-    await chat.press("dos:grp:food")
-    await chat.press("dos:case:new")
+    await chat.press(ChooseGroup(group="food"))
+    await chat.press(ChooseCase(case="new"))
 
 
 async def _files_of(app: App, item_id: int) -> list[int]:
@@ -71,10 +73,10 @@ async def test_producer_documents_are_offered_again_without_copying_bytes(app: A
     await _second_product(chat)
     assert "Dùng lại Giấy chứng nhận đăng ký kinh doanh/hợp tác xã đã gửi ngày 02/03/2026?" in chat.text
     assert payloads(chat) == {"reu:use", "reu:new"}
-    await chat.press("reu:use")
+    await chat.press(UseAgain())
     assert "Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm" in chat.text and "31/12/2027" in chat.text
     await chat.press("dos:case:new")  # a stale button while asked: the question stays
-    await chat.press("reu:use")
+    await chat.press(UseAgain())
     # Only the two producer documents sent before are offered (the organisation was never sent): checklist.
     assert "dos:submit" not in payloads(chat) and any(p.startswith("dos:item:") for p in payloads(chat))
     second = int(await scalar(app, select(Dossier.id).order_by(Dossier.id.desc()).limit(1)))
@@ -104,7 +106,7 @@ async def test_send_a_new_one_opens_that_item(app: App, producer_chat: Chat) -> 
     await _first_dossier(app, chat)
     await _second_product(chat)
     await chat.send("2")  # typed number of "🔁 Gửi bản mới" works as on Zalo
-    await chat.press("reu:use")
+    await chat.press(UseAgain())
     second = int(await scalar(app, select(Dossier.id).order_by(Dossier.id.desc()).limit(1)))
     new = await items_by_code(app, second)
     assert await _files_of(app, new["business_registration"]) == []
@@ -139,8 +141,8 @@ async def test_a_renewal_starts_from_the_certified_dossier_and_names_what_expire
         product_id = dossier.product_id
     await chat.press("menu")
     await chat.press("m:dossier")
-    await chat.press(f"dos:prod:{product_id}")
-    replies = await chat.press("dos:case:re-evaluation")
+    await chat.press(ChooseProduct(product=product_id))
+    replies = await chat.press(ChooseCase(case="re-evaluation"))
     seen = "\n".join(r.text for r in replies if isinstance(r, Text))
     assert "hồ sơ đã được chứng nhận: 3 mục" in seen
     assert "Phiếu kết quả kiểm nghiệm sản phẩm: hết hạn 01/01/2026" in seen

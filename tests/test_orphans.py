@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.orphans import remove_orphans
 from bot.scheduler import Reminders
+from handlers.dossier import AnotherItem, AttachTo, OpenItem
 from storage import dossiers
 from storage.filestore import FileStore
 from storage.models import DossierItem, DossierItemFile, StoredFile
@@ -100,7 +101,7 @@ async def test_a_blob_an_update_in_flight_is_linking_is_never_removed(app: App, 
     chat = Chat(app.engine, user_id="p1")
     dossier_id = await start_dossier_from_idea(app, chat, await producer_id(app))
     items = await items_by_code(app, dossier_id)
-    await chat.press(f"dos:item:{items['lab_test']}")
+    await chat.press(OpenItem(item=items["lab_test"]))
     store = app.engine.files
     data = files.pdf(77)
     _sha, blob = await store.put(data, "pdf")
@@ -219,8 +220,8 @@ async def test_a_stray_file_left_for_days_is_swept_and_the_producer_told(app: Ap
     result = await remove_orphans(app.engine.sessions, app.engine.files, clock.now)
     assert (result.rows, result.blobs) == (1, 1)
 
-    await chat.press("dos:attall")  # days later: another item than the one offered
-    await chat.press(f"dos:att:{items['lab_test']}")
+    await chat.press(AnotherItem())  # days later: another item than the one offered
+    await chat.press(AttachTo(item=items["lab_test"]))
     assert "không được lưu" in chat.text and "gửi lại" in chat.text
     assert await _count(app, DossierItemFile) == 0
 

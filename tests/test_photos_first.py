@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.channels.telegram import build_dispatcher, polling
 from bot.settings import Settings
+from handlers.dossier import AttachTo, ToMenu
 from storage.models import ChannelIdentity, Conversation, DossierItemFile, StoredFile
 from tests import files, test_zalo_bot
 from tests.chat import Chat, FrozenClock
@@ -136,7 +137,7 @@ async def test_another_item_shows_the_whole_list_and_files_there(app: App, produ
     await chat.tap("Mục khác")
     offered = payloads(chat)
     assert f"dos:att:{items['label_packaging']}" in offered and f"dos:att:{items['registration_form']}" in offered
-    await chat.press(f"dos:att:{items['label_packaging']}")
+    await chat.press(AttachTo(item=items["label_packaging"]))
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["label_packaging"]) == 1
     assert await count(app, DossierItemFile, DossierItemFile.item_id == items["registration_form"]) == 0
 
@@ -144,7 +145,7 @@ async def test_another_item_shows_the_whole_list_and_files_there(app: App, produ
 async def test_a_stray_photo_from_the_menu_can_be_left_out(app: App, producer_chat: Chat) -> None:
     chat = producer_chat
     await start_dossier_from_idea(app, chat, await producer_id(app))
-    await chat.press("dos:menu")
+    await chat.press(ToMenu())
     await chat.send_file(files.jpeg(71), "nham.jpg")
     assert chat.text == "Ảnh này là “Phiếu đăng ký sản phẩm OCOP”?"
     await chat.tap("Bỏ")
