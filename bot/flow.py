@@ -27,7 +27,7 @@ import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,14 +44,12 @@ from bot.messages import (
     RejectedFile,
     SendFile,
     Text,
+    VoiceNote,
 )
 from bot.settings import Settings
 from storage import outbox
 from storage.filestore import FileStore
 from storage.models import ChannelIdentity, User
-
-if TYPE_CHECKING:
-    from bot.voice import VoiceNote
 
 Step = Callable[["Context"], Awaitable[None]]
 B = TypeVar("B", bound=Button)
@@ -61,7 +59,7 @@ ButtonStep = Callable[["Context", Any], Awaitable[None]]
 TextStep = Callable[["Context", str], Awaitable[None]]
 NumberStep = Callable[["Context", int], Awaitable[None]]
 FileStep = Callable[["Context", ReceivedFile], Awaitable[None]]
-VoiceStep = Callable[["Context", "VoiceNote"], Awaitable[None]]
+VoiceStep = Callable[["Context", VoiceNote], Awaitable[None]]
 # Runs before every question and answer of a flow (the role, a producer present); False: it has answered.
 Guard = Callable[["Context"], Awaitable[bool]]
 _WHOLE_NUMBER = re.compile(r"^\s*(\d{1,9})\s*$")

@@ -132,3 +132,19 @@ def by_words(outbound: Outbound) -> Outbound:
     if isinstance(outbound, SendFile) or not outbound.choices:
         return outbound
     return replace(outbound, by_words=True)
+
+
+# The keys of a spoken answer kept in flow data: {"voice": VoiceAnswer.id, "file": StoredFile.id, "seconds": 23}.
+VOICE, FILE, SECONDS = "voice", "file", "seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceNote:
+    """A voice note accepted on this update (``bot.voice``): stored, with its ``VoiceAnswer`` row."""
+
+    answer_id: int
+    stored_file_id: int
+    seconds: int
+
+    def value(self) -> dict[str, int]:
+        return {VOICE: self.answer_id, FILE: self.stored_file_id, SECONDS: self.seconds}

@@ -22,7 +22,6 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from mutagen.oggvorbis import OggVorbis
 
 from bot.files import CheckedFile, keep
 from bot.i18n import _
-from bot.messages import IncomingFile, RejectedFile, SendFile
+from bot.messages import SECONDS, VOICE, IncomingFile, RejectedFile, SendFile, VoiceNote
 from bot.rules import ACCEPTED_VOICE_TYPES
 from bot.settings import Settings
 from storage import dossiers, voice_answers
@@ -46,21 +45,6 @@ if TYPE_CHECKING:
     from bot.flow import Context
 
 log = logging.getLogger(__name__)
-
-# The keys of an answer kept in flow data: {"voice": VoiceAnswer.id, "file": StoredFile.id, "seconds": 23}.
-VOICE, FILE, SECONDS = "voice", "file", "seconds"
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceNote:
-    """A voice note accepted on this update: stored, with its ``VoiceAnswer`` row."""
-
-    answer_id: int
-    stored_file_id: int
-    seconds: int
-
-    def value(self) -> dict[str, int]:
-        return {VOICE: self.answer_id, FILE: self.stored_file_id, SECONDS: self.seconds}
 
 
 # Type and length, from the bytes ---------------------------------------------------------------------------

@@ -45,10 +45,9 @@ from bot import voice
 from bot.callbacks import Button
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
-from bot.messages import Choice
+from bot.messages import Choice, VoiceNote
 from bot.rules import PRODUCT_GROUP_LABELS, IdeaStatus, ProductGroup, label
 from bot.text import fold, has_words, tidy
-from bot.voice import VoiceNote
 from storage import ideas, voice_answers
 from storage.models import Producer, ProductIdea
 from storage.producers import producer_of_user

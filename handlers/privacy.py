@@ -38,12 +38,11 @@ from sqlalchemy import func, select
 from bot import export, voice
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
-from bot.messages import Choice, SendFile
+from bot.messages import Choice, SendFile, VoiceNote
 from bot.privacy_sweep import EXPORT_PREFIX
 from bot.roles import scope_of
 from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
 from bot.text import fold, has_words, tidy
-from bot.voice import VoiceNote
 from handlers import privacy_notices
 from handlers.admin import role_text
 from handlers.privacy_buttons import CancelRequest, OpenPrivacy, PrivacyButton
