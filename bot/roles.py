@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.communes import commune_by_code
 from bot.flow import Context
 from bot.i18n import _
-from bot.rules import Role
+from bot.rules import ROLE_LABELS, Role, label
 from storage import staff
 
 
@@ -110,3 +111,27 @@ async def deny(ctx: Context) -> None:
     ctx.end_flow()
     ctx.say(_("Sorry, you cannot do that. It is outside your role, or the item no longer exists."))
     await ctx.main_menu()
+
+
+# How staff and their roles are named in lists, audit lines and notices ------------------------------------------
+
+
+def actor_label(ctx: Context) -> str:
+    return (ctx.user.display_name or f"user {ctx.user.id}")[:100]
+
+
+def commune_name(province: str, code: int | None) -> str:
+    if code is None:
+        return ""
+    commune = commune_by_code(province, code)
+    return commune.name if commune is not None else str(code)
+
+
+def role_text(province: str, role: str, commune_code: int | None) -> str:
+    """ "Commune officer — Xã Bình Lư", "Province OCOP officer"."""
+    try:
+        name = label(ROLE_LABELS, role)
+    except KeyError:
+        name = role
+    where = commune_name(province, commune_code)
+    return f"{name} — {where}" if where else name

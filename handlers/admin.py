@@ -36,7 +36,7 @@ from bot.i18n import _, format_day
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.paging import nav_choices, page_of
-from bot.roles import deny, forget_scope, is_admin, scope_of
+from bot.roles import actor_label, commune_name, deny, forget_scope, is_admin, role_text, scope_of
 from bot.rules import ROLE_LABELS, Role, label
 from bot.text import tidy
 from handlers.idea import text_problem
@@ -120,27 +120,6 @@ def panel(button: type[A]) -> Callable[[PanelStep[A]], PanelStep[A]]:
 
 
 flow = Flow(FLOW, first_step="commune")
-
-
-def actor_label(ctx: Context) -> str:
-    return (ctx.user.display_name or f"user {ctx.user.id}")[:100]
-
-
-def commune_name(province: str, code: int | None) -> str:
-    if code is None:
-        return ""
-    commune = commune_by_code(province, code)
-    return commune.name if commune is not None else str(code)
-
-
-def role_text(province: str, role: str, commune_code: int | None) -> str:
-    """ "Commune officer — Xã Bình Lư", "Province OCOP officer"."""
-    try:
-        name = label(ROLE_LABELS, role)
-    except KeyError:
-        name = role
-    where = commune_name(province, commune_code)
-    return f"{name} — {where}" if where else name
 
 
 # Redeeming an invite ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import _, current_locale, format_day
 from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
 from bot.report_docx import DEFAULT_TEMPLATE, fill
-from bot.roles import Scope, deny, is_commune_officer, scope_of
+from bot.roles import Scope, commune_name, deny, is_commune_officer, scope_of
 from bot.rules import (
     COMMUNE_CRITERIA,
     DOSSIER_CASE_LABELS,
@@ -40,7 +40,6 @@ from bot.rules import (
     DossierStatus,
     label,
 )
-from handlers.admin import commune_name
 from handlers.certificate_share import stored_row
 from storage import audit, dossiers, reviews
 from storage.dossiers import dossier_in_communes

@@ -50,7 +50,7 @@ from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
 from bot.paging import nav_choices, page_of
-from bot.roles import Scope, deny, is_commune_officer, scope_of
+from bot.roles import Scope, actor_label, commune_name, deny, is_commune_officer, scope_of
 from bot.rules import (
     COMMUNE_CRITERIA,
     DOSSIER_CASE_LABELS,
@@ -63,7 +63,6 @@ from bot.rules import (
     requirement,
 )
 from bot.text import shorten
-from handlers.admin import actor_label, commune_name
 from handlers.commune_report import offer_draft
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS

@@ -40,11 +40,10 @@ from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice, SendFile, VoiceNote
 from bot.privacy_sweep import EXPORT_PREFIX
-from bot.roles import scope_of
+from bot.roles import role_text, scope_of
 from bot.rules import CONSENT_VERSION, ZIP_PART_BYTES
 from bot.text import fold, has_words, tidy
 from handlers import privacy_notices
-from handlers.admin import role_text
 from handlers.privacy_buttons import CancelRequest, OpenPrivacy, PrivacyButton
 from handlers.privacy_notices import when
 from storage import audit, privacy, producers, voice_answers

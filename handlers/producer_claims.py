@@ -27,8 +27,7 @@ from bot.i18n import _
 from bot.menu_buttons import MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
-from bot.roles import Scope, deny
-from handlers.admin import actor_label
+from bot.roles import Scope, actor_label, deny
 from handlers.commune_review import officer_scope, show_queue
 from handlers.review_buttons import ClaimButton, ConfirmClaim, OpenClaim, RefuseClaim, ShowQueue
 from storage import audit, claims, producers

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.flow import Context
-from handlers.admin import actor_label
+from bot.roles import actor_label
 from storage import audit, staff
 
 
