@@ -112,9 +112,17 @@ def _correction(params: dict[str, Any]) -> Text:
 
 
 @notice(CORRECTION_VOICE)
-def _correction_voice(params: dict[str, Any]) -> SendFile:
+def _correction_voice(params: dict[str, Any]) -> SendFile | Text:
     from pathlib import Path
 
+    if not Path(str(params["path"])).is_file():
+        # Erased (the person asked for their data to be deleted) before the notice went out: say so once,
+        # rather than failing the send again and again.
+        return Text(
+            _("✏️ {producer}: the recording was deleted at the person's request.").format(
+                producer=params.get("producer", "")
+            )
+        )
     return SendFile(
         path=Path(str(params["path"])),
         name=str(params["name"]),

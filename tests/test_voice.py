@@ -260,6 +260,10 @@ async def test_a_spoken_correction_reaches_the_commune_officer_with_the_recordin
     file = render(sent[1].kind, sent[1].params, "vi")
     assert isinstance(file, SendFile) and file.path.read_bytes() == recording and "HTX" in (file.caption or "")
     assert spoken.field == "correction"
+    # Erased before the notice went out: the officer is told so once, instead of a send that fails every time.
+    file.path.unlink()
+    gone = render(sent[1].kind, sent[1].params, "vi")
+    assert isinstance(gone, Text) and "đã bị xóa theo yêu cầu" in gone.text
 
 
 async def test_the_producers_recordings_are_in_their_data_zip(app: App, producer_chat: Chat) -> None:
