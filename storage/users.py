@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, literal, select, update
+from sqlalchemy import Table, bindparam, delete, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from storage import preloaded
 from storage.db import dialect_of, insert_ignore
-from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
+from storage.models import ChannelIdentity, Conversation, PrivacyRequest, ProcessedUpdate, Producer, StaffRole, User
+from storage.privacy import PENDING
 
-_Row = TypeVar("_Row", User, ChannelIdentity)
+_Row = TypeVar("_Row", User, ChannelIdentity, Producer)
 DISPLAY_NAME_MAX = User.display_name.type.length or 200
 # How precisely we track when a user last wrote (Zalo's reply window counts in hours, not seconds).
 SEEN_PRECISION = dt.timedelta(minutes=1)
@@ -36,6 +38,9 @@ _LEDGER: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
 _USERS: Table = User.__table__  # type: ignore[assignment]
 _IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_PRODUCERS: Table = Producer.__table__  # type: ignore[assignment]
+_PRIVACY: Table = PrivacyRequest.__table__  # type: ignore[assignment]
+_STAFF: Table = StaffRole.__table__  # type: ignore[assignment]
 _MARK = {
     "postgresql": postgresql.insert(_LEDGER).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_LEDGER).on_conflict_do_nothing(),
@@ -43,16 +48,24 @@ _MARK = {
 _USER_COLUMNS = [column.key for column in _USERS.columns]
 _IDENTITY_COLUMNS = [column.key for column in _IDENTITIES.columns]
 _CONVERSATION_COLUMNS = [column.key for column in _CONVERSATIONS.columns]
+_PRODUCER_COLUMNS = [column.key for column in _PRODUCERS.columns]
+# Besides the rows the engine needs, what nearly every update asks next (``storage.preloaded``): the producer
+# (the gates, the menu, the status report), a pending deletion request (the privacy gate), any staff role.
 _LOAD = (
     select(
         *(column.label(f"i_{column.key}") for column in _IDENTITIES.columns),
         *(column.label(f"u_{column.key}") for column in _USERS.columns),
         *(column.label(f"c_{column.key}") for column in _CONVERSATIONS.columns),
+        *(column.label(f"p_{column.key}") for column in _PRODUCERS.columns),
+        exists()
+        .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_(PENDING))
+        .label(f"x_{preloaded.PRIVACY_PENDING}"),
+        exists().where(_STAFF.c.user_id == _USERS.c.id, _STAFF.c.revoked_at.is_(None)).label(f"x_{preloaded.STAFF}"),
     )
     .select_from(
-        _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id).join(
-            _CONVERSATIONS, _CONVERSATIONS.c.user_id == _USERS.c.id
-        )
+        _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id)
+        .join(_CONVERSATIONS, _CONVERSATIONS.c.user_id == _USERS.c.id)
+        .outerjoin(_PRODUCERS, _PRODUCERS.c.user_id == _USERS.c.id)
     )
     .where(_IDENTITIES.c.channel == bindparam("channel"), _IDENTITIES.c.external_id == bindparam("external_id"))
     # The conversation row lock serialises two bot processes handling the same user (PostgreSQL; SQLite has
@@ -127,6 +140,18 @@ async def mark_and_load(
     user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
     identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})
     conversation = Conversation(**{key: values[f"c_{key}"] for key in _CONVERSATION_COLUMNS})
+    producer = None
+    if values["p_id"] is not None:
+        producer = _as_loaded(session, Producer, {key: values[f"p_{key}"] for key in _PRODUCER_COLUMNS})
+    preloaded.remember(
+        session,
+        user.id,
+        {
+            preloaded.PRODUCER: producer,
+            preloaded.PRIVACY_PENDING: bool(values[f"x_{preloaded.PRIVACY_PENDING}"]),
+            preloaded.STAFF: bool(values[f"x_{preloaded.STAFF}"]),
+        },
+    )
     _seen(user, identity, chat_id=chat_id, display_name=_fitting(display_name), now=now)
     return user, identity, conversation
 
