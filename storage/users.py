@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, exists, literal, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, literal, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -58,7 +58,8 @@ _LOAD = (
         *(column.label(f"c_{column.key}") for column in _CONVERSATIONS.columns),
         *(column.label(f"p_{column.key}") for column in _PRODUCERS.columns),
         exists()
-        .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_(PENDING))
+        # The statuses as literals: a list of bound values would be re-rendered into the SQL on every update.
+        .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_([literal_column(f"'{s}'") for s in PENDING]))
         .label(f"x_{preloaded.PRIVACY_PENDING}"),
         exists().where(_STAFF.c.user_id == _USERS.c.id, _STAFF.c.revoked_at.is_(None)).label(f"x_{preloaded.STAFF}"),
     )
@@ -72,6 +73,19 @@ _LOAD = (
     # one writer at a time anyway and renders no lock clause).
     .with_for_update(of=_CONVERSATIONS)
 )
+# PostgreSQL: the ledger entry and the load in one round trip. The INSERT runs as a CTE whatever the rest
+# finds (PostgreSQL executes a data-modifying WITH exactly once), the load keeps its row lock in a CTE of its
+# own, and the outer join keeps one row even for a first contact, whose ``marked`` then says whether to go on.
+_MARKED = (
+    postgresql.insert(_LEDGER)
+    .values(channel=bindparam("l_channel"), update_id=bindparam("l_update_id"), processed_at=bindparam("l_at"))
+    .on_conflict_do_nothing()
+    .returning(_LEDGER.c.update_id)
+    .cte("marked")
+)
+_MARKED_COUNT = select(func.count().label("marked")).select_from(_MARKED).subquery("m")
+_LOADED = _LOAD.cte("loaded")
+_MARK_AND_LOAD_PG = select(_MARKED_COUNT.c.marked, *_LOADED.c).select_from(_MARKED_COUNT.outerjoin(_LOADED, true()))
 _START_CONVERSATION = {
     name: dialect_insert(_CONVERSATIONS)
     .from_select(
@@ -118,13 +132,25 @@ async def mark_and_load(
     back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
     # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
     connection = await session.connection()
-    marked = await connection.execute(
-        _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
-    )
-    if not marked.rowcount:
-        return None
     who = {"channel": channel, "external_id": external_id}
-    row = (await connection.execute(_LOAD, who)).first()
+    row: Any
+    if connection.dialect.name == "postgresql":
+        row = (
+            await connection.execute(
+                _MARK_AND_LOAD_PG, {**who, "l_channel": channel, "l_update_id": update_id, "l_at": now}
+            )
+        ).one()
+        if not row.marked:
+            return None
+        if row.i_id is None:
+            row = None
+    else:
+        marked = await connection.execute(
+            _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
+        )
+        if not marked.rowcount:
+            return None
+        row = (await connection.execute(_LOAD, who)).first()
     if row is None:
         # A known user's first update (their conversation row comes with it), or a first contact.
         await connection.execute(_START_CONVERSATION[connection.dialect.name], who)
