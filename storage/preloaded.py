@@ -3,8 +3,8 @@ whether a deletion request of theirs is pending, whether they hold any staff rol
 these (the gates, the menu, the status report); kept on the session, they cost no query of their own.
 
 The facts live as long as the session (one update) and are dropped as soon as the session writes to one of
-those tables (a flush with such a row added or removed, or a DML statement through the session), so a step that
-registers a producer or files a request reads the database again.
+those tables (a flush with such a row added, changed or removed, or a DML statement through the session), so a
+step that registers a producer, grants a role or files a request reads the database again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def known(session: AsyncSession, user_id: int, fact: str) -> tuple[bool, Any]:
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    if _KEY in session.info and any(isinstance(row, _WATCHED) for row in (*session.new, *session.deleted)):
+    # Changed rows count too: a role granted again is an old row whose revoked_at is cleared.
+    if _KEY in session.info and any(
+        isinstance(row, _WATCHED) for row in (*session.new, *session.dirty, *session.deleted)
+    ):
         del session.info[_KEY]
 
 
