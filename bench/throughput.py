@@ -122,15 +122,21 @@ async def run_load(
     expected: int,
     within: float,
     timing: Timed | None = None,
+    rate: float = 0.0,
 ) -> Result:
-    """Queue every user's steps (round by round, as users type in parallel) and wait for the replies."""
+    """Queue every user's steps (round by round, as users type in parallel) and wait for the replies; with a
+    ``rate``, the updates arrive at that many per second instead of all at once."""
     if timing is not None:
         timing.latencies.clear()  # calibration and warm-up are not part of the run
     start_replies = api.reply_count
     started = time.perf_counter()
+    pushed = 0
     for step in steps:
         for user_id in user_ids:
+            if rate:
+                await asyncio.sleep(max(0.0, started + pushed / rate - time.perf_counter()))
             push(api, user_id, step)
+            pushed += 1
     await api.wait_for(lambda: api.reply_count - start_replies >= expected, within)
     seconds = time.perf_counter() - started
     latencies = list(timing.latencies) if timing is not None else []
@@ -167,7 +173,9 @@ async def bench_echo(users: int, steps: list[Step]) -> Result:
 
 
 # The template bot -----------------------------------------------------------------------------------------
-async def bench_template(users: int, steps: list[Step], database_url: str | None) -> Result:
+async def bench_template(
+    users: int, steps: list[Step], database_url: str | None, rate: float
+) -> tuple[Result, Result | None]:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
     from storage.db import create_engine
@@ -187,7 +195,12 @@ async def bench_template(users: int, steps: list[Step], database_url: str | None
             timing = Timed()
             dispatcher = template_dispatcher(async_sessionmaker(engine, expire_on_commit=False), timing)
             async with polling(dispatcher, bot, polling_timeout=1):
-                return await run_load(api, user_ids, steps, users * len(steps), within=120, timing=timing)
+                result = await run_load(api, user_ids, steps, users * len(steps), within=120, timing=timing)
+                paced = None
+                if rate:
+                    expected = users * len(steps)
+                    paced = await run_load(api, user_ids, steps, expected, within=120, timing=timing, rate=rate)
+                return result, paced
 
 
 # Our bot --------------------------------------------------------------------------------------------------
@@ -282,8 +295,8 @@ async def our_app(database_url: str | None, data_dir: Path, api: FakeBotAPI) -> 
 
 
 async def bench_ours(
-    users: int, steps: list[Step], database_url: str | None
-) -> tuple[Result, Result, int, cProfile.Profile]:
+    users: int, steps: list[Step], database_url: str | None, rate: float
+) -> tuple[Result, Result | None, Result, int, cProfile.Profile]:
     # Fresh ids each run, so a reused PostgreSQL database has no users or processed updates in the way.
     base = random.randrange(10_000, 90_000) * 100_000
     with tempfile.TemporaryDirectory(prefix="ocop-bench-") as data_dir:
@@ -302,6 +315,10 @@ async def bench_ours(
             async with polling(dispatcher, bot, polling_timeout=1, drain=channel.drain):
                 per_user = await calibrate(api, calibration_user, steps)
                 result = await run_load(api, user_ids, steps, users * per_user, within=110, timing=timing)
+                paced = None
+                if rate:  # the same users again: the mix ends on the menu it starts from
+                    expected = users * per_user
+                    paced = await run_load(api, user_ids, steps, expected, within=110, timing=timing, rate=rate)
             refused = [c for c in api.calls if c.status != 200]
             if refused:
                 print(f"warning: {len(refused)} Bot API calls were refused, e.g. {refused[0].method}", file=sys.stderr)
@@ -310,7 +327,7 @@ async def bench_ours(
             profile.enable()
             await engine_only(app, profiled_ids, steps, per_user)
             profile.disable()
-            return result, direct, per_user, profile
+            return result, paced, direct, per_user, profile
 
 
 async def engine_only(app: App, user_ids: list[int], steps: list[Step], per_user: int) -> Result:
@@ -376,11 +393,15 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"{args.users} users × {len(steps)} updates ({', '.join(value for _kind, value in steps)}); {backend}")
     echo = await bench_echo(args.users, steps)
     _print("aiogram echo bot", echo)
-    template = await bench_template(args.users, steps, args.database_url)
+    template, template_paced = await bench_template(args.users, steps, args.database_url, args.rate)
     _print("aiogram template bot", template)
-    ours, direct, per_user, profile = await bench_ours(args.users, steps, args.database_url)
+    ours, ours_paced, direct, per_user, profile = await bench_ours(args.users, steps, args.database_url, args.rate)
     _print(f"ocop bot ({per_user} replies/user)", ours)
     _print("  engine alone, no Telegram", direct)
+    if template_paced is not None and ours_paced is not None:
+        print(f"paced at {args.rate:g} updates/s (latency is the bots' own work, not the queue):")
+        _print("  aiogram template bot", template_paced)
+        _print("  ocop bot", ours_paced)
     ratio = ours.per_second / echo.per_second if echo.per_second else 0.0
     template_ratio = template.per_second / echo.per_second if echo.per_second else 0.0
     versus_template = ours.per_second / template.per_second if template.per_second else 0.0
@@ -400,6 +421,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--updates-per-user", type=int, default=len(MIX))
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="also a run paced at this many updates/s (0: none), e.g. 40"
+    )
     parser.add_argument("--profile", type=int, default=10, help="functions of the profile to print (0: none)")
     return parser.parse_args(argv)
 

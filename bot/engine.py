@@ -485,9 +485,16 @@ def _match_choice(typed: str, last_choices: list[Offered], answer: Answer) -> st
     close = [
         payload
         for candidate, (_label, payload) in zip(candidates, labels, strict=True)
-        if difflib.SequenceMatcher(None, folded, candidate).ratio() >= cutoff
+        if _close(folded, candidate, cutoff)
     ]
     return close[0] if len(set(close)) == 1 else None
+
+
+def _close(typed: str, candidate: str, cutoff: float) -> bool:
+    """``ratio() >= cutoff``, after the two cheap upper bounds (as ``difflib.get_close_matches`` does): most
+    typed sentences ("kiem tra ho so" against the menu) are far from every label, and ``ratio`` is the slow one."""
+    matcher = difflib.SequenceMatcher(None, typed, candidate)
+    return matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff and matcher.ratio() >= cutoff
 
 
 def _newest(offered: list[Offered]) -> list[Offered]:

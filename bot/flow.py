@@ -372,6 +372,7 @@ class Context:
         self.now = now
         self.received = received
         self.payload: str | None = inbound.payload
+        self._parsed: tuple[str | None, Button | None] | None = None
         self.replies: list[Outbound] = []
         self._loaded: dict[str, Any] = {}
         self._form: FlowData | None = None
@@ -394,7 +395,10 @@ class Context:
     @property
     def button(self) -> Button | None:
         """The pressed (or typed, see ``bot.engine``) option as its typed button; None for anything else."""
-        return Button.parse(self.payload)
+        # Parsed once per payload: the gates, the routes and the flow each ask for it.
+        if self._parsed is None or self._parsed[0] != self.payload:
+            self._parsed = (self.payload, Button.parse(self.payload))
+        return self._parsed[1]
 
     async def loaded(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
         """Something one update needs in several places (the producer, the staff scope), loaded once."""

@@ -1,10 +1,11 @@
 """Riding out a database that goes away for a moment (a PostgreSQL restart, a failover).
 
-The pool checks each connection before use (``pool_pre_ping``), so once the server is back the next
-transaction gets a fresh connection by itself. What is left is the work that was running when it went: a
-transaction cut off mid-way was rolled back by the server, so running it again from the start is safe.
-``retrying`` does that with a short back-off for as long as the caller can wait; after that the error goes
-up, and the caller says something useful (the engine: "try again in a few minutes").
+The pool checks a connection that sat idle before use (``storage.db``), and a disconnect seen on any connection
+invalidates the whole pool, so once the server is back the next transaction gets a fresh connection by itself.
+What is left is the work that was running when it went: a transaction cut off mid-way was rolled back by the
+server, so running it again from the start is safe. ``retrying`` does that with a short back-off for as long as
+the caller can wait; after that the error goes up, and the caller says something useful (the engine: "try
+again in a few minutes").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Certificate, CouncilResult, Product
@@ -107,13 +107,17 @@ async def certificate_of_dossier(session: AsyncSession, dossier_id: int) -> Cert
     )
 
 
+# Built once: the status report runs it on every look (its construction and cache key are then memoized).
+_OF_PRODUCER = (
+    select(Certificate)
+    .join(Product, Certificate.product_id == Product.id)
+    .where(Product.producer_id == bindparam("producer_id"))
+    .order_by(Certificate.id.desc())
+)
+
+
 async def certificates_of_producer(session: AsyncSession, producer_id: int) -> list[Certificate]:
-    rows = await session.scalars(
-        select(Certificate)
-        .join(Product, Certificate.product_id == Product.id)
-        .where(Product.producer_id == producer_id)
-        .order_by(Certificate.id.desc())
-    )
+    rows = await session.scalars(_OF_PRODUCER, {"producer_id": producer_id})
     return list(rows)
 
 

@@ -17,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -77,14 +77,42 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if search_path:
         parsed = parsed.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
-    return create_async_engine(
+    engine = create_async_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args=connect_args,
         hide_parameters=True,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in the pool for longer than this is pinged before use; one in use moments ago is not.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """``pool_pre_ping``, for connections that sat idle: under load every update would otherwise pay a round
+    trip for the ping. A connection that went bad within the last seconds (a restart right now) fails on its
+    first statement instead; that error invalidates the whole pool and the engine runs the update again on a
+    fresh connection (``bot.resilience``)."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):  # type: ignore[arg-type]
+                raise DisconnectionError from error  # the pool drops it and takes (or opens) another
+            raise
 
 
 # How long a statement waits for another connection's write lock (SQLite's own busy timeout, now awaited).

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -55,8 +55,21 @@ async def create_product(
     return product
 
 
+# Statements of the status report and the dossier menu, built once (their construction and cache key too).
+_PRODUCTS_OF = select(Product).where(Product.producer_id == bindparam("producer_id")).order_by(Product.id)
+_IDEAS_WITHOUT_PRODUCT = (
+    select(ProductIdea)
+    .where(
+        ProductIdea.producer_id == bindparam("producer_id"),
+        ProductIdea.status.in_(bindparam("statuses", expanding=True)),
+        ~select(Product.id).where(Product.idea_id == ProductIdea.id).exists(),
+    )
+    .order_by(ProductIdea.id)
+)
+
+
 async def products_of(session: AsyncSession, producer_id: int) -> list[Product]:
-    rows = await session.scalars(select(Product).where(Product.producer_id == producer_id).order_by(Product.id))
+    rows = await session.scalars(_PRODUCTS_OF, {"producer_id": producer_id})
     return list(rows)
 
 
@@ -73,12 +86,7 @@ async def ideas_without_product(
     session: AsyncSession, producer_id: int, statuses: Collection[str]
 ) -> list[ProductIdea]:
     """Ideas in one of ``statuses`` that have not become a product yet, oldest first."""
-    has_product = select(Product.id).where(Product.idea_id == ProductIdea.id).exists()
-    rows = await session.scalars(
-        select(ProductIdea)
-        .where(ProductIdea.producer_id == producer_id, ProductIdea.status.in_(statuses), ~has_product)
-        .order_by(ProductIdea.id)
-    )
+    rows = await session.scalars(_IDEAS_WITHOUT_PRODUCT, {"producer_id": producer_id, "statuses": list(statuses)})
     return list(rows)
 
 
@@ -94,6 +102,11 @@ def _with_items(statement: _Statement) -> _Statement:
         selectinload(Dossier.product),
         selectinload(Dossier.items).selectinload(DossierItem.files),
     ).execution_options(populate_existing=True)
+
+
+_DOSSIERS_OF = _with_items(
+    select(Dossier).join(Product).where(Product.producer_id == bindparam("producer_id")).order_by(Dossier.id.desc())
+)
 
 
 async def create_dossier(
@@ -168,9 +181,11 @@ async def dossiers_of(
     session: AsyncSession, producer_id: int, statuses: Collection[str] | None = None
 ) -> list[Dossier]:
     """The producer's dossiers (optionally only some statuses), newest first, product/items/files loaded."""
+    if statuses is None:
+        rows = await session.scalars(_DOSSIERS_OF, {"producer_id": producer_id})
+        return list(rows)
     statement = select(Dossier).join(Product).where(Product.producer_id == producer_id)
-    if statuses is not None:
-        statement = statement.where(Dossier.status.in_(statuses))
+    statement = statement.where(Dossier.status.in_(statuses))
     rows = await session.scalars(_with_items(statement.order_by(Dossier.id.desc())))
     return list(rows)
 

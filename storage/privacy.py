@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import preloaded
 from storage.models import ConsentRecord, PrivacyRequest, User
 
 OPEN = "open"
@@ -26,6 +27,9 @@ async def record_consent(
 
 
 async def pending_request_of(session: AsyncSession, user_id: int) -> PrivacyRequest | None:
+    found, pending = preloaded.known(session, user_id, preloaded.PRIVACY_PENDING)
+    if found and not pending:  # the update's load saw none (``storage.preloaded``): the privacy gate's usual case
+        return None
     return await session.scalar(
         select(PrivacyRequest)
         .where(PrivacyRequest.user_id == user_id, PrivacyRequest.status.in_(PENDING))

@@ -5,10 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import preloaded
 from storage.models import Producer
 
 
 async def producer_of_user(session: AsyncSession, user_id: int) -> Producer | None:
+    """The user's producer row; the one the update's load read when it is this user (``storage.preloaded``)."""
+    found, producer = preloaded.known(session, user_id, preloaded.PRODUCER)
+    if found:
+        return producer  # type: ignore[no-any-return]
     return await session.scalar(select(Producer).where(Producer.user_id == user_id))
 
 

@@ -14,10 +14,14 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import preloaded
 from storage.models import Invite, StaffRole, User
 
 
 async def active_roles(session: AsyncSession, user_id: int) -> list[StaffRole]:
+    found, staff = preloaded.known(session, user_id, preloaded.STAFF)
+    if found and not staff:  # the update's load saw no role (``storage.preloaded``): most users
+        return []
     rows = await session.scalars(
         select(StaffRole).where(StaffRole.user_id == user_id, StaffRole.revoked_at.is_(None)).order_by(StaffRole.id)
     )

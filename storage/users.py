@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, literal, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, literal, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from storage import preloaded
 from storage.db import dialect_of, insert_ignore
-from storage.models import ChannelIdentity, Conversation, ProcessedUpdate, User
+from storage.models import ChannelIdentity, Conversation, PrivacyRequest, ProcessedUpdate, Producer, StaffRole, User
+from storage.privacy import PENDING
 
-_Row = TypeVar("_Row", User, ChannelIdentity)
+_Row = TypeVar("_Row", User, ChannelIdentity, Producer)
 DISPLAY_NAME_MAX = User.display_name.type.length or 200
 # How precisely we track when a user last wrote (Zalo's reply window counts in hours, not seconds).
 SEEN_PRECISION = dt.timedelta(minutes=1)
@@ -36,6 +38,9 @@ _LEDGER: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
 _USERS: Table = User.__table__  # type: ignore[assignment]
 _IDENTITIES: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+_PRODUCERS: Table = Producer.__table__  # type: ignore[assignment]
+_PRIVACY: Table = PrivacyRequest.__table__  # type: ignore[assignment]
+_STAFF: Table = StaffRole.__table__  # type: ignore[assignment]
 _MARK = {
     "postgresql": postgresql.insert(_LEDGER).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_LEDGER).on_conflict_do_nothing(),
@@ -43,22 +48,44 @@ _MARK = {
 _USER_COLUMNS = [column.key for column in _USERS.columns]
 _IDENTITY_COLUMNS = [column.key for column in _IDENTITIES.columns]
 _CONVERSATION_COLUMNS = [column.key for column in _CONVERSATIONS.columns]
+_PRODUCER_COLUMNS = [column.key for column in _PRODUCERS.columns]
+# Besides the rows the engine needs, what nearly every update asks next (``storage.preloaded``): the producer
+# (the gates, the menu, the status report), a pending deletion request (the privacy gate), any staff role.
 _LOAD = (
     select(
         *(column.label(f"i_{column.key}") for column in _IDENTITIES.columns),
         *(column.label(f"u_{column.key}") for column in _USERS.columns),
         *(column.label(f"c_{column.key}") for column in _CONVERSATIONS.columns),
+        *(column.label(f"p_{column.key}") for column in _PRODUCERS.columns),
+        exists()
+        # The statuses as literals: a list of bound values would be re-rendered into the SQL on every update.
+        .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_([literal_column(f"'{s}'") for s in PENDING]))
+        .label(f"x_{preloaded.PRIVACY_PENDING}"),
+        exists().where(_STAFF.c.user_id == _USERS.c.id, _STAFF.c.revoked_at.is_(None)).label(f"x_{preloaded.STAFF}"),
     )
     .select_from(
-        _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id).join(
-            _CONVERSATIONS, _CONVERSATIONS.c.user_id == _USERS.c.id
-        )
+        _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id)
+        .join(_CONVERSATIONS, _CONVERSATIONS.c.user_id == _USERS.c.id)
+        .outerjoin(_PRODUCERS, _PRODUCERS.c.user_id == _USERS.c.id)
     )
     .where(_IDENTITIES.c.channel == bindparam("channel"), _IDENTITIES.c.external_id == bindparam("external_id"))
     # The conversation row lock serialises two bot processes handling the same user (PostgreSQL; SQLite has
     # one writer at a time anyway and renders no lock clause).
     .with_for_update(of=_CONVERSATIONS)
 )
+# PostgreSQL: the ledger entry and the load in one round trip. The INSERT runs as a CTE whatever the rest
+# finds (PostgreSQL executes a data-modifying WITH exactly once), the load keeps its row lock in a CTE of its
+# own, and the outer join keeps one row even for a first contact, whose ``marked`` then says whether to go on.
+_MARKED = (
+    postgresql.insert(_LEDGER)
+    .values(channel=bindparam("l_channel"), update_id=bindparam("l_update_id"), processed_at=bindparam("l_at"))
+    .on_conflict_do_nothing()
+    .returning(_LEDGER.c.update_id)
+    .cte("marked")
+)
+_MARKED_COUNT = select(func.count().label("marked")).select_from(_MARKED).subquery("m")
+_LOADED = _LOAD.cte("loaded")
+_MARK_AND_LOAD_PG = select(_MARKED_COUNT.c.marked, *_LOADED.c).select_from(_MARKED_COUNT.outerjoin(_LOADED, true()))
 _START_CONVERSATION = {
     name: dialect_insert(_CONVERSATIONS)
     .from_select(
@@ -105,13 +132,25 @@ async def mark_and_load(
     back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
     # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
     connection = await session.connection()
-    marked = await connection.execute(
-        _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
-    )
-    if not marked.rowcount:
-        return None
     who = {"channel": channel, "external_id": external_id}
-    row = (await connection.execute(_LOAD, who)).first()
+    row: Any
+    if connection.dialect.name == "postgresql":
+        row = (
+            await connection.execute(
+                _MARK_AND_LOAD_PG, {**who, "l_channel": channel, "l_update_id": update_id, "l_at": now}
+            )
+        ).one()
+        if not row.marked:
+            return None
+        if row.i_id is None:
+            row = None
+    else:
+        marked = await connection.execute(
+            _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
+        )
+        if not marked.rowcount:
+            return None
+        row = (await connection.execute(_LOAD, who)).first()
     if row is None:
         # A known user's first update (their conversation row comes with it), or a first contact.
         await connection.execute(_START_CONVERSATION[connection.dialect.name], who)
@@ -127,6 +166,18 @@ async def mark_and_load(
     user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
     identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})
     conversation = Conversation(**{key: values[f"c_{key}"] for key in _CONVERSATION_COLUMNS})
+    producer = None
+    if values["p_id"] is not None:
+        producer = _as_loaded(session, Producer, {key: values[f"p_{key}"] for key in _PRODUCER_COLUMNS})
+    preloaded.remember(
+        session,
+        user.id,
+        {
+            preloaded.PRODUCER: producer,
+            preloaded.PRIVACY_PENDING: bool(values[f"x_{preloaded.PRIVACY_PENDING}"]),
+            preloaded.STAFF: bool(values[f"x_{preloaded.STAFF}"]),
+        },
+    )
     _seen(user, identity, chat_id=chat_id, display_name=_fitting(display_name), now=now)
     return user, identity, conversation
 

@@ -57,6 +57,7 @@ from aiogram.types import (
     Update,
     User,
 )
+from pydantic import BaseModel, ConfigDict
 
 from bot.channels.handler import Handler
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
@@ -75,6 +76,20 @@ _LONG_PAYLOADS_KEPT = 10_000
 
 T = TypeVar("T")
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+class _Sent(BaseModel):
+    """What we read of a message we sent: only its id. The Bot API echoes the whole message back, keyboard
+    included, and parsing that into aiogram's ``Message`` costs more than building the keyboard did."""
+
+    model_config = ConfigDict(extra="ignore")
+    message_id: int
+
+
+class _SendMessage(SendMessage):
+    """``sendMessage`` whose answer is read as ``_Sent``."""
+
+    __returning__ = _Sent  # type: ignore[assignment]
 
 
 class HasEngine(Protocol):
@@ -307,7 +322,7 @@ class TelegramChannel:
     async def _send_part(self, chat_id: int, part: _Part, *, raise_errors: bool) -> None:
         if part.file is None:
             await self._call(
-                SendMessage(chat_id=chat_id, text=part.text, reply_markup=part.markup), raise_errors=raise_errors
+                _SendMessage(chat_id=chat_id, text=part.text, reply_markup=part.markup), raise_errors=raise_errors
             )
             return
         file = part.file

@@ -1,0 +1,86 @@
+"""What the update's load reads about its user (``storage.preloaded``) answers the lookups of that update, and
+stops answering them as soon as the update changes one of those rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from storage import privacy, producers, staff, users
+from storage.models import Producer
+from tests.conftest import make_producer
+
+PROVINCE = "10"
+
+
+async def _loaded(app: App, session: AsyncSession, update_id: str) -> int:
+    loaded = await users.mark_and_load(
+        session, "console", update_id, "p1", chat_id="p1", display_name=None, locale="vi", now=app.engine.clock()
+    )
+    assert loaded is not None
+    return loaded[0].id
+
+
+def _count_statements(app: App) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(app.db.sync_engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    return seen
+
+
+async def test_the_loaded_facts_answer_without_a_query(app: App) -> None:
+    await make_producer(app, "p1")
+    async with app.engine.sessions() as session, session.begin():
+        user_id = await _loaded(app, session, "1")
+        seen = _count_statements(app)
+        producer = await producers.producer_of_user(session, user_id)
+        assert producer is not None and producer.name == "HTX Chè Tả Van"
+        assert await privacy.pending_request_of(session, user_id) is None
+        assert await staff.active_roles(session, user_id) == []
+        assert seen == []
+        # Another user's lookups are not answered from this user's load.
+        assert await producers.producer_of_user(session, user_id + 1000) is None
+        assert len(seen) == 1
+
+
+async def test_a_change_in_the_same_update_is_seen(app: App) -> None:
+    await make_producer(app, "p1")
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        user_id = await _loaded(app, session, "1")
+        assert await staff.active_roles(session, user_id) == []
+        await staff.grant(
+            session, user_id=user_id, role="province", province=PROVINCE, commune_code=None, granted_by=None, now=now
+        )
+        assert [role.role for role in await staff.active_roles(session, user_id)] == ["province"]
+        assert await privacy.pending_request_of(session, user_id) is None
+        request = await privacy.create_request(session, user_id, source="chat", now=now, deadline=now - now)
+        assert await privacy.pending_request_of(session, user_id) is request
+        assert await producers.producer_of_user(session, user_id) is not None
+        await session.execute(delete(Producer).where(Producer.user_id == user_id))
+        assert await producers.producer_of_user(session, user_id) is None
+
+
+async def test_a_role_granted_again_is_seen(app: App) -> None:
+    """A revoked role given back is an old row changed, not a new one."""
+    await make_producer(app, "p1")
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        user_id = await _loaded(app, session, "1")
+        role = await staff.grant(
+            session, user_id=user_id, role="province", province=PROVINCE, commune_code=None, granted_by=None, now=now
+        )
+        role.revoked_at = now
+    async with app.engine.sessions() as session, session.begin():
+        user_id = await _loaded(app, session, "2")
+        assert await staff.active_roles(session, user_id) == []
+        await staff.grant(
+            session, user_id=user_id, role="province", province=PROVINCE, commune_code=None, granted_by=None, now=now
+        )
+        assert [role.role for role in await staff.active_roles(session, user_id)] == ["province"]
