@@ -51,6 +51,8 @@ _CONVERSATION_COLUMNS = [column.key for column in _CONVERSATIONS.columns]
 _PRODUCER_COLUMNS = [column.key for column in _PRODUCERS.columns]
 # Besides the rows the engine needs, what nearly every update asks next (``storage.preloaded``): the producer
 # (the gates, the menu, the status report), a pending deletion request (the privacy gate), any staff role.
+_SEEN = _CONVERSATIONS.alias("seen")
+_SEEN_VERSION = select(_SEEN.c.version).where(_SEEN.c.user_id == _USERS.c.id).scalar_subquery()
 _LOAD = (
     select(
         *(column.label(f"i_{column.key}") for column in _IDENTITIES.columns),
@@ -62,6 +64,11 @@ _LOAD = (
         .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_([literal_column(f"'{s}'") for s in PENDING]))
         .label(f"x_{preloaded.PRIVACY_PENDING}"),
         exists().where(_STAFF.c.user_id == _USERS.c.id, _STAFF.c.revoked_at.is_(None)).label(f"x_{preloaded.STAFF}"),
+        # The conversation's version as the statement's snapshot saw it. When the row lock had to wait for
+        # another process's update of this user, the locked row comes back as that update left it, but every
+        # other table of the statement (the user, the producer) still as it was before: a version that differs
+        # here says so, and the load is read again (``mark_and_load``).
+        _SEEN_VERSION.label("c_seen_version"),
     )
     .select_from(
         _IDENTITIES.join(_USERS, _USERS.c.id == _IDENTITIES.c.user_id)
@@ -144,6 +151,10 @@ async def mark_and_load(
             return None
         if row.i_id is None:
             row = None
+        elif row.c_version != row.c_seen_version:
+            # Another process changed this user while we waited for the lock: read them again, under the lock
+            # we now hold (a new statement, a new snapshot).
+            row = (await connection.execute(_LOAD, who)).first()
     else:
         marked = await connection.execute(
             _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}

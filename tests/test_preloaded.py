@@ -3,14 +3,17 @@ stops answering them as soon as the update changes one of those rows."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import delete, event
+import pytest
+from sqlalchemy import delete, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from storage import privacy, producers, staff, users
-from storage.models import Producer
+from storage.db import create_engine, session_factory
+from storage.models import Conversation, Producer, User
 from tests.conftest import make_producer
 
 PROVINCE = "10"
@@ -84,3 +87,51 @@ async def test_a_role_granted_again_is_seen(app: App) -> None:
             session, user_id=user_id, role="province", province=PROVINCE, commune_code=None, granted_by=None, now=now
         )
         assert [role.role for role in await staff.active_roles(session, user_id)] == ["province"]
+
+
+async def test_an_update_that_waited_for_the_lock_sees_what_the_other_process_committed(app: App) -> None:
+    """Two processes, one user: the second update waits for the conversation's row lock while the first one
+    registers the producer. Once it has the lock it must see the producer (and the user) as committed, not as
+    its statement's snapshot saw them before the wait (PostgreSQL re-reads only the locked row by itself)."""
+    if app.db.dialect.name != "postgresql":
+        pytest.skip("the row lock is PostgreSQL's; SQLite has one writer at a time")
+    await make_producer(app, "p1")
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        await _loaded(app, session, "0")  # the user's conversation row exists
+    other = create_engine(app.settings.database_url)
+    try:
+        first = session_factory(other)()
+        await first.begin()
+        user_id = await _loaded_in(app, first, "1")
+        await first.execute(update(Producer).where(Producer.user_id == user_id).values(name="HTX Mới"))
+        await first.execute(update(User).where(User.id == user_id).values(display_name="Đã đổi"))
+        await first.execute(
+            update(Conversation).where(Conversation.user_id == user_id).values(version=Conversation.version + 1)
+        )
+
+        async def second() -> tuple[str | None, str | None]:
+            async with app.engine.sessions() as session, session.begin():
+                loaded = await users.mark_and_load(
+                    session, "console", "2", "p1", chat_id="p1", display_name=None, locale="vi", now=now
+                )
+                assert loaded is not None
+                producer = await producers.producer_of_user(session, loaded[0].id)
+                return loaded[0].display_name, producer.name if producer is not None else None
+
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "the second update waits for the row lock"
+        await first.commit()
+        await first.close()
+        assert await asyncio.wait_for(waiting, 10) == ("Đã đổi", "HTX Mới")
+    finally:
+        await other.dispose()
+
+
+async def _loaded_in(app: App, session: AsyncSession, update_id: str) -> int:
+    loaded = await users.mark_and_load(
+        session, "console", update_id, "p1", chat_id="p1", display_name=None, locale="vi", now=app.engine.clock()
+    )
+    assert loaded is not None
+    return loaded[0].id
