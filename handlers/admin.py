@@ -39,7 +39,7 @@ from bot.paging import nav_choices, page_of
 from bot.roles import actor_label, commune_name, deny, forget_scope, is_admin, role_text, scope_of
 from bot.rules import ROLE_LABELS, Role, label
 from bot.text import tidy
-from handlers.idea import text_problem
+from bot.typed_answers import text_problem
 from storage import audit, producers, staff
 from storage.models import Invite, StaffRole
 

@@ -63,10 +63,10 @@ from bot.rules import (
     requirement,
 )
 from bot.text import shorten
+from bot.typed_answers import text_problem
 from handlers.commune_report import offer_draft
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
 from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
-from handlers.idea import text_problem
 from handlers.idea_return import fix_button
 from handlers.review_buttons import (
     AcceptIdea,

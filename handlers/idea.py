@@ -47,7 +47,8 @@ from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
 from bot.messages import Choice, VoiceNote
 from bot.rules import PRODUCT_GROUP_LABELS, IdeaStatus, ProductGroup, label
-from bot.text import fold, has_words, tidy
+from bot.text import fold, tidy
+from bot.typed_answers import text_problem
 from storage import ideas, voice_answers
 from storage.models import Producer, ProductIdea
 from storage.producers import producer_of_user
@@ -200,21 +201,6 @@ def _draft(ctx: Context) -> IdeaDraft:
 
 
 # Typed answers ----------------------------------------------------------------------------------------
-def text_problem(text: str | None, *, minimum: int, maximum: int) -> str | None:
-    """What is wrong with a typed answer, as a hint for the user; None when it is fine."""
-    if text is None:
-        return _("Please type your answer in a message.")
-    if not has_words(text):
-        return _("Please answer with words, not only emoji or signs.")
-    if len(text) < minimum:
-        return _("That is too short. Please type at least {count} letters.").format(count=minimum)
-    if len(text) > maximum:
-        return _("That is too long ({length} characters). Please keep it under {count}.").format(
-            length=len(text), count=maximum
-        )
-    return None
-
-
 def parse_count(text: str | None) -> int | None:
     """A whole number of people from "5", "5 người" or "khoang 12 người"; None for "năm", "5-7", "-3"."""
     if text is None:

@@ -40,6 +40,7 @@ PRODUCER_MODULES = (
     "bot/reminders.py",
     "bot/engine.py",
     "bot/flow.py",
+    "bot/typed_answers.py",
     "bot/channels/zalo_bot.py",
 )
 MAX_LINES = 8
