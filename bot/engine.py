@@ -321,18 +321,12 @@ async def keep_file(turn: Turn) -> bool:
 
 
 async def global_button(turn: Turn) -> bool:
-    """A button valid from any message (the main menu, a notice's button), by its class or prefix."""
+    """A button valid from any message (the main menu, a notice's button), by its class or its family."""
     ctx = turn.ctx
-    if ctx.payload is None:
-        return False
-    typed = turn.registry.global_button(ctx.button)
-    if typed is not None:
-        await typed(ctx, ctx.button)
-        return True
-    handler = turn.registry.global_payloads.get(ctx.payload.split(":", 1)[0] + ":")
+    handler = turn.registry.global_button(ctx.button)
     if handler is None:
         return False
-    await handler(ctx)
+    await handler(ctx, ctx.button)
     return True
 
 

@@ -287,8 +287,6 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     # "/start <argument>" (Telegram deep links, e.g. a staff invite) by argument prefix, before "start" itself.
     deep_links: dict[str, Command] = field(default_factory=dict)
-    # Payload prefixes that are valid from any message, e.g. the main menu's "m:".
-    global_payloads: dict[str, Step] = field(default_factory=dict)
     intents: list[Intent] = field(default_factory=list)
     # Typed buttons valid from any message, by class (a family base class takes all of its subclasses).
     buttons: dict[type[Button], ButtonStep] = field(default_factory=dict)
@@ -322,10 +320,8 @@ class Registry:
         return register
 
     def handles(self, payload: str) -> bool:
-        """Whether a button valid from any message is handled here (its module may be left out of a build)."""
-        return self.global_button(Button.parse(payload)) is not None or (
-            payload.split(":", 1)[0] + ":" in self.global_payloads
-        )
+        """Whether a button valid from any message is handled here (the wiring test asks it of every menu)."""
+        return self.global_button(Button.parse(payload)) is not None
 
     def global_button(self, pressed: Button | None) -> ButtonStep | None:
         if pressed is None:

@@ -1,9 +1,10 @@
 """The province OCOP officer: the province home, and the one ``province`` conversation put together.
 
-Reached from the main menu (``prov:home``, a global payload, so the button works from any older message), the
-``/province`` command, or ``prov:rounds`` straight to the rounds. Inside the conversation the buttons carry
-``pv:`` payloads, which the engine only accepts when they were offered in the last message. The steps are
-written in one module per paper task, and joined here into the single flow the engine stores:
+Reached from the main menu (``ProvinceHome``, a button of the ``ProvinceEntry`` family, so it works from any
+older message), the ``/province`` command, or ``ProvinceRounds`` straight to the rounds.
+Inside the conversation the buttons carry ``pv:`` payloads, which the engine only accepts when they were
+offered in the last message. The steps are written in one module per paper task, and joined here into the
+single flow the engine stores:
 
 - ``handlers.province_dossiers``: the dossier lists, one dossier's screen, the completeness check;
 - ``handlers.province_batch``: several dossiers accepted into a round at once;
