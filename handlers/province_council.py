@@ -47,10 +47,9 @@ from bot import council_workbook
 from bot.callbacks import Button
 from bot.council import Outcome, Sheet, outcome, parse_points
 from bot.dates import BadDate, When, parse_day
-from bot.dossier_facts import rejected_text
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day
-from bot.messages import Choice, ReceivedFile, RejectedFile, SendFile
+from bot.messages import Choice, ReceivedFile, SendFile
 from bot.public_codes import new_public_code
 from bot.roles import deny
 from bot.rules import (
@@ -340,21 +339,6 @@ async def sheets_edit(ctx: Context, pressed: EditSheet) -> None:
     ctx.data["member_id"] = pressed.member
     ctx.data["sheet"] = {}
     await ctx.goto("sheet_a")
-
-
-FILE_STEPS = frozenset({"sheets", "decision_upload"})
-
-
-@steps.before
-async def refused_file(ctx: Context) -> bool:
-    """A file the checks refused (too large, not a document), sent where a file is asked for: why, and the
-    question again."""
-    refused = ctx.received
-    if not isinstance(refused, RejectedFile) or ctx.state.step not in FILE_STEPS:
-        return True
-    ctx.received = None  # answered once: the question asked again must not answer it a second time
-    await ctx.reask(rejected_text(ctx, refused))
-    return False
 
 
 async def _round_of_current(ctx: Context) -> tuple[Dossier, Round] | None:
