@@ -223,7 +223,8 @@ async def test_a_long_digest_is_cut_at_the_item_limit(app: App) -> None:
     delivery = RecordingDelivery()
     sender = Sender(app.engine.sessions, fast(app), {"telegram": delivery}, clock=Clock(NOON))
     await sender.run_once()
-    assert [len(text.split("\n")) - 1 for _chat, text in delivery.sent] == [kinds.DIGEST_MAX_ITEMS, 10]
+    # Two messages; without the platform's per-chat limit (``fast``) the sender's workers may finish either first.
+    assert sorted(len(text.split("\n")) - 1 for _chat, text in delivery.sent) == [10, kinds.DIGEST_MAX_ITEMS]
     assert await statuses_of(app, officer) == {"sent": total}
 
 
