@@ -151,7 +151,9 @@ class Engine:
 
     async def _handle_once(self, inbound: Inbound, checked: CheckedFile | RejectedFile | None) -> list[Outbound]:
         now = self.clock()
-        async with self.sessions() as session, session.begin():
+        session = self.sessions()
+        finished = False
+        try:
             loaded = await users.mark_and_load(
                 session,
                 inbound.channel,
@@ -188,12 +190,16 @@ class Engine:
                 if ctx.flow is not None and ctx.flow.takes(ctx.state.step) is Answer.NUMBER:
                     # The next message is a number: the options shown with it must not carry numbers too.
                     ctx.replies = [by_words(reply) for reply in ctx.replies]
-                if _save(conversation, ctx, now):
-                    await users.save_conversation(session, conversation)
+                # The conversation (when it moved) and the commit, then the session closes: one trip.
+                finished = True
+                await users.finish(session, conversation if _save(conversation, ctx, now) else None)
                 return ctx.replies
             finally:
                 has_buttons.reset(buttons)
                 current_locale.reset(token)
+        finally:
+            if not finished:  # a redelivery or an error: nothing of this update is kept
+                await session.close()
 
     async def _route(
         self, ctx: Context, conversation: Conversation, checked: CheckedFile | RejectedFile | None

@@ -24,8 +24,8 @@ STAFF = "staff"
 _WATCHED = (Producer, PrivacyRequest, StaffRole)
 
 
-def remember(session: AsyncSession, user_id: int, facts: dict[str, Any]) -> None:
-    session.sync_session.info[_KEY] = (user_id, facts)
+def remember(session: Session, user_id: int, facts: dict[str, Any]) -> None:
+    session.info[_KEY] = (user_id, facts)
 
 
 def known(session: AsyncSession, user_id: int, fact: str) -> tuple[bool, Any]:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, bindparam, delete, exists, func, literal, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from storage import preloaded
 from storage.db import dialect_of, insert_ignore
@@ -137,15 +137,41 @@ async def mark_and_load(
     transaction. The user and identity join the session as if loaded (no query), so handlers read and change
     them as ORM objects; the conversation is the engine's alone and stays outside the session: it is written
     back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
+    # One trip into SQLAlchemy's synchronous core for the whole load: every async call of the session starts
+    # a greenlet of its own, which costs more than the statement itself on a busy event loop.
+    loaded = await session.run_sync(
+        _mark_and_load, channel, update_id, external_id, chat_id=chat_id, display_name=display_name, now=now
+    )
+    if loaded is not _FIRST_CONTACT:
+        return loaded  # type: ignore[return-value]
+    user, identity = await identity_user(
+        session, channel, external_id, chat_id=chat_id, display_name=display_name, locale=locale, now=now
+    )
+    conversation = await lock_conversation(session, user.id)
+    session.expunge(conversation)
+    return user, identity, conversation
+
+
+_FIRST_CONTACT = object()
+
+
+def _mark_and_load(
+    session: Session,
+    channel: str,
+    update_id: str,
+    external_id: str,
+    *,
+    chat_id: str | None,
+    display_name: str | None,
+    now: dt.datetime,
+) -> tuple[User, ChannelIdentity, Conversation] | object | None:
     # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
-    connection = await session.connection()
+    connection = session.connection()
     who = {"channel": channel, "external_id": external_id}
     row: Any
     if connection.dialect.name == "postgresql":
-        row = (
-            await connection.execute(
-                _MARK_AND_LOAD_PG, {**who, "l_channel": channel, "l_update_id": update_id, "l_at": now}
-            )
+        row = connection.execute(
+            _MARK_AND_LOAD_PG, {**who, "l_channel": channel, "l_update_id": update_id, "l_at": now}
         ).one()
         if not row.marked:
             return None
@@ -154,25 +180,20 @@ async def mark_and_load(
         elif row.c_version != row.c_seen_version:
             # Another process changed this user while we waited for the lock: read them again, under the lock
             # we now hold (a new statement, a new snapshot).
-            row = (await connection.execute(_LOAD, who)).first()
+            row = connection.execute(_LOAD, who).first()
     else:
-        marked = await connection.execute(
+        marked = connection.execute(
             _MARK[connection.dialect.name], {"channel": channel, "update_id": update_id, "processed_at": now}
         )
         if not marked.rowcount:
             return None
-        row = (await connection.execute(_LOAD, who)).first()
+        row = connection.execute(_LOAD, who).first()
     if row is None:
         # A known user's first update (their conversation row comes with it), or a first contact.
-        await connection.execute(_START_CONVERSATION[connection.dialect.name], who)
-        row = (await connection.execute(_LOAD, who)).first()
+        connection.execute(_START_CONVERSATION[connection.dialect.name], who)
+        row = connection.execute(_LOAD, who).first()
     if row is None:
-        user, identity = await identity_user(
-            session, channel, external_id, chat_id=chat_id, display_name=display_name, locale=locale, now=now
-        )
-        conversation = await lock_conversation(session, user.id)
-        session.expunge(conversation)
-        return user, identity, conversation
+        return _FIRST_CONTACT
     values = row._mapping
     user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
     identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})
@@ -193,7 +214,7 @@ async def mark_and_load(
     return user, identity, conversation
 
 
-def _as_loaded(session: AsyncSession, model: type[_Row], values: dict[str, Any]) -> _Row:
+def _as_loaded(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row:
     """An ORM object from a row read with Core, in the session as if a query had loaded it."""
     instance = model(**values)
     make_transient_to_detached(instance)
@@ -201,20 +222,30 @@ def _as_loaded(session: AsyncSession, model: type[_Row], values: dict[str, Any])
     return instance
 
 
-async def save_conversation(session: AsyncSession, conversation: Conversation) -> None:
-    connection = await session.connection()
-    await connection.execute(
-        _SAVE_CONVERSATION,
-        {
-            "b_user_id": conversation.user_id,
-            "b_flow": conversation.flow,
-            "b_step": conversation.step,
-            "b_data": conversation.data,
-            "b_last_choices": conversation.last_choices,
-            "b_version": conversation.version,
-            "b_updated_at": conversation.updated_at,
-        },
-    )
+async def finish(session: AsyncSession, conversation: Conversation | None) -> None:
+    """Write the conversation back (when it moved) and commit the update, in one trip into SQLAlchemy's
+    synchronous core (see ``mark_and_load``); the session is closed afterwards."""
+    await session.run_sync(_finish, conversation)
+
+
+def _finish(session: Session, conversation: Conversation | None) -> None:
+    try:
+        if conversation is not None:
+            session.connection().execute(
+                _SAVE_CONVERSATION,
+                {
+                    "b_user_id": conversation.user_id,
+                    "b_flow": conversation.flow,
+                    "b_step": conversation.step,
+                    "b_data": conversation.data,
+                    "b_last_choices": conversation.last_choices,
+                    "b_version": conversation.version,
+                    "b_updated_at": conversation.updated_at,
+                },
+            )
+        session.commit()
+    finally:
+        session.close()
 
 
 async def was_processed(session: AsyncSession, channel: str, update_id: str) -> bool:
