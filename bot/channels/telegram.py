@@ -45,8 +45,10 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
+from aiogram.methods.base import Response
 from aiogram.types import (
     CallbackQuery,
+    File,
     FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -92,6 +94,15 @@ class _SendMessage(SendMessage):
     __returning__ = _Sent  # type: ignore[assignment]
 
 
+# aiogram reads every answer as ``Response[<what the method returns>]``, a generic model that pydantic builds on
+# first use and caches only weakly: once the garbage collector has run, the next call builds the class and its
+# validator again (about a millisecond). Held here, each is built once per process.
+_ANSWER_MODELS = (Response[_Sent], Response[bool], Response[Message], Response[File], Response[list[Update]])
+# Keyboards sent again and again (the main menu, a step's options) are built once: an aiogram keyboard is a
+# tree of validated models, and building it cost more than sending it.
+_KEYBOARDS_KEPT = 512
+
+
 class HasEngine(Protocol):
     @property
     def engine(self) -> Handler: ...
@@ -116,6 +127,7 @@ class TelegramChannel:
         self._reply_keyboards: dict[int, dict[str, str]] = {}
         # Payloads longer than callback_data allows travel as a short hash; lost on restart → a stale button.
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
+        self._keyboards: OrderedDict[tuple[int, tuple[tuple[str, str], ...]], InlineKeyboardMarkup] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._in_flight: set[asyncio.Task[Any]] = set()
 
@@ -304,9 +316,21 @@ class TelegramChannel:
 
     def _inline_keyboard(self, choices: Sequence[Choice], columns: int) -> InlineKeyboardMarkup:
         columns = max(1, columns)
+        key = (columns, tuple((c.label, c.payload) for c in choices))
+        markup = self._keyboards.get(key)
+        if markup is not None:
+            self._keyboards.move_to_end(key)
+            return markup
+        # A keyboard with a hashed payload is not kept: its hash must stay among the recent long payloads.
+        keep = all(len(c.payload.encode()) <= CALLBACK_DATA_LIMIT for c in choices)
         buttons = [InlineKeyboardButton(text=c.label, callback_data=self._callback_data(c.payload)) for c in choices]
         rows = [buttons[start : start + columns] for start in range(0, len(buttons), columns)]
-        return InlineKeyboardMarkup(inline_keyboard=rows)
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
+        if keep:
+            self._keyboards[key] = markup
+            if len(self._keyboards) > _KEYBOARDS_KEPT:
+                self._keyboards.popitem(last=False)
+        return markup
 
     def _callback_data(self, payload: str) -> str:
         if len(payload.encode()) <= CALLBACK_DATA_LIMIT:
