@@ -305,14 +305,9 @@ async def press_a_button(ctx: Context, _text: str) -> None:
 @flow.ask("product")
 async def ask_product(ctx: Context) -> None:
     producer = await _producer(ctx)
-    choices = [
-        Choice(_short("📦 " + p.name), ChooseProduct(product=p.id))
-        for p in await dossiers.products_of(ctx.session, producer.id)
-    ]
-    choices += [
-        Choice(_short("💡 " + idea.name), ChooseIdea(idea=idea.id))
-        for idea in await dossiers.ideas_without_product(ctx.session, producer.id, READY_IDEAS)
-    ]
+    products, ideas = await dossiers.products_and_ideas(ctx.session, producer.id, READY_IDEAS)
+    choices = [Choice(_short("📦 " + p.name), ChooseProduct(product=p.id)) for p in products]
+    choices += [Choice(_short("💡 " + idea.name), ChooseIdea(idea=idea.id)) for idea in ideas]
     choices += [Choice(_("➕ Another product"), NewProduct()), Choice(_("⬅️ Menu"), ToMenu())]
     ctx.say(_("Which product is this dossier for?"), choices)
 

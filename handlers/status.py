@@ -34,8 +34,9 @@ from bot.text import shorten
 from handlers.certificate_share import send_decision, send_qr
 from handlers.menu import menu_choices
 from handlers.province_common import producer_facts
-from storage import certificates, dossiers, ideas
+from storage import certificates
 from storage.models import Certificate, Dossier, Product, ProductIdea
+from storage.overview import overview
 from storage.producers import producer_of_user
 
 FLOW_NAME = "status"
@@ -147,9 +148,12 @@ async def show_status(ctx: Context) -> None:
     """The report; leaves any flow, since it is an answer, not a question."""
     ctx.end_flow()
     producer = await producer_of_user(ctx.session, ctx.user.id)
-    idea_rows = await ideas.ideas_of(ctx.session, producer.id) if producer is not None else []
-    dossier_rows = await dossiers.dossiers_of(ctx.session, producer.id) if producer is not None else []
-    certificate_choices = await _certificate_choices(ctx, producer.id) if producer is not None else []
+    if producer is not None:
+        found = await overview(ctx.session, producer.id)
+        idea_rows, dossier_rows = found.ideas, found.dossiers
+        certificate_choices = await _certificate_choices(ctx, found.certificates)
+    else:
+        idea_rows, dossier_rows, certificate_choices = [], [], []
     if not idea_rows and not dossier_rows:
         ctx.say(
             _("You have no product idea and no dossier yet. What would you like to start?"),
@@ -179,11 +183,11 @@ async def show_status(ctx: Context) -> None:
     ctx.say(_("What would you like to do next?"), menu_choices())
 
 
-async def _certificate_choices(ctx: Context, producer_id: int) -> list[Choice]:
+async def _certificate_choices(ctx: Context, owned: list[Certificate]) -> list[Choice]:
     """🔳 the label's QR and 📄 the signed decision, for each certificate still in force or expired (a revoked
     or replaced one is not put on a label)."""
     choices: list[Choice] = []
-    for certificate in await certificates.certificates_of_producer(ctx.session, producer_id):
+    for certificate in owned:
         if certificate.status not in (certificates.VALID, certificates.EXPIRED):
             continue
         product = await ctx.session.get(Product, certificate.product_id)

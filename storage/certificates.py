@@ -108,7 +108,7 @@ async def certificate_of_dossier(session: AsyncSession, dossier_id: int) -> Cert
 
 
 # Built once: the status report runs it on every look (its construction and cache key are then memoized).
-_OF_PRODUCER = (
+OF_PRODUCER = (
     select(Certificate)
     .join(Product, Certificate.product_id == Product.id)
     .where(Product.producer_id == bindparam("producer_id"))
@@ -117,7 +117,7 @@ _OF_PRODUCER = (
 
 
 async def certificates_of_producer(session: AsyncSession, producer_id: int) -> list[Certificate]:
-    rows = await session.scalars(_OF_PRODUCER, {"producer_id": producer_id})
+    rows = await session.scalars(OF_PRODUCER, {"producer_id": producer_id})
     return list(rows)
 
 
