@@ -46,6 +46,7 @@ from bot.button_family import Family
 from bot.dossier_facts import item_label, status_label
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
+from bot.idea_form import FIELD_LABELS as IDEA_FIELD_LABELS
 from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
@@ -66,7 +67,6 @@ from bot.text import shorten
 from bot.typed_answers import text_problem
 from handlers.commune_report import offer_draft
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
-from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
 from handlers.idea_return import fix_button
 from handlers.review_buttons import (
     AcceptIdea,
