@@ -283,7 +283,8 @@ async def view_dossier(ctx: Context, scope: Scope, pressed: ViewDossier) -> None
         await _show_dossier(ctx, dossier)
 
 
-def _item_line(item: DossierItem) -> str:
+# Not the shared item_line (bot.dossier_facts): that is the producer's wording with expiry dates; this is the officer's.
+def _review_item_line(item: DossierItem) -> str:
     found = requirement(item.code)
     name = item_label(item.code)
     if found is not None and found.supplied_by is SuppliedBy.COMMUNE:
@@ -321,7 +322,7 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
     changes = await changes_since_last_look(ctx, dossier, COMMUNE)
     if changes:
         lines += ["", *changes]
-    lines += ["", _("Items:")] + [_item_line(item) for item in dossier.items]
+    lines += ["", _("Items:")] + [_review_item_line(item) for item in dossier.items]
     lines += ["", _("The four commune criteria:")]
     for code, row in criteria.items():  # not numbered: only choices carry numbers
         line = f"{_MARK.get(row.status, '⏳')} {label(COMMUNE_CRITERIA, code)}"
