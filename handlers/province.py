@@ -27,10 +27,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.button_family import Family
 from bot.callbacks import Button
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.roles import Scope
 from bot.text import shorten
 from handlers import (
     province_batch,
@@ -52,6 +54,7 @@ from handlers.province_common import (
     form,
     guard,
     province_communes,
+    province_scope,
     round_line,
 )
 from handlers.province_form import UNASSIGNED, ProvinceForm
@@ -68,16 +71,23 @@ steps = Flow(FLOW_NAME, first_step="home")
 # Entry ---------------------------------------------------------------------------------------------------
 
 
-async def on_entry(ctx: Context, pressed: ProvinceEntry) -> None:
-    """🏛 Province / its rounds, from the main menu or any older message: the role is checked here, before the
-    conversation the user was in is left (and again by the flow's guard on every step)."""
-    if not await guard(ctx):
-        return
-    await ctx.start(FLOW_NAME, ProvinceForm(), step="rounds" if isinstance(pressed, ProvinceRounds) else "home")
+# 🏛 Province / its rounds, from the main menu or any older message: the family's check is the role, before the
+# conversation the user was in is left (and the flow's guard checks it again on every step).
+entry = Family(ProvinceEntry, province_scope)
+
+
+@entry.on(ProvinceHome)
+async def open_home(ctx: Context, _scope: Scope, _pressed: ProvinceHome) -> None:
+    await ctx.start(FLOW_NAME, ProvinceForm(), step="home")
+
+
+@entry.on(ProvinceRounds)
+async def open_rounds(ctx: Context, _scope: Scope, _pressed: ProvinceRounds) -> None:
+    await ctx.start(FLOW_NAME, ProvinceForm(), step="rounds")
 
 
 async def on_command(ctx: Context, _argument: str | None) -> None:
-    await on_entry(ctx, ProvinceHome())
+    await entry(ctx, ProvinceHome())
 
 
 # home ----------------------------------------------------------------------------------------------------
@@ -154,5 +164,5 @@ def joined_flow() -> Flow:
 
 def register(registry: Registry) -> None:
     registry.add_flow(joined_flow())
-    registry.on_button(ProvinceEntry)(on_entry)
+    entry.register(registry)
     registry.commands.setdefault("province", on_command)

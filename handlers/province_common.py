@@ -26,7 +26,7 @@ from bot.communes import communes_of
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day, format_number
 from bot.messages import Choice
-from bot.roles import deny, is_province_officer, scope_of
+from bot.roles import Scope, deny, is_province_officer, scope_of
 from bot.rules import DossierStatus, IllegalTransition, check_transition, mandatory_criterion
 from bot.text import has_words
 from handlers.province_form import DossierAction, ProvinceForm
@@ -124,13 +124,19 @@ def back_choice() -> Choice:
     return Choice(_("⬅️ Back"), Back())
 
 
-async def guard(ctx: Context) -> bool:
-    """The province role, from the database, before every question and answer (``Flow.before``) and on the
-    way in; anything else gets the one refusal."""
-    if is_province_officer(await scope_of(ctx)):
-        return True
+async def province_scope(ctx: Context) -> Scope | None:
+    """The province role, from the database: the check of the ways in (``ProvinceEntry``); anything else gets
+    the one refusal."""
+    scope = await scope_of(ctx)
+    if is_province_officer(scope):
+        return scope
     await deny(ctx)
-    return False
+    return None
+
+
+async def guard(ctx: Context) -> bool:
+    """The same check before every question and answer of the conversation (``Flow.before``)."""
+    return await province_scope(ctx) is not None
 
 
 # A typed note (a return for supplement, a correction's reason, a revocation's reason, the council's note) --
