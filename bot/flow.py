@@ -412,6 +412,11 @@ class Context:
             self._form = kind.load(self.state.data)
         return self._form
 
+    def reset_form(self, form: FlowData) -> None:
+        """Replace the current flow's data with ``form`` (a screen that starts the flow afresh)."""
+        self._form = form
+        self.state.data = form.dump()
+
     def keep_form(self) -> None:
         """Write the form back into the conversation's data (the engine calls it before saving)."""
         if self._form is not None and self.state.flow is not None:

@@ -46,6 +46,7 @@ from bot.button_family import Family
 from bot.dossier_facts import item_label, status_label
 from bot.flow import Context, Flow, FlowData, Registry
 from bot.i18n import N_, _, format_day
+from bot.idea_form import FIELD_LABELS as IDEA_FIELD_LABELS
 from bot.menu_buttons import MenuDossier, MenuIdea, MenuStatus
 from bot.messages import Choice, Text
 from bot.notices import notice
@@ -66,7 +67,6 @@ from bot.text import shorten
 from bot.typed_answers import text_problem
 from handlers.commune_report import offer_draft
 from handlers.dossier_changes import COMMUNE, changes_since_last_look
-from handlers.idea import FIELD_LABELS as IDEA_FIELD_LABELS
 from handlers.idea_return import fix_button
 from handlers.review_buttons import (
     AcceptIdea,
@@ -283,7 +283,8 @@ async def view_dossier(ctx: Context, scope: Scope, pressed: ViewDossier) -> None
         await _show_dossier(ctx, dossier)
 
 
-def _item_line(item: DossierItem) -> str:
+# Not the shared item_line (bot.dossier_facts): that is the producer's wording with expiry dates; this is the officer's.
+def _review_item_line(item: DossierItem) -> str:
     found = requirement(item.code)
     name = item_label(item.code)
     if found is not None and found.supplied_by is SuppliedBy.COMMUNE:
@@ -321,7 +322,7 @@ async def _show_dossier(ctx: Context, dossier: Dossier) -> None:
     changes = await changes_since_last_look(ctx, dossier, COMMUNE)
     if changes:
         lines += ["", *changes]
-    lines += ["", _("Items:")] + [_item_line(item) for item in dossier.items]
+    lines += ["", _("Items:")] + [_review_item_line(item) for item in dossier.items]
     lines += ["", _("The four commune criteria:")]
     for code, row in criteria.items():  # not numbered: only choices carry numbers
         line = f"{_MARK.get(row.status, '⏳')} {label(COMMUNE_CRITERIA, code)}"

@@ -38,13 +38,22 @@ stateDiagram-v2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot import voice
 from bot.callbacks import Button
-from bot.flow import Context, Flow, FlowData, Registry
-from bot.i18n import N_, _, format_day
+from bot.flow import Context, Flow, Registry
+from bot.i18n import _, format_day
+from bot.idea_form import (
+    FIELD_LABELS,
+    FLOW_NAME,
+    MARKET_LABELS,
+    NOTHING,
+    ORDER,
+    SUPPORT_LABELS,
+    IdeaDraft,
+    Spoken,
+)
 from bot.messages import Choice, VoiceNote
 from bot.rules import PRODUCT_GROUP_LABELS, IdeaStatus, ProductGroup, label
 from bot.text import fold, tidy
@@ -52,9 +61,6 @@ from bot.typed_answers import text_problem
 from storage import ideas, voice_answers
 from storage.models import Producer, ProductIdea
 from storage.producers import producer_of_user
-
-# The questions in the order they are asked; "origin_place" is a sub-question of "origin".
-ORDER = ("name", "group", "description", "materials", "origin", "workers", "local_workers", "market", "support")
 
 NAME_MIN, NAME_MAX = 2, 200
 TEXT_MIN = 2
@@ -64,37 +70,7 @@ PLACE_MAX = 300
 LIST_TEXT_MAX = 500
 WORKERS_MAX = 100_000
 
-FIELD_LABELS: dict[str, str] = {
-    "name": N_("Product name"),
-    "group": N_("Product group"),
-    "description": N_("Description"),
-    "materials": N_("Raw materials"),
-    "origin": N_("Materials from"),
-    "workers": N_("Workers"),
-    "local_workers": N_("Local workers"),
-    "market": N_("Where it sells"),
-    "support": N_("Support wanted"),
-}
-
 ORIGIN_COMMUNE, ORIGIN_PROVINCE, ORIGIN_ELSEWHERE = "commune", "province", "elsewhere"
-
-MARKET_LABELS: dict[str, str] = {
-    "local": N_("Local market"),
-    "province": N_("In the province"),
-    "other": N_("Other provinces"),
-    "online": N_("Sell online"),
-    "export": N_("Export"),
-}
-
-SUPPORT_LABELS: dict[str, str] = {
-    "packaging": N_("Packaging and labels"),
-    "testing": N_("Product testing"),
-    "trademark": N_("Trademark"),
-    "training": N_("Training"),
-    "promotion": N_("Promotion"),
-    "loans": N_("Loans"),
-}
-NOTHING = "none"  # the support "ticked" as the only one when none is wanted
 
 _DIGITS = re.compile(r"\d+")
 
@@ -164,36 +140,7 @@ class PickField(Button, prefix="idea:f"):
     field: str
 
 
-# Spoken answers are kept as {"voice": id, "file": id, "seconds": n} (``bot.voice``).
-Spoken = dict[str, int]
-
-
-@dataclass
-class IdeaDraft(FlowData):
-    """The answers so far. Nothing is stored before Submit; the keys are those of the rows written before this
-    was a dataclass, so a conversation in the middle of the form still loads."""
-
-    started: bool = False
-    name: str | None = None
-    group: str | None = None
-    description: str | Spoken | None = None
-    materials: str | Spoken | None = None
-    origin: str | None = None
-    workers: int | None = None
-    local_workers: int | None = None
-    market_sel: list[str] = field(default_factory=list)
-    market_text: str | Spoken | None = None
-    support_sel: list[str] = field(default_factory=list)
-    support_text: str | Spoken | None = None
-    # Answering one question from the summary's ✏️ Edit: back to the summary after it.
-    editing: bool = False
-    same_name_on: str | None = None
-    # Fixing an idea the commune returned (``handlers.idea_return``): the question the commune flagged. Every
-    # other answered question then shows its answer and ✅ Keep.
-    returned_step: str | None = None
-
-
-flow = Flow("idea", first_step="name", data=IdeaDraft)
+flow = Flow(FLOW_NAME, first_step="name", data=IdeaDraft)
 
 
 def _draft(ctx: Context) -> IdeaDraft:

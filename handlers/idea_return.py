@@ -20,10 +20,9 @@ from __future__ import annotations
 from bot.callbacks import Button
 from bot.flow import Context, Registry
 from bot.i18n import _
+from bot.idea_form import FLOW_NAME, MARKET_LABELS, NOTHING, ORDER, SUPPORT_LABELS, IdeaDraft
 from bot.messages import Choice
 from bot.rules import IdeaStatus, ProductGroup
-from handlers import idea as idea_flow
-from handlers.idea import IdeaDraft
 from storage import ideas
 from storage.models import ProductIdea
 from storage.producers import producer_of_user
@@ -61,11 +60,11 @@ def answers_of(idea: ProductIdea, flagged: str) -> IdeaDraft:
         local_workers=idea.workers_local,
         returned_step=flagged,
     )
-    draft.market_sel, draft.market_text = _split(idea.market, idea_flow.MARKET_LABELS)
+    draft.market_sel, draft.market_text = _split(idea.market, MARKET_LABELS)
     if idea.support_needed == _("No support needed"):
-        draft.support_sel, draft.support_text = [idea_flow.NOTHING], ""
+        draft.support_sel, draft.support_text = [NOTHING], ""
     else:
-        draft.support_sel, draft.support_text = _split(idea.support_needed, idea_flow.SUPPORT_LABELS)
+        draft.support_sel, draft.support_text = _split(idea.support_needed, SUPPORT_LABELS)
     return draft
 
 
@@ -77,14 +76,14 @@ async def fix_pressed(ctx: Context, pressed: FixIdea) -> None:
         if ctx.registry.stale_button is not None:
             await ctx.registry.stale_button(ctx)
         return
-    step = idea.return_field if idea.return_field in idea_flow.ORDER else idea_flow.ORDER[0]
+    step = idea.return_field if idea.return_field in ORDER else ORDER[0]
     assert step is not None
     ctx.say(
         _("✏️ Fixing “{idea}”. The commune said: {reason}\nChoose ✅ Keep for each answer that is still right.").format(
             idea=idea.name, reason=idea.review_note or "-"
         )
     )
-    await ctx.start(idea_flow.flow.name, answers_of(idea, step), step=step)
+    await ctx.start(FLOW_NAME, answers_of(idea, step), step=step)
 
 
 def register(registry: Registry) -> None:

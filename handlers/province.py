@@ -27,10 +27,12 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from bot.button_family import Family
 from bot.callbacks import Button
 from bot.flow import Context, Flow, Registry
 from bot.i18n import _
 from bot.messages import Choice
+from bot.roles import Scope
 from bot.text import shorten
 from handlers import (
     province_batch,
@@ -49,35 +51,14 @@ from handlers.province_common import (
     ProvinceEntry,
     ProvinceHome,
     ProvinceRounds,
+    form,
     guard,
     province_communes,
+    province_scope,
     round_line,
 )
+from handlers.province_form import UNASSIGNED, ProvinceForm
 from storage import province, rounds
-
-# Step data that belongs to one task; the home screen starts afresh.
-TASK_DATA = (
-    "dossier_id",
-    "version",
-    "list",
-    "page",
-    "score",
-    "cert",
-    "round_id",
-    "new_round",
-    "then",
-    "revoke",
-    "batch",
-    "batch_round",
-    "batch_page",
-    "late",
-    "late_ok",
-    "sheet",
-    "member_id",
-    "member_name",
-    "correct",
-    "upload",
-)
 
 
 class MainMenu(Button, prefix="pv:menu"):
@@ -90,16 +71,23 @@ steps = Flow(FLOW_NAME, first_step="home")
 # Entry ---------------------------------------------------------------------------------------------------
 
 
-async def on_entry(ctx: Context, pressed: ProvinceEntry) -> None:
-    """🏛 Province / its rounds, from the main menu or any older message: the role is checked here, before the
-    conversation the user was in is left (and again by the flow's guard on every step)."""
-    if not await guard(ctx):
-        return
-    await ctx.start(FLOW_NAME, step="rounds" if isinstance(pressed, ProvinceRounds) else "home")
+# 🏛 Province / its rounds, from the main menu or any older message: the family's check is the role, before the
+# conversation the user was in is left (and the flow's guard checks it again on every step).
+entry = Family(ProvinceEntry, province_scope)
+
+
+@entry.on(ProvinceHome)
+async def open_home(ctx: Context, _scope: Scope, _pressed: ProvinceHome) -> None:
+    await ctx.start(FLOW_NAME, ProvinceForm(), step="home")
+
+
+@entry.on(ProvinceRounds)
+async def open_rounds(ctx: Context, _scope: Scope, _pressed: ProvinceRounds) -> None:
+    await ctx.start(FLOW_NAME, ProvinceForm(), step="rounds")
 
 
 async def on_command(ctx: Context, _argument: str | None) -> None:
-    await on_entry(ctx, ProvinceHome())
+    await entry(ctx, ProvinceHome())
 
 
 # home ----------------------------------------------------------------------------------------------------
@@ -107,8 +95,7 @@ async def on_command(ctx: Context, _argument: str | None) -> None:
 
 @steps.ask("home")
 async def ask_home(ctx: Context) -> None:
-    for key in TASK_DATA:
-        ctx.data.pop(key, None)
+    ctx.reset_form(ProvinceForm())  # every task starts afresh from here
     counts = await province.count_by_round(ctx.session, province_communes(ctx), VISIBLE)
     working = await province.count_by_round(ctx.session, province_communes(ctx), [s.value for s in WORKING])
     all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
@@ -139,13 +126,13 @@ async def home_to_rounds(ctx: Context, _pressed: OpenRounds) -> None:
 
 @steps.on("home", OpenUnassigned)
 async def home_to_unassigned(ctx: Context, _pressed: OpenUnassigned) -> None:
-    ctx.data["list"], ctx.data["page"] = "none", 0
+    form(ctx).listing, form(ctx).page = UNASSIGNED, 0
     await ctx.goto("list")
 
 
 @steps.on("home", OpenList)
 async def home_to_round_list(ctx: Context, pressed: OpenList) -> None:
-    ctx.data["list"], ctx.data["page"] = pressed.round, 0
+    form(ctx).listing, form(ctx).page = pressed.round, 0
     await ctx.goto("list")
 
 
@@ -157,7 +144,7 @@ def joined_flow() -> Flow:
     of another (a round's 📂 Dossiers, the round picker's 🗓 Rounds) with the step data kept, and stored
     conversations name the flow "province" whichever module wrote the step. The province role is checked
     once, ahead of every question and answer of any part."""
-    flow = Flow(FLOW_NAME, first_step=steps.first_step)
+    flow = Flow(FLOW_NAME, first_step=steps.first_step, data=ProvinceForm)
     flow.before(guard)
     for part in (steps, province_dossiers.steps, province_batch.steps, province_rounds.steps, province_council.steps):
         clash = (set(flow.asks) | flow.steps()) & (set(part.asks) | part.steps())
@@ -177,5 +164,5 @@ def joined_flow() -> Flow:
 
 def register(registry: Registry) -> None:
     registry.add_flow(joined_flow())
-    registry.on_button(ProvinceEntry)(on_entry)
+    entry.register(registry)
     registry.commands.setdefault("province", on_command)

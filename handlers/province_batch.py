@@ -32,12 +32,14 @@ from handlers.province_common import (
     Back,
     back_choice,
     find_round,
+    form,
     province_communes,
     reached_after_deadline,
     record_audit,
     round_line,
     tell_producer,
 )
+from handlers.province_form import UNASSIGNED, Batch
 from storage import province, rounds
 from storage.models import Dossier
 
@@ -75,9 +77,9 @@ steps = Flow(FLOW_NAME, first_step="batch")
 
 async def _candidates(ctx: Context) -> list[Dossier]:
     """The checkable dossiers of the list the officer came from (not in a round, or one round)."""
-    which = ctx.data.get("list")
+    which = form(ctx).listing
     statuses = [s.value for s in CHECKABLE]
-    if which == "none":
+    if which == UNASSIGNED:
         rows = await province.dossiers_at_province(ctx.session, province_communes(ctx), statuses, without_round=True)
     elif isinstance(which, int):
         rows = await province.dossiers_at_province(ctx.session, province_communes(ctx), statuses, round_id=which)
@@ -88,15 +90,14 @@ async def _candidates(ctx: Context) -> list[Dossier]:
 
 def _picked(ctx: Context) -> dict[str, int]:
     """Ticked dossiers: id → the version shown when it was ticked."""
-    found = ctx.data.get("batch")
-    return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    return form(ctx).batch.picked
 
 
 @steps.ask("batch")
 async def ask_batch(ctx: Context) -> None:
     rows = await _candidates(ctx)
     picked = _picked(ctx)
-    page = page_of(rows, int(ctx.data.get("batch_page") or 0))
+    page = page_of(rows, form(ctx).batch.page)
     choices = [
         Choice(shorten(("☑️ " if str(d.id) in picked else "⬜ ") + d.product.name, LABEL_MAX), Tick(dossier=d.id))
         for d in page.rows
@@ -116,14 +117,14 @@ async def ask_batch(ctx: Context) -> None:
 
 @steps.on("batch", Back)
 async def batch_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("batch", None)
+    form(ctx).batch.picked = {}
     await ctx.goto("list")
 
 
 @steps.on("batch", PreviousPage)
 @steps.on("batch", NextPage)
 async def batch_page(ctx: Context, pressed: PreviousPage | NextPage) -> None:
-    ctx.data["batch_page"] = int(ctx.data.get("batch_page") or 0) + (1 if isinstance(pressed, NextPage) else -1)
+    form(ctx).batch.page += 1 if isinstance(pressed, NextPage) else -1
     await ctx.goto("batch")
 
 
@@ -144,7 +145,6 @@ async def batch_tick(ctx: Context, pressed: Tick) -> None:
         picked.pop(key)
     else:
         picked[key] = rows[pressed.dossier].version
-    ctx.data["batch"] = picked
     await ctx.goto("batch")
 
 
@@ -170,13 +170,13 @@ async def batch_round_chosen(ctx: Context, pressed: BatchRound) -> None:
     if found is None or found.status != rounds.OPEN:
         await ctx.goto("batch")
         return
-    ctx.data["batch_round"] = found.id
+    form(ctx).batch.round_id = found.id
     await ctx.goto("batch_confirm")
 
 
 @steps.ask("batch_confirm")
 async def ask_batch_confirm(ctx: Context) -> None:
-    found = await find_round(ctx, ctx.data.get("batch_round"))
+    found = await find_round(ctx, form(ctx).batch.round_id)
     if found is None:
         await ctx.goto("batch")
         return
@@ -190,7 +190,7 @@ async def ask_batch_confirm(ctx: Context) -> None:
 
 @steps.on("batch_confirm", AcceptBatch)
 async def batch_accept(ctx: Context, _pressed: AcceptBatch) -> None:
-    found = await find_round(ctx, ctx.data.get("batch_round"))
+    found = await find_round(ctx, form(ctx).batch.round_id)
     if found is None or found.status != rounds.OPEN:
         await ctx.goto("batch")
         return
@@ -230,6 +230,5 @@ async def batch_accept(ctx: Context, _pressed: AcceptBatch) -> None:
     if changed:
         lines.append(_("Changed by someone else meanwhile, left out: {names}").format(names=", ".join(changed)))
     ctx.say("\n".join(lines))
-    for key in ("batch", "batch_round", "batch_page"):
-        ctx.data.pop(key, None)
+    form(ctx).batch = Batch()
     await ctx.goto("list")

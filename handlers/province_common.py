@@ -26,9 +26,10 @@ from bot.communes import communes_of
 from bot.flow import Context, Flow
 from bot.i18n import _, format_day, format_number
 from bot.messages import Choice
-from bot.roles import deny, is_province_officer, scope_of
+from bot.roles import Scope, deny, is_province_officer, scope_of
 from bot.rules import DossierStatus, IllegalTransition, check_transition, mandatory_criterion
 from bot.text import has_words
+from handlers.province_form import DossierAction, ProvinceForm
 from storage import audit, certificates, dossiers, province, rounds
 from storage.models import Certificate, CouncilResult, Dossier, Round
 
@@ -114,17 +115,28 @@ def points_text(value: float) -> str:
     return format_number(round(value, 2))
 
 
+def form(ctx: Context) -> ProvinceForm:
+    """The province conversation's data (``handlers.province_form``), read once per update."""
+    return ctx.form(ProvinceForm)
+
+
 def back_choice() -> Choice:
     return Choice(_("⬅️ Back"), Back())
 
 
-async def guard(ctx: Context) -> bool:
-    """The province role, from the database, before every question and answer (``Flow.before``) and on the
-    way in; anything else gets the one refusal."""
-    if is_province_officer(await scope_of(ctx)):
-        return True
+async def province_scope(ctx: Context) -> Scope | None:
+    """The province role, from the database: the check of the ways in (``ProvinceEntry``); anything else gets
+    the one refusal."""
+    scope = await scope_of(ctx)
+    if is_province_officer(scope):
+        return scope
     await deny(ctx)
-    return False
+    return None
+
+
+async def guard(ctx: Context) -> bool:
+    """The same check before every question and answer of the conversation (``Flow.before``)."""
+    return await province_scope(ctx) is not None
 
 
 # A typed note (a return for supplement, a correction's reason, a revocation's reason, the council's note) --
@@ -226,8 +238,8 @@ async def tell_producer(ctx: Context, dossier: Dossier, kind: str, params: dict[
 
 
 async def _dossier_of(ctx: Context) -> Dossier | None:
-    dossier_id = ctx.data.get("dossier_id")
-    if not isinstance(dossier_id, int):
+    dossier_id = form(ctx).dossier_id
+    if dossier_id is None:
         return None
     return await dossiers.dossier_in_communes(ctx.session, dossier_id, province_communes(ctx))
 
@@ -243,8 +255,7 @@ async def current_dossier(ctx: Context) -> Dossier | None:
 
 async def changed_meanwhile(ctx: Context) -> None:
     ctx.say(_("Someone else changed this dossier meanwhile, so nothing was saved. Here it is as it is now:"))
-    for key in ("score", "cert", "then", "revoke", "sheet", "member_id", "correct"):
-        ctx.data.pop(key, None)
+    form(ctx).action = DossierAction()
     await ctx.goto("dossier")
 
 
@@ -271,13 +282,13 @@ async def apply_change(
             await not_now(ctx)
             return False
     before = province.dossier_snapshot(dossier)
-    expected = ctx.data.get("version")
-    if not isinstance(expected, int) or not await province.change(
+    expected = form(ctx).version
+    if expected is None or not await province.change(
         ctx.session, dossier, expected, now=ctx.now, status=status.value if status else None, **changes
     ):
         await changed_meanwhile(ctx)
         return False
-    ctx.data["version"] = dossier.version
+    form(ctx).version = dossier.version
     await record_audit(
         ctx, action, "dossier", dossier.id, before=before, after=province.dossier_snapshot(dossier), note=note
     )

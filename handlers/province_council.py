@@ -76,6 +76,7 @@ from handlers.province_common import (
     back_choice,
     current_dossier,
     find_round,
+    form,
     not_now,
     note_step,
     points_text,
@@ -83,6 +84,7 @@ from handlers.province_common import (
     stars_text,
     tell_producer,
 )
+from handlers.province_form import CertificateDraft, DossierAction, Verdict
 from storage import certificates, council
 from storage.models import Certificate, CouncilMember, Dossier, Round
 
@@ -155,8 +157,12 @@ def _part_max(dossier: Dossier, part: str) -> int:
     return rule_set_by_code(dossier.rule_set).part_max[part]
 
 
+def _action(ctx: Context) -> DossierAction:
+    return form(ctx).action
+
+
 def _correcting(ctx: Context) -> bool:
-    return isinstance(ctx.data.get("correct"), str)
+    return _action(ctx).correct is not None
 
 
 async def _may_score(ctx: Context, dossier: Dossier) -> bool:
@@ -246,7 +252,7 @@ async def ask_sheets(ctx: Context) -> None:
     named = {s.member: s for s in sheets}
     lines = [_("🏅 Council sheets for {product} ({round})").format(product=dossier.product.name, round=found.name)]
     if _correcting(ctx):
-        lines.append(_("Correcting the saved result. Reason: {reason}").format(reason=ctx.data["correct"]))
+        lines.append(_("Correcting the saved result. Reason: {reason}").format(reason=_action(ctx).correct))
     if not members:
         lines.append(_("No council member yet: add the members first."))
     lines += [_sheet_line(m, named.get(m.name)) for m in members]
@@ -318,8 +324,8 @@ async def _workbook_import(ctx: Context, received: ReceivedFile) -> None:
 
 @steps.on("sheets", Back)
 async def sheets_back(ctx: Context, _pressed: Back) -> None:
-    for key in ("score", "member_id", "correct"):
-        ctx.data.pop(key, None)
+    action = _action(ctx)
+    action.verdict, action.member_id, action.correct = Verdict(), None, None
     await ctx.goto("dossier")
 
 
@@ -330,14 +336,13 @@ async def sheets_add_member(ctx: Context, _pressed: AddMember) -> None:
 
 @steps.on("sheets", WorkOut)
 async def sheets_work_out(ctx: Context, _pressed: WorkOut) -> None:
-    ctx.data["score"] = {}
+    _action(ctx).verdict = Verdict()
     await ctx.goto("mandatory")
 
 
 @steps.on("sheets", EditSheet)
 async def sheets_edit(ctx: Context, pressed: EditSheet) -> None:
-    ctx.data["member_id"] = pressed.member
-    ctx.data["sheet"] = {}
+    _action(ctx).member_id, _action(ctx).sheet = pressed.member, {}
     await ctx.goto("sheet_a")
 
 
@@ -367,7 +372,7 @@ async def got_member_name(ctx: Context, text: str) -> None:
             _("Please type a name of {min} to {max} characters.").format(min=MEMBER_NAME_MIN, max=MEMBER_NAME_MAX)
         )
         return
-    ctx.data["member_name"] = name
+    _action(ctx).member_name = name
     await ctx.goto("member_role")
 
 
@@ -375,7 +380,7 @@ async def got_member_name(ctx: Context, text: str) -> None:
 async def ask_member_role(ctx: Context) -> None:
     choices = [Choice(label(COUNCIL_ROLES, code), MemberRole(role=code)) for code in COUNCIL_ROLES]
     ctx.say(
-        _("{name}: which role in the council?").format(name=ctx.data.get("member_name", "")),
+        _("{name}: which role in the council?").format(name=_action(ctx).member_name or ""),
         [*choices, back_choice()],
     )
 
@@ -388,15 +393,15 @@ async def member_role_back(ctx: Context, _pressed: Back) -> None:
 @steps.on("member_role", MemberRole)
 async def got_member_role(ctx: Context, pressed: MemberRole) -> None:
     role = pressed.role
-    name = ctx.data.get("member_name")
-    if role not in COUNCIL_ROLES or not isinstance(name, str):
+    name = _action(ctx).member_name
+    if role not in COUNCIL_ROLES or name is None:
         await ctx.reask(_("Please press one of the buttons."))
         return
     current = await _round_of_current(ctx)
     if current is None:
         return
     _dossier, found = current
-    ctx.data.pop("member_name", None)
+    _action(ctx).member_name = None
     if await council.member_by_name(ctx.session, found.id, fold(name)) is not None:
         ctx.say(_("{name} is already a member of this council.").format(name=name))
         await ctx.goto("sheets")
@@ -416,8 +421,8 @@ async def _sheet_member(ctx: Context) -> tuple[Dossier, CouncilMember] | None:
     if current is None:
         return None
     dossier, found = current
-    member_id = ctx.data.get("member_id")
-    member = await council.member_of(ctx.session, found.id, member_id) if isinstance(member_id, int) else None
+    member_id = _action(ctx).member_id
+    member = await council.member_of(ctx.session, found.id, member_id) if member_id is not None else None
     if member is None:
         await deny(ctx)
         return None
@@ -447,9 +452,8 @@ async def _got_part(ctx: Context, text: str, part: str, next_step: str | None) -
     except ValueError as error:
         await ctx.reask(str(error))
         return
-    sheet = dict(ctx.data.get("sheet") or {})
+    sheet = _action(ctx).sheet
     sheet[part] = value
-    ctx.data["sheet"] = sheet
     if next_step is not None:
         await ctx.goto(next_step)
         return
@@ -470,8 +474,7 @@ async def _got_part(ctx: Context, text: str, part: str, next_step: str | None) -
     await record_audit(
         ctx, "score_sheet.record", "dossier", dossier.id, after={"member": member.name, "points": list(points)}
     )
-    ctx.data.pop("sheet", None)
-    ctx.data.pop("member_id", None)
+    _action(ctx).sheet, _action(ctx).member_id = {}, None
     ctx.say(
         _("💾 Sheet of {member}: {total} points.").format(
             member=member.name, total=points_text(saved.points_a + saved.points_b + saved.points_c)
@@ -484,7 +487,7 @@ async def _got_part(ctx: Context, text: str, part: str, next_step: str | None) -
 @steps.on("sheet_b", Back)
 @steps.on("sheet_c", Back)
 async def sheet_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("sheet", None)
+    _action(ctx).sheet = {}
     await ctx.goto("sheets")
 
 
@@ -538,7 +541,7 @@ async def mandatory_back(ctx: Context, _pressed: Back) -> None:
 @steps.on("mandatory", OneFailed)
 async def got_mandatory(ctx: Context, pressed: AllPassed | OneFailed) -> None:
     ok = isinstance(pressed, AllPassed)
-    ctx.data["score"] = {"ok": ok}
+    _action(ctx).verdict = Verdict(ok=ok)
     await ctx.goto("score_confirm" if ok else "mandatory_which")
 
 
@@ -566,12 +569,12 @@ async def got_mandatory_which(ctx: Context, pressed: FailedCriterion) -> None:
     if code not in {c.code for c in mandatory_criteria(dossier.rule_set)}:
         await ctx.reask(_("Please press one of the buttons."))
         return
-    ctx.data["score"] = {"ok": False, "criterion": code}
+    _action(ctx).verdict = Verdict(ok=False, criterion=code)
     await ctx.goto("mandatory_note")
 
 
 def _mandatory_note_prompt(ctx: Context) -> str:
-    found = mandatory_criterion((ctx.data.get("score") or {}).get("criterion"))
+    found = mandatory_criterion(_action(ctx).verdict.criterion)
     return _("{criterion}: the council's note (what was found; the producer will read it):").format(
         criterion=found.label if found else ""
     )
@@ -583,20 +586,17 @@ async def _to_mandatory_which(ctx: Context) -> None:
 
 @note_step(steps, "mandatory_note", prompt=_mandatory_note_prompt, back=_to_mandatory_which)
 async def got_mandatory_note(ctx: Context, note: str) -> None:
-    score = dict(ctx.data.get("score") or {})
-    score["note"] = note
-    ctx.data["score"] = score
+    _action(ctx).verdict.note = note
     await ctx.goto("score_confirm")
 
 
 def _verdict(ctx: Context) -> tuple[bool, str | None, str | None] | None:
     """(mandatory passed, failed criterion, note) as chosen; None when the answers are incomplete."""
-    score = ctx.data.get("score") or {}
-    ok = score.get("ok")
-    if ok is True:
+    verdict = _action(ctx).verdict
+    if verdict.ok is True:
         return True, None, None
-    if ok is False and mandatory_criterion(score.get("criterion")) and isinstance(score.get("note"), str):
-        return False, str(score["criterion"]), str(score["note"])
+    if verdict.ok is False and mandatory_criterion(verdict.criterion) and verdict.note is not None:
+        return False, verdict.criterion, verdict.note
     return None
 
 
@@ -636,7 +636,7 @@ async def ask_score_confirm(ctx: Context) -> None:
         lines.append(_("Council's note: {note}").format(note=note))
     lines += [stars_text(result.stars), _outcome_text(result.stars)]
     if _correcting(ctx):
-        lines.append(_("Correction: {reason}").format(reason=ctx.data["correct"]))
+        lines.append(_("Correction: {reason}").format(reason=_action(ctx).correct))
     lines.append(_("Save this result?"))
     ctx.say(
         "\n".join(lines),
@@ -646,14 +646,13 @@ async def ask_score_confirm(ctx: Context) -> None:
 
 @steps.on("score_confirm", Back)
 async def score_confirm_back(ctx: Context, _pressed: Back) -> None:
-    for key in ("score", "correct"):
-        ctx.data.pop(key, None)
+    _action(ctx).verdict, _action(ctx).correct = Verdict(), None
     await ctx.goto("dossier")
 
 
 @steps.on("score_confirm", BackToSheets)
 async def score_again(ctx: Context, _pressed: BackToSheets) -> None:
-    ctx.data["score"] = {}
+    _action(ctx).verdict = Verdict()
     await ctx.goto("sheets")
 
 
@@ -669,14 +668,13 @@ async def _save_result(
     ctx: Context, dossier: Dossier, result: Outcome, verdict: tuple[bool, str | None, str | None]
 ) -> None:
     ok, criterion, note = verdict
-    reason = ctx.data.get("correct") if _correcting(ctx) else None
+    reason = _action(ctx).correct
     before = await certificates.result_of(ctx.session, dossier.id)
     before_snapshot = certificates.result_snapshot(before) if before is not None else None
     action = "dossier.rescore" if reason else "dossier.score"
     if not await apply_change(ctx, dossier, action, status=_S.SCORED, note=reason):
         return
-    for key in ("score", "correct"):
-        ctx.data.pop(key, None)
+    _action(ctx).verdict, _action(ctx).correct = Verdict(), None
     saved = await certificates.save_result(
         ctx.session,
         dossier_id=dossier.id,
@@ -740,7 +738,7 @@ async def got_correct_reason(ctx: Context, reason: str) -> None:
     if _S(dossier.status) not in CORRECTABLE:
         await not_now(ctx)
         return
-    ctx.data["correct"] = reason
+    _action(ctx).correct = reason
     await ctx.goto("sheets")
 
 
@@ -753,7 +751,7 @@ async def _certificate_stars(ctx: Context, dossier: Dossier) -> int | None:
     A 5★ proposal gets 5 when the province records the central level's grant (``cert.central``), otherwise
     4: the central level did not grant 5★ and the province's 4★ stands."""
     if dossier.status == _S.PROPOSED_5:
-        return 5 if (ctx.data.get("cert") or {}).get("central") else 4
+        return 5 if _action(ctx).certificate.central else 4
     if dossier.status != _S.SCORED:
         return None
     result = await certificates.result_of(ctx.session, dossier.id)
@@ -768,7 +766,7 @@ async def ask_cert_no(ctx: Context) -> None:
 @steps.on("cert_no", Back)
 @steps.on("cert_confirm", Back)
 async def certificate_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("cert", None)
+    _action(ctx).certificate = CertificateDraft()
     await ctx.goto("dossier")
 
 
@@ -778,7 +776,7 @@ async def got_cert_no(ctx: Context, text: str) -> None:
     if not number or len(number) > DECISION_MAX or not any(ch.isdigit() for ch in number):
         await ctx.reask(_("Please type the decision number with its digits, for example 1234/QĐ-UBND."))
         return
-    ctx.data["cert"] = {**(ctx.data.get("cert") or {}), "no": number}
+    _action(ctx).certificate.number = number
     await ctx.goto("cert_date")
 
 
@@ -822,9 +820,7 @@ async def _decision_day(ctx: Context, day: dt.date) -> None:
             )
         )
         return
-    cert = dict(ctx.data.get("cert") or {})
-    cert["date"] = day.isoformat()
-    ctx.data["cert"] = cert
+    _action(ctx).certificate.date = day.isoformat()
     await ctx.goto("cert_confirm")
 
 
@@ -834,10 +830,12 @@ async def _meeting_of(ctx: Context, dossier: Dossier) -> dt.date | None:
 
 
 def _cert_values(ctx: Context) -> tuple[str, dt.date] | None:
-    cert = ctx.data.get("cert") or {}
+    cert = _action(ctx).certificate
+    if cert.number is None or cert.date is None:
+        return None
     try:
-        return str(cert["no"]), dt.date.fromisoformat(str(cert["date"]))
-    except (KeyError, ValueError):
+        return cert.number, dt.date.fromisoformat(cert.date)
+    except ValueError:
         return None
 
 
@@ -886,7 +884,7 @@ async def got_cert_confirm(ctx: Context, _pressed: Save) -> None:
     declined = dossier.status == _S.PROPOSED_5 and stars == 4
     if not await apply_change(ctx, dossier, "dossier.certify", status=CERTIFIED[stars]):
         return
-    ctx.data.pop("cert", None)
+    _action(ctx).certificate = CertificateDraft()
     certificate = await certificates.issue(
         ctx.session,
         product_id=dossier.product_id,
@@ -996,7 +994,7 @@ async def _valid_certificate(ctx: Context, dossier: Dossier) -> Certificate | No
 
 
 async def _revoke_back(ctx: Context) -> None:
-    ctx.data.pop("revoke", None)
+    _action(ctx).revoke = None
     await ctx.goto("dossier")
 
 
@@ -1008,7 +1006,7 @@ async def _revoke_back(ctx: Context) -> None:
     reason=True,
 )
 async def got_revoke_reason(ctx: Context, reason: str) -> None:
-    ctx.data["revoke"] = reason
+    _action(ctx).revoke = reason
     await ctx.goto("revoke_confirm")
 
 
@@ -1023,7 +1021,7 @@ async def ask_revoke_confirm(ctx: Context) -> None:
         return
     ctx.say(
         _("Revoke certificate {number} of {product}?\nReason: {reason}").format(
-            number=certificate.decision_no, product=dossier.product.name, reason=ctx.data.get("revoke", "")
+            number=certificate.decision_no, product=dossier.product.name, reason=_action(ctx).revoke or ""
         ),
         [Choice(_("⛔ Revoke"), Save()), back_choice()],
     )
@@ -1037,11 +1035,11 @@ async def revoke_confirm_back(ctx: Context, _pressed: Back) -> None:
 @steps.on("revoke_confirm", Save)
 async def got_revoke_confirm(ctx: Context, _pressed: Save) -> None:
     dossier = await current_dossier(ctx)
-    reason = ctx.data.get("revoke")
+    reason = _action(ctx).revoke
     if dossier is None:
         return
     certificate = await _valid_certificate(ctx, dossier)
-    if certificate is None or not isinstance(reason, str):
+    if certificate is None or reason is None:
         await not_now(ctx)
         return
     # No status change on the dossier, but the version still moves: a second officer's revoke is refused.
@@ -1049,7 +1047,7 @@ async def got_revoke_confirm(ctx: Context, _pressed: Save) -> None:
         return
     before = certificates.certificate_snapshot(certificate)
     await certificates.revoke(ctx.session, certificate, reason, ctx.now)
-    ctx.data.pop("revoke", None)
+    _action(ctx).revoke = None
     await record_audit(
         ctx,
         "certificate.revoke",

@@ -63,6 +63,7 @@ from handlers.province_common import (
     current_dossier,
     dossier_facts,
     find_round,
+    form,
     not_now,
     note_step,
     province_communes,
@@ -72,6 +73,7 @@ from handlers.province_common import (
     tell_producer,
 )
 from handlers.province_council import send_certificate_extra
+from handlers.province_form import ACCEPT, ASSIGN, UNASSIGNED, Batch, CertificateDraft, LateRound, Verdict
 from handlers.staff_reads import log_read
 from storage import certificates, province, rounds
 from storage.db import detached_sessions
@@ -166,8 +168,8 @@ steps = Flow(FLOW_NAME, first_step="list")
 
 @steps.ask("list")
 async def ask_list(ctx: Context) -> None:
-    which = ctx.data.get("list")
-    if which == "none":
+    which = form(ctx).listing
+    if which == UNASSIGNED:
         rows = await province.dossiers_at_province(
             ctx.session, province_communes(ctx), [s.value for s in WORKING], without_round=True
         )
@@ -181,8 +183,8 @@ async def ask_list(ctx: Context) -> None:
         title = round_line(found)
     order = {status.value: index for index, status in enumerate(WORKING + FINISHED)}
     rows.sort(key=lambda d: (order.get(d.status, 99), d.submitted_at or d.created_at, d.id))
-    page = page_of(rows, int(ctx.data.get("page") or 0))
-    ctx.data["page"] = page.number
+    page = page_of(rows, form(ctx).page)
+    form(ctx).page = page.number
     owners = await province.producers_of_products(ctx.session, [d.product_id for d in page.rows])
     lines = [title, page.position]
     if not rows:
@@ -208,27 +210,25 @@ async def ask_list(ctx: Context) -> None:
 
 @steps.on("list", Back)
 async def list_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("page", None)
-    await ctx.goto("round" if isinstance(ctx.data.get("round_id"), int) else "home")
+    form(ctx).page = 0
+    await ctx.goto("round" if form(ctx).round_id is not None else "home")
 
 
 @steps.on("list", ListPage)
 async def list_page(ctx: Context, pressed: ListPage) -> None:
-    ctx.data["page"] = pressed.page
+    form(ctx).page = pressed.page
     await ctx.goto("list")
 
 
 @steps.on("list", StartBatch)
 async def list_batch(ctx: Context, _pressed: StartBatch) -> None:
-    ctx.data.update(batch={}, batch_page=0)
+    form(ctx).batch = Batch()
     await ctx.goto("batch")
 
 
 @steps.on("list", OpenDossier)
 async def list_open(ctx: Context, pressed: OpenDossier) -> None:
-    ctx.data["dossier_id"] = pressed.dossier
-    ctx.data.pop("version", None)
-    ctx.data["send_files"] = True
+    form(ctx).dossier_id, form(ctx).version = pressed.dossier, None
     await ctx.goto("dossier")
 
 
@@ -301,9 +301,8 @@ async def ask_dossier(ctx: Context) -> None:
     if dossier is None:
         return
     # The officer acts on what this screen shows: its version is the one every action must still find.
-    ctx.data["version"] = dossier.version
+    form(ctx).version = dossier.version
     await log_read(ctx, "dossier", dossier.id)
-    ctx.data.pop("send_files", None)  # opening no longer sends every file: 📦 asks for the ZIP
     producer = await province.producer_of_dossier(ctx.session, dossier)
     commune = commune_by_code(ctx.settings.ocop.province, dossier.product.commune_code)
     producer_line = "🏠 " + " · ".join(
@@ -318,7 +317,7 @@ async def ask_dossier(ctx: Context) -> None:
 
 @steps.on("dossier", Back)
 async def dossier_back(ctx: Context, _pressed: Back) -> None:
-    await ctx.goto("list" if ctx.data.get("list") is not None else "home")
+    await ctx.goto("list" if form(ctx).listing is not None else "home")
 
 
 def _on_dossier(button: type[B]) -> Callable[[Callable[[Context, Dossier], Awaitable[None]]], Any]:
@@ -331,7 +330,7 @@ def _on_dossier(button: type[B]) -> Callable[[Callable[[Context, Dossier], Await
             dossier = await current_dossier(ctx)
             if dossier is None:
                 return
-            if dossier.version != ctx.data.get("version"):
+            if dossier.version != form(ctx).version:
                 await changed_meanwhile(ctx)
                 return
             await action(ctx, dossier)
@@ -362,14 +361,13 @@ async def to_return_note(ctx: Context, _dossier: Dossier) -> None:
 
 @_on_dossier(AssignRound)
 async def to_round_pick(ctx: Context, _dossier: Dossier) -> None:
-    ctx.data["then"] = "assign"
+    form(ctx).action.then = ASSIGN
     await ctx.goto("round_pick")
 
 
 @_on_dossier(EnterSheets)
 async def to_sheets(ctx: Context, _dossier: Dossier) -> None:
-    ctx.data["score"] = {}
-    ctx.data.pop("correct", None)
+    form(ctx).action.verdict, form(ctx).action.correct = Verdict(), None
     await ctx.goto("sheets")
 
 
@@ -380,13 +378,13 @@ async def to_correct_reason(ctx: Context, _dossier: Dossier) -> None:
 
 @_on_dossier(IssueCertificate)
 async def to_certificate(ctx: Context, _dossier: Dossier) -> None:
-    ctx.data["cert"] = {}
+    form(ctx).action.certificate = CertificateDraft()
     await ctx.goto("cert_no")
 
 
 @_on_dossier(CentralGranted)
 async def to_central_certificate(ctx: Context, _dossier: Dossier) -> None:
-    ctx.data["cert"] = {"central": True}
+    form(ctx).action.certificate = CertificateDraft(central=True)
     await ctx.goto("cert_no")
 
 
@@ -420,7 +418,7 @@ async def _accept(ctx: Context, dossier: Dossier) -> None:
     found = await find_round(ctx, dossier.round_id)
     if found is None or found.status != rounds.OPEN:
         ctx.say(_("Choose the round for this dossier first."))
-        ctx.data["then"] = "accept"
+        form(ctx).action.then = ACCEPT
         await ctx.goto("round_pick")
         return
     await _schedule(ctx, dossier, found)
@@ -429,15 +427,19 @@ async def _accept(ctx: Context, dossier: Dossier) -> None:
 async def _needs_override(ctx: Context, dossier: Dossier, found: Round, then: str) -> bool:
     """A late dossier goes into a round only after the officer says so explicitly (and the audit log keeps
     it): the round's deadline is the province's published rule."""
-    if not reached_after_deadline(ctx, dossier, found) or ctx.data.pop("late_ok", None) == found.id:
+    if not reached_after_deadline(ctx, dossier, found):
         return False
-    ctx.data["late"] = {"round_id": found.id, "then": then}
+    action = form(ctx).action
+    late_ok, action.late_ok = action.late_ok, None
+    if late_ok == found.id:
+        return False
+    action.late = LateRound(round_id=found.id, then=then)
     await ctx.goto("late_round")
     return True
 
 
 async def _schedule(ctx: Context, dossier: Dossier, found: Round) -> None:
-    if await _needs_override(ctx, dossier, found, "accept"):
+    if await _needs_override(ctx, dossier, found, ACCEPT):
         return
     if not await apply_change(
         ctx, dossier, "dossier.schedule", status=_S.SCHEDULED, round_id=found.id, review_note=None
@@ -465,13 +467,13 @@ async def ask_round_pick(ctx: Context) -> None:
 
 @steps.on("round_pick", Back)
 async def round_pick_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("then", None)
+    form(ctx).action.then = None
     await ctx.goto("dossier")
 
 
 @steps.on("round_pick", OpenRounds)
 async def round_pick_rounds(ctx: Context, _pressed: OpenRounds) -> None:
-    ctx.data.pop("then", None)
+    form(ctx).action.then = None
     await ctx.goto("rounds")
 
 
@@ -484,8 +486,8 @@ async def round_picked(ctx: Context, pressed: PickRound) -> None:
     if found is None or found.status != rounds.OPEN:
         await ctx.reask(_("That round is closed now. Please choose another."))
         return
-    then = ctx.data.pop("then", "assign")
-    if then == "accept":
+    then, form(ctx).action.then = form(ctx).action.then or ASSIGN, None
+    if then == ACCEPT:
         if _S(dossier.status) not in CHECKABLE:
             await not_now(ctx)
             return
@@ -498,7 +500,7 @@ async def round_picked(ctx: Context, pressed: PickRound) -> None:
 
 
 async def _assign(ctx: Context, dossier: Dossier, found: Round) -> None:
-    if await _needs_override(ctx, dossier, found, "assign"):
+    if await _needs_override(ctx, dossier, found, ASSIGN):
         return
     if await apply_change(ctx, dossier, "dossier.assign_round", round_id=found.id):
         meeting = found.meeting_date.isoformat() if found.meeting_date else None
@@ -509,8 +511,8 @@ async def _assign(ctx: Context, dossier: Dossier, found: Round) -> None:
 
 @steps.ask("late_round")
 async def ask_late_round(ctx: Context) -> None:
-    late = ctx.data.get("late") or {}
-    found = await find_round(ctx, late.get("round_id"))
+    late = form(ctx).action.late or LateRound()
+    found = await find_round(ctx, late.round_id)
     dossier = await current_dossier(ctx)
     if found is None or dossier is None:
         await ctx.goto("dossier")
@@ -536,21 +538,22 @@ async def ask_late_round(ctx: Context) -> None:
 
 @steps.on("late_round", Back)
 async def late_back(ctx: Context, _pressed: Back) -> None:
-    ctx.data.pop("late", None)
+    form(ctx).action.late = None
     await ctx.goto("dossier")
 
 
 @steps.on("late_round", OtherRound)
 async def late_other_round(ctx: Context, _pressed: OtherRound) -> None:
-    late = ctx.data.pop("late", None) or {}
-    ctx.data["then"] = late.get("then", "assign")
+    action = form(ctx).action
+    action.then, action.late = (action.late or LateRound()).then, None
     await ctx.goto("round_pick")
 
 
 @steps.on("late_round", TakeLate)
 async def late_take(ctx: Context, _pressed: TakeLate) -> None:
-    late = ctx.data.pop("late", None) or {}
-    found = await find_round(ctx, late.get("round_id"))
+    action = form(ctx).action
+    late, action.late = action.late or LateRound(), None
+    found = await find_round(ctx, late.round_id)
     dossier = await current_dossier(ctx)
     if found is None or dossier is None or found.status != rounds.OPEN:
         await ctx.reask(_("That round is closed now. Please choose another."))
@@ -563,8 +566,8 @@ async def late_take(ctx: Context, _pressed: TakeLate) -> None:
         after={"round_id": found.id, "deadline": found.submit_deadline.isoformat()},
         note="accepted after the round's deadline",
     )
-    ctx.data["late_ok"] = found.id
-    if late.get("then") == "accept":
+    action.late_ok = found.id
+    if late.then == ACCEPT:
         if _S(dossier.status) not in CHECKABLE:
             await not_now(ctx)
             return

@@ -3,8 +3,8 @@ reopen one, and create this year's two default rounds in one press.
 
 Reached from the province home (🗓 Rounds, or ``prov:rounds`` from the main menu) and from the round picker
 of a dossier when no round is open. A round's 📂 Dossiers button opens the list in
-``handlers.province_dossiers``. A new round is collected in ``data["new_round"]`` and only written at the
-last step; an edit (``data["round_id"]``) is saved at once and audit-logged with the before/after snapshot.
+``handlers.province_dossiers``. A new round is collected in ``ProvinceForm.new_round`` and only written at the
+last step; an edit (of ``ProvinceForm.round_id``) is saved at once and audit-logged with the before/after snapshot.
 
 ```mermaid
 stateDiagram-v2
@@ -51,9 +51,11 @@ from handlers.province_common import (
     OpenList,
     back_choice,
     find_round,
+    form,
     record_audit,
     round_line,
 )
+from handlers.province_form import RoundDraft
 from storage import rounds
 from storage.models import Round
 
@@ -105,8 +107,7 @@ steps = Flow(FLOW_NAME, first_step="rounds")
 
 @steps.ask("rounds")
 async def ask_rounds(ctx: Context) -> None:
-    ctx.data.pop("round_id", None)
-    ctx.data.pop("new_round", None)
+    form(ctx).round_id, form(ctx).new_round = None, None
     all_rounds = await rounds.rounds_of(ctx.session, ctx.settings.ocop.province)
     counts = await rounds.dossier_counts(ctx.session, [r.id for r in all_rounds])
     lines = [_("🗓 Evaluation rounds")]
@@ -143,7 +144,7 @@ async def rounds_back(ctx: Context, _pressed: Back) -> None:
 
 @steps.on("rounds", NewRound)
 async def rounds_new(ctx: Context, _pressed: NewRound) -> None:
-    ctx.data["new_round"] = {}
+    form(ctx).new_round = RoundDraft()
     await ctx.goto("round_name")
 
 
@@ -157,7 +158,7 @@ async def rounds_open(ctx: Context, pressed: OpenRound) -> None:
     if await find_round(ctx, pressed.round) is None:
         await deny(ctx)
         return
-    ctx.data["round_id"] = pressed.round
+    form(ctx).round_id = pressed.round
     await ctx.goto("round")
 
 
@@ -244,7 +245,7 @@ async def round_edit_meeting(ctx: Context, _found: Round, _pressed: EditMeeting)
 
 @_on_round(OpenList)
 async def round_dossiers(ctx: Context, found: Round, _pressed: OpenList) -> None:
-    ctx.data["list"] = found.id
+    form(ctx).listing = found.id
     await ctx.goto("list")
 
 
@@ -272,18 +273,16 @@ async def _set_round(ctx: Context, found: Round, action: str, **values: Any) -> 
 
 
 async def _editing(ctx: Context) -> Round | None:
-    round_id = ctx.data.get("round_id")
-    return await find_round(ctx, round_id) if isinstance(round_id, int) else None
+    return await find_round(ctx, form(ctx).round_id)
 
 
-def _new_round(ctx: Context) -> dict[str, Any] | None:
-    value = ctx.data.get("new_round")
-    return value if isinstance(value, dict) else None
+def _new_round(ctx: Context) -> RoundDraft | None:
+    return form(ctx).new_round
 
 
 async def _round_back(ctx: Context) -> None:
-    if _new_round(ctx) is not None and ctx.data.get("round_id") is None:
-        ctx.data.pop("new_round", None)
+    if _new_round(ctx) is not None and form(ctx).round_id is None:
+        form(ctx).new_round = None
         await ctx.goto("rounds")
     else:
         await ctx.goto("round")
@@ -314,7 +313,7 @@ async def got_round_name(ctx: Context, text: str) -> None:
     if found is not None:
         await _set_round(ctx, found, "round.edit", name=name)
         return
-    ctx.data["new_round"] = {"name": name}
+    form(ctx).new_round = RoundDraft(name=name)
     await ctx.goto("round_deadline")
 
 
@@ -345,10 +344,10 @@ async def got_round_deadline(ctx: Context, text: str) -> None:
         await _set_round(ctx, found, "round.edit", submit_deadline=deadline)
         return
     new = _new_round(ctx)
-    if new is None or "name" not in new:
+    if new is None or new.name is None:
         await ctx.goto("round_name")
         return
-    ctx.data["new_round"] = {**new, "deadline": deadline.isoformat()}
+    new.deadline = deadline.isoformat()
     await ctx.goto("round_meeting")
 
 
@@ -393,10 +392,10 @@ async def _meeting_day(ctx: Context, found: Round | None, meeting: dt.date | Non
         await _set_round(ctx, found, "round.edit", meeting_date=meeting)
         return
     new = _new_round(ctx)
-    if new is None or "name" not in new or "deadline" not in new:
+    if new is None or new.name is None or new.deadline is None:
         await ctx.goto("round_name")
         return
-    deadline = dt.date.fromisoformat(new["deadline"])
+    deadline = dt.date.fromisoformat(new.deadline)
     if meeting is not None and meeting < deadline:
         await ctx.reask(
             _("The council meets after the deadline ({day}). Please type a later date.").format(
@@ -407,13 +406,12 @@ async def _meeting_day(ctx: Context, found: Round | None, meeting: dt.date | Non
     created = await rounds.create_round(
         ctx.session,
         province=ctx.settings.ocop.province,
-        name=new["name"],
+        name=new.name,
         submit_deadline=deadline,
         meeting_date=meeting,
         now=ctx.now,
     )
     await record_audit(ctx, "round.create", "round", created.id, after=rounds.snapshot(created))
-    ctx.data.pop("new_round", None)
-    ctx.data["round_id"] = created.id
+    form(ctx).new_round, form(ctx).round_id = None, created.id
     ctx.say(_("➕ Round created."))
     await ctx.goto("round")

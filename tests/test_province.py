@@ -38,12 +38,22 @@ from handlers.province_dossiers import (
     ReturnForSupplement,
     Revoke,
 )
+from handlers.province_form import (
+    UNASSIGNED,
+    Batch,
+    CertificateDraft,
+    LateRound,
+    ProvinceForm,
+    RoundDraft,
+    Verdict,
+)
 from handlers.province_rounds import CloseRound, EditDeadline, NewRound, ReopenRound, SeedRounds
-from storage import dossiers, rounds, staff, users
+from storage import council, dossiers, rounds, staff, users
 from storage.filestore import FileStore
 from storage.models import (
     AuditEntry,
     Certificate,
+    Conversation,
     CouncilResult,
     Dossier,
     OutboxMessage,
@@ -766,3 +776,62 @@ async def test_double_save_records_one_result(app: App) -> None:
     await officer.press(Save())  # a double click: no longer offered
     assert await scalar(app, select(func.count(CouncilResult.id))) == 1
     assert (await dossier(app, dossier_id)).version == 1
+
+
+# A conversation saved before the province's data was a dataclass ----------------------------------------
+
+
+async def test_a_province_conversation_saved_as_the_old_dict_carries_on(app: App) -> None:
+    round_id = await make_round(app)
+    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
+    await add_members(officer)
+    async with app.engine.sessions() as session, session.begin():
+        member = (await council.members_of(session, round_id))[0]
+        row = (await session.scalars(select(Conversation).where(Conversation.flow == "province"))).one()
+        version = row.data["version"]
+        # Typing the last part of a sheet, as the rows held it before ProvinceForm: flat keys, no "_v".
+        row.step, row.data = (
+            "sheet_c",
+            {
+                "list": round_id,
+                "page": 0,
+                "dossier_id": dossier_id,
+                "version": version,
+                "score": {},
+                "member_id": member.id,
+                "sheet": {"A": 32.5, "B": 20.5},
+                "send_files": True,
+            },
+        )
+    await officer.send("30")
+    async with app.engine.sessions() as session:
+        sheet = (await council.sheets_of(session, dossier_id))[member.id]
+    assert (sheet.points_a, sheet.points_b, sheet.points_c) == (32.5, 20.5, 30.0)
+    await officer.press(Back())  # the sheets → the dossier
+    await officer.press(Back())  # the dossier → the list of the round it was opened from
+    assert OpenDossier(dossier=dossier_id).pack() in payloads(officer)
+
+
+def test_a_version_1_province_row_reads_into_the_form() -> None:
+    old = {
+        "_v": 1,
+        "list": "none",
+        "batch": {"7": 2},
+        "batch_round": 3,
+        "batch_page": 1,
+        "cert": {"central": True, "no": "12/QĐ-UBND"},
+        "score": {"ok": False, "criterion": "lab_test"},
+        "late": {"round_id": 3, "then": "accept"},
+        "new_round": {"name": "Đợt 1/2026"},
+        "upload": True,
+    }
+    form = ProvinceForm.load(old)
+    assert form.listing == UNASSIGNED
+    assert form.batch == Batch(picked={"7": 2}, round_id=3, page=1)
+    assert form.new_round == RoundDraft(name="Đợt 1/2026")
+    assert form.action.certificate == CertificateDraft(central=True, number="12/QĐ-UBND")
+    assert form.action.verdict == Verdict(ok=False, criterion="lab_test")
+    assert form.action.late == LateRound(round_id=3, then="accept")
+    assert ProvinceForm.load(form.dump()) == form
