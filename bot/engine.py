@@ -133,7 +133,12 @@ class Engine:
                 if self._sqlite_writer is None:
                     return await self._handle_once(inbound, checked)
                 async with self._sqlite_writer:
-                    return await self._handle_once(inbound, checked)
+                    replies = await self._handle_once(inbound, checked)
+                # One turn of the event loop between two updates, with SQLite's write lock free: otherwise work
+                # outside the engine (a sweep, a backup, an office export) that polls for the lock wakes up only
+                # while an update holds it, and back-to-back updates starve it.
+                await asyncio.sleep(0)
+                return replies
             except (IntegrityError, DBAPIError) as error:
                 if is_disconnect(error):
                     raise
