@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import re
 import typing
 import uuid
@@ -71,6 +72,8 @@ class FlowData:
 
     ``load`` reads an older row too: unknown keys are dropped, missing ones take their defaults, and a row of
     another version goes through ``upgrade`` first, so a deploy never strands someone in the middle of a form.
+    A field whose type is itself a dataclass (or one or None) is a group of the form, stored as a dict and
+    built back the same way.
     """
 
     VERSION: ClassVar[int] = 1
@@ -83,13 +86,36 @@ class FlowData:
         raw = copy.deepcopy(raw)  # the form is changed in place; the row read from the database must not be
         if raw.pop("_v", 1) != cls.VERSION:  # rows from before the flow had a dataclass are version 1
             raw = cls.upgrade(raw)
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in raw.items() if key in names})
+        return _from_stored(cls, raw)
 
     @classmethod
     def upgrade(cls, raw: dict[str, Any]) -> dict[str, Any]:
         """Turn a row written by an older version into this one's keys (default: keep what still fits)."""
         return raw
+
+
+_Stored = TypeVar("_Stored")
+
+
+def _from_stored(kind: type[_Stored], raw: dict[str, Any]) -> _Stored:
+    """A dataclass from the dict it was dumped to; see ``FlowData``."""
+    hints = _field_types(typing.cast(type, kind))
+    return kind(**{name: _group(hints[name], value) for name, value in raw.items() if name in hints})
+
+
+def _group(hint: Any, value: Any) -> Any:
+    if isinstance(value, dict):
+        for candidate in (hint, *typing.get_args(hint)):
+            if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+                return _from_stored(candidate, value)
+    return value
+
+
+@functools.cache
+def _field_types(kind: type) -> dict[str, Any]:
+    """The dataclass's fields and their resolved types (read once per class: forms load on every update)."""
+    hints = typing.get_type_hints(kind)
+    return {f.name: hints[f.name] for f in dataclasses.fields(kind)}
 
 
 class Answer(enum.Enum):

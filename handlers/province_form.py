@@ -12,25 +12,13 @@ conversation in flight at a deploy goes on where it was.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from bot.flow import FlowData
 
-G = TypeVar("G")
-
 UNASSIGNED = "none"  # ``ProvinceForm.listing``: the dossiers not in a round yet
 ASSIGN, ACCEPT = "assign", "accept"  # what the round picker does with the round chosen
-
-
-def group(kind: type[G], raw: object) -> G:
-    """A group of the form as stored (a dict): unknown keys dropped, missing ones take their defaults."""
-    if isinstance(raw, kind):
-        return raw
-    values = raw if isinstance(raw, dict) else {}
-    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
-    return kind(**{key: value for key, value in values.items() if key in names})
 
 
 @dataclass
@@ -92,11 +80,6 @@ class DossierAction:
     certificate: CertificateDraft = field(default_factory=CertificateDraft)
     revoke: str | None = None  # the reason the certificate is being revoked
 
-    def __post_init__(self) -> None:
-        self.late = None if self.late is None else group(LateRound, self.late)
-        self.verdict = group(Verdict, self.verdict)
-        self.certificate = group(CertificateDraft, self.certificate)
-
 
 @dataclass
 class ProvinceForm(FlowData):
@@ -110,11 +93,6 @@ class ProvinceForm(FlowData):
     dossier_id: int | None = None  # the dossier whose screen is open
     version: int | None = None  # ... and the version that screen showed: every action must still find it
     action: DossierAction = field(default_factory=DossierAction)
-
-    def __post_init__(self) -> None:
-        self.new_round = None if self.new_round is None else group(RoundDraft, self.new_round)
-        self.batch = group(Batch, self.batch)
-        self.action = group(DossierAction, self.action)
 
     @classmethod
     def upgrade(cls, raw: dict[str, Any]) -> dict[str, Any]:

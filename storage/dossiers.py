@@ -179,13 +179,9 @@ async def dossier_in_communes(session: AsyncSession, dossier_id: int, communes: 
     )
 
 
-async def dossiers_of(
-    session: AsyncSession, producer_id: int, statuses: Collection[str] | None = None
-) -> list[Dossier]:
-    """The producer's dossiers (optionally only some statuses), newest first, product/items/files loaded."""
-    if statuses is None:
-        rows = await session.scalars(DOSSIERS_OF, {"producer_id": producer_id})
-        return list(rows)
+async def dossiers_of(session: AsyncSession, producer_id: int, statuses: Collection[str]) -> list[Dossier]:
+    """The producer's dossiers in one of ``statuses``, newest first, product/items/files loaded (all of them:
+    ``storage.overview``)."""
     statement = select(Dossier).join(Product).where(Product.producer_id == producer_id)
     statement = statement.where(Dossier.status.in_(statuses))
     rows = await session.scalars(_with_items(statement.order_by(Dossier.id.desc())))

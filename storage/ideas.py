@@ -7,17 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProductIdea
 
-# Built once: the status report and the dossier menu run it on most updates, and a statement built anew costs
-# its construction and its cache key every time (SQLAlchemy memoizes both on a statement kept).
+# The status report's (``storage.overview``), built once: a statement built anew costs its construction and its
+# cache key every time (SQLAlchemy memoizes both on a statement kept).
 IDEAS_OF = (
     select(ProductIdea).where(ProductIdea.producer_id == bindparam("producer_id")).order_by(ProductIdea.id.desc())
 )
-
-
-async def ideas_of(session: AsyncSession, producer_id: int) -> list[ProductIdea]:
-    """All ideas of a producer, newest first."""
-    rows = await session.scalars(IDEAS_OF, {"producer_id": producer_id})
-    return list(rows)
 
 
 async def idea_of(session: AsyncSession, producer_id: int, idea_id: int) -> ProductIdea | None:

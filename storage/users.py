@@ -136,14 +136,14 @@ async def mark_and_load(
     before), then the identity, its user and their conversation, the conversation locked for this
     transaction. The user and identity join the session as if loaded (no query), so handlers read and change
     them as ORM objects; the conversation is the engine's alone and stays outside the session: it is written
-    back with ``save_conversation``. A first contact takes the longer way (``identity_user``)."""
+    back by ``finish``. A first contact takes the longer way (``identity_user``)."""
     # One trip into SQLAlchemy's synchronous core for the whole load: every async call of the session starts
     # a greenlet of its own, which costs more than the statement itself on a busy event loop.
     loaded = await session.run_sync(
         _mark_and_load, channel, update_id, external_id, chat_id=chat_id, display_name=display_name, now=now
     )
-    if loaded is not _FIRST_CONTACT:
-        return loaded  # type: ignore[return-value]
+    if not isinstance(loaded, _FirstContact):
+        return loaded
     user, identity = await identity_user(
         session, channel, external_id, chat_id=chat_id, display_name=display_name, locale=locale, now=now
     )
@@ -152,7 +152,8 @@ async def mark_and_load(
     return user, identity, conversation
 
 
-_FIRST_CONTACT = object()
+class _FirstContact:
+    """What the load says when no identity matches: the async path creates the user."""
 
 
 def _mark_and_load(
@@ -164,7 +165,7 @@ def _mark_and_load(
     chat_id: str | None,
     display_name: str | None,
     now: dt.datetime,
-) -> tuple[User, ChannelIdentity, Conversation] | object | None:
+) -> tuple[User, ChannelIdentity, Conversation] | _FirstContact | None:
     # Core on the session's connection: the session's own execute adds ORM work these statements do not need.
     connection = session.connection()
     who = {"channel": channel, "external_id": external_id}
@@ -193,7 +194,7 @@ def _mark_and_load(
         connection.execute(_START_CONVERSATION[connection.dialect.name], who)
         row = connection.execute(_LOAD, who).first()
     if row is None:
-        return _FIRST_CONTACT
+        return _FirstContact()
     values = row._mapping
     user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
     identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})

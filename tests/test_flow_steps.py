@@ -177,3 +177,24 @@ def test_an_older_row_of_the_form_still_loads() -> None:
     assert _Order.load({"size": 5, "note": "n", "gone": True}) == _Order(sizes=[5], note="n")
     assert _Order.load(_Order(sizes=[1, 2]).dump()) == _Order(sizes=[1, 2])
     assert _Order.load({}) == _Order()
+
+
+@dataclass
+class _Address:
+    village: str = ""
+    commune: str | None = None
+
+
+@dataclass
+class _Delivery(FlowData):
+    to: _Address = field(default_factory=_Address)
+    back: _Address | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def test_a_group_of_the_form_comes_back_as_its_dataclass() -> None:
+    form = _Delivery(to=_Address("Bản Lướt", "Bình Lư"), back=_Address("Bản Hon"), counts={"chè": 2})
+    assert _Delivery.load(form.dump()) == form
+    assert isinstance(_Delivery.load(form.dump()).back, _Address)
+    # A group keeps the same forgiveness as the form: unknown keys dropped, missing ones take their defaults.
+    assert _Delivery.load({"to": {"village": "Nà Tăm", "old": 1}, "back": None}) == _Delivery(to=_Address("Nà Tăm"))
