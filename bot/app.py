@@ -32,7 +32,7 @@ class App:
 
 async def build_app(settings: Settings, *, clock: Clock = utc_now, run_migrations: bool | None = None) -> App:
     require_catalogue(settings.ocop.default_locale)
-    db = create_engine(settings.database_url)
+    db = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     if run_migrations is None:
         run_migrations = db.dialect.name == "sqlite"  # PostgreSQL is migrated by `ocop-bot migrate`
     if run_migrations:

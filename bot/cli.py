@@ -170,11 +170,13 @@ async def _run_with_zalo(settings: Settings) -> int:
     from bot.app import build_app
     from bot.channels.configured import open_channels
     from bot.channels.webhook import run_zalo
+    from bot.gc_tuning import tune_for_serving
     from bot.scheduler import Reminders
 
     app = await build_app(settings)
     channels = open_channels(app.engine, settings)
     reminders = Reminders(app.engine.sessions, settings, channels.deliveries(), clock=app.engine.clock)
+    tune_for_serving()  # everything is loaded: keep the collector off it (bot.gc_tuning)
     reminders.start()
     try:
         if not channels.polls_telegram:

@@ -13,6 +13,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.db import DEFAULT_POOL_SIZE
+
 # Zalo's setWebhook takes a secret of 8–256 characters.
 WEBHOOK_SECRET_MIN = 8
 TELEGRAM_UPDATES_IN_FLIGHT = 64
@@ -186,6 +188,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 # Every environment name (lower case) and where its value goes.
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "database_url": ("database_url",),
+    "database_pool_size": ("database_pool_size",),
     "log_level": ("log_level",),
     "log_format": ("log_format",),
     "telegram_bot_token": ("telegram", "token"),
@@ -261,6 +264,8 @@ class Settings(BaseModel):
     grouped form."""
 
     database_url: str = "sqlite+aiosqlite:///data/ocop.db"
+    # PostgreSQL connections each bot process keeps open (storage.db.create_engine); updates beyond it wait.
+    database_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1)
     log_level: str = "INFO"
     # Logs (bot/logs.py): "kv" writes one key=value line per event, "json" one JSON object per line.
     log_format: Literal["kv", "json"] = "kv"

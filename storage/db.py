@@ -36,7 +36,11 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+# PostgreSQL connections one engine keeps (``DATABASE_POOL_SIZE`` for the bot); opened only when needed.
+DEFAULT_POOL_SIZE = 20
+
+
+def create_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     """An engine tuned per backend.
 
     Bound values are never logged (``hide_parameters``): with LOG_LEVEL=DEBUG the statements show, but not
@@ -77,10 +81,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if search_path:
         parsed = parsed.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
+    # A fixed pool, no overflow: under load an overflow connection is opened for one update and closed when it
+    # comes back to a full pool, so a busy bot kept connecting (TLS attempt, startup, type introspection) and
+    # preparing its statements again on each new connection. An update that finds every connection busy waits
+    # for one (``pool_timeout``), which costs nothing while the CPU is the limit anyway.
     engine = create_async_engine(
         parsed,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         connect_args=connect_args,
         hide_parameters=True,
     )
