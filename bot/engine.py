@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "thoat", "dung lai"})
 MENU_WORDS = frozenset({"menu", "/menu", "menu chinh", "trang chu", "bat dau lai"})
 HELP_WORDS = frozenset({"giup", "giup do", "tro giup", "help", "/help", "huong dan", "?"})
+GLOBAL_WORDS = CANCEL_WORDS | MENU_WORDS | HELP_WORDS | {"/cancel"}
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -282,7 +283,7 @@ async def global_word(turn: Turn) -> bool:
     """Cancel, menu and help words, valid in any step, unless an offered option has those very words ("⬅️ Huỷ"
     on a reason question is that option)."""
     ctx, folded = turn.ctx, turn.folded
-    if not folded or folded in {fold(option.words) for option in turn.offered}:
+    if folded not in GLOBAL_WORDS or any(fold(option.words) == folded for option in turn.offered):
         return False
     if folded in CANCEL_WORDS or folded == "/cancel":
         if ctx.state.flow:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
+# Button labels and menu words are folded on every update, the same few hundred again and again.
+_SHORT = 120
 
 
 def nfc(text: str) -> str:
@@ -20,11 +23,21 @@ def fold(text: str) -> str:
     Producers often type without diacritics ("ho so cua toi"); folding both sides lets that find
     "hồ sơ của tôi".
     """
+    return _fold_short(text) if len(text) <= _SHORT else _fold(text)
+
+
+@lru_cache(maxsize=4096)
+def _fold_short(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped.casefold()).strip()
 
 
+@lru_cache(maxsize=4096)
 def label_words(label: str) -> str:
     """The words of a button label (emoji and marks dropped), what a user types to choose it."""
     return " ".join("".join(ch if ch.isalnum() or ch.isspace() or ch in "-/★" else " " for ch in label).split())
