@@ -28,6 +28,13 @@ def test_fold_treats_combining_and_precomposed_letters_alike() -> None:
     assert nfc(combining) == "Hồ sơ"
 
 
+@given(st.text(max_size=100))
+def test_a_short_text_folds_through_the_cache_as_a_long_one_does(text: str) -> None:
+    # Short texts (labels, typed answers) are folded through a cache, long ones (a pasted paragraph) are not;
+    # trailing spaces are dropped by folding, so the padded copy must fold the same way by the long path.
+    assert fold(text) == fold(text + " " * 200) == fold(text)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
