@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from storage.db import insert_ignore
 from storage.models import Dossier, DossierItem, DossierItemFile, Product, ProductIdea, StoredFile
@@ -99,9 +99,12 @@ _Statement = TypeVar("_Statement", bound=Select[Any])
 
 
 def _with_items(statement: _Statement) -> _Statement:
-    # populate_existing: files may have been linked with a Core insert earlier in this same session.
+    """``statement`` (which joins ``Product``) with each dossier's product from that join and its items and files.
+
+    The product comes from the join the statement makes anyway (one round trip less per read than a selectin
+    load); populate_existing: files may have been linked with a Core insert earlier in this same session."""
     return statement.options(
-        selectinload(Dossier.product),
+        contains_eager(Dossier.product),
         selectinload(Dossier.items).selectinload(DossierItem.files),
     ).execution_options(populate_existing=True)
 
@@ -172,7 +175,7 @@ async def dossier_in_communes(session: AsyncSession, dossier_id: int, communes: 
         .join(Product, Dossier.product_id == Product.id)
         .where(Dossier.id == dossier_id, Product.commune_code.in_(communes))
         .options(
-            selectinload(Dossier.product),
+            contains_eager(Dossier.product),
             selectinload(Dossier.items).selectinload(DossierItem.files).selectinload(DossierItemFile.stored_file),
         )
         .execution_options(populate_existing=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager
 
 from storage.models import Dossier, Producer, Product
 
@@ -30,7 +30,7 @@ async def dossiers_at_province(
         select(Dossier)
         .join(Product, Dossier.product_id == Product.id)
         .where(Product.commune_code.in_(communes), Dossier.status.in_(statuses))
-        .options(selectinload(Dossier.product))
+        .options(contains_eager(Dossier.product))  # the product from the join above, not a second query
     )
     if round_id is not None:
         statement = statement.where(Dossier.round_id == round_id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager
 
 from storage.models import CommuneCriterion, Dossier, Producer, Product, ProductIdea
 
@@ -43,7 +43,7 @@ async def dossiers_waiting(
         .join(Product, Dossier.product_id == Product.id)
         .where(Product.commune_code.in_(communes), Dossier.status.in_(statuses))
         .order_by(Dossier.submitted_at, Dossier.id)
-        .options(selectinload(Dossier.product))
+        .options(contains_eager(Dossier.product))  # the product from the join above, not a second query
     )
     return list(rows)
 

@@ -135,3 +135,22 @@ async def _loaded_in(app: App, session: AsyncSession, update_id: str) -> int:
     )
     assert loaded is not None
     return loaded[0].id
+
+
+async def test_the_status_reads_each_dossier_with_its_product_in_one_statement(app: App) -> None:
+    from storage.overview import overview
+    from tests.staff_helpers import make_dossier
+
+    user_id = await make_producer(app, "p1")
+    await make_dossier(app, user_id, product="Chè Tả Van")
+    await make_dossier(app, user_id, product="Mật ong bạc hà", seed=2)
+    async with app.engine.sessions() as session:
+        producer = await producers.producer_of_user(session, user_id)
+        assert producer is not None
+        seen = _count_statements(app)
+        report = await overview(session, producer.id)
+        # Ideas, dossiers (their products joined in), items, the items' files, certificates: no query per product.
+        assert [dossier.product.name for dossier in report.dossiers] == ["Mật ong bạc hà", "Chè Tả Van"]
+        assert all(dossier.items for dossier in report.dossiers)
+        assert len(seen) == 5, seen
+        assert not any("FROM products WHERE" in " ".join(statement.split()) for statement in seen)
