@@ -101,11 +101,12 @@ _Statement = TypeVar("_Statement", bound=Select[Any])
 def _with_items(statement: _Statement) -> _Statement:
     """``statement`` (which joins ``Product``) with each dossier's product from that join and its items and files.
 
-    The product comes from the join the statement makes anyway (one round trip less per read than a selectin
-    load); populate_existing: files may have been linked with a Core insert earlier in this same session."""
+    Two statements in all: the dossiers with their products (the join the statement makes anyway), then the
+    items with their files joined in; a selectin load for each would be two round trips more on every dossier
+    screen. populate_existing: files may have been linked with a Core insert earlier in this same session."""
     return statement.options(
         contains_eager(Dossier.product),
-        selectinload(Dossier.items).selectinload(DossierItem.files),
+        selectinload(Dossier.items).joinedload(DossierItem.files),
     ).execution_options(populate_existing=True)
 
 
@@ -176,7 +177,7 @@ async def dossier_in_communes(session: AsyncSession, dossier_id: int, communes: 
         .where(Dossier.id == dossier_id, Product.commune_code.in_(communes))
         .options(
             contains_eager(Dossier.product),
-            selectinload(Dossier.items).selectinload(DossierItem.files).selectinload(DossierItemFile.stored_file),
+            selectinload(Dossier.items).joinedload(DossierItem.files).joinedload(DossierItemFile.stored_file),
         )
         .execution_options(populate_existing=True)
     )
