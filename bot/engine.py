@@ -59,10 +59,10 @@ from storage.models import Conversation
 log = logging.getLogger(__name__)
 
 
-CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "thoat", "dung lai"})
+CANCEL_WORDS = frozenset({"huy", "/huy", "cancel", "/cancel", "thoat", "dung lai"})
 MENU_WORDS = frozenset({"menu", "/menu", "menu chinh", "trang chu", "bat dau lai"})
 HELP_WORDS = frozenset({"giup", "giup do", "tro giup", "help", "/help", "huong dan", "?"})
-GLOBAL_WORDS = CANCEL_WORDS | MENU_WORDS | HELP_WORDS | {"/cancel"}
+GLOBAL_WORDS = CANCEL_WORDS | MENU_WORDS | HELP_WORDS
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -285,7 +285,7 @@ async def global_word(turn: Turn) -> bool:
     ctx, folded = turn.ctx, turn.folded
     if folded not in GLOBAL_WORDS or any(fold(option.words) == folded for option in turn.offered):
         return False
-    if folded in CANCEL_WORDS or folded == "/cancel":
+    if folded in CANCEL_WORDS:
         if ctx.state.flow:
             ctx.say(_("Cancelled. What you had saved is kept."))
         ctx.end_flow()

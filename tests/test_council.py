@@ -25,6 +25,7 @@ from tests.chat import Chat
 from tests.test_province import (
     MEMBERS,
     add_members,
+    at_council_sheets,
     audit_actions,
     dossier,
     enter_sheet,
@@ -119,11 +120,7 @@ async def test_three_sheets_one_from_the_excel_template_give_the_mean_and_the_st
 
 
 async def test_part_maximum_follows_the_dossiers_rule_set(app: App) -> None:
-    round_id = await make_round(app)
-    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer, MEMBERS[:1])
+    _round_id, _producer, _dossier_id, officer = await at_council_sheets(app, MEMBERS[:1])
     await officer.tap(MEMBERS[0][0])
     await officer.send("36")  # A is at most 40 under 148…
     await officer.send("20")
@@ -133,11 +130,7 @@ async def test_part_maximum_follows_the_dossiers_rule_set(app: App) -> None:
 
 
 async def test_a_sheet_far_from_the_mean_is_flagged_before_saving_and_the_spread_shown(app: App) -> None:
-    round_id = await make_round(app)
-    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer)
+    _round_id, _producer, _dossier_id, officer = await at_council_sheets(app)
     await enter_sheet(officer, MEMBERS[0][0], "35", "22", "30")  # 87
     await enter_sheet(officer, MEMBERS[1][0], "34", "21", "30")  # 85
     await enter_sheet(officer, MEMBERS[2][0], "15", "10", "25")  # 50: a typing slip, 24 from the mean 74
@@ -339,11 +332,7 @@ async def test_a_meeting_date_set_after_the_council_met_opens_the_sheets(app: Ap
 async def test_the_workbook_goes_through_the_chat_too(app: App, tmp_path: Path) -> None:
     from bot.messages import SendFile
 
-    round_id = await make_round(app)
-    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer, MEMBERS[:1])
+    _round_id, _producer, dossier_id, officer = await at_council_sheets(app, MEMBERS[:1])
     await enter_sheet(officer, MEMBERS[0][0], "30", "20", "25")
     await officer.press(Workbook())
     (sent,) = [r for r in officer.replies if isinstance(r, SendFile)]

@@ -244,6 +244,17 @@ async def add_members(officer: Chat, members: tuple[tuple[str, str], ...] = MEMB
         await officer.press(MemberRole(role=role))
 
 
+async def at_council_sheets(app: App, members: tuple[tuple[str, str], ...] = MEMBERS) -> tuple[int, int, int, Chat]:
+    """A scheduled dossier in a round, opened by the officer on its council sheets with ``members`` added;
+    returns the round, the producer's user, the dossier and the officer's chat."""
+    round_id = await make_round(app)
+    producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
+    await open_dossier(officer, dossier_id, OpenList(round=round_id))
+    await officer.press(EnterSheets())
+    await add_members(officer, members)
+    return round_id, producer_user, dossier_id, officer
+
+
 async def enter_sheet(officer: Chat, member: str, a: str, b: str, c: str) -> None:
     await officer.tap(member)
     await officer.send(a)
@@ -478,11 +489,7 @@ async def test_assign_round_to_a_dossier(app: App) -> None:
 
 
 async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app: App) -> None:
-    round_id = await make_round(app)
-    producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer)
+    _round_id, producer_user, dossier_id, officer = await at_council_sheets(app)
     await officer.tap(MEMBERS[0][0])
     for bad in ("abc", "-5", "41", "40,555", "😀"):
         await officer.send(bad)
@@ -542,11 +549,7 @@ async def test_scores_are_validated_and_a_4_star_certificate_lasts_36_months(app
 
 
 async def test_failed_mandatory_criterion_asks_which_and_the_producer_is_told_not_certified(app: App) -> None:
-    round_id = await make_round(app)
-    producer_user, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer)
+    _round_id, producer_user, dossier_id, officer = await at_council_sheets(app)
     for name, _role in MEMBERS:
         await enter_sheet(officer, name, "38", "24", "33")
     await officer.press(WorkOut())
@@ -782,11 +785,7 @@ async def test_double_save_records_one_result(app: App) -> None:
 
 
 async def test_a_province_conversation_saved_as_the_old_dict_carries_on(app: App) -> None:
-    round_id = await make_round(app)
-    _producer, dossier_id, officer = await setup(app, status=S.SCHEDULED, round_id=round_id)
-    await open_dossier(officer, dossier_id, OpenList(round=round_id))
-    await officer.press(EnterSheets())
-    await add_members(officer)
+    round_id, _producer, dossier_id, officer = await at_council_sheets(app)
     async with app.engine.sessions() as session, session.begin():
         member = (await council.members_of(session, round_id))[0]
         row = (await session.scalars(select(Conversation).where(Conversation.flow == "province"))).one()
