@@ -197,14 +197,16 @@ class Engine:
                     # The next message is a number: the options shown with it must not carry numbers too.
                     ctx.replies = [by_words(reply) for reply in ctx.replies]
                 # The conversation (when it moved) and the commit, then the session closes: one trip.
-                finished = True
                 await users.finish(session, conversation if _save(conversation, ctx, now) else None)
+                finished = True
                 return ctx.replies
             finally:
                 has_buttons.reset(buttons)
                 current_locale.reset(token)
         finally:
-            if not finished:  # a redelivery or an error: nothing of this update is kept
+            # A redelivery, an error, or a cancelled finish: nothing of this update is kept, and the connection
+            # goes back to the pool (closing a session that finish already closed does nothing).
+            if not finished:
                 await session.close()
 
     async def _route(
