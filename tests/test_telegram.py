@@ -57,6 +57,7 @@ async def test_start_gets_a_reply_with_buttons(telegram: FakeBotAPI) -> None:
     telegram.push_text(USER, "/start")
     replies = await telegram.wait_for_replies(USER, 1)
     assert replies[0].name == "sendmessage"
+    assert replies[0].content_type == "application/json"  # no file: one JSON body (bot.channels.telegram_session)
     await asyncio.sleep(0.2)  # every part of the answer
     assert any("reply_markup" in call.params for call in telegram.replies_to(USER))
 

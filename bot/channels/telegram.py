@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import (
@@ -62,6 +61,7 @@ from aiogram.types import (
 from pydantic import BaseModel, ConfigDict
 
 from bot.channels.handler import Handler
+from bot.channels.telegram_session import JsonBodySession
 from bot.messages import AskPhone, Choice, Inbound, IncomingFile, Outbound, SendFile
 from bot.settings import TELEGRAM_UPDATES_IN_FLIGHT, Settings
 from bot.text import split_message
@@ -411,16 +411,16 @@ def build_bot(settings: Settings) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     token = settings.telegram.token.get_secret_value()
     if settings.telegram.api_base:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base))
-        return Bot(token=token, session=session)
-    return Bot(token=token)
+        return Bot(token=token, session=JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram.api_base)))
+    return Bot(token=token, session=JsonBodySession())
 
 
 def build_dispatcher(engine: Handler, settings: Settings) -> tuple[Dispatcher, Bot, TelegramChannel]:
     """The dispatcher, the bot and our channel, ready for ``dp.start_polling(bot, …)``."""
     bot = build_bot(settings)
     channel = TelegramChannel(engine, bot)
-    dispatcher = Dispatcher()
+    # Conversation state lives in our database (the engine); aiogram's FSM would be an unused second copy.
+    dispatcher = Dispatcher(disable_fsm=True)
     dispatcher.include_router(channel.router())
     return dispatcher, bot, channel
 

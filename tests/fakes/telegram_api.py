@@ -42,6 +42,7 @@ class Call:
     at: float
     status: int = 200
     result: Any = None  # what the fake answered, e.g. the Message for a send
+    content_type: str = ""  # how the client sent the parameters: JSON, a form, or multipart with files
 
     @property
     def name(self) -> str:
@@ -371,7 +372,7 @@ class FakeBotAPI:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params, files = await _read_body(request)
-        call = Call(method, params, files, time.monotonic())
+        call = Call(method, params, files, time.monotonic(), content_type=request.content_type)
         self.calls.append(call)
         handler = _HANDLERS.get(call.name)
         if handler is None:
