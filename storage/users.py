@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, exists, func, literal, literal_column, select, true, update
+from sqlalchemy import Table, bindparam, delete, exists, func, inspect, literal, literal_column, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -198,7 +198,7 @@ def _mark_and_load(
     values = row._mapping
     user = _as_loaded(session, User, {key: values[f"u_{key}"] for key in _USER_COLUMNS})
     identity = _as_loaded(session, ChannelIdentity, {key: values[f"i_{key}"] for key in _IDENTITY_COLUMNS})
-    conversation = Conversation(**{key: values[f"c_{key}"] for key in _CONVERSATION_COLUMNS})
+    conversation = _loaded(Conversation, {key: values[f"c_{key}"] for key in _CONVERSATION_COLUMNS})
     producer = None
     if values["p_id"] is not None:
         producer = _as_loaded(session, Producer, {key: values[f"p_{key}"] for key in _PRODUCER_COLUMNS})
@@ -217,9 +217,21 @@ def _mark_and_load(
 
 def _as_loaded(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row:
     """An ORM object from a row read with Core, in the session as if a query had loaded it."""
-    instance = model(**values)
+    instance = _loaded(model, values)
     make_transient_to_detached(instance)
     session.add(instance)
+    return instance
+
+
+_Loaded = TypeVar("_Loaded", User, ChannelIdentity, Producer, Conversation)
+
+
+def _loaded(model: type[_Loaded], values: dict[str, Any]) -> _Loaded:
+    """An instance with ``values`` as its loaded state, the way the ORM's own loading fills one: straight into
+    its ``__dict__``. The mapped ``__init__`` would record each value as a change, to be undone again at once;
+    for the three rows of every update that cost as much as reading them."""
+    instance: _Loaded = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(values)
     return instance
 
 
