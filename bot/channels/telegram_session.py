@@ -1,10 +1,11 @@
 """aiogram's HTTP session, with calls that carry no file sent as one JSON body.
 
 aiogram posts every method as a form: it dumps each nested value (a keyboard, an entity list) to JSON on its
-own, builds an ``aiohttp.FormData`` and url-encodes it, which cost more of our CPU than the HTTP call around it
-(``python -m bench.throughput``). The Bot API takes ``application/json`` for every method except file uploads
-(Bot API changelog, 7 September 2015), so those calls go as JSON here and the rest as aiogram sends them.
-Values are prepared by aiogram's own ``prepare_value``: defaults, enums and nested objects come out the same.
+own, builds an ``aiohttp.FormData`` and url-encodes it: about a quarter of what each call cost our process
+(profiled under ``python -m bench.throughput``). The Bot API takes ``application/json`` for every method
+except file uploads (Bot API changelog, 7 September 2015), so those calls go as JSON here, and uploads as
+aiogram sends them. Values are prepared by aiogram's own ``prepare_value``: defaults, enums and nested
+objects come out the same.
 """
 
 from __future__ import annotations
