@@ -11,6 +11,11 @@ whatever the flows say, counted beforehand on a calibration user who sends the s
 (``bench.template_bot``) is what most aiogram bots look like: a session per update, get-or-create the user,
 FSM state in memory, a reply with a keyboard.
 
+With ``--portfolio`` every producer of our bot also has a product with a draft dossier (its whole checklist, one
+document in it), as a producer in the middle of a round does: the status report and the dossier screen then
+show what such a producer sees, with the reads that takes. The template bot has no such data; its work is
+the same either way.
+
 Latency is measured per update inside each bot: from the dispatcher taking the update to its handler having
 sent every reply (an outer middleware), so it includes waiting for locks but not the polling queue. Last, the
 engine-alone run is repeated under cProfile and the top functions by cumulative time are printed.
@@ -32,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -46,6 +51,13 @@ from bot.channels.telegram import build_dispatcher, polling
 from bot.gc_tuning import tune_for_serving
 from bot.settings import Settings
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.models import Producer
 
 # One step of a user's mix: ("text", words) or ("press", callback data).
 Step = tuple[str, str]
@@ -237,8 +249,9 @@ def collector_tuned() -> Iterator[None]:
 
 
 # Our bot --------------------------------------------------------------------------------------------------
-async def onboard(app: App, user_ids: list[int]) -> None:
-    """Producers who finished onboarding (consent, phone, producer row), written straight to the database."""
+async def onboard(app: App, user_ids: list[int], *, portfolio: bool = False) -> None:
+    """Producers who finished onboarding (consent, phone, producer row), written straight to the database;
+    with ``portfolio``, each with a product and its draft dossier (``give_portfolio``)."""
     from bot.communes import find_communes
     from bot.rules import CONSENT_VERSION
     from bot.text import fold
@@ -255,7 +268,7 @@ async def onboard(app: App, user_ids: list[int]) -> None:
             user.consent_version = CONSENT_VERSION
             user.phone = "0912345678"
             name = f"HTX Chè {user_id}"
-            await producers.save_producer(
+            producer = await producers.save_producer(
                 session,
                 user.id,
                 kind="htx",
@@ -264,6 +277,45 @@ async def onboard(app: App, user_ids: list[int]) -> None:
                 commune_code=commune.code,
                 commune_name=commune.name,
             )
+            if portfolio:
+                await give_portfolio(app, session, producer, user.id, now)
+
+
+async def give_portfolio(app: App, session: AsyncSession, producer: Producer, user_id: int, now: dt.datetime) -> None:
+    """A product and its draft dossier with the whole checklist of a new product, one photo in its first
+    item: what a producer has while gathering documents for a round."""
+    from bot.rules import DossierCase, DossierStatus, ProductGroup, requirements_for, rule_set_for
+    from bot.text import fold
+    from storage import dossiers
+
+    name = f"Chè Shan tuyết {user_id}"
+    product = await dossiers.create_product(
+        session,
+        producer.id,
+        name=name,
+        name_folded=fold(name),
+        group_code=ProductGroup.DRINK.value,
+        is_service=False,
+        commune_code=producer.commune_code,
+    )
+    requirements = requirements_for(ProductGroup.DRINK, DossierCase.NEW)
+    dossier = await dossiers.create_dossier(
+        session,
+        product.id,
+        case=DossierCase.NEW.value,
+        status=DossierStatus.DRAFT.value,
+        rule_set=rule_set_for(now.date()).code,
+        items=[dossiers.NewItem(r.code, i, r.required) for i, r in enumerate(requirements)],
+        now=now,
+    )
+    data = b"\x89PNG\r\n\x1a\n" + user_id.to_bytes(8, "big")  # one stored file per producer
+    sha, path = await app.engine.files.put(data, "png")
+    stored = await dossiers.stored_file(
+        session, sha256=sha, size=len(data), mime="image/png", path=str(path.relative_to(app.engine.files.root))
+    )
+    await dossiers.link_file(
+        session, dossier.items[0].id, stored.id, original_name="anh.png", uploaded_by=user_id, now=now
+    )
 
 
 async def calibrate(api: FakeBotAPI, user_id: int, steps: list[Step]) -> int:
@@ -328,7 +380,7 @@ async def our_app(database_url: str | None, data_dir: Path, api: FakeBotAPI) -> 
 
 
 async def bench_ours(
-    users: int, steps: list[Step], database_url: str | None, rate: float, repeat: int
+    users: int, steps: list[Step], database_url: str | None, rate: float, repeat: int, *, portfolio: bool = False
 ) -> tuple[Result, Result | None, Result, int, cProfile.Profile]:
     # Fresh ids each run, so a reused PostgreSQL database has no users or processed updates in the way.
     base = random.randrange(10_000, 90_000) * 100_000
@@ -342,7 +394,7 @@ async def bench_ours(
             direct_ids = list(range(base + 1 + users, base + 1 + 2 * users))
             # Fewer users under the profiler: it slows every step, and 200 at once would wait out the pool.
             profiled_ids = list(range(base + 1 + 2 * users, base + 1 + 2 * users + min(users, PROFILED_USERS)))
-            await onboard(app, [calibration_user, *user_ids, *direct_ids, *profiled_ids])
+            await onboard(app, [calibration_user, *user_ids, *direct_ids, *profiled_ids], portfolio=portfolio)
             dispatcher, bot, channel = build_dispatcher(app.engine, settings)
             # As `ocop-bot run` does once loaded. The echo and template bots ran before, with the defaults.
             tune_for_serving()
@@ -425,7 +477,8 @@ _PLUMBING_NAMES = frozenset({"<method 'run' of '_contextvars.Context' objects>",
 async def main_async(args: argparse.Namespace) -> int:
     steps = steps_for(args.updates_per_user)
     backend = "postgresql" if args.database_url and args.database_url.startswith("postgresql") else "sqlite"
-    print(f"{args.users} users × {len(steps)} updates ({', '.join(value for _kind, value in steps)}); {backend}")
+    who = "producers with a draft dossier" if args.portfolio else "producers with nothing yet"
+    print(f"{args.users} users × {len(steps)} updates ({', '.join(value for _kind, value in steps)}); {backend}; {who}")
     echo = await bench_echo(args.users, steps, args.repeat)
     _print("aiogram echo bot", echo)
     template, template_paced = await bench_template(args.users, steps, args.database_url, args.rate, args.repeat)
@@ -434,7 +487,7 @@ async def main_async(args: argparse.Namespace) -> int:
         tuned, _paced = await bench_template(args.users, steps, args.database_url, 0, args.repeat)
     _print("  the same, collector as ours", tuned)
     ours, ours_paced, direct, per_user, profile = await bench_ours(
-        args.users, steps, args.database_url, args.rate, args.repeat
+        args.users, steps, args.database_url, args.rate, args.repeat, portfolio=args.portfolio
     )
     _print(f"ocop bot ({per_user} replies/user)", ours)
     _print("  engine alone, no Telegram", direct)
@@ -470,6 +523,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat", type=int, default=3, help="runs per bot; the run of median throughput is printed (default 3)"
     )
     parser.add_argument("--profile", type=int, default=10, help="functions of the profile to print (0: none)")
+    parser.add_argument(
+        "--portfolio", action="store_true", help="our producers have a product with a draft dossier (default: none)"
+    )
     return parser.parse_args(argv)
 
 
