@@ -32,6 +32,7 @@ from bot.text import has_words
 from handlers.province_form import DossierAction, ProvinceForm
 from storage import audit, certificates, dossiers, province, rounds
 from storage.models import Certificate, CouncilResult, Dossier, Round
+from storage.overview import Decided
 
 FLOW_NAME = "province"
 
@@ -299,19 +300,23 @@ async def apply_change(
 
 
 async def dossier_facts(
-    session: AsyncSession, province_name: str, dossier: Dossier, *, staff: bool = True
+    session: AsyncSession, province_name: str, dossier: Dossier, *, staff: bool = True, decided: Decided | None = None
 ) -> list[str]:
     """Round, council result and certificate lines of a dossier: shown to officers and (``staff`` False,
-    without the council's internals) to the producer."""
+    without the council's internals) to the producer. ``decided``: the result and certificate when the caller
+    read them already (the status report reads them for all dossiers at once)."""
     lines: list[str] = []
     if dossier.round_id is not None:
         found = await rounds.round_of(session, province_name, dossier.round_id)
         if found is not None:
             lines.append(round_line(found))
-    result = await certificates.result_of(session, dossier.id)
+    if decided is None:
+        result = await certificates.result_of(session, dossier.id)
+        certificate = await certificates.certificate_of_dossier(session, dossier.id)
+    else:
+        result, certificate = decided.result, decided.certificate
     if result is not None:
         lines += _result_lines(result, dossier, staff)
-    certificate = await certificates.certificate_of_dossier(session, dossier.id)
     if certificate is not None:
         lines.append(certificate_line(certificate))
         lines += [
@@ -321,13 +326,15 @@ async def dossier_facts(
     return lines
 
 
-async def producer_facts(session: AsyncSession, province_name: str, dossier: Dossier) -> list[str]:
+async def producer_facts(
+    session: AsyncSession, province_name: str, dossier: Dossier, decided: Decided | None = None
+) -> list[str]:
     """What the producer's status report adds for a dossier the province has seen: the province's note
     while it waits for a supplement, the round, the council's result and the certificate with its expiry."""
     lines: list[str] = []
     if dossier.status == _S.PROVINCE_SUPPLEMENT and dossier.review_note:
         lines.append(_("The province asks: {note}").format(note=dossier.review_note))
-    return lines + await dossier_facts(session, province_name, dossier, staff=False)
+    return lines + await dossier_facts(session, province_name, dossier, staff=False, decided=decided)
 
 
 def failed_criterion_lines(code: Any, note: Any) -> list[str]:

@@ -148,8 +148,8 @@ async def show_status(ctx: Context) -> None:
     """The report; leaves any flow, since it is an answer, not a question."""
     ctx.end_flow()
     producer = await producer_of_user(ctx.session, ctx.user.id)
-    if producer is not None:
-        found = await overview(ctx.session, producer.id)
+    found = await overview(ctx.session, producer.id) if producer is not None else None
+    if found is not None:
         idea_rows, dossier_rows = found.ideas, found.dossiers
         certificate_choices = await _certificate_choices(ctx, found.certificates)
     else:
@@ -175,7 +175,9 @@ async def show_status(ctx: Context) -> None:
             "\n".join(
                 dossier_lines(dossier)
                 + await _expiry_lines(ctx, dossier)
-                + await producer_facts(ctx.session, ctx.settings.ocop.province, dossier)
+                + await producer_facts(
+                    ctx.session, ctx.settings.ocop.province, dossier, found.decided(dossier) if found else None
+                )
             )
             for dossier in dossier_rows
         ]

@@ -8,7 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from storage import certificates, dossiers, ideas
-from storage.models import Certificate, Dossier, ProductIdea
+from storage.models import Certificate, CouncilResult, Dossier, ProductIdea
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What the province decided on one dossier, read with the report instead of asked for per dossier."""
+
+    result: CouncilResult | None  # the council's
+    certificate: Certificate | None  # the newest issued on this dossier, whatever its status
 
 
 @dataclass(frozen=True)
@@ -16,6 +24,12 @@ class Overview:
     ideas: list[ProductIdea]  # newest first
     dossiers: list[Dossier]  # newest first, product, items and files loaded
     certificates: list[Certificate]  # newest first, whatever their status
+    results: dict[int, CouncilResult]  # dossier id → the council's result
+
+    def decided(self, dossier: Dossier) -> Decided:
+        # A certificate issued on a dossier is for that dossier's product, so it is among the producer's.
+        certificate = next((c for c in self.certificates if c.dossier_id == dossier.id), None)
+        return Decided(self.results.get(dossier.id), certificate)
 
 
 async def overview(session: AsyncSession, producer_id: int) -> Overview:
@@ -24,10 +38,12 @@ async def overview(session: AsyncSession, producer_id: int) -> Overview:
 
     def read(sync: Session) -> Overview:
         values = {"producer_id": producer_id}
+        found = sync.execute(dossiers.DOSSIERS_WITH_RESULTS_OF, values).all()
         return Overview(
             ideas=list(sync.scalars(ideas.IDEAS_OF, values)),
-            dossiers=list(sync.scalars(dossiers.DOSSIERS_OF, values)),
+            dossiers=[dossier for dossier, _result in found],
             certificates=list(sync.scalars(certificates.OF_PRODUCER, values)),
+            results={dossier.id: result for dossier, result in found if result is not None},
         )
 
     return await session.run_sync(read)

@@ -154,3 +154,52 @@ async def test_the_status_reads_dossiers_with_products_and_items_with_files(app:
         assert [sum(len(item.files) for item in dossier.items) for dossier in report.dossiers] == [1, 1]
         assert len(seen) == 4, seen
         assert not any("FROM products WHERE" in " ".join(statement.split()) for statement in seen)
+
+
+async def test_the_status_reads_council_results_and_certificates_with_the_dossiers(app: App) -> None:
+    """The report shows each dossier's council result and certificate: read with the dossiers (an outer join
+    and the producer's certificates), not asked for per dossier."""
+    import datetime as dt
+
+    from bot.rules import DossierStatus
+    from storage import certificates
+    from storage.models import Dossier
+    from tests.chat import Chat
+    from tests.staff_helpers import make_dossier
+
+    user_id = await make_producer(app, "p1")
+    scored = await make_dossier(app, user_id, product="Chè Tả Van", status=DossierStatus.SCORED)
+    certified = await make_dossier(app, user_id, product="Mật ong bạc hà", seed=2, status=DossierStatus.CERTIFIED_4)
+    await make_dossier(app, user_id, product="Miến dong", seed=3)
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        for dossier_id, stars in ((scored, 3), (certified, 4)):
+            await certificates.save_result(
+                session,
+                dossier_id=dossier_id,
+                points=(32, 20, 25 if stars == 4 else 5),
+                mandatory_ok=True,
+                stars=stars,
+                rule_set="QD148_1489",
+                recorded_by=None,
+                now=now,
+            )
+        await certificates.issue(
+            session,
+            product_id=(await session.get_one(Dossier, certified)).product_id,
+            dossier_id=certified,
+            stars=4,
+            decision_no="12/QĐ-UBND",
+            issued_on=dt.date(2026, 2, 20),
+            expires_on=dt.date(2029, 2, 20),
+            issued_by=None,
+            now=now,
+            public_code="PREL2345",
+        )
+    seen = _count_statements(app)
+    report = (await Chat(app.engine, "p1").send("kiem tra ho so"))[0].text
+    assert "A 32 + B 20 + C 25 = 77" in report and "A 32 + B 20 + C 5 = 57" in report
+    assert "12/QĐ-UBND" in report
+    flat = [" ".join(statement.split()) for statement in seen]
+    assert not any(s.startswith("SELECT council_results") for s in flat), flat
+    assert not any("FROM certificates WHERE certificates.dossier_id" in s for s in flat), flat
