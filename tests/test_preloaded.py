@@ -197,7 +197,9 @@ async def test_the_status_reads_council_results_and_certificates_with_the_dossie
             public_code="PREL2345",
         )
     seen = _count_statements(app)
-    report = (await Chat(app.engine, "p1").send("kiem tra ho so"))[0].text
+    chat = Chat(app.engine, "p1")
+    await chat.send("kiem tra ho so")
+    report = chat.text
     assert "A 32 + B 20 + C 25 = 77" in report and "A 32 + B 20 + C 5 = 57" in report
     assert "12/QĐ-UBND" in report
     flat = [" ".join(statement.split()) for statement in seen]
