@@ -53,11 +53,8 @@ from bot.settings import Settings
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from storage.models import Producer
 
 # One step of a user's mix: ("text", words) or ("press", callback data).
 Step = tuple[str, str]
@@ -268,7 +265,7 @@ async def onboard(app: App, user_ids: list[int], *, portfolio: bool = False) -> 
             user.consent_version = CONSENT_VERSION
             user.phone = "0912345678"
             name = f"HTX Chè {user_id}"
-            producer = await producers.save_producer(
+            await producers.save_producer(
                 session,
                 user.id,
                 kind="htx",
@@ -278,43 +275,18 @@ async def onboard(app: App, user_ids: list[int], *, portfolio: bool = False) -> 
                 commune_name=commune.name,
             )
             if portfolio:
-                await give_portfolio(app, session, producer, user.id, now)
+                await give_portfolio(app, session, user.id, user_id)
 
 
-async def give_portfolio(app: App, session: AsyncSession, producer: Producer, user_id: int, now: dt.datetime) -> None:
+async def give_portfolio(app: App, session: AsyncSession, user_id: int, seed: int) -> None:
     """A product and its draft dossier with the whole checklist of a new product, one photo in its first
     item: what a producer has while gathering documents for a round."""
-    from bot.rules import DossierCase, DossierStatus, ProductGroup, requirements_for, rule_set_for
-    from bot.text import fold
-    from storage import dossiers
+    from bot.rules import DossierStatus
+    from tests.files import png
+    from tests.staff_helpers import add_dossier
 
-    name = f"Chè Shan tuyết {user_id}"
-    product = await dossiers.create_product(
-        session,
-        producer.id,
-        name=name,
-        name_folded=fold(name),
-        group_code=ProductGroup.DRINK.value,
-        is_service=False,
-        commune_code=producer.commune_code,
-    )
-    requirements = requirements_for(ProductGroup.DRINK, DossierCase.NEW)
-    dossier = await dossiers.create_dossier(
-        session,
-        product.id,
-        case=DossierCase.NEW.value,
-        status=DossierStatus.DRAFT.value,
-        rule_set=rule_set_for(now.date()).code,
-        items=[dossiers.NewItem(r.code, i, r.required) for i, r in enumerate(requirements)],
-        now=now,
-    )
-    data = b"\x89PNG\r\n\x1a\n" + user_id.to_bytes(8, "big")  # one stored file per producer
-    sha, path = await app.engine.files.put(data, "png")
-    stored = await dossiers.stored_file(
-        session, sha256=sha, size=len(data), mime="image/png", path=str(path.relative_to(app.engine.files.root))
-    )
-    await dossiers.link_file(
-        session, dossier.items[0].id, stored.id, original_name="anh.png", uploaded_by=user_id, now=now
+    await add_dossier(
+        app, session, user_id, product=f"Chè Shan tuyết {seed}", status=DossierStatus.DRAFT, data=png(seed)
     )
 
 

@@ -13,9 +13,10 @@ from bot.app import App
 from bot.communes import find_communes
 from bot.rules import DossierCase, DossierStatus, IdeaStatus, ProductGroup, requirements_for, rule_set_for
 from bot.text import fold
-from storage import dossiers, producers, staff, users
+from storage import certificates, dossiers, producers, staff, users
 from storage.models import (
     AuditEntry,
+    Certificate,
     CommuneCriterion,
     Dossier,
     OutboxMessage,
@@ -95,43 +96,76 @@ async def make_dossier(
     original_name: str = "anh.png",
 ) -> int:
     """A submitted dossier whose first producer item carries one real PNG file; returns the dossier id."""
-    now = app.engine.clock()
-    data = png(seed)
-    sha, path = await app.engine.files.put(data, "png")
 
     async def work(session: AsyncSession) -> int:
-        producer = await producers.producer_of_user(session, producer_user_id)
-        assert producer is not None
-        made = await dossiers.create_product(
-            session,
-            producer.id,
-            name=product,
-            name_folded=fold(product),
-            group_code=ProductGroup.DRINK.value,
-            is_service=False,
-            commune_code=producer.commune_code,
+        dossier = await add_dossier(
+            app, session, producer_user_id, product=product, status=status, data=png(seed), original_name=original_name
         )
-        requirements = requirements_for(ProductGroup.DRINK, DossierCase.NEW)
-        dossier = await dossiers.create_dossier(
-            session,
-            made.id,
-            case=DossierCase.NEW.value,
-            status=status.value,
-            rule_set=rule_set_for(now.date()).code,
-            items=[dossiers.NewItem(r.code, i, r.required) for i, r in enumerate(requirements)],
-            now=now,
-        )
-        dossier.submitted_at = now
-        stored = await dossiers.stored_file(
-            session, sha256=sha, size=len(data), mime="image/png", path=str(path.relative_to(app.engine.files.root))
-        )
-        first = next(item for item in dossier.items if item.code != "commune_report")
-        await dossiers.link_file(
-            session, first.id, stored.id, original_name=original_name, uploaded_by=producer_user_id, now=now
-        )
+        dossier.submitted_at = app.engine.clock()
         return dossier.id
 
     return await in_session(app, work)
+
+
+async def add_dossier(
+    app: App,
+    session: AsyncSession,
+    producer_user_id: int,
+    *,
+    product: str,
+    status: DossierStatus,
+    data: bytes,
+    original_name: str = "anh.png",
+) -> Dossier:
+    """A new product of the producer with its dossier (the whole checklist of a new product), ``data`` stored as
+    a PNG in its first producer item; in the caller's session, so that many can share one transaction."""
+    now = app.engine.clock()
+    sha, path = await app.engine.files.put(data, "png")
+    producer = await producers.producer_of_user(session, producer_user_id)
+    assert producer is not None
+    made = await dossiers.create_product(
+        session,
+        producer.id,
+        name=product,
+        name_folded=fold(product),
+        group_code=ProductGroup.DRINK.value,
+        is_service=False,
+        commune_code=producer.commune_code,
+    )
+    requirements = requirements_for(ProductGroup.DRINK, DossierCase.NEW)
+    dossier = await dossiers.create_dossier(
+        session,
+        made.id,
+        case=DossierCase.NEW.value,
+        status=status.value,
+        rule_set=rule_set_for(now.date()).code,
+        items=[dossiers.NewItem(r.code, i, r.required) for i, r in enumerate(requirements)],
+        now=now,
+    )
+    stored = await dossiers.stored_file(
+        session, sha256=sha, size=len(data), mime="image/png", path=str(path.relative_to(app.engine.files.root))
+    )
+    first = next(item for item in dossier.items if item.code != "commune_report")
+    await dossiers.link_file(
+        session, first.id, stored.id, original_name=original_name, uploaded_by=producer_user_id, now=now
+    )
+    return dossier
+
+
+async def certify(app: App, session: AsyncSession, dossier_id: int, *, public_code: str) -> Certificate:
+    """A 4★ certificate on the dossier (decision 12/QĐ-UBND, 20/02/2026 to 20/02/2029)."""
+    return await certificates.issue(
+        session,
+        product_id=(await session.get_one(Dossier, dossier_id)).product_id,
+        dossier_id=dossier_id,
+        stars=4,
+        decision_no="12/QĐ-UBND",
+        issued_on=dt.date(2026, 2, 20),
+        expires_on=dt.date(2029, 2, 20),
+        issued_by=None,
+        now=app.engine.clock(),
+        public_code=public_code,
+    )
 
 
 async def dossier_row(app: App, dossier_id: int) -> Dossier:

@@ -41,7 +41,7 @@ from storage.filestore import FileStore
 from storage.models import ChannelIdentity, Conversation, DossierItem
 from tests import files
 from tests.conftest import make_producer
-from tests.staff_helpers import BINH_LU, PHONG_THO, commune_code, make_idea
+from tests.staff_helpers import BINH_LU, PHONG_THO, certify, commune_code, make_idea
 from tests.test_province import S, make_dossier, make_round, make_staff
 
 CHANNELS = ("console", "zalo_bot")
@@ -297,7 +297,7 @@ async def _council_states(app: App, producer: int, round_id: int, channel: str) 
     scored (a certificate to issue, a result to correct), one certified (a decision to upload, a revocation),
     and one at the commune with three criteria confirmed (the fourth drafts the report, the scan follows)."""
     from storage import certificates, council
-    from storage.models import CommuneCriterion, Dossier
+    from storage.models import CommuneCriterion
 
     now = app.engine.clock()
     scheduled = await make_dossier(app, producer, status=S.SCHEDULED, name="Thảo quả sấy", round_id=round_id)
@@ -332,7 +332,6 @@ async def _council_states(app: App, producer: int, round_id: int, channel: str) 
             now=now,
             sheet_count=3,
         )
-        product_id = (await session.get_one(Dossier, certified)).product_id
         await certificates.save_result(
             session,
             dossier_id=certified,
@@ -344,18 +343,7 @@ async def _council_states(app: App, producer: int, round_id: int, channel: str) 
             now=now,
             sheet_count=3,
         )
-        await certificates.issue(
-            session,
-            product_id=product_id,
-            dossier_id=certified,
-            stars=4,
-            decision_no="12/QĐ-UBND",
-            issued_on=dt.date(2026, 2, 20),
-            expires_on=dt.date(2029, 2, 20),
-            issued_by=None,
-            now=now,
-            public_code="WALK2345",
-        )
+        await certify(app, session, certified, public_code="WALK2345")
         for criterion in ("local_origin", "local_labour", "idea_origin"):
             session.add(CommuneCriterion(dossier_id=reviewing, criterion=criterion, status="confirmed", decided_at=now))
 

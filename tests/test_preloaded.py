@@ -159,13 +159,10 @@ async def test_the_status_reads_dossiers_with_products_and_items_with_files(app:
 async def test_the_status_reads_council_results_and_certificates_with_the_dossiers(app: App) -> None:
     """The report shows each dossier's council result and certificate: read with the dossiers (an outer join
     and the producer's certificates), not asked for per dossier."""
-    import datetime as dt
-
     from bot.rules import DossierStatus
     from storage import certificates
-    from storage.models import Dossier
     from tests.chat import Chat
-    from tests.staff_helpers import make_dossier
+    from tests.staff_helpers import certify, make_dossier
 
     user_id = await make_producer(app, "p1")
     scored = await make_dossier(app, user_id, product="Chè Tả Van", status=DossierStatus.SCORED)
@@ -184,18 +181,7 @@ async def test_the_status_reads_council_results_and_certificates_with_the_dossie
                 recorded_by=None,
                 now=now,
             )
-        await certificates.issue(
-            session,
-            product_id=(await session.get_one(Dossier, certified)).product_id,
-            dossier_id=certified,
-            stars=4,
-            decision_no="12/QĐ-UBND",
-            issued_on=dt.date(2026, 2, 20),
-            expires_on=dt.date(2029, 2, 20),
-            issued_by=None,
-            now=now,
-            public_code="PREL2345",
-        )
+        await certify(app, session, certified, public_code="PREL2345")
     seen = _count_statements(app)
     chat = Chat(app.engine, "p1")
     await chat.send("kiem tra ho so")

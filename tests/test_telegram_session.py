@@ -32,12 +32,15 @@ def bot_for(base_url: str, **defaults: str) -> Bot:
     return Bot(TOKEN, session=session, default=DefaultBotProperties(**defaults))  # type: ignore[arg-type]
 
 
-async def test_a_message_with_a_keyboard_goes_as_json(api: FakeBotAPI) -> None:
-    bot = bot_for(api.base_url)
-    try:
-        sent = await bot(SendMessage(chat_id=CHAT, text="Chào bà con 👋", reply_markup=KEYBOARD))
-    finally:
-        await bot.session.close()
+@pytest.fixture
+async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
+    made = bot_for(api.base_url)
+    yield made
+    await made.session.close()
+
+
+async def test_a_message_with_a_keyboard_goes_as_json(api: FakeBotAPI, bot: Bot) -> None:
+    sent = await bot(SendMessage(chat_id=CHAT, text="Chào bà con 👋", reply_markup=KEYBOARD))
     (call,) = api.calls_of("sendMessage")
     assert call.content_type == "application/json"
     # Typed as JSON, nested as objects, nothing left unset sent as null.
@@ -59,30 +62,22 @@ async def test_bot_defaults_are_filled_in_as_aiogram_does(api: FakeBotAPI) -> No
     assert [call.params.get("parse_mode") for call in api.calls_of("sendMessage")] == ["HTML", "MarkdownV2"]
 
 
-async def test_an_upload_still_goes_as_a_multipart_form(api: FakeBotAPI) -> None:
-    bot = bot_for(api.base_url)
+async def test_an_upload_still_goes_as_a_multipart_form(api: FakeBotAPI, bot: Bot) -> None:
     pdf = b"%PDF-1.4\n%%EOF\n"
-    try:
-        await bot(SendDocument(chat_id=CHAT, document=BufferedInputFile(pdf, "ho-so.pdf"), caption="Hồ sơ"))
-    finally:
-        await bot.session.close()
+    await bot(SendDocument(chat_id=CHAT, document=BufferedInputFile(pdf, "ho-so.pdf"), caption="Hồ sơ"))
     (call,) = api.calls_of("sendDocument")
     assert call.content_type == "multipart/form-data"
     assert call.files["document"] == pdf
     assert call.params["caption"] == "Hồ sơ"
 
 
-async def test_refusals_raise_as_aiogram_raises_them(api: FakeBotAPI) -> None:
-    bot = bot_for(api.base_url)
+async def test_refusals_raise_as_aiogram_raises_them(api: FakeBotAPI, bot: Bot) -> None:
     api.fail_next("answerCallbackQuery", retry_after=3)
-    try:
-        with pytest.raises(TelegramRetryAfter) as waited:
-            await bot(AnswerCallbackQuery(callback_query_id="q1"))
-        with pytest.raises(TelegramBadRequest):
-            await bot(SendMessage(chat_id=CHAT, text=""))
-        assert await bot(AnswerCallbackQuery(callback_query_id="q1")) is True
-    finally:
-        await bot.session.close()
+    with pytest.raises(TelegramRetryAfter) as waited:
+        await bot(AnswerCallbackQuery(callback_query_id="q1"))
+    with pytest.raises(TelegramBadRequest):
+        await bot(SendMessage(chat_id=CHAT, text=""))
+    assert await bot(AnswerCallbackQuery(callback_query_id="q1")) is True
     assert waited.value.retry_after == 3
 
 
