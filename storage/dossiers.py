@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from storage import preloaded
 from storage.db import insert_ignore
 from storage.models import CouncilResult, Dossier, DossierItem, DossierItemFile, Product, ProductIdea, StoredFile
 
@@ -82,12 +83,17 @@ async def products_and_ideas(
 ) -> tuple[list[Product], list[ProductIdea]]:
     """The producer's products, and their ideas in one of ``idea_statuses`` that have not become a product yet
     (what a new dossier can be for), oldest first. Both in one call into SQLAlchemy's synchronous core: each
-    async session call starts a greenlet of its own, which costs more than the query."""
+    async session call starts a greenlet of its own, which costs more than the query. A list the update's load
+    found empty (``storage.preloaded``) is not read again."""
+    no_products = preloaded.producer_has_none(session, producer_id, preloaded.HAS_PRODUCTS)
+    no_ideas = preloaded.producer_has_none(session, producer_id, preloaded.HAS_IDEAS)
+    if no_products and no_ideas:
+        return [], []
 
     def both(sync: Session) -> tuple[list[Product], list[ProductIdea]]:
-        products = list(sync.scalars(_PRODUCTS_OF, {"producer_id": producer_id}))
+        products = [] if no_products else list(sync.scalars(_PRODUCTS_OF, {"producer_id": producer_id}))
         values = {"producer_id": producer_id, "statuses": list(idea_statuses)}
-        return products, list(sync.scalars(_IDEAS_WITHOUT_PRODUCT, values))
+        return products, [] if no_ideas else list(sync.scalars(_IDEAS_WITHOUT_PRODUCT, values))
 
     return await session.run_sync(both)
 

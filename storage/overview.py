@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from storage import certificates, dossiers, ideas
+from storage import certificates, dossiers, ideas, preloaded
 from storage.models import Certificate, CouncilResult, Dossier, ProductIdea
 
 
@@ -34,15 +34,22 @@ class Overview:
 
 async def overview(session: AsyncSession, producer_id: int) -> Overview:
     """The three lists in one call into SQLAlchemy's synchronous core: each async session call starts a greenlet
-    of its own, which costs more than the query, and the report is what producers ask for most."""
+    of its own, which costs more than the query, and the report is what producers ask for most. A list the
+    update's load found empty (``storage.preloaded``) is not read again."""
+    # Dossiers are for products and certificates for dossiers: no product, neither of them.
+    no_products = preloaded.producer_has_none(session, producer_id, preloaded.HAS_PRODUCTS)
+    no_ideas = preloaded.producer_has_none(session, producer_id, preloaded.HAS_IDEAS)
+    no_certificates = no_products or preloaded.producer_has_none(session, producer_id, preloaded.HAS_CERTIFICATES)
+    if no_products and no_ideas:
+        return Overview(ideas=[], dossiers=[], certificates=[], results={})
 
     def read(sync: Session) -> Overview:
         values = {"producer_id": producer_id}
-        found = sync.execute(dossiers.DOSSIERS_WITH_RESULTS_OF, values).all()
+        found = [] if no_products else sync.execute(dossiers.DOSSIERS_WITH_RESULTS_OF, values).all()
         return Overview(
-            ideas=list(sync.scalars(ideas.IDEAS_OF, values)),
+            ideas=[] if no_ideas else list(sync.scalars(ideas.IDEAS_OF, values)),
             dossiers=[dossier for dossier, _result in found],
-            certificates=list(sync.scalars(certificates.OF_PRODUCER, values)),
+            certificates=[] if no_certificates else list(sync.scalars(certificates.OF_PRODUCER, values)),
             results={dossier.id: result for dossier, result in found if result is not None},
         )
 

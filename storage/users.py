@@ -12,7 +12,18 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from storage import preloaded
 from storage.db import dialect_of, insert_ignore
-from storage.models import ChannelIdentity, Conversation, PrivacyRequest, ProcessedUpdate, Producer, StaffRole, User
+from storage.models import (
+    Certificate,
+    ChannelIdentity,
+    Conversation,
+    PrivacyRequest,
+    ProcessedUpdate,
+    Producer,
+    Product,
+    ProductIdea,
+    StaffRole,
+    User,
+)
 from storage.privacy import PENDING
 
 _Row = TypeVar("_Row", User, ChannelIdentity, Producer)
@@ -41,16 +52,21 @@ _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 _PRODUCERS: Table = Producer.__table__  # type: ignore[assignment]
 _PRIVACY: Table = PrivacyRequest.__table__  # type: ignore[assignment]
 _STAFF: Table = StaffRole.__table__  # type: ignore[assignment]
+_PRODUCTS: Table = Product.__table__  # type: ignore[assignment]
+_IDEAS: Table = ProductIdea.__table__  # type: ignore[assignment]
+_CERTIFICATES: Table = Certificate.__table__  # type: ignore[assignment]
 _MARK = {
     "postgresql": postgresql.insert(_LEDGER).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(_LEDGER).on_conflict_do_nothing(),
 }
+_PRODUCER_LISTS = (preloaded.HAS_PRODUCTS, preloaded.HAS_IDEAS, preloaded.HAS_CERTIFICATES)
 _USER_COLUMNS = [column.key for column in _USERS.columns]
 _IDENTITY_COLUMNS = [column.key for column in _IDENTITIES.columns]
 _CONVERSATION_COLUMNS = [column.key for column in _CONVERSATIONS.columns]
 _PRODUCER_COLUMNS = [column.key for column in _PRODUCERS.columns]
 # Besides the rows the engine needs, what nearly every update asks next (``storage.preloaded``): the producer
-# (the gates, the menu, the status report), a pending deletion request (the privacy gate), any staff role.
+# (the gates, the menu, the status report), a pending deletion request (the privacy gate), any staff role, and
+# which of the producer's lists have anything in them (the status report and the dossier screen skip the rest).
 _SEEN = _CONVERSATIONS.alias("seen")
 _SEEN_VERSION = select(_SEEN.c.version).where(_SEEN.c.user_id == _USERS.c.id).scalar_subquery()
 _LOAD = (
@@ -64,6 +80,11 @@ _LOAD = (
         .where(_PRIVACY.c.user_id == _USERS.c.id, _PRIVACY.c.status.in_([literal_column(f"'{s}'") for s in PENDING]))
         .label(f"x_{preloaded.PRIVACY_PENDING}"),
         exists().where(_STAFF.c.user_id == _USERS.c.id, _STAFF.c.revoked_at.is_(None)).label(f"x_{preloaded.STAFF}"),
+        exists().where(_PRODUCTS.c.producer_id == _PRODUCERS.c.id).label(f"x_{preloaded.HAS_PRODUCTS}"),
+        exists().where(_IDEAS.c.producer_id == _PRODUCERS.c.id).label(f"x_{preloaded.HAS_IDEAS}"),
+        exists()
+        .where(_CERTIFICATES.c.product_id == _PRODUCTS.c.id, _PRODUCTS.c.producer_id == _PRODUCERS.c.id)
+        .label(f"x_{preloaded.HAS_CERTIFICATES}"),
         # The conversation's version as the statement's snapshot saw it. When the row lock had to wait for
         # another process's update of this user, the locked row comes back as that update left it, but every
         # other table of the statement (the user, the producer) still as it was before: a version that differs
@@ -209,6 +230,7 @@ def _mark_and_load(
             preloaded.PRODUCER: producer,
             preloaded.PRIVACY_PENDING: bool(values[f"x_{preloaded.PRIVACY_PENDING}"]),
             preloaded.STAFF: bool(values[f"x_{preloaded.STAFF}"]),
+            **{fact: bool(values[f"x_{fact}"]) for fact in _PRODUCER_LISTS},
         },
     )
     _seen(user, identity, chat_id=chat_id, display_name=_fitting(display_name), now=now)

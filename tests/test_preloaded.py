@@ -191,3 +191,65 @@ async def test_the_status_reads_council_results_and_certificates_with_the_dossie
     flat = [" ".join(statement.split()) for statement in seen]
     assert not any(s.startswith("SELECT council_results") for s in flat), flat
     assert not any("FROM certificates WHERE certificates.dossier_id" in s for s in flat), flat
+
+
+def _lists_read(seen: list[str]) -> list[str]:
+    """The producer's lists read among ``seen``, by the table each statement selects first: products (alone or
+    with their dossiers), product ideas, certificates."""
+    tables = ("products", "product_ideas", "certificates")
+    return [table for statement in seen for table in tables if statement.lstrip().startswith(f"SELECT {table}.")]
+
+
+async def test_the_status_and_the_dossier_screen_read_only_the_lists_the_load_found_something_in(app: App) -> None:
+    """The load says which of the producer's lists have anything (products, ideas, certificates): a producer
+    with nothing yet gets the report and the dossier screen without reading a list, one with a dossier but no
+    idea or certificate has only the dossiers read."""
+    from tests.chat import Chat
+    from tests.staff_helpers import make_dossier
+
+    user_id = await make_producer(app, "p1")
+    chat = Chat(app.engine, "p1")
+    await chat.send("menu")
+    seen = _count_statements(app)
+    await chat.send("kiem tra ho so")
+    assert "Bạn chưa có ý tưởng sản phẩm hay hồ sơ nào" in chat.text
+    await chat.tap("Hồ sơ")
+    assert "Hồ sơ này cho sản phẩm nào?" in chat.text
+    assert _lists_read(seen) == []
+
+    await chat.send("menu")
+    await make_dossier(app, user_id, product="Chè Tả Van")
+    seen.clear()
+    await chat.send("kiem tra ho so")
+    assert "Chè Tả Van" in chat.text
+    assert _lists_read(seen) == ["products"], seen
+
+
+async def test_a_list_changed_in_the_same_update_is_read_again(app: App) -> None:
+    """An idea added in the update (flushed or still waiting in the session) makes the report read the ideas;
+    the facts about other tables stay known."""
+    from storage.models import ProductIdea
+    from storage.overview import overview
+
+    await make_producer(app, "p1")
+    now = app.engine.clock()
+    async with app.engine.sessions() as session, session.begin():
+        user_id = await _loaded(app, session, "1")
+        producer = await producers.producer_of_user(session, user_id)
+        assert producer is not None
+        assert (await overview(session, producer.id)).ideas == []
+        idea = ProductIdea(
+            producer_id=producer.id,
+            commune_code=producer.commune_code,
+            name="Chè Shan tuyết",
+            name_folded="che shan tuyet",
+            group_code="1.2",
+            status="draft",
+            created_at=now,
+        )
+        session.add(idea)  # not flushed yet: the report's query flushes it first
+        assert [i.name for i in (await overview(session, producer.id)).ideas] == ["Chè Shan tuyết"]
+        seen = _count_statements(app)
+        assert await staff.active_roles(session, user_id) == []  # still known: no query
+        assert seen == []
+        assert [i.name for i in (await overview(session, producer.id)).ideas] == ["Chè Shan tuyết"]
