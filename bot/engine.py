@@ -227,7 +227,7 @@ class Offered:
 
     words: str  # the label without emoji, what typed words are matched against
     payload: str
-    message: int  # which message of the reply offered it: a typed number means the newest one's options
+    message: int  # which of the reply's messages with options offered it: a typed number means the newest one's
     label: str
 
     @classmethod
@@ -517,10 +517,14 @@ def _save(conversation: Conversation, ctx: Context, now: dt.datetime) -> bool:
     """The conversation as the update leaves it; False when nothing moved (the menu shown again), which
     spares the update a write."""
     ctx.keep_form()
+    # Each option is kept with the rank of its message among those that offered any, not the message's position
+    # in the reply: the newest is still the highest, and a report above the menu leaves the row as the menu
+    # alone left it (nothing to write).
+    offering = [choices for choices in map(choices_of, ctx.replies) if choices]
     offered = [
-        Offered(label_words(choice.label), choice.payload, index, choice.label).row()
-        for index, reply in enumerate(ctx.replies)
-        for choice in choices_of(reply)
+        Offered(label_words(choice.label), choice.payload, rank, choice.label).row()
+        for rank, choices in enumerate(offering)
+        for choice in choices
     ]
     if ctx.quiet and not ctx.replies:
         offered = conversation.last_choices  # the question asked before is still the one to answer
