@@ -5,7 +5,7 @@ Reached from the main menu (🔎 Status) or by typing a few words such as "ho so
 ```mermaid
 stateDiagram-v2
     [*] --> show: 🔎 Status / "kiem tra ho so", "tinh trang", …
-    show --> [*]: the report, then the main menu (or idea/dossier buttons when there is nothing yet)
+    show --> [*]: the report with the main menu under it (idea/dossier buttons when there is nothing yet)
 ```
 """
 
@@ -181,8 +181,9 @@ async def show_status(ctx: Context) -> None:
             )
             for dossier in dossier_rows
         ]
-    ctx.say("\n\n".join(blocks), certificate_choices)
-    ctx.say(_("What would you like to do next?"), menu_choices())
+    # One message, the menu under the report: on a slow phone every message is a notification and a download.
+    blocks.append(_("What would you like to do next?"))
+    ctx.say("\n\n".join(blocks), [*certificate_choices, *menu_choices()])
 
 
 async def _certificate_choices(ctx: Context, owned: list[Certificate]) -> list[Choice]:

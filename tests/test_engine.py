@@ -6,7 +6,7 @@ import asyncio
 
 from bot.app import App
 from bot.flow import Answer
-from bot.messages import Inbound
+from bot.messages import Inbound, choices_of
 from tests.chat import Chat
 
 
@@ -125,32 +125,32 @@ async def test_help_then_a_number_picks_from_the_menu_shown_last(producer_chat: 
     assert producer_chat.choices and "idea:" in producer_chat.choices[-1].payload
 
 
-async def test_the_menu_again_below_a_report_leaves_the_conversation_unwritten(app: App) -> None:
-    """The status report ends on the main menu, as the menu before it did: the conversation row is not written
-    again (options are kept with their message's rank among the messages that offered any, not its position
-    in the reply), and a number typed next still picks from that menu."""
+async def test_the_menu_again_below_another_message_leaves_the_conversation_unwritten(
+    app: App, producer_chat: Chat
+) -> None:
+    """A stale button is answered with a sentence and then the main menu, as the menu before it was: the
+    conversation row is not written again (options are kept with their message's rank among the messages that
+    offered any, not its position in the reply), and a number typed next still picks from that menu."""
     from sqlalchemy import select
 
-    from storage.models import Conversation
-    from tests.conftest import make_producer
-    from tests.staff_helpers import make_dossier
-
-    user_id = await make_producer(app, "p1")
-    await make_dossier(app, user_id, product="Chè Tả Van")
-    chat = Chat(app.engine, "p1")
+    from storage.models import ChannelIdentity, Conversation
 
     async def version() -> int | None:
         async with app.engine.sessions() as session:
-            return await session.scalar(select(Conversation.version).where(Conversation.user_id == user_id))
+            return await session.scalar(
+                select(Conversation.version)
+                .join(ChannelIdentity, ChannelIdentity.user_id == Conversation.user_id)
+                .where(ChannelIdentity.external_id == "p1")
+            )
 
-    await chat.send("menu")
-    before, menu = await version(), [c.payload for c in chat.choices]
-    replies = await chat.send("kiem tra ho so")
-    assert len(replies) == 2 and "Chè Tả Van" in chat.text
-    assert [c.payload for c in chat.choices] == menu
+    await producer_chat.send("menu")
+    before, menu = await version(), [c.payload for c in producer_chat.choices]
+    replies = await producer_chat.press("dossier:item:999999")
+    assert len(replies) == 2 and not choices_of(replies[0])
+    assert [c.payload for c in producer_chat.choices] == menu
     assert await version() == before
-    await chat.send("2")  # the second option of the menu under the report
-    assert chat.choices and chat.choices[0].payload.startswith("dos:")
+    await producer_chat.send("2")  # the second option of the menu under the sentence
+    assert producer_chat.choices and producer_chat.choices[0].payload.startswith("dos:")
 
 
 async def test_unexpected_text_offers_the_last_buttons_again(producer_chat: Chat) -> None:
