@@ -8,13 +8,15 @@ through the producer (``Product.producer_id``) in the query itself.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import preloaded
 from storage.db import insert_ignore
@@ -101,29 +103,85 @@ async def products_and_ideas(
 # Dossiers ------------------------------------------------------------------------------------------------
 
 
-_Statement = TypeVar("_Statement", bound=Select[Any])
+_Statement = TypeVar("_Statement", bound=Select)  # type: ignore[type-arg]
 
 
-def _with_items(statement: _Statement) -> _Statement:
-    """``statement`` (which joins ``Product``) with each dossier's product from that join and its items and files.
-
-    Two statements in all: the dossiers with their products (the join the statement makes anyway), then the
-    items with their files joined in; a selectin load for each would be two round trips more on every dossier
-    screen. populate_existing: files may have been linked with a Core insert earlier in this same session."""
-    return statement.options(
-        contains_eager(Dossier.product),
-        selectinload(Dossier.items).joinedload(DossierItem.files),
-    ).execution_options(populate_existing=True)
+def _with_product(statement: _Statement) -> _Statement:
+    """``statement`` (which joins ``Product``) with each dossier's product from that join; its items and files come
+    from ``_with_their_items``. populate_existing: files may have been linked with a Core insert earlier in this
+    same session."""
+    return statement.options(contains_eager(Dossier.product)).execution_options(populate_existing=True)
 
 
-DOSSIERS_OF = _with_items(
-    select(Dossier).join(Product).where(Product.producer_id == bindparam("producer_id")).order_by(Dossier.id.desc())
+# The items of the dossiers just read, with their files joined in: one statement built once, instead of a
+# selectin load, which builds its statement anew on every read (its IN list, its cache key). Measured on
+# PostgreSQL with a dossier of 20 items: the status report 1.2–2.0 ms of CPU that way, 0.8–0.9 ms this way; one
+# dossier's checklist 1.6–2.6 ms and 0.9–1.0 ms.
+_ITEMS_OF = (
+    select(DossierItem)
+    .where(DossierItem.dossier_id.in_(bindparam("dossier_ids", expanding=True)))
+    .options(joinedload(DossierItem.files))
+    .order_by(DossierItem.dossier_id, DossierItem.position)
+    .execution_options(populate_existing=True)
 )
-# The same, each dossier with the council's result when there is one (at most one per dossier): the status
-# report shows it under every dossier, and one outer join spares a query per dossier.
-DOSSIERS_WITH_RESULTS_OF = DOSSIERS_OF.add_columns(CouncilResult).outerjoin(
-    CouncilResult, CouncilResult.dossier_id == Dossier.id
+
+
+def _with_their_items(sync: Session, found: list[Dossier]) -> list[Dossier]:
+    """``found``, each with its items (in checklist order) and their files loaded."""
+    if found:
+        items: dict[int, list[DossierItem]] = defaultdict(list)
+        for item in sync.scalars(_ITEMS_OF, {"dossier_ids": [dossier.id for dossier in found]}).unique():
+            items[item.dossier_id].append(item)
+        for dossier in found:
+            set_committed_value(dossier, "items", items[dossier.id])
+    return found
+
+
+def _one_with_items(sync: Session, statement: Select[Dossier], values: dict[str, Any]) -> Dossier | None:
+    dossier = sync.scalar(statement, values)
+    return _with_their_items(sync, [dossier])[0] if dossier is not None else None
+
+
+def _all_with_items(sync: Session, statement: Select[Dossier]) -> list[Dossier]:
+    return _with_their_items(sync, list(sync.scalars(statement)))
+
+
+# The dossier screens' (``dossier_of``, ``open_dossier_of_product``), built once like the items' statement.
+_DOSSIER_OF = _with_product(
+    select(Dossier)
+    .join(Product)
+    .where(Dossier.id == bindparam("dossier_id"), Product.producer_id == bindparam("producer_id"))
 )
+_OPEN_DOSSIER_OF_PRODUCT = _with_product(
+    select(Dossier)
+    .join(Product)
+    .where(
+        Dossier.product_id == bindparam("product_id"),
+        Product.producer_id == bindparam("producer_id"),
+        Dossier.status.not_in(bindparam("finished", expanding=True)),
+    )
+    .order_by(Dossier.id.desc())
+    .limit(1)
+)
+# The status report's: each dossier with the council's result when there is one (at most one per dossier: one
+# outer join spares a query per dossier).
+_DOSSIERS_WITH_RESULTS_OF = _with_product(
+    select(Dossier, CouncilResult)
+    .join(Product)
+    .outerjoin(CouncilResult, CouncilResult.dossier_id == Dossier.id)
+    .where(Product.producer_id == bindparam("producer_id"))
+    .order_by(Dossier.id.desc())
+)
+
+
+def dossiers_with_results(sync: Session, producer_id: int) -> list[tuple[Dossier, CouncilResult | None]]:
+    """The producer's dossiers, newest first, each with its council result (None before the council), product,
+    items and files loaded; for SQLAlchemy's synchronous core (``storage.overview``)."""
+    found: list[tuple[Dossier, CouncilResult | None]] = [
+        (dossier, result) for dossier, result in sync.execute(_DOSSIERS_WITH_RESULTS_OF, {"producer_id": producer_id})
+    ]
+    _with_their_items(sync, [dossier for dossier, _result in found])
+    return found
 
 
 async def create_dossier(
@@ -155,26 +213,14 @@ async def open_dossier_of_product(
     session: AsyncSession, producer_id: int, product_id: int, finished_statuses: Collection[str]
 ) -> Dossier | None:
     """The newest dossier of the product whose status is not one of ``finished_statuses``."""
-    return await session.scalar(
-        _with_items(
-            select(Dossier)
-            .join(Product)
-            .where(
-                Dossier.product_id == product_id,
-                Product.producer_id == producer_id,
-                Dossier.status.not_in(finished_statuses),
-            )
-            .order_by(Dossier.id.desc())
-            .limit(1)
-        )
-    )
+    values = {"product_id": product_id, "producer_id": producer_id, "finished": list(finished_statuses)}
+    return await session.run_sync(_one_with_items, _OPEN_DOSSIER_OF_PRODUCT, values)
 
 
 async def dossier_of(session: AsyncSession, producer_id: int, dossier_id: int) -> Dossier | None:
     """One dossier with product, items and files, only if it belongs to this producer."""
-    return await session.scalar(
-        _with_items(select(Dossier).join(Product).where(Dossier.id == dossier_id, Product.producer_id == producer_id))
-    )
+    values = {"dossier_id": dossier_id, "producer_id": producer_id}
+    return await session.run_sync(_one_with_items, _DOSSIER_OF, values)
 
 
 async def dossier_in_communes(session: AsyncSession, dossier_id: int, communes: Collection[int]) -> Dossier | None:
@@ -199,8 +245,7 @@ async def dossiers_of(session: AsyncSession, producer_id: int, statuses: Collect
     ``storage.overview``)."""
     statement = select(Dossier).join(Product).where(Product.producer_id == producer_id)
     statement = statement.where(Dossier.status.in_(statuses))
-    rows = await session.scalars(_with_items(statement.order_by(Dossier.id.desc())))
-    return list(rows)
+    return await session.run_sync(_all_with_items, _with_product(statement.order_by(Dossier.id.desc())))
 
 
 async def item_of(session: AsyncSession, producer_id: int, item_id: int) -> DossierItem | None:

@@ -45,7 +45,7 @@ async def overview(session: AsyncSession, producer_id: int) -> Overview:
 
     def read(sync: Session) -> Overview:
         values = {"producer_id": producer_id}
-        found = [] if no_products else sync.execute(dossiers.DOSSIERS_WITH_RESULTS_OF, values).all()
+        found = [] if no_products else dossiers.dossiers_with_results(sync, producer_id)
         return Overview(
             ideas=[] if no_ideas else list(sync.scalars(ideas.IDEAS_OF, values)),
             dossiers=[dossier for dossier, _result in found],

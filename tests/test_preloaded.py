@@ -152,6 +152,10 @@ async def test_the_status_reads_dossiers_with_products_and_items_with_files(app:
         # Ideas, dossiers (their products joined in), items (their files joined in), certificates.
         assert [dossier.product.name for dossier in report.dossiers] == ["Mật ong bạc hà", "Chè Tả Van"]
         assert [sum(len(item.files) for item in dossier.items) for dossier in report.dossiers] == [1, 1]
+        for dossier in report.dossiers:  # each its own checklist, in the checklist's order
+            assert {item.dossier_id for item in dossier.items} == {dossier.id}
+            assert [item.position for item in dossier.items] == sorted(item.position for item in dossier.items)
+            assert len(dossier.items) > 5
         assert len(seen) == 4, seen
         assert not any("FROM products WHERE" in " ".join(statement.split()) for statement in seen)
 
