@@ -36,7 +36,7 @@ from handlers.menu import menu_choices
 from handlers.province_common import producer_facts
 from storage import certificates
 from storage.models import Certificate, Dossier, Product, ProductIdea
-from storage.overview import overview
+from storage.overview import Overview, overview
 from storage.producers import producer_of_user
 
 FLOW_NAME = "status"
@@ -148,12 +148,9 @@ async def show_status(ctx: Context) -> None:
     """The report; leaves any flow, since it is an answer, not a question."""
     ctx.end_flow()
     producer = await producer_of_user(ctx.session, ctx.user.id)
-    found = await overview(ctx.session, producer.id) if producer is not None else None
-    if found is not None:
-        idea_rows, dossier_rows = found.ideas, found.dossiers
-        certificate_choices = await _certificate_choices(ctx, found.certificates)
-    else:
-        idea_rows, dossier_rows, certificate_choices = [], [], []
+    found = await overview(ctx.session, producer.id) if producer is not None else Overview.nothing()
+    idea_rows, dossier_rows = found.ideas, found.dossiers
+    certificate_choices = await _certificate_choices(ctx, found.certificates)
     if not idea_rows and not dossier_rows:
         ctx.say(
             _("You have no product idea and no dossier yet. What would you like to start?"),
@@ -175,9 +172,7 @@ async def show_status(ctx: Context) -> None:
             "\n".join(
                 dossier_lines(dossier)
                 + await _expiry_lines(ctx, dossier)
-                + await producer_facts(
-                    ctx.session, ctx.settings.ocop.province, dossier, found.decided(dossier) if found else None
-                )
+                + await producer_facts(ctx.session, ctx.settings.ocop.province, dossier, found.decided(dossier))
             )
             for dossier in dossier_rows
         ]

@@ -26,6 +26,10 @@ class Overview:
     certificates: list[Certificate]  # newest first, whatever their status
     results: dict[int, CouncilResult]  # dossier id → the council's result
 
+    @classmethod
+    def nothing(cls) -> Overview:
+        return cls(ideas=[], dossiers=[], certificates=[], results={})
+
     def decided(self, dossier: Dossier) -> Decided:
         # A certificate issued on a dossier is for that dossier's product, so it is among the producer's.
         certificate = next((c for c in self.certificates if c.dossier_id == dossier.id), None)
@@ -41,7 +45,7 @@ async def overview(session: AsyncSession, producer_id: int) -> Overview:
     no_ideas = preloaded.producer_has_none(session, producer_id, preloaded.HAS_IDEAS)
     no_certificates = no_products or preloaded.producer_has_none(session, producer_id, preloaded.HAS_CERTIFICATES)
     if no_products and no_ideas:
-        return Overview(ideas=[], dossiers=[], certificates=[], results={})
+        return Overview.nothing()
 
     def read(sync: Session) -> Overview:
         values = {"producer_id": producer_id}
